@@ -1,0 +1,126 @@
+/**
+ * Composition root (STYLE: config → store → auth → routes/proxy → server → main). Wiring only:
+ * every piece is created by its own factory and handed what it needs.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config/types.js';
+import type { Identity } from './auth/types.js';
+import { GatewayError } from './errors.js';
+import type { RequestContext } from './http/context.js';
+import { createClientIpResolver } from './http/client-ip.js';
+import { createCors } from './http/cors.js';
+import { createRouter } from './http/router.js';
+import { createLogger } from './ops/logger.js';
+import { createDispatcher, type HandlerMap } from './routes/table.js';
+import { createGatewayServer } from './server.js';
+import { createPg, type Db } from './store/pg.js';
+import { createRedisClient, createRedisStateStore } from './store/redis.js';
+import { createMemoryStateStore } from './store/memory.js';
+import type { AuthStateStore } from './store/state.js';
+
+export interface AppOptions {
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  /** Injected database (the quickstart's embedded one); otherwise built from config.database.url. */
+  readonly db?: Db;
+  /** Injected auth state store; otherwise Redis from config, or memory outside production. */
+  readonly state?: AuthStateStore;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly server: Server;
+  readonly db: Db;
+  readonly state: AuthStateStore;
+  /** Listens on config.host:config.port; resolves with the bound address. */
+  listen(): Promise<AddressInfo>;
+  /** Drains and closes everything (SPEC §10). */
+  close(): Promise<void>;
+}
+
+/** Builds the whole gateway from a validated Config whose secrets are resolved. */
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? createLogger(config.log);
+  if (config.jwt.secret === null) throw new Error('createApp: AUTH_JWT_SECRET is not resolved');
+
+  // ---- store
+  const db =
+    options.db ??
+    (() => {
+      if (!config.database.url) throw new Error('createApp: no database URL');
+      return createPg({ url: config.database.url, poolSize: config.database.poolSize, ssl: config.database.ssl });
+    })();
+  const state = options.state ?? createStateStore(config, log, clock);
+
+  // ---- auth
+  // (wired below as modules land)
+
+  // ---- routes and proxy
+  const handlerMaps: HandlerMap[] = [];
+  const gateway = createDispatcher(...handlerMaps);
+  const authorize = async (_ctx: RequestContext): Promise<Identity> => {
+    throw new GatewayError('UNAUTHENTICATED');
+  };
+  const proxy = async (_ctx: RequestContext, _identity: Identity): Promise<void> => {
+    throw new GatewayError('BAD_GATEWAY', { detail: 'proxy not wired' });
+  };
+  const upgrade = async (_ctx: RequestContext, _socket: Duplex, _head: Buffer, _identity: Identity): Promise<void> => {
+    throw new GatewayError('BAD_GATEWAY', { detail: 'websocket proxy not wired' });
+  };
+
+  // ---- server
+  let draining = false;
+  const server = createGatewayServer({
+    config,
+    log,
+    router: createRouter(config.routes),
+    clientIp: createClientIpResolver(config.trustedProxies),
+    cors: createCors(config.allowedOrigins),
+    gateway,
+    authorize,
+    proxy,
+    upgrade,
+    isDraining: () => draining,
+    now: () => clock.now(),
+  });
+
+  return {
+    config,
+    log,
+    server,
+    db,
+    state,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    async close() {
+      draining = true;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await Promise.allSettled([db.close(), state.close()]);
+    },
+  };
+}
+
+function createStateStore(config: Config, log: Logger, clock: Clock): AuthStateStore {
+  const r = config.redis;
+  if (r.url || r.sentinels || r.clusterNodes) {
+    const client = createRedisClient(r);
+    client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
+    return createRedisStateStore(client, r.keyPrefix);
+  }
+  if (config.production) throw new Error('createApp: Redis is required in production');
+  log.warn('no REDIS_URL: lockout, throttles and revocation are kept in process memory (single instance only)');
+  return createMemoryStateStore(clock);
+}

@@ -1,0 +1,140 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { systemClock, type Clock } from '../clock.js';
+import { ROLES, type JwtConfig, type Role } from '../config/types.js';
+import type { TokenClaims } from './types.js';
+
+export interface MintedToken {
+  readonly token: string;
+  readonly claims: TokenClaims;
+  /** RFC 3339 UTC, as the reference's `expires_at`. */
+  readonly expiresAt: string;
+}
+
+/** Why a token was refused; a label for metrics, never shown to clients (they see one 401). */
+export type TokenFailure = 'malformed' | 'algorithm' | 'signature' | 'expired' | 'not_yet_valid' | 'claims' | 'unsupported';
+
+export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenFailure };
+
+export interface TokenService {
+  mint(subject: { userId: string; tenantId: string; email: string; role: Role }): Promise<MintedToken>;
+  /** Verifies signature and claims (SPEC §5). Never throws for a bad token. */
+  verify(token: string): Promise<VerifyResult>;
+}
+
+export interface TokenServiceOptions {
+  clock?: Clock;
+  /** Verified tokens kept in memory (bounded LRU); 0 disables the cache. */
+  cacheSize?: number;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Claims end up in upstream headers: refuse anything a header could not carry verbatim.
+const SAFE_TEXT = /^[\x21-\x7e]{1,320}$/;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const enc = new TextEncoder();
+
+/**
+ * HS256 token minting and verification (SPEC §5, RFC 8725). Keys are encoded once here, not per
+ * call. Verification accepts only HS256 (never `none`, never another HMAC size), requires
+ * `tid`/`sub`/`exp` and the configured `iss`/`aud`, allows 30 s of clock skew, and follows no
+ * header parameter (`kid`, `jku`, `jwk`, `x5u`); a `crit` header is refused. Older secrets from
+ * AUTH_JWT_PREVIOUS_SECRETS verify but never sign. Verified tokens are cached by their exact
+ * string until their `exp`, so the hot path pays for HMAC once per token, not once per request.
+ */
+export function createTokenService(config: JwtConfig & { secret: string }, options: TokenServiceOptions = {}): TokenService {
+  const clock = options.clock ?? systemClock;
+  const signingKey = enc.encode(config.secret);
+  const verifyKeys = [signingKey, ...config.previousSecrets.map((s) => enc.encode(s))];
+  const leeway = config.clockToleranceSeconds;
+  const cacheSize = options.cacheSize ?? 10_000;
+  const cache = cacheSize > 0 ? new LRUCache<string, TokenClaims>({ max: cacheSize }) : null;
+
+  async function verifyWith(token: string, key: Uint8Array) {
+    return jwtVerify(token, key, {
+      algorithms: ['HS256'],
+      issuer: config.issuer,
+      audience: config.audience,
+      clockTolerance: leeway,
+      requiredClaims: ['tid', 'sub', 'exp'],
+      currentDate: new Date(clock.now()),
+    });
+  }
+
+  return {
+    async mint({ userId, tenantId, email, role }) {
+      const iat = Math.floor(clock.now() / 1000);
+      const exp = iat + config.ttlSeconds;
+      const jti = randomUUID();
+      const token = await new SignJWT({ tid: tenantId, email, role })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(userId)
+        .setIssuer(config.issuer)
+        .setAudience(config.audience)
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .setJti(jti)
+        .sign(signingKey);
+      const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp };
+      return { token, claims, expiresAt: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    },
+
+    async verify(token) {
+      if (token.length > 8192 || !JWT_SHAPE.test(token)) return { ok: false, reason: 'malformed' };
+      const nowSec = clock.now() / 1000;
+      const cached = cache?.get(token);
+      if (cached) {
+        if (cached.exp + leeway > nowSec) return { ok: true, claims: cached };
+        cache?.delete(token);
+        return { ok: false, reason: 'expired' };
+      }
+      let failure: TokenFailure = 'signature';
+      for (const key of verifyKeys) {
+        try {
+          const { payload } = await verifyWith(token, key);
+          const claims = toClaims(payload, token);
+          if (!claims) return { ok: false, reason: 'claims' };
+          cache?.set(token, claims);
+          return { ok: true, claims };
+        } catch (err) {
+          failure = classify(err);
+          // Only a signature mismatch may be fixed by an older key; anything else is final.
+          if (failure !== 'signature') return { ok: false, reason: failure };
+        }
+      }
+      return { ok: false, reason: failure };
+    },
+  };
+}
+
+function toClaims(payload: Record<string, unknown>, token: string): TokenClaims | null {
+  const { tid, sub, email, role, jti, iat, exp } = payload;
+  if (typeof tid !== 'string' || !UUID_RE.test(tid)) return null;
+  if (typeof sub !== 'string' || !UUID_RE.test(sub)) return null;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return null;
+  if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat))) return null;
+  if (typeof role !== 'string' || !ROLES.includes(role as Role)) return null;
+  if (typeof email !== 'string' || !SAFE_TEXT.test(email)) return null;
+  if (jti !== undefined && (typeof jti !== 'string' || !SAFE_TEXT.test(jti))) return null;
+  return {
+    tid: tid.toLowerCase(),
+    sub: sub.toLowerCase(),
+    email,
+    role: role as Role,
+    // A token without jti (minted elsewhere with the shared secret) is still revocable by digest.
+    jti: typeof jti === 'string' ? jti : createHash('sha256').update(token).digest('base64url').slice(0, 32),
+    iat: typeof iat === 'number' ? iat : exp,
+    exp,
+  };
+}
+
+function classify(err: unknown): TokenFailure {
+  if (err instanceof joseErrors.JWTExpired) return 'expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return err.claim === 'nbf' ? 'not_yet_valid' : 'claims';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'algorithm';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature';
+  if (err instanceof joseErrors.JOSENotSupported) return 'unsupported';
+  if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) return 'malformed';
+  return 'malformed';
+}

@@ -1,0 +1,42 @@
+import type { Role } from '../config/types.js';
+
+/** A user authenticated by a gateway-minted JWT (SPEC §5, §6). */
+export interface UserIdentity {
+  readonly kind: 'user';
+  /** The tenant the request acts in: `tid`, or the `?tenant_id=` of a platform admin. */
+  readonly tenantId: string;
+  /** The user's home tenant (`tid`); differs from tenantId only for a platform admin acting cross-tenant. */
+  readonly homeTenantId: string;
+  readonly userId: string;
+  readonly email: string;
+  readonly role: Role;
+  readonly jti: string;
+  /** Token expiry, seconds since the epoch. */
+  readonly exp: number;
+  readonly iat: number;
+}
+
+/** An edge node authenticated by its raw API key (SPEC §6). */
+export interface NodeIdentity {
+  readonly kind: 'node';
+  readonly tenantId: string;
+  readonly nodeId: string;
+  readonly nodeName: string;
+}
+
+export interface PublicIdentity {
+  readonly kind: 'public';
+}
+
+export type Identity = UserIdentity | NodeIdentity | PublicIdentity;
+
+/** Verified JWT claims (SPEC §5). */
+export interface TokenClaims {
+  readonly tid: string;
+  readonly sub: string;
+  readonly email: string;
+  readonly role: Role;
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+}

@@ -1,0 +1,274 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { DEFAULT_PROXY_ROUTES, GATEWAY_ROUTES, isHttpUrl, loadRoutesFile } from './routes.js';
+import type { Config, DatabaseConfig, RedisConfig } from './types.js';
+
+export type { Config, RouteDef, Role, AuthKind } from './types.js';
+export { ROLES } from './types.js';
+export { GATEWAY_ROUTES, DEFAULT_PROXY_ROUTES, validateRoutes } from './routes.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Thrown when the environment is invalid; `problems` lists every issue found in one pass. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/**
+ * Reads the environment once, validates all of it, and returns a deep-frozen Config
+ * (SPEC §2, STYLE habit 5). Every problem is collected and reported in one ConfigError.
+ * Secrets may come from `NAME_FILE` (Docker/Kubernetes secrets) instead of `NAME`.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const r = new Reader(env, problems);
+
+  const nodeEnv = r.str('NODE_ENV') ?? 'development';
+  const production = nodeEnv === 'production';
+
+  const database = readDatabase(r, env);
+  const redis = readRedis(r, env);
+  const jwtSecret = r.secret('AUTH_JWT_SECRET');
+  if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 16) problems.push('AUTH_JWT_SECRET: must be at least 16 bytes');
+  const previousSecrets = r.list('AUTH_JWT_PREVIOUS_SECRETS');
+  for (const s of previousSecrets) if (Buffer.byteLength(s) < 16) problems.push('AUTH_JWT_PREVIOUS_SECRETS: every key must be at least 16 bytes');
+  const signingKey = r.secret('IDENTITY_SIGNING_KEY');
+
+  if (production) {
+    const missing: string[] = [];
+    if (database.url === null) missing.push('DATABASE_URL (or DB_HOST/DB_NAME…)');
+    if (redis.url === null && !redis.sentinels && !redis.clusterNodes) missing.push('REDIS_URL (or REDIS_ADDR…)');
+    if (jwtSecret === null) missing.push('AUTH_JWT_SECRET');
+    if (signingKey === null) missing.push('IDENTITY_SIGNING_KEY');
+    if (missing.length > 0) {
+      problems.push(`NODE_ENV=production needs ${missing.join(', ')}; embedded defaults are for development only`);
+    }
+  }
+
+  const upstreamUrl = r.str('UPSTREAM_URL') ?? 'http://127.0.0.1:9090';
+  if (!isHttpUrl(upstreamUrl)) problems.push('UPSTREAM_URL: must be an http(s):// URL');
+  const routesFile = r.str('GATEWAY_ROUTES_FILE') ?? null;
+  const proxyRoutes = routesFile === null ? DEFAULT_PROXY_ROUTES : loadRoutesFile(routesFile, problems);
+
+  const origins = r.list('HTTP_ALLOWED_ORIGINS');
+  for (const o of origins) if (!isOrigin(o)) problems.push(`HTTP_ALLOWED_ORIGINS: "${o}" is not scheme://host[:port]`);
+  const trustedProxies = r.list('TRUSTED_PROXIES');
+  for (const c of trustedProxies) if (!isCidr(c)) problems.push(`TRUSTED_PROXIES: "${c}" is not an IP or CIDR`);
+
+  const logLevel = r.str('LOG_LEVEL') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) problems.push('LOG_LEVEL: must be fatal|error|warn|info|debug|trace|silent');
+  const logFormat = r.str('LOG_FORMAT') ?? 'json';
+  if (logFormat !== 'json' && logFormat !== 'pretty') problems.push('LOG_FORMAT: must be json or pretty');
+
+  const memoryCost = r.int('PASSWORD_ARGON2_MEMORY_KIB', 19456, 1024, 4_194_304);
+  const timeCost = r.int('PASSWORD_ARGON2_TIME_COST', 2, 1, 100);
+  if (production && (memoryCost < 19456 || timeCost < 2)) problems.push('PASSWORD_ARGON2_*: production needs at least m=19456 KiB, t=2 (OWASP)');
+
+  const config: Config = {
+    nodeEnv,
+    production,
+    host: r.str('HOST') ?? '0.0.0.0',
+    port: r.int('PORT', 8080, 0, 65535),
+    dataDir: resolve(r.str('GATEWAY_DATA_DIR') ?? '.data'),
+    database,
+    redis,
+    jwt: {
+      secret: jwtSecret,
+      previousSecrets,
+      issuer: r.str('AUTH_JWT_ISSUER') ?? 'get2dial',
+      audience: r.str('AUTH_JWT_AUDIENCE') ?? 'get2dial-control',
+      ttlSeconds: r.int('AUTH_JWT_TTL_SECONDS', 43200, 60, 30 * 86400),
+      clockToleranceSeconds: 30,
+    },
+    passwords: {
+      memoryCost,
+      timeCost,
+      parallelism: 1,
+      maxConcurrent: r.int('PASSWORD_HASH_CONCURRENCY', 2, 1, 64),
+      minLength: 12,
+      maxLength: 256,
+    },
+    lockout: {
+      maxAttempts: r.int('AUTH_LOCKOUT_MAX_ATTEMPTS', 10, 1, 1000),
+      seconds: r.int('AUTH_LOCKOUT_SECONDS', 900, 1, 86400 * 7),
+    },
+    loginIpLimit: {
+      limit: r.int('AUTH_LOGIN_IP_LIMIT', 100, 1, 1_000_000),
+      windowSeconds: r.int('AUTH_LOGIN_IP_WINDOW_SECONDS', 900, 1, 86400 * 7),
+    },
+    defaultTenantDomain: (r.str('DEFAULT_TENANT_DOMAIN') ?? 'dev.get2dial.local').toLowerCase(),
+    bootstrapToken: r.secret('AUTH_BOOTSTRAP_TOKEN'),
+    upstreamUrl,
+    routes: [...GATEWAY_ROUTES, ...proxyRoutes],
+    routesFile,
+    identity: {
+      signingKey,
+      previousPublicKeys: r.pemList('IDENTITY_PREVIOUS_PUBLIC_KEYS'),
+      audience: r.str('IDENTITY_AUDIENCE') ?? 'get2dial-upstream',
+      ttlSeconds: 60,
+    },
+    upstreamTimeoutMs: r.int('UPSTREAM_TIMEOUT_MS', 30000, 100, 3_600_000),
+    shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
+    allowedOrigins: origins,
+    trustedProxies,
+    log: { level: logLevel, format: logFormat === 'pretty' ? 'pretty' : 'json' },
+    workers: r.int('GATEWAY_WORKERS', 1, 1, 64),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function readDatabase(r: Reader, env: Env): DatabaseConfig {
+  const poolSize = r.int('DB_POOL_SIZE', 10, 1, 1000);
+  const sslmode = r.str('DB_SSLMODE') ?? 'disable';
+  let ssl: DatabaseConfig['ssl'] = false;
+  if (sslmode === 'require' || sslmode === 'prefer') ssl = { rejectUnauthorized: false };
+  else if (sslmode === 'verify-ca' || sslmode === 'verify-full') ssl = { rejectUnauthorized: true };
+  else if (sslmode !== 'disable' && sslmode !== 'allow') r.problem('DB_SSLMODE: must be disable, require, verify-ca or verify-full');
+  let url = r.secret('DATABASE_URL');
+  if (url !== null) {
+    if (!/^postgres(ql)?:\/\//.test(url)) r.problem('DATABASE_URL: must start with postgres://');
+  } else if (env.DB_HOST || env.DB_NAME) {
+    const u = new URL('postgres://localhost');
+    u.hostname = r.str('DB_HOST') ?? 'localhost';
+    u.port = String(r.int('DB_PORT', 5432, 1, 65535));
+    u.username = encodeURIComponent(r.str('DB_USER') ?? 'postgres');
+    const pw = r.secret('DB_PASSWORD');
+    if (pw !== null) u.password = encodeURIComponent(pw);
+    u.pathname = `/${encodeURIComponent(r.str('DB_NAME') ?? 'get2dial')}`;
+    url = u.toString();
+  }
+  return { url, poolSize, ssl };
+}
+
+function readRedis(r: Reader, env: Env): RedisConfig {
+  const keyPrefix = r.str('REDIS_KEY_PREFIX') ?? 'g2d:gw:';
+  const username = r.str('REDIS_USERNAME');
+  const password = r.secret('REDIS_PASSWORD') ?? undefined;
+  const db = env.REDIS_DB !== undefined && env.REDIS_DB !== '' ? r.int('REDIS_DB', 0, 0, 15) : undefined;
+  let url = r.secret('REDIS_URL');
+  if (url !== null && !/^rediss?:\/\//.test(url)) r.problem('REDIS_URL: must start with redis:// or rediss://');
+  if (url === null && r.str('REDIS_ADDR')) {
+    const addr = r.str('REDIS_ADDR') ?? '';
+    if (!/^[^\s:/]+:\d{1,5}$/.test(addr)) r.problem('REDIS_ADDR: must be host:port');
+    else url = `redis://${addr}`;
+  }
+  const sentinels = r.hostPorts('REDIS_SENTINELS');
+  const clusterNodes = r.hostPorts('REDIS_CLUSTER_NODES');
+  const sentinelName = r.str('REDIS_SENTINEL_NAME');
+  if (sentinels.length > 0 && !sentinelName) r.problem('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS');
+  return {
+    url,
+    keyPrefix,
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...(db !== undefined ? { db } : {}),
+    ...(sentinels.length > 0 ? { sentinels, sentinelName: sentinelName ?? 'mymaster' } : {}),
+    ...(clusterNodes.length > 0 ? { clusterNodes } : {}),
+  };
+}
+
+class Reader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
+  str(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+
+  /** `NAME` or the contents of the file named by `NAME_FILE` (trailing newline trimmed). */
+  secret(name: string): string | null {
+    const direct = this.env[name];
+    const file = this.env[`${name}_FILE`];
+    if (direct !== undefined && direct !== '' && file) {
+      this.problems.push(`${name} and ${name}_FILE: set only one`);
+      return null;
+    }
+    if (file) {
+      try {
+        const v = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+        return v === '' ? null : v;
+      } catch (err) {
+        this.problems.push(`${name}_FILE: cannot read ${file}: ${(err as Error).message}`);
+        return null;
+      }
+    }
+    return direct === undefined || direct === '' ? null : direct;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      this.problems.push(`${name}: must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return Number(raw);
+  }
+
+  list(name: string): string[] {
+    const raw = this.str(name);
+    if (raw === undefined) return [];
+    return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  }
+
+  /** PEM blocks may contain commas in no place, but JWKs do: split on blank-line or `;;`. */
+  pemList(name: string): string[] {
+    const raw = this.secret(name);
+    if (raw === null) return [];
+    const pems = raw.match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g);
+    if (pems) return pems;
+    return raw.split(';;').map((s) => s.trim()).filter((s) => s !== '');
+  }
+
+  hostPorts(name: string): { host: string; port: number }[] {
+    return this.list(name).flatMap((hp) => {
+      const m = /^([^\s:/]+):(\d{1,5})$/.exec(hp);
+      if (!m) {
+        this.problems.push(`${name}: "${hp}" is not host:port`);
+        return [];
+      }
+      return [{ host: m[1] ?? '', port: Number(m[2]) }];
+    });
+  }
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+function isCidr(value: string): boolean {
+  const [ip, bits, extra] = value.split('/');
+  if (extra !== undefined || ip === undefined) return false;
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d+$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,89 @@
+/** Typed, frozen configuration (SPEC §2). Built once by loadConfig and passed down. */
+
+export type AuthKind = 'user' | 'node' | 'public' | 'gateway';
+export type Role = 'agent' | 'supervisor' | 'admin' | 'platform_admin';
+export const ROLES: readonly Role[] = ['agent', 'supervisor', 'admin', 'platform_admin'];
+
+/** One row of the route table (SPEC §7). `gateway` rows are served by the gateway itself. */
+export interface RouteDef {
+  readonly prefix: string;
+  readonly upstream?: string;
+  readonly auth: AuthKind;
+  readonly roles?: readonly Role[];
+  readonly websocket?: boolean;
+}
+
+export interface DatabaseConfig {
+  /** A postgres:// URL; null means the embedded PGlite database (never in production). */
+  readonly url: string | null;
+  readonly poolSize: number;
+  readonly ssl: boolean | { rejectUnauthorized: boolean };
+}
+
+export interface RedisConfig {
+  /** null means the in-process store (never in production). */
+  readonly url: string | null;
+  readonly username?: string;
+  readonly password?: string;
+  readonly db?: number;
+  /** Sentinel: `REDIS_SENTINELS=host:port,host:port` plus `REDIS_SENTINEL_NAME`. */
+  readonly sentinels?: readonly { host: string; port: number }[];
+  readonly sentinelName?: string;
+  /** Cluster: `REDIS_CLUSTER_NODES=host:port,host:port`. */
+  readonly clusterNodes?: readonly { host: string; port: number }[];
+  readonly keyPrefix: string;
+}
+
+export interface JwtConfig {
+  /** null means "generate a dev secret" (never in production). */
+  readonly secret: string | null;
+  readonly previousSecrets: readonly string[];
+  readonly issuer: string;
+  readonly audience: string;
+  readonly ttlSeconds: number;
+  readonly clockToleranceSeconds: number;
+}
+
+export interface PasswordConfig {
+  readonly memoryCost: number;
+  readonly timeCost: number;
+  readonly parallelism: number;
+  /** Argon2 jobs in flight at once (the rest queue) so the libuv pool stays free for jose. */
+  readonly maxConcurrent: number;
+  readonly minLength: number;
+  readonly maxLength: number;
+}
+
+export interface IdentityConfig {
+  /** Ed25519 private key, PKCS#8 PEM or JWK JSON; null means "generate in dev". */
+  readonly signingKey: string | null;
+  readonly previousPublicKeys: readonly string[];
+  readonly audience: string;
+  readonly ttlSeconds: number;
+}
+
+export interface Config {
+  readonly nodeEnv: string;
+  readonly production: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly database: DatabaseConfig;
+  readonly redis: RedisConfig;
+  readonly jwt: JwtConfig;
+  readonly passwords: PasswordConfig;
+  readonly lockout: { readonly maxAttempts: number; readonly seconds: number };
+  readonly loginIpLimit: { readonly limit: number; readonly windowSeconds: number };
+  readonly defaultTenantDomain: string;
+  readonly bootstrapToken: string | null;
+  readonly upstreamUrl: string;
+  readonly routes: readonly RouteDef[];
+  readonly routesFile: string | null;
+  readonly identity: IdentityConfig;
+  readonly upstreamTimeoutMs: number;
+  readonly shutdownGraceSeconds: number;
+  readonly allowedOrigins: readonly string[];
+  readonly trustedProxies: readonly string[];
+  readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
+  readonly workers: number;
+}

@@ -1,0 +1,24 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { RouteDef } from '../config/types.js';
+import type { Identity } from '../auth/types.js';
+
+/** Per-request state, built once by the server and passed to handlers and the proxy. */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  /** Client IP: the socket peer, or the X-Forwarded-For hop a TRUSTED_PROXIES peer vouches for. */
+  readonly ip: string;
+  readonly startedAt: number;
+  /** The decoded, normalized path (SPEC §7); the same string goes upstream. */
+  readonly path: string;
+  /** The raw query string without the leading `?` ('' when none), as the client sent it. */
+  readonly rawQuery: string;
+  readonly query: URLSearchParams;
+  route: RouteDef | null;
+  /** Fixed-set label for metrics and logs (route prefix, never the raw path). */
+  routeGroup: string;
+  identity: Identity | null;
+  log: Logger;
+}

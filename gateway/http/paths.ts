@@ -1,0 +1,95 @@
+import { GatewayError } from '../errors.js';
+
+export interface SplitTarget {
+  /** Canonical path: decoded once, validated, re-encoded minimally. Routed and sent upstream. */
+  readonly path: string;
+  /** Raw query without `?`, '' when absent. */
+  readonly rawQuery: string;
+}
+
+// pchar (RFC 3986 §3.3) minus ';' (path parameters are refused): left as-is in the canonical form.
+const KEEP = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/;
+const HEX = /^[0-9A-Fa-f]{2}$/;
+
+/**
+ * Splits a request-target into a canonical path and the raw query (SPEC §7). The path is decoded
+ * exactly once and refused (400 `INVALID_PATH`) when it is ambiguous: dot segments raw or encoded,
+ * encoded `/` or `\`, any `\`, empty segments (`//`), NUL or other control characters, `;`
+ * path parameters, and invalid percent-encodings. The canonical form re-encodes only what must be,
+ * so `/api/v1/%61uth` and `/api/v1/auth` are the same route, and the upstream sees that same path.
+ */
+export function splitTarget(target: string | undefined): SplitTarget {
+  if (!target || target[0] !== '/') throw bad('request-target is not origin-form');
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const rawQuery = q === -1 ? '' : target.slice(q + 1);
+  const hash = rawQuery.indexOf('#');
+  return { path: normalizePath(rawPath), rawQuery: hash === -1 ? rawQuery : rawQuery.slice(0, hash) };
+}
+
+export function normalizePath(rawPath: string): string {
+  if (rawPath.length === 0 || rawPath[0] !== '/') throw bad('path must start with /');
+  if (rawPath.length > 4096) throw bad('path too long');
+  if (rawPath === '/') return '/';
+  const segments = rawPath.slice(1).split('/');
+  let out = '';
+  for (let i = 0; i < segments.length; i++) {
+    const raw = segments[i] as string;
+    const last = i === segments.length - 1;
+    if (raw === '') {
+      // A single trailing slash is allowed (`/api/v1/users/`); any other empty segment is not.
+      if (last) {
+        out += '/';
+        continue;
+      }
+      throw bad('empty path segment');
+    }
+    const decoded = decodeSegment(raw);
+    if (decoded === '.' || decoded === '..') throw bad('dot segment');
+    out += '/' + encodeSegment(decoded);
+  }
+  return out;
+}
+
+function decodeSegment(raw: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw.charCodeAt(i);
+    if (ch === 0x25 /* % */) {
+      const hex = raw.slice(i + 1, i + 3);
+      if (!HEX.test(hex)) throw bad('invalid percent-encoding');
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else if (ch > 0x7e || ch < 0x21) {
+      throw bad('raw non-ASCII or control character in path');
+    } else {
+      bytes.push(ch);
+    }
+  }
+  let decoded: string;
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+  } catch {
+    throw bad('path is not valid UTF-8');
+  }
+  for (let i = 0; i < decoded.length; i++) {
+    const c = decoded.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) throw bad('control character in path');
+    if (c === 0x2f /* / */ || c === 0x5c /* \ */) throw bad('encoded or raw slash/backslash in a segment');
+    if (c === 0x3b /* ; */) throw bad('path parameters are not accepted');
+  }
+  return decoded;
+}
+
+function encodeSegment(decoded: string): string {
+  let out = '';
+  for (const ch of decoded) {
+    if (KEEP.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+function bad(detail: string): GatewayError {
+  return new GatewayError('INVALID_PATH', { detail });
+}

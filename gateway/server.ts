@@ -1,0 +1,205 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config } from './config/types.js';
+import type { Identity } from './auth/types.js';
+import { GatewayError, toGatewayError } from './errors.js';
+import type { RequestContext } from './http/context.js';
+import type { ClientIpResolver } from './http/client-ip.js';
+import type { Cors } from './http/cors.js';
+import { splitTarget } from './http/paths.js';
+import { refuseUpgrade } from './http/raw.js';
+import { sendError } from './http/reply.js';
+import { requestIdFor } from './http/request-id.js';
+import type { Router } from './http/router.js';
+import { scrubUrl } from './ops/logger.js';
+
+/** What the server needs; every piece is built by the composition root (app.ts). */
+export interface ServerDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly router: Router;
+  readonly clientIp: ClientIpResolver;
+  readonly cors: Cors;
+  /** Serves a gateway-owned route (auth endpoints, ops, JWKS, node registration). */
+  readonly gateway: (ctx: RequestContext) => Promise<void>;
+  /** Authenticates and authorizes a proxied request: returns the identity or throws 401/403/400/404. */
+  readonly authorize: (ctx: RequestContext) => Promise<Identity>;
+  /** Sends an authorized request upstream and streams the answer back. */
+  readonly proxy: (ctx: RequestContext, identity: Identity) => Promise<void>;
+  /** Completes an authorized WebSocket upgrade and pipes frames to the upstream. */
+  readonly upgrade: (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => Promise<void>;
+  /** Called once per finished request (metrics). */
+  readonly onFinish?: (ctx: RequestContext, status: number) => void;
+  readonly isDraining: () => boolean;
+  readonly now?: () => number;
+}
+
+function routeGroupOf(ctx: RequestContext): string {
+  return ctx.route ? ctx.route.prefix : 'unmatched';
+}
+
+/** Builds the per-request context; throws 400 for an ambiguous path (SPEC §7). */
+function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse | null, requestId: string): RequestContext {
+  const now = deps.now ?? Date.now;
+  const ctx: RequestContext = {
+    req,
+    res: res as ServerResponse,
+    requestId,
+    ip: deps.clientIp.resolve(req),
+    startedAt: now(),
+    path: '',
+    rawQuery: '',
+    query: new URLSearchParams(),
+    route: null,
+    routeGroup: 'unmatched',
+    identity: null,
+    log: deps.log,
+  };
+  const target = splitTarget(req.url);
+  const mutable = ctx as { path: string; rawQuery: string; query: URLSearchParams };
+  mutable.path = target.path;
+  mutable.rawQuery = target.rawQuery;
+  mutable.query = new URLSearchParams(target.rawQuery);
+  ctx.route = deps.router.match(target.path);
+  ctx.routeGroup = routeGroupOf(ctx);
+  return ctx;
+}
+
+function fallbackContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse | null, requestId: string): RequestContext {
+  return {
+    req,
+    res: res as ServerResponse,
+    requestId,
+    ip: req.socket.remoteAddress ?? '',
+    startedAt: (deps.now ?? Date.now)(),
+    path: '',
+    rawQuery: '',
+    query: new URLSearchParams(),
+    route: null,
+    routeGroup: 'invalid',
+    identity: null,
+    log: deps.log,
+  };
+}
+
+function logFinish(deps: ServerDeps, ctx: RequestContext, status: number, error?: GatewayError): void {
+  const id = ctx.identity;
+  const line = {
+    reqId: ctx.requestId,
+    method: ctx.req.method,
+    url: scrubUrl(ctx.req.url ?? ''),
+    route: ctx.routeGroup,
+    status,
+    ms: (deps.now ?? Date.now)() - ctx.startedAt,
+    ip: ctx.ip,
+    ...(id && id.kind === 'user' ? { tid: id.tenantId, sub: id.userId, role: id.role } : {}),
+    ...(id && id.kind === 'node' ? { tid: id.tenantId, nid: id.nodeId } : {}),
+    ...(error && error.status >= 500 ? { err: error.detail ?? error.message, code: error.code } : {}),
+    ...(error && error.status < 500 ? { code: error.code } : {}),
+  };
+  if (status >= 500) deps.log.error(line, 'request');
+  else deps.log.info(line, 'request');
+  deps.onFinish?.(ctx, status);
+}
+
+/**
+ * Creates the HTTP server: request id → CORS → path normalization → route match → gateway handler
+ * or (authorize → proxy). WebSocket upgrades are authorized before any byte goes upstream.
+ */
+export function createGatewayServer(deps: ServerDeps): Server {
+  const server = createHttpServer({
+    requestTimeout: 60_000,
+    headersTimeout: 20_000,
+    keepAliveTimeout: 65_000,
+    maxHeaderSize: 16 * 1024,
+  });
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = requestIdFor(req.headers);
+    res.setHeader('X-Request-Id', requestId);
+    let ctx: RequestContext;
+    try {
+      ctx = buildContext(deps, req, res, requestId);
+    } catch (err) {
+      ctx = fallbackContext(deps, req, res, requestId);
+      const e = toGatewayError(err);
+      sendError(res, e);
+      logFinish(deps, ctx, e.status, e);
+      return;
+    }
+    res.once('finish', () => logFinish(deps, ctx, res.statusCode));
+    void handle(deps, ctx).catch((err: unknown) => {
+      const e = toGatewayError(err);
+      if (e.status >= 500) ctx.log.error({ reqId: ctx.requestId, err: e.detail ?? e.message, code: e.code, cause: describe(e.cause) }, 'request failed');
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
+    });
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const requestId = requestIdFor(req.headers);
+    socket.on('error', () => socket.destroy());
+    let ctx: RequestContext;
+    try {
+      ctx = buildContext(deps, req, null, requestId);
+    } catch (err) {
+      const status = refuseUpgrade(socket, err, requestId);
+      logFinish(deps, fallbackContext(deps, req, null, requestId), status, toGatewayError(err));
+      return;
+    }
+    void (async () => {
+      if (deps.isDraining()) throw new GatewayError('SERVICE_UNAVAILABLE', { detail: 'draining' });
+      const route = ctx.route;
+      if (!route || !route.websocket || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+        throw new GatewayError('NOT_FOUND');
+      }
+      if (!deps.cors.originAllowed(req)) throw new GatewayError('FORBIDDEN', { detail: 'origin not allowed' });
+      const identity = await deps.authorize(ctx);
+      ctx.identity = identity;
+      await deps.upgrade(ctx, socket, head, identity);
+      logFinish(deps, ctx, 101);
+    })().catch((err: unknown) => {
+      const e = toGatewayError(err);
+      const status = refuseUpgrade(socket, e, requestId);
+      logFinish(deps, ctx, status, e);
+    });
+  });
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const message = status === 431 ? 'request header fields too large' : status === 408 ? 'request timeout' : 'bad request';
+    const body = JSON.stringify({ status: 'error', message });
+    socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+
+  return server;
+}
+
+async function handle(deps: ServerDeps, ctx: RequestContext): Promise<void> {
+  const { req, res } = ctx;
+  deps.cors.decorate(req, res);
+  if (deps.cors.isPreflight(req)) {
+    deps.cors.preflight(req, res);
+    return;
+  }
+  const route = ctx.route;
+  if (!route) throw new GatewayError('NOT_FOUND');
+  if (route.auth === 'gateway') {
+    await deps.gateway(ctx);
+    return;
+  }
+  if (deps.isDraining()) res.setHeader('Connection', 'close');
+  const identity = await deps.authorize(ctx);
+  ctx.identity = identity;
+  await deps.proxy(ctx, identity);
+}
+
+function describe(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : 'non-error thrown';
+}

@@ -1,0 +1,168 @@
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import type { RedisConfig } from '../config/types.js';
+import { GatewayError, unavailable } from '../errors.js';
+import type { AttemptResult, AuthStateStore, CounterResult } from './state.js';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Creates the ioredis client (single node, Sentinel or Cluster from config). Commands fail fast
+ * while disconnected (no offline queue, one retry) so callers can answer 503 instead of hanging;
+ * the client keeps reconnecting in the background by itself.
+ */
+export function createRedisClient(config: RedisConfig, extra: Partial<RedisOptions> = {}): RedisClient {
+  const common: RedisOptions = {
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+    ...(config.username ? { username: config.username } : {}),
+    ...(config.password ? { password: config.password } : {}),
+    ...(config.db !== undefined ? { db: config.db } : {}),
+    ...extra,
+  };
+  if (config.clusterNodes && config.clusterNodes.length > 0) {
+    return new Cluster([...config.clusterNodes], { redisOptions: common, enableOfflineQueue: common.enableOfflineQueue ?? true });
+  }
+  if (config.sentinels && config.sentinels.length > 0) {
+    return new Redis({ ...common, sentinels: [...config.sentinels], name: config.sentinelName ?? 'mymaster' });
+  }
+  if (!config.url) throw new Error('redis: no URL, sentinels or cluster nodes configured');
+  return new Redis(config.url, common);
+}
+
+// KEYS = the lock counters. ARGV = max, window seconds.
+// Refuses without counting when any key is at or over max; else INCR each key, opening the
+// window on the first count and re-arming it when the count reaches max (the lock's duration).
+const ATTEMPT_SCRIPT = `
+local max = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local highest = 0
+local ttl = 0
+for i, key in ipairs(KEYS) do
+  local c = tonumber(redis.call('GET', key) or '0')
+  if c >= max then
+    local t = redis.call('TTL', key)
+    if t < 0 then t = window; redis.call('EXPIRE', key, window) end
+    if t > ttl then ttl = t end
+    if c > highest then highest = c end
+  end
+end
+if highest >= max then return {1, ttl, highest} end
+for i, key in ipairs(KEYS) do
+  local c = redis.call('INCR', key)
+  if c == 1 or c >= max then redis.call('EXPIRE', key, window) end
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, window) end
+  if c > highest then highest = c end
+end
+return {0, 0, highest}
+`;
+
+const STATUS_SCRIPT = `
+local max = tonumber(ARGV[1])
+local highest = 0
+local ttl = 0
+for i, key in ipairs(KEYS) do
+  local c = tonumber(redis.call('GET', key) or '0')
+  if c > highest then highest = c end
+  if c >= max then
+    local t = redis.call('TTL', key)
+    if t > ttl then ttl = t end
+  end
+end
+if highest >= max then return {1, ttl, highest} end
+return {0, 0, highest}
+`;
+
+// KEYS[1] counter, ARGV[1] window. INCR + EXPIRE on first hit, atomically (no immortal keys).
+const HIT_SCRIPT = `
+local c = redis.call('INCR', KEYS[1])
+if c == 1 or redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
+return {c, redis.call('TTL', KEYS[1])}
+`;
+
+type ScriptClient = RedisClient & {
+  g2dAttempt(...args: (string | number)[]): Promise<[number, number, number]>;
+  g2dStatus(...args: (string | number)[]): Promise<[number, number, number]>;
+  g2dHit(...args: (string | number)[]): Promise<[number, number]>;
+};
+
+/**
+ * The Redis AuthStateStore. Every key is written under `prefix` and carries a TTL. Multi-key
+ * scripts are used only with keys of one identity; under Cluster, callers wrap the identity part
+ * in a `{hash tag}` so the keys share a slot.
+ */
+export function createRedisStateStore(client: RedisClient, prefix: string): AuthStateStore {
+  const c = client as ScriptClient;
+  c.defineCommand('g2dAttempt', { lua: ATTEMPT_SCRIPT });
+  c.defineCommand('g2dStatus', { lua: STATUS_SCRIPT });
+  c.defineCommand('g2dHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+  const k = (key: string) => prefix + key;
+
+  async function guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw unavailable('redis', err);
+    }
+  }
+  const toAttempt = ([locked, ttl, count]: [number, number, number]): AttemptResult => ({
+    locked: locked === 1,
+    retryAfter: Math.max(0, ttl),
+    count,
+  });
+
+  return {
+    kind: 'redis',
+    registerAttempt: (keys, max, windowSeconds) =>
+      guard(async () => toAttempt(await c.g2dAttempt(keys.length, ...keys.map(k), max, windowSeconds))),
+    lockStatus: (keys, max) => guard(async () => toAttempt(await c.g2dStatus(keys.length, ...keys.map(k), max))),
+    clear: (keys) =>
+      guard(async () => {
+        if (keys.length > 0) await Promise.all(keys.map((key) => c.del(k(key))));
+      }),
+    hit: (key, windowSeconds) =>
+      guard(async (): Promise<CounterResult> => {
+        const [count, ttl] = await c.g2dHit(k(key), windowSeconds);
+        return { count, ttl: Math.max(0, ttl) };
+      }),
+    peek: (key) =>
+      guard(async (): Promise<CounterResult> => {
+        const [v, ttl] = await Promise.all([c.get(k(key)), c.ttl(k(key))]);
+        return { count: v === null ? 0 : Number(v), ttl: Math.max(0, ttl) };
+      }),
+    setMarker: (key, value, ttlSeconds) =>
+      guard(async () => {
+        await c.set(k(key), value, 'EX', Math.max(1, Math.ceil(ttlSeconds)));
+      }),
+    getMarker: (key) => guard(() => c.get(k(key))),
+    getMarkers: (keys) =>
+      guard(async () => {
+        if (keys.length === 0) return [];
+        if (client instanceof Cluster) return Promise.all(keys.map((key) => c.get(k(key))));
+        return c.mget(...keys.map(k));
+      }),
+    async ping(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        });
+        return await Promise.race([c.ping().then((r) => r === 'PONG'), timeout]);
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      try {
+        await client.quit();
+      } catch {
+        client.disconnect();
+      }
+    },
+  };
+}

@@ -21,6 +21,20 @@ import { createPg, type Db } from './store/pg.js';
 import { createRedisClient, createRedisStateStore } from './store/redis.js';
 import { createMemoryStateStore } from './store/memory.js';
 import type { AuthStateStore } from './store/state.js';
+import { createAuditLog } from './store/audit.js';
+import { createTenantStore } from './store/tenants.js';
+import { createUserStore } from './store/users.js';
+import { createAuthorizer } from './auth/authorize.js';
+import { createLockout } from './auth/lockout.js';
+import { createPasswordHasher } from './auth/passwords.js';
+import { checkNewPassword, loadCommonPasswords } from './auth/password-policy.js';
+import { createSessions } from './auth/sessions.js';
+import { createTokenService } from './auth/tokens.js';
+import { createUserAuthenticator } from './auth/user-auth.js';
+import type { AuthRouteDeps } from './routes/deps.js';
+import { createLoginRoute } from './routes/login.js';
+import { createMeRoutes } from './routes/me.js';
+import { createBootstrapRoute } from './routes/bootstrap.js';
 
 export interface AppOptions {
   readonly log?: Logger;
@@ -59,14 +73,35 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const state = options.state ?? createStateStore(config, log, clock);
 
   // ---- auth
-  // (wired below as modules land)
+  const users = createUserStore(db);
+  const tenants = createTenantStore(db);
+  const audit = createAuditLog(db, log);
+  const tokens = createTokenService({ ...config.jwt, secret: config.jwt.secret }, { clock });
+  const passwords = createPasswordHasher(config.passwords);
+  const commonPasswords = loadCommonPasswords();
+  const sessions = createSessions({ state, users, log }, { clock });
+  const userAuth = createUserAuthenticator({ tokens, sessions });
+  const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
+  const authRouteDeps: AuthRouteDeps = {
+    config,
+    db,
+    users,
+    tenants,
+    passwords,
+    checkNewPassword: (next, current) => checkNewPassword(next, current, config.passwords, commonPasswords),
+    tokens,
+    sessions,
+    userAuth,
+    lockout,
+    audit,
+    clock,
+    log,
+  };
 
   // ---- routes and proxy
-  const handlerMaps: HandlerMap[] = [];
+  const handlerMaps: HandlerMap[] = [createLoginRoute(authRouteDeps), createMeRoutes(authRouteDeps), createBootstrapRoute(authRouteDeps)];
   const gateway = createDispatcher(...handlerMaps);
-  const authorize = async (_ctx: RequestContext): Promise<Identity> => {
-    throw new GatewayError('UNAUTHENTICATED');
-  };
+  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock });
   const proxy = async (_ctx: RequestContext, _identity: Identity): Promise<void> => {
     throw new GatewayError('BAD_GATEWAY', { detail: 'proxy not wired' });
   };

@@ -10,8 +10,10 @@ import type { AuthStateStore } from '../store/state.js';
 import { CliError, parseArgs } from './args.js';
 import type { CliContext, CommandTable } from './context.js';
 import { migrateCommands } from './migrate.js';
+import { tenantCommands } from './tenant.js';
+import { userCommands } from './user.js';
 
-const TABLES: CommandTable[] = [migrateCommands];
+const TABLES: CommandTable[] = [migrateCommands, tenantCommands, userCommands];
 
 function lookup(argv: readonly string[]) {
   const all: CommandTable = Object.assign({}, ...TABLES) as CommandTable;

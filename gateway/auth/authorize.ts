@@ -1,0 +1,120 @@
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
+import { GatewayError } from '../errors.js';
+import type { RequestContext } from '../http/context.js';
+import type { AuditLog } from '../store/audit.js';
+import { UUID_RE, type TenantStore } from '../store/tenants.js';
+import type { Lockout } from './lockout.js';
+import type { NodeIdentity, Identity, UserIdentity } from './types.js';
+import { bearerToken, toUserIdentity, upgradeToken, type UserAuthenticator } from './user-auth.js';
+
+/** Edge-node key verification (gateway/auth/node-keys.ts). */
+export interface NodeAuthenticator {
+  authenticate(rawKey: string): Promise<NodeIdentity | null>;
+}
+
+export interface AuthorizerDeps {
+  readonly users: UserAuthenticator;
+  readonly tenants: TenantStore;
+  readonly audit: AuditLog;
+  readonly lockout: Lockout;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  readonly nodes?: NodeAuthenticator;
+  /** Forced node identity (SPEC §6): throws 403 when the request names another tenant or node. */
+  readonly nodeScope?: (ctx: RequestContext, node: NodeIdentity) => void;
+  readonly onNodeFailure?: () => void;
+}
+
+/**
+ * Authenticates and authorizes every proxied request (SPEC §6): user routes by JWT (the
+ * `?token=` form only on WebSocket routes), node routes by raw API key, public routes as
+ * `public`. Then tenant scope and route roles. Nothing reaches an upstream unless this returns.
+ */
+export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) => Promise<Identity> {
+  const clock = deps.clock ?? systemClock;
+  // Tenant existence for platform-admin overrides: one lookup a minute per tenant, not per request.
+  const tenantExists = new LRUCache<string, boolean>({ max: 10_000, ttl: 60_000 });
+  // One tenant_override audit row per admin and tenant a minute, not one per proxied request.
+  const overrideAudited = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
+
+  async function userIdentity(ctx: RequestContext): Promise<UserIdentity> {
+    const route = ctx.route;
+    const token = route?.websocket ? upgradeToken(ctx.req, ctx.query) : bearerToken(ctx.req);
+    const user = await deps.users.authenticate(token);
+    if (!user) throw new GatewayError('UNAUTHENTICATED');
+    if (user.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
+    const identity = await scopeTenant(ctx, toUserIdentity(user.claims));
+    if (route?.roles && !route.roles.includes(identity.role)) throw new GatewayError('FORBIDDEN', { detail: 'role not allowed on route' });
+    return identity;
+  }
+
+  async function scopeTenant(ctx: RequestContext, identity: UserIdentity): Promise<UserIdentity> {
+    const requested = ctx.query.getAll('tenant_id');
+    if (requested.length === 0) return identity;
+    if (requested.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id given more than once' });
+    const wanted = (requested[0] as string).toLowerCase();
+    if (identity.role !== 'platform_admin') {
+      if (wanted === identity.homeTenantId) return identity;
+      throw new GatewayError('FORBIDDEN', { detail: 'tenant_id names another tenant' });
+    }
+    if (!UUID_RE.test(wanted)) throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id must be a UUID' });
+    if (wanted === identity.homeTenantId) return identity;
+    let exists = tenantExists.get(wanted);
+    if (exists === undefined) {
+      exists = (await deps.tenants.findById(wanted)) !== null;
+      tenantExists.set(wanted, exists, { ttl: exists ? 60_000 : 5_000 });
+    }
+    if (!exists) throw new GatewayError('NOT_FOUND', { detail: 'tenant_id names no tenant' });
+    const key = `${identity.userId}:${wanted}`;
+    if (!overrideAudited.has(key)) {
+      overrideAudited.set(key, true);
+      void deps.audit.record({
+        event: 'tenant_override',
+        tenantId: wanted,
+        userId: identity.userId,
+        ip: ctx.ip,
+        requestId: ctx.requestId,
+        userAgent: ua(ctx),
+        detail: { home_tenant_id: identity.homeTenantId, path: ctx.path, at: new Date(clock.now()).toISOString() },
+      });
+    }
+    return { ...identity, tenantId: wanted };
+  }
+
+  async function nodeIdentity(ctx: RequestContext): Promise<NodeIdentity> {
+    const key = bearerToken(ctx.req);
+    if (!deps.nodes || !key) throw new GatewayError('UNAUTHENTICATED');
+    await deps.lockout.checkIp('node', ctx.ip);
+    const node = await deps.nodes.authenticate(key);
+    if (!node) {
+      deps.onNodeFailure?.();
+      await deps.lockout.failIp('node', ctx.ip);
+      void deps.audit.record({ event: 'node_auth_failure', ip: ctx.ip, requestId: ctx.requestId, userAgent: ua(ctx), detail: { path: ctx.path } });
+      throw new GatewayError('UNAUTHENTICATED');
+    }
+    deps.nodeScope?.(ctx, node);
+    return node;
+  }
+
+  return async (ctx) => {
+    const route = ctx.route;
+    if (!route) throw new GatewayError('NOT_FOUND');
+    switch (route.auth) {
+      case 'user':
+        return userIdentity(ctx);
+      case 'node':
+        return nodeIdentity(ctx);
+      case 'public':
+        return { kind: 'public' };
+      default:
+        throw new GatewayError('NOT_FOUND');
+    }
+  };
+}
+
+function ua(ctx: RequestContext): string | null {
+  const v = ctx.req.headers['user-agent'];
+  return typeof v === 'string' ? v : null;
+}

@@ -1,0 +1,122 @@
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
+import type { AuthStateStore } from '../store/state.js';
+import type { UserStore } from '../store/users.js';
+import type { TokenClaims } from './types.js';
+
+export type SessionVerdict = 'ok' | 'revoked' | 'stale' | 'disabled' | 'unknown_user';
+
+export interface SessionState {
+  readonly verdict: SessionVerdict;
+  readonly mustChangePassword: boolean;
+}
+
+export interface Sessions {
+  /** Server-side checks a signature cannot express (SPEC §6): revoked jti, pre-password-change token, disabled user. */
+  check(claims: TokenClaims): Promise<SessionState>;
+  /** Logout: the jti is refused until its own expiry, on every instance. */
+  revoke(claims: TokenClaims): Promise<void>;
+  /** Password change: every token of this user issued before `atMs` stops working. */
+  invalidateBefore(userId: string, atMs: number, ttlSeconds: number): Promise<void>;
+  /** Forgets cached state for a user (status changed through this instance). */
+  forgetUser(userId: string): void;
+}
+
+export interface SessionsOptions {
+  clock?: Clock;
+  /** How long a "not revoked" answer from the store is reused (the cross-instance bound). */
+  revocationCacheMs?: number;
+  /** How long a user's status (disabled, password change) from Postgres is reused (SPEC §6: ≤ 5 s). */
+  statusCacheMs?: number;
+  /** Called when a dependency failed and the check failed open (for metrics). */
+  onFailOpen?: (dependency: 'redis' | 'postgres') => void;
+}
+
+interface UserStatus {
+  disabled: boolean;
+  mustChangePassword: boolean;
+  /** Seconds; tokens with iat below this predate the last password change. */
+  validAfter: number;
+  exists: boolean;
+}
+
+/**
+ * Revocation and user-state checks on the request path. Redis holds revoked jtis and per-user
+ * "valid after" times (both expire with the token lifetime); Postgres holds status and
+ * password_changed_at. Answers are cached briefly so a request does not pay a round trip each
+ * time; a local logout or password change takes effect at once on this instance and within the
+ * cache bound elsewhere. A dependency outage fails open (SPEC §10: token traffic keeps flowing
+ * when Redis is down) and is reported through onFailOpen.
+ */
+export function createSessions(
+  deps: { state: AuthStateStore; users: UserStore; log: Logger },
+  options: SessionsOptions = {},
+): Sessions {
+  const clock = options.clock ?? systemClock;
+  const revocationMs = options.revocationCacheMs ?? 2000;
+  const statusMs = options.statusCacheMs ?? 4000;
+  const revoked = new LRUCache<string, { revoked: boolean; validAfter: number; at: number }>({ max: 50_000 });
+  const statuses = new LRUCache<string, UserStatus & { at: number }>({ max: 50_000 });
+  const { state, users, log } = deps;
+
+  async function revocationOf(claims: TokenClaims) {
+    const now = clock.now();
+    const hit = revoked.get(claims.jti);
+    if (hit && now - hit.at < revocationMs) return hit;
+    try {
+      const [jti, va] = await state.getMarkers([`revoked:${claims.jti}`, `va:${claims.sub}`]);
+      const entry = { revoked: jti !== null, validAfter: va === null ? 0 : Number(va), at: now };
+      revoked.set(claims.jti, entry);
+      return entry;
+    } catch (err) {
+      options.onFailOpen?.('redis');
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'revocation check failed open');
+      return hit ?? { revoked: false, validAfter: 0, at: now };
+    }
+  }
+
+  async function statusOf(userId: string): Promise<UserStatus> {
+    const now = clock.now();
+    const hit = statuses.get(userId);
+    if (hit && now - hit.at < statusMs) return hit;
+    try {
+      const row = await users.statusOf(userId);
+      const entry = row
+        ? { disabled: row.status === 'disabled', mustChangePassword: row.mustChangePassword, validAfter: Math.floor(row.passwordChangedAt.getTime() / 1000), exists: true, at: now }
+        : { disabled: false, mustChangePassword: false, validAfter: 0, exists: false, at: now };
+      statuses.set(userId, entry);
+      return entry;
+    } catch (err) {
+      options.onFailOpen?.('postgres');
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'user status check failed open');
+      return hit ?? { disabled: false, mustChangePassword: false, validAfter: 0, exists: true };
+    }
+  }
+
+  return {
+    async check(claims) {
+      const [rev, status] = await Promise.all([revocationOf(claims), statusOf(claims.sub)]);
+      const mustChangePassword = status.mustChangePassword;
+      if (rev.revoked) return { verdict: 'revoked', mustChangePassword };
+      if (!status.exists) return { verdict: 'unknown_user', mustChangePassword };
+      if (status.disabled) return { verdict: 'disabled', mustChangePassword };
+      if (claims.iat < Math.max(rev.validAfter, status.validAfter)) return { verdict: 'stale', mustChangePassword };
+      return { verdict: 'ok', mustChangePassword };
+    },
+    async revoke(claims) {
+      const ttl = Math.max(1, Math.ceil(claims.exp - clock.now() / 1000) + 60);
+      await state.setMarker(`revoked:${claims.jti}`, '1', ttl);
+      revoked.set(claims.jti, { revoked: true, validAfter: 0, at: clock.now() });
+    },
+    async invalidateBefore(userId, atMs, ttlSeconds) {
+      const validAfter = Math.floor(atMs / 1000);
+      await state.setMarker(`va:${userId}`, String(validAfter), ttlSeconds + 60);
+      for (const [jti, entry] of revoked.entries()) if (entry.validAfter < validAfter) revoked.delete(jti);
+      statuses.delete(userId);
+    },
+    forgetUser(userId) {
+      statuses.delete(userId);
+    },
+  };
+}

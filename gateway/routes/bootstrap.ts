@@ -1,0 +1,58 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { GatewayError } from '../errors.js';
+import { readJsonBody } from '../http/body.js';
+import { sendData } from '../http/reply.js';
+import { normalizeEmail, publicUser } from '../store/users.js';
+import { createTenantStore } from '../store/tenants.js';
+import { createUserStore } from '../store/users.js';
+import type { AuthRouteDeps } from './deps.js';
+import { userAgent } from './login.js';
+import type { HandlerMap } from './table.js';
+
+const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+/**
+ * POST /api/v1/auth/bootstrap (SPEC §5): only when AUTH_BOOTSTRAP_TOKEN is set, presented as
+ * `X-Bootstrap-Token`. Creates the Platform tenant and the first platform_admin in one
+ * transaction; once a platform_admin exists it answers 409. Body:
+ * `{email, password, tenant_domain?, tenant_name?}` (defaults `platform.get2dial.local`, `Platform`).
+ */
+export function createBootstrapRoute(deps: AuthRouteDeps): HandlerMap {
+  const { config, db, passwords, audit } = deps;
+  const expected = config.bootstrapToken === null ? null : createHash('sha256').update(config.bootstrapToken).digest();
+
+  return {
+    'POST /api/v1/auth/bootstrap': async (ctx) => {
+      if (expected === null) throw new GatewayError('NOT_FOUND');
+      const given = ctx.req.headers['x-bootstrap-token'];
+      const digest = createHash('sha256').update(typeof given === 'string' ? given : '').digest();
+      if (typeof given !== 'string' || !timingSafeEqual(digest, expected)) throw new GatewayError('UNAUTHENTICATED');
+      const body = await readJsonBody(ctx.req, { email: 'string', password: 'string', tenant_domain: 'string?', tenant_name: 'string?' });
+      const email = normalizeEmail(body.email);
+      if (!EMAIL_RE.test(email)) throw new GatewayError('INVALID_BODY', { detail: 'email' });
+      deps.checkNewPassword(body.password, '');
+      const hash = await passwords.hash(body.password);
+      const result = await db.transaction(async (tx) => {
+        await tx.query('LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE');
+        const { rows } = await tx.query("SELECT 1 FROM users WHERE role = 'platform_admin' LIMIT 1");
+        if (rows.length > 0) return null;
+        const tenants = createTenantStore(tx);
+        const platform =
+          (await tenants.findPlatform()) ??
+          (await tenants.create({ domain: body.tenant_domain ?? 'platform.get2dial.local', name: body.tenant_name ?? 'Platform', isPlatform: true })).tenant;
+        const user = await createUserStore(tx).create({ tenantId: platform.id, email, passwordHash: hash, role: 'platform_admin', mustChangePassword: false });
+        return { platform, user };
+      });
+      if (!result) throw new GatewayError('CONFLICT', { publicMessage: 'already bootstrapped' });
+      void audit.record({
+        event: 'bootstrap',
+        tenantId: result.platform.id,
+        userId: result.user.id,
+        ip: ctx.ip,
+        requestId: ctx.requestId,
+        userAgent: userAgent(ctx),
+      });
+      sendData(ctx.res, { tenant: { id: result.platform.id, domain: result.platform.domain, name: result.platform.name }, user: publicUser(result.user) }, 201);
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/types.js';
+import type { Lockout } from '../auth/lockout.js';
+import type { Sessions } from '../auth/sessions.js';
+import type { TokenService } from '../auth/tokens.js';
+import type { UserAuthenticator } from '../auth/user-auth.js';
+import type { AuditLog } from '../store/audit.js';
+import type { Db } from '../store/pg.js';
+import type { TenantStore } from '../store/tenants.js';
+import type { UserStore } from '../store/users.js';
+
+/** The password primitives the auth routes need (gateway/auth/passwords.ts implements them). */
+export interface Passwords {
+  hash(plain: string): Promise<string>;
+  verify(hash: string, plain: string): Promise<{ ok: boolean; needsRehash: boolean }>;
+  /** Same cost as a real verify, always false: unknown identities take as long as wrong passwords. */
+  verifyDummy(plain: string): Promise<false>;
+}
+
+/** Login outcome labels (metrics: success, invalid, locked, throttled, disabled, unavailable). */
+export type LoginOutcome = 'success' | 'invalid' | 'locked' | 'throttled' | 'disabled' | 'unavailable' | 'bad_request';
+
+/** Everything the gateway-owned auth endpoints use, built by app.ts. */
+export interface AuthRouteDeps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly users: UserStore;
+  readonly tenants: TenantStore;
+  readonly passwords: Passwords;
+  readonly checkNewPassword: (next: string, current: string) => void;
+  readonly tokens: TokenService;
+  readonly sessions: Sessions;
+  readonly userAuth: UserAuthenticator;
+  readonly lockout: Lockout;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly onLogin?: (outcome: LoginOutcome) => void;
+  readonly onLockout?: () => void;
+}

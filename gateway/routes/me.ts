@@ -1,0 +1,78 @@
+import { GatewayError } from '../errors.js';
+import type { RequestContext } from '../http/context.js';
+import { readJsonBody } from '../http/body.js';
+import { NO_STORE, sendData } from '../http/reply.js';
+import { bearerToken, requireUser } from '../auth/user-auth.js';
+import { publicUser } from '../store/users.js';
+import type { AuthRouteDeps } from './deps.js';
+import { userAgent } from './login.js';
+import type { HandlerMap } from './table.js';
+
+/**
+ * The signed-in user's own endpoints (SPEC §5): `GET me` (fresh from Postgres), `POST me/password`
+ * (wrong current password counts toward lockout; success returns a new token and invalidates every
+ * earlier one) and `POST logout` (audit + the token's jti revoked until it expires). These three
+ * stay open while `must_change_password` is set; every other route answers 403 until then.
+ */
+export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
+  const { users, passwords, tokens, sessions, userAuth, lockout, audit, clock, config } = deps;
+
+  const current = async (ctx: RequestContext) => {
+    const auth = await requireUser(userAuth, bearerToken(ctx.req));
+    const user = await users.findById(auth.claims.sub);
+    // Deleted or disabled since the token was issued: the token no longer stands for anyone.
+    if (!user || user.status !== 'active' || user.tenantId !== auth.claims.tid) throw new GatewayError('UNAUTHENTICATED');
+    return { auth, user };
+  };
+
+  return {
+    'GET /api/v1/auth/me': async (ctx) => {
+      const { user } = await current(ctx);
+      sendData(ctx.res, publicUser(user), 200, { 'Cache-Control': 'no-store' });
+    },
+
+    'POST /api/v1/auth/me/password': async (ctx) => {
+      const { auth, user } = await current(ctx);
+      const body = await readJsonBody(ctx.req, { current_password: 'string', new_password: 'string' });
+      const keys = lockout.keysFor([user.tenantId], user.email);
+      const attempt = await lockout.begin(keys);
+      const event = { tenantId: user.tenantId, userId: user.id, ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) };
+      const check = body.current_password.length <= 1024 ? await passwords.verify(user.passwordHash, body.current_password) : { ok: await passwords.verifyDummy('') };
+      if (!check.ok) {
+        void audit.record({ event: 'login_failure', ...event, detail: { reason: 'password_change_wrong_current', attempts: attempt.count } });
+        if (lockout.reachedLimit(attempt.count)) {
+          deps.onLockout?.();
+          void audit.record({ event: 'lockout', ...event, detail: { seconds: config.lockout.seconds } });
+        }
+        throw new GatewayError('INVALID_CREDENTIALS');
+      }
+      await lockout.reset(keys);
+      deps.checkNewPassword(body.new_password, body.current_password);
+      const hash = await passwords.hash(body.new_password);
+      const at = clock.now();
+      const updated = await users.changePassword(user.id, hash, new Date(at));
+      // Every token issued before now stops working (Redis marker for every instance at once,
+      // password_changed_at in Postgres as the durable backstop), the presenting one included.
+      await sessions.invalidateBefore(user.id, at, config.jwt.ttlSeconds);
+      await sessions.revoke(auth.claims);
+      const minted = await tokens.mint({ userId: updated.id, tenantId: updated.tenantId, email: updated.email, role: updated.role });
+      void audit.record({ event: 'password_change', ...event });
+      sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(updated) }, 200, NO_STORE);
+    },
+
+    'POST /api/v1/auth/logout': async (ctx) => {
+      const auth = await requireUser(userAuth, bearerToken(ctx.req));
+      await sessions.revoke(auth.claims);
+      void audit.record({
+        event: 'logout',
+        tenantId: auth.claims.tid,
+        userId: auth.claims.sub,
+        ip: ctx.ip,
+        requestId: ctx.requestId,
+        userAgent: userAgent(ctx),
+        detail: { jti: auth.claims.jti },
+      });
+      sendData(ctx.res, { logged_out: true }, 200, { 'Cache-Control': 'no-store' });
+    },
+  };
+}

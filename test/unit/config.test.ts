@@ -1,0 +1,72 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../gateway/config/index.js';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('has the SPEC §2 defaults', () => {
+    const c = loadConfig({});
+    expect(c.port).toBe(8080);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.jwt).toMatchObject({ issuer: 'get2dial', audience: 'get2dial-control', ttlSeconds: 43200, secret: null, previousSecrets: [] });
+    expect(c.lockout).toEqual({ maxAttempts: 10, seconds: 900 });
+    expect(c.loginIpLimit).toEqual({ limit: 100, windowSeconds: 900 });
+    expect(c.redis.keyPrefix).toBe('g2d:gw:');
+    expect(c.defaultTenantDomain).toBe('dev.get2dial.local');
+    expect(c.upstreamUrl).toBe('http://127.0.0.1:9090');
+    expect(c.identity.audience).toBe('get2dial-upstream');
+    expect(c.upstreamTimeoutMs).toBe(30000);
+    expect(c.shutdownGraceSeconds).toBe(25);
+    expect(c.database.url).toBeNull();
+    expect(Object.isFrozen(c.jwt)).toBe(true);
+  });
+
+  it('lists every problem in one error', () => {
+    const problems = problemsOf({ PORT: 'abc', AUTH_JWT_SECRET: 'short', LOG_FORMAT: 'xml', TRUSTED_PROXIES: '10.0.0.0/33', HTTP_ALLOWED_ORIGINS: 'https://a.test/path' });
+    expect(problems).toHaveLength(5);
+    expect(problems.join('\n')).toMatch(/PORT/);
+    expect(problems.join('\n')).toMatch(/AUTH_JWT_SECRET: must be at least 16 bytes/);
+  });
+
+  it('refuses production without real dependencies and secrets', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/DATABASE_URL.*REDIS_URL.*AUTH_JWT_SECRET.*IDENTITY_SIGNING_KEY/);
+  });
+
+  it('builds the database URL from DB_* and lets DATABASE_URL win', () => {
+    expect(loadConfig({ DB_HOST: 'db', DB_NAME: 'g2d', DB_USER: 'u', DB_PASSWORD: 'p@ss' }).database.url).toBe('postgres://u:p%40ss@db:5432/g2d');
+    expect(loadConfig({ DB_HOST: 'db', DATABASE_URL: 'postgres://x@y/z' }).database.url).toBe('postgres://x@y/z');
+    expect(loadConfig({ REDIS_ADDR: 'cache:6380' }).redis.url).toBe('redis://cache:6380');
+  });
+
+  it('reads secrets from *_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'g2d-cfg-'));
+    writeFileSync(join(dir, 'secret'), 'file-secret-file-secret-file-secret\n');
+    expect(loadConfig({ AUTH_JWT_SECRET_FILE: join(dir, 'secret') }).jwt.secret).toBe('file-secret-file-secret-file-secret');
+    expect(problemsOf({ AUTH_JWT_SECRET_FILE: join(dir, 'missing') })[0]).toMatch(/cannot read/);
+  });
+
+  it('validates GATEWAY_ROUTES_FILE and keeps gateway-owned routes first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'g2d-routes-'));
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify([{ prefix: '/api/v1', auth: 'user', upstream: 'http://127.0.0.1:7000' }]));
+    const c = loadConfig({ GATEWAY_ROUTES_FILE: good });
+    expect(c.routes[0]?.prefix).toBe('/healthz');
+    expect(c.routes.at(-1)).toEqual({ prefix: '/api/v1', auth: 'user', upstream: 'http://127.0.0.1:7000' });
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify([{ prefix: 'api', auth: 'admin', extra: 1, roles: ['root'] }]));
+    expect(problemsOf({ GATEWAY_ROUTES_FILE: bad }).length).toBeGreaterThanOrEqual(3);
+  });
+});

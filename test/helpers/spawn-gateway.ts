@@ -1,0 +1,91 @@
+/**
+ * Spawns the real gateway process (`node bin/gateway.cjs` → dist/, what `npm run serve` runs)
+ * on a free loopback port and waits until it accepts connections. Output is captured so tests can
+ * read the logs (and grep them for secrets).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+
+export interface GatewayProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** Sends `signal` and resolves with the exit code (SIGKILL after `timeoutMs`). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+}
+
+/** A TCP port nothing listens on right now (bind to 0, read, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`gateway did not listen on ${port} within ${timeoutMs} ms:\n${output()}`);
+}
+
+/** Base environment for a spawned gateway: no inherited service URLs, quiet logs. */
+export function baseEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (/^(DATABASE_URL|DB_|REDIS_|AUTH_|IDENTITY_|GATEWAY_|UPSTREAM_|HTTP_ALLOWED|TRUSTED_PROXIES|NODE_ENV|PORT|HOST|STUB_)/.test(key)) delete env[key];
+  }
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+export async function startGateway(env: Record<string, string | undefined>, options: { entry?: string; timeoutMs?: number } = {}): Promise<GatewayProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  let out = '';
+  const child = spawn(process.execPath, [options.entry ?? join(ROOT, 'bin', 'gateway.cjs')], {
+    cwd: ROOT,
+    env: baseEnv({ HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, PORT: String(port) }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const output = () => out;
+  await waitForPort(port, child, output, options.timeoutMs ?? 20_000);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    output,
+    stop(signal = 'SIGTERM', timeoutMs = 30_000) {
+      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+        child.kill(signal);
+      });
+    },
+  };
+}

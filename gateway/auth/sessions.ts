@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import type { AuthStateStore } from '../store/state.js';
 import type { UserStore } from '../store/users.js';
+import { issuedAtMs } from './tokens.js';
 import type { TokenClaims } from './types.js';
 
 export type SessionVerdict = 'ok' | 'revoked' | 'stale' | 'disabled' | 'unknown_user';
@@ -17,7 +18,7 @@ export interface Sessions {
   check(claims: TokenClaims): Promise<SessionState>;
   /** Logout: the jti is refused until its own expiry, on every instance. */
   revoke(claims: TokenClaims): Promise<void>;
-  /** Password change: every token of this user issued before `atMs` stops working. */
+  /** Password change at `atMs`: every token of this user issued before it stops working. */
   invalidateBefore(userId: string, atMs: number, ttlSeconds: number): Promise<void>;
   /** Forgets cached state for a user (status changed through this instance). */
   forgetUser(userId: string): void;
@@ -36,7 +37,7 @@ export interface SessionsOptions {
 interface UserStatus {
   disabled: boolean;
   mustChangePassword: boolean;
-  /** Seconds; tokens with iat below this predate the last password change. */
+  /** Milliseconds; tokens issued before it predate the last password change. */
   validAfter: number;
   exists: boolean;
 }
@@ -83,7 +84,7 @@ export function createSessions(
     try {
       const row = await users.statusOf(userId);
       const entry = row
-        ? { disabled: row.status === 'disabled', mustChangePassword: row.mustChangePassword, validAfter: Math.floor(row.passwordChangedAt.getTime() / 1000), exists: true, at: now }
+        ? { disabled: row.status === 'disabled', mustChangePassword: row.mustChangePassword, validAfter: row.passwordChangedAt.getTime(), exists: true, at: now }
         : { disabled: false, mustChangePassword: false, validAfter: 0, exists: false, at: now };
       statuses.set(userId, entry);
       return entry;
@@ -101,7 +102,7 @@ export function createSessions(
       if (rev.revoked) return { verdict: 'revoked', mustChangePassword };
       if (!status.exists) return { verdict: 'unknown_user', mustChangePassword };
       if (status.disabled) return { verdict: 'disabled', mustChangePassword };
-      if (claims.iat < Math.max(rev.validAfter, status.validAfter)) return { verdict: 'stale', mustChangePassword };
+      if (issuedAtMs(claims) < Math.max(rev.validAfter, status.validAfter)) return { verdict: 'stale', mustChangePassword };
       return { verdict: 'ok', mustChangePassword };
     },
     async revoke(claims) {
@@ -110,9 +111,8 @@ export function createSessions(
       revoked.set(claims.jti, { revoked: true, validAfter: 0, at: clock.now() });
     },
     async invalidateBefore(userId, atMs, ttlSeconds) {
-      const validAfter = Math.floor(atMs / 1000);
-      await state.setMarker(`va:${userId}`, String(validAfter), ttlSeconds + 60);
-      for (const [jti, entry] of revoked.entries()) if (entry.validAfter < validAfter) revoked.delete(jti);
+      await state.setMarker(`va:${userId}`, String(atMs), ttlSeconds + 60);
+      for (const [jti, entry] of revoked.entries()) if (entry.validAfter < atMs) revoked.delete(jti);
       statuses.delete(userId);
     },
     forgetUser(userId) {

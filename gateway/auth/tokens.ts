@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { LRUCache } from 'lru-cache';
+import { v7 as uuidv7 } from 'uuid';
 import { systemClock, type Clock } from '../clock.js';
 import { ROLES, type JwtConfig, type Role } from '../config/types.js';
 import type { TokenClaims } from './types.js';
@@ -64,9 +65,13 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
 
   return {
     async mint({ userId, tenantId, email, role }) {
-      const iat = Math.floor(clock.now() / 1000);
+      const nowMs = clock.now();
+      const iat = Math.floor(nowMs / 1000);
       const exp = iat + config.ttlSeconds;
-      const jti = randomUUID();
+      // A UUIDv7 jti carries the issue time to the millisecond (RFC 9562 §5.7): `iat` has whole
+      // seconds only, too coarse to tell a token minted just before a password change from one
+      // minted just after it in the same second.
+      const jti = uuidv7({ msecs: nowMs });
       const token = await new SignJWT({ tid: tenantId, email, role })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(userId)
@@ -137,4 +142,19 @@ function classify(err: unknown): TokenFailure {
   if (err instanceof joseErrors.JOSENotSupported) return 'unsupported';
   if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) return 'malformed';
   return 'malformed';
+}
+
+const UUID_V7 = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/**
+ * When the token was issued, in milliseconds: from a UUIDv7 jti (the gateway's own tokens) when it
+ * agrees with `iat` to the second, else `iat` itself (tokens minted elsewhere).
+ */
+export function issuedAtMs(claims: Pick<TokenClaims, 'jti' | 'iat'>): number {
+  const m = UUID_V7.exec(claims.jti);
+  if (m) {
+    const ms = parseInt(`${m[1]}${m[2]}`, 16);
+    if (Math.floor(ms / 1000) === claims.iat) return ms;
+  }
+  return claims.iat * 1000;
 }

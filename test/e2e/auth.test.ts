@@ -3,6 +3,9 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import bcrypt from 'bcryptjs';
+import { migrate } from '../../gateway/store/migrate.js';
+import { createDatabase, dropDatabase } from '../helpers/services.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { createUserStore } from '../../gateway/store/users.js';
@@ -372,5 +375,60 @@ describe('per-IP throttle and bootstrap', () => {
 
   it('bootstrap is 404 unless configured', async () => {
     expect((await call(`${base}/api/v1/auth/bootstrap`, { method: 'POST', json: {} })).status).toBe(404);
+  });
+
+  it('bootstrap creates the Platform tenant and first platform_admin once, then 409', async () => {
+    const admin = inject('postgresAdminUrl');
+    const url = await createDatabase(admin);
+    const fresh = createPg({ url, poolSize: 2 });
+    await migrate(fresh);
+    const g = await startGateway({ DATABASE_URL: url, REDIS_URL: inject('redisUrl'), REDIS_KEY_PREFIX: `${prefix}boot:`, AUTH_JWT_SECRET: SECRET, AUTH_BOOTSTRAP_TOKEN: 'bootstrap-token-123456', LOG_LEVEL: 'warn' });
+    try {
+      const body = { email: 'root@platform.test', password: 'platform-root-password' };
+      const post = (token?: string) => call(`${g.url}/api/v1/auth/bootstrap`, { method: 'POST', json: body, headers: token ? { 'x-bootstrap-token': token } : {} });
+      expect((await post()).status).toBe(401);
+      expect((await post('wrong-token')).status).toBe(401);
+      const created = await post('bootstrap-token-123456');
+      expect(created.status).toBe(201);
+      expect(created.body.data.user).toMatchObject({ email: 'root@platform.test', role: 'platform_admin' });
+      expect(await post('bootstrap-token-123456')).toMatchObject({ status: 409, body: { status: 'error' } });
+      const signedIn = await call(`${g.url}/api/v1/auth/login`, { method: 'POST', json: body });
+      expect(signedIn.body.data.user.role).toBe('platform_admin');
+      const { rows } = await fresh.query("SELECT count(*)::int AS n FROM auth_events WHERE event = 'bootstrap'");
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await g.stop();
+      await fresh.close();
+      await dropDatabase(admin, url);
+    }
+  });
+});
+
+describe('legacy hashes and revocation reach', () => {
+  it('verifies a legacy bcrypt hash and rehashes it to argon2id on login', async () => {
+    const tenant = await makeTenant(db);
+    const legacy = bcrypt.hashSync('legacy-bcrypt-password', 4).replace(/^\$2b\$/, '$2y$');
+    const user = await makeUser(db, tenant, { passwordHash: legacy });
+    expect((await login({ email: user.email, password: 'legacy-bcrypt-password' })).status).toBe(200);
+    const { rows } = await db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [user.id]);
+    expect(rows[0]!.password_hash).toMatch(/^\$argon2id\$/);
+    expect((await login({ email: user.email, password: 'legacy-bcrypt-password' })).status).toBe(200);
+  });
+
+  it("refuses a disabled user's token on proxied routes within 5 s", async () => {
+    const tenant = await makeTenant(db);
+    const user = await makeUser(db, tenant);
+    const token = (await login({ email: user.email, password: user.password })).body.data.token as string;
+    expect((await call(`${base}/api/v1/calls`, { token })).status).toBe(502);
+    await createUserStore(db).setStatus(user.id, 'disabled');
+    const start = Date.now();
+    let status = 0;
+    while (Date.now() - start < 6000) {
+      status = (await call(`${base}/api/v1/calls`, { token })).status;
+      if (status === 401) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - start).toBeLessThan(5000);
   });
 });

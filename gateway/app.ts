@@ -78,6 +78,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const audit = createAuditLog(db, log);
   const tokens = createTokenService({ ...config.jwt, secret: config.jwt.secret }, { clock });
   const passwords = createPasswordHasher(config.passwords);
+  // The dummy hash is computed now, so the first unknown-email login costs what every other does.
+  await passwords.warm();
   const commonPasswords = loadCommonPasswords();
   const sessions = createSessions({ state, users, log }, { clock });
   const userAuth = createUserAuthenticator({ tokens, sessions });

@@ -11,6 +11,7 @@ import { splitTarget } from './http/paths.js';
 import { refuseUpgrade } from './http/raw.js';
 import { sendError } from './http/reply.js';
 import { requestIdFor } from './http/request-id.js';
+import { traceFor } from './http/trace.js';
 import type { Router } from './http/router.js';
 import { scrubUrl } from './ops/logger.js';
 
@@ -46,6 +47,7 @@ function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     req,
     res: res as ServerResponse,
     requestId,
+    trace: traceFor(req.headers),
     ip: deps.clientIp.resolve(req),
     startedAt: now(),
     path: '',
@@ -71,6 +73,7 @@ function fallbackContext(deps: ServerDeps, req: IncomingMessage, res: ServerResp
     req,
     res: res as ServerResponse,
     requestId,
+    trace: traceFor(req.headers),
     ip: req.socket.remoteAddress ?? '',
     startedAt: (deps.now ?? Date.now)(),
     path: '',
@@ -87,6 +90,7 @@ function logFinish(deps: ServerDeps, ctx: RequestContext, status: number, error?
   const id = ctx.identity;
   const line = {
     reqId: ctx.requestId,
+    trace: ctx.trace.traceId,
     method: ctx.req.method,
     url: scrubUrl(ctx.req.url ?? ''),
     route: ctx.routeGroup,
@@ -108,12 +112,19 @@ function logFinish(deps: ServerDeps, ctx: RequestContext, status: number, error?
  * or (authorize → proxy). WebSocket upgrades are authorized before any byte goes upstream.
  */
 export function createGatewayServer(deps: ServerDeps): Server {
+  // Slow clients are bounded (SPEC §10): headers must arrive within 20 s and the whole request
+  // within 60 s (slowloris), checked every 2 s rather than Node's default 30 s; headers over 16 KiB
+  // are refused with 431 (clientError below); connections beyond GATEWAY_MAX_CONNECTIONS are dropped
+  // at accept. keepAliveTimeout outlives a load balancer's usual 60 s idle keep-alive, so the
+  // gateway is never the side that closes a connection the balancer is about to reuse.
   const server = createHttpServer({
     requestTimeout: 60_000,
     headersTimeout: 20_000,
     keepAliveTimeout: 65_000,
     maxHeaderSize: 16 * 1024,
+    connectionsCheckingInterval: 2_000,
   });
+  server.maxConnections = deps.config.maxConnections;
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const requestId = requestIdFor(req.headers);

@@ -115,6 +115,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     upstreamTimeoutMs: r.int('UPSTREAM_TIMEOUT_MS', 30000, 100, 3_600_000),
     shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
+    maxConnections: r.int('GATEWAY_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     allowedOrigins: origins,
     trustedProxies,
     log: { level: logLevel, format: logFormat === 'pretty' ? 'pretty' : 'json' },

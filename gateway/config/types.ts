@@ -82,6 +82,8 @@ export interface Config {
   readonly identity: IdentityConfig;
   readonly upstreamTimeoutMs: number;
   readonly shutdownGraceSeconds: number;
+  /** Open client connections beyond this are dropped at accept (GATEWAY_MAX_CONNECTIONS). */
+  readonly maxConnections: number;
   readonly allowedOrigins: readonly string[];
   readonly trustedProxies: readonly string[];
   readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };

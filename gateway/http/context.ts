@@ -2,12 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { RouteDef } from '../config/types.js';
 import type { Identity } from '../auth/types.js';
+import type { TraceContext } from './trace.js';
 
 /** Per-request state, built once by the server and passed to handlers and the proxy. */
 export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly requestId: string;
+  /** W3C trace context: logged with the request, sent upstream as `traceparent` (http/trace.ts). */
+  readonly trace: TraceContext;
   /** Client IP: the socket peer, or the X-Forwarded-For hop a TRUSTED_PROXIES peer vouches for. */
   readonly ip: string;
   readonly startedAt: number;

@@ -1,0 +1,233 @@
+/**
+ * Prometheus metrics (SPEC §10). Every label value comes from a fixed set — the route group (the
+ * matched route prefix from config, never the raw path), a normalized method, a status code, an
+ * outcome or reason from a closed union — so cardinality stays bounded whatever clients send.
+ * prom-client is imported here only (STYLE habit 8), and into this module's own Registry, so
+ * several gateways in one test process never share counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Methods that get their own label value; anything else counts as OTHER. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** Login outcomes (routes/deps.ts LoginOutcome); pre-set to 0 so dashboards see every series. */
+export const LOGIN_OUTCOMES = ['success', 'invalid', 'locked', 'throttled', 'disabled', 'unavailable', 'bad_request'] as const;
+
+/** Why a bearer token was refused (auth/tokens.ts TokenFailure + session verdicts + missing). */
+export const TOKEN_REJECTION_REASONS = [
+  'missing',
+  'malformed',
+  'algorithm',
+  'signature',
+  'expired',
+  'not_yet_valid',
+  'claims',
+  'unsupported',
+  'revoked',
+  'stale',
+  'disabled',
+  'unknown_user',
+] as const;
+
+export const DEPENDENCIES = ['postgres', 'redis'] as const;
+export type Dependency = (typeof DEPENDENCIES)[number];
+
+// Latency buckets (seconds): auth-only answers sit in the first few, argon2 logins around 50–200 ms,
+// proxied calls anywhere up to the 30 s upstream timeout.
+const DURATION_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** One finished HTTP request (the server's onFinish hook). */
+  requestFinished(routeGroup: string, method: string | undefined, status: number, seconds: number): void;
+  /** Time from sending upstream to the upstream's response head (the proxy). */
+  upstreamObserved(routeGroup: string, seconds: number): void;
+  login(outcome: string): void;
+  lockout(): void;
+  nodeAuthFailure(): void;
+  tokenRejected(reason: string): void;
+  /** A revocation or status check failed open because a dependency was down (SPEC §10). */
+  failOpen(dependency: Dependency): void;
+  websocketOpened(): void;
+  websocketClosed(): void;
+  dependencyUp(dependency: Dependency, up: boolean): void;
+  draining(on: boolean): void;
+  /** Sampled at scrape time: argon2 jobs running and waiting (auth/semaphore.ts). */
+  samplePasswordHashing(stats: () => { active: number; queued: number }): void;
+  /** Sampled at scrape time: HTTP requests in flight (ops/shutdown.ts). */
+  sampleInFlight(count: () => number): void;
+  /** The exposition text and its content type. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export interface MetricsOptions {
+  /** Node process metrics (CPU, memory, event loop lag, GC); off in unit tests to keep output small. */
+  readonly processMetrics?: boolean;
+  /** Static labels on every series (e.g. `instance`), set once. */
+  readonly defaultLabels?: Record<string, string>;
+}
+
+/** Normalizes a request method to the fixed label set. */
+export function methodLabel(method: string | undefined): string {
+  return method !== undefined && METHODS.has(method) ? method : 'OTHER';
+}
+
+function statusLabel(status: number): string {
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : 'other';
+}
+
+/**
+ * Creates the gateway's metrics in a fresh Registry. Hot-path calls look their label child up in a
+ * small Map (a string concatenation and a hash lookup per request, no label-object allocation).
+ */
+export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.defaultLabels) registry.setDefaultLabels(options.defaultLabels);
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({
+    name: 'g2d_gateway_http_requests_total',
+    help: 'HTTP requests answered, by route group, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'g2d_gateway_http_request_duration_seconds',
+    help: 'Time from request received to response finished, by route group and method',
+    labelNames: ['route', 'method'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const upstream = new Histogram({
+    name: 'g2d_gateway_upstream_duration_seconds',
+    help: 'Time from forwarding a request upstream to the upstream response head, by route group',
+    labelNames: ['route'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const logins = new Counter({
+    name: 'g2d_gateway_login_total',
+    help: 'Login attempts by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const lockouts = new Counter({
+    name: 'g2d_gateway_lockouts_total',
+    help: 'Accounts locked after too many failed logins (SPEC §5)',
+    registers: [registry],
+  });
+  const nodeFailures = new Counter({
+    name: 'g2d_gateway_node_auth_failures_total',
+    help: 'Edge-node requests refused for an unknown, revoked or malformed API key',
+    registers: [registry],
+  });
+  const tokenRejections = new Counter({
+    name: 'g2d_gateway_token_rejections_total',
+    help: 'Bearer tokens refused, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const failOpen = new Counter({
+    name: 'g2d_gateway_fail_open_total',
+    help: 'Revocation or user-status checks that failed open because a dependency was down',
+    labelNames: ['dependency'] as const,
+    registers: [registry],
+  });
+  const websockets = new Gauge({
+    name: 'g2d_gateway_websockets_open',
+    help: 'WebSocket connections currently proxied',
+    registers: [registry],
+  });
+  const dependencyUp = new Gauge({
+    name: 'g2d_gateway_dependency_up',
+    help: '1 when the dependency answered the last readiness probe, else 0',
+    labelNames: ['dependency'] as const,
+    registers: [registry],
+  });
+  const drainingGauge = new Gauge({
+    name: 'g2d_gateway_draining',
+    help: '1 while the instance drains for shutdown (readiness answers 503)',
+    registers: [registry],
+  });
+  let hashStats: (() => { active: number; queued: number }) | null = null;
+  new Gauge({
+    name: 'g2d_gateway_password_hash_queue',
+    help: 'Password hashing jobs waiting for a slot (PASSWORD_HASH_CONCURRENCY)',
+    registers: [registry],
+    collect() {
+      this.set(hashStats ? hashStats().queued : 0);
+    },
+  });
+  new Gauge({
+    name: 'g2d_gateway_password_hash_active',
+    help: 'Password hashing jobs running',
+    registers: [registry],
+    collect() {
+      this.set(hashStats ? hashStats().active : 0);
+    },
+  });
+  let inFlight: (() => number) | null = null;
+  new Gauge({
+    name: 'g2d_gateway_http_requests_in_flight',
+    help: 'HTTP requests received and not yet answered',
+    registers: [registry],
+    collect() {
+      this.set(inFlight ? inFlight() : 0);
+    },
+  });
+
+  // Every fixed series exists from the start (a zero is information; a missing series is not).
+  for (const o of LOGIN_OUTCOMES) logins.inc({ outcome: o }, 0);
+  for (const r of TOKEN_REJECTION_REASONS) tokenRejections.inc({ reason: r }, 0);
+  for (const d of DEPENDENCIES) {
+    failOpen.inc({ dependency: d }, 0);
+    dependencyUp.set({ dependency: d }, 0);
+  }
+  const reasons = new Set<string>(TOKEN_REJECTION_REASONS);
+  const outcomes = new Set<string>(LOGIN_OUTCOMES);
+
+  const requestChildren = new Map<string, { count: Counter.Internal; time: Histogram.Internal<'route' | 'method'> }>();
+  const upstreamChildren = new Map<string, Histogram.Internal<'route'>>();
+
+  return {
+    registry,
+    requestFinished(routeGroup, method, status, seconds) {
+      const m = methodLabel(method);
+      const s = statusLabel(status);
+      const key = `${routeGroup}\n${m}\n${s}`;
+      let child = requestChildren.get(key);
+      if (!child) {
+        child = { count: requests.labels(routeGroup, m, s), time: duration.labels(routeGroup, m) };
+        requestChildren.set(key, child);
+      }
+      child.count.inc();
+      child.time.observe(seconds);
+    },
+    upstreamObserved(routeGroup, seconds) {
+      let child = upstreamChildren.get(routeGroup);
+      if (!child) {
+        child = upstream.labels(routeGroup);
+        upstreamChildren.set(routeGroup, child);
+      }
+      child.observe(seconds);
+    },
+    login: (outcome) => logins.inc({ outcome: outcomes.has(outcome) ? outcome : 'bad_request' }),
+    lockout: () => lockouts.inc(),
+    nodeAuthFailure: () => nodeFailures.inc(),
+    tokenRejected: (reason) => tokenRejections.inc({ reason: reasons.has(reason) ? reason : 'malformed' }),
+    failOpen: (dependency) => failOpen.inc({ dependency }),
+    websocketOpened: () => websockets.inc(),
+    websocketClosed: () => websockets.dec(),
+    dependencyUp: (dependency, up) => dependencyUp.set({ dependency }, up ? 1 : 0),
+    draining: (on) => drainingGauge.set(on ? 1 : 0),
+    samplePasswordHashing(stats) {
+      hashStats = stats;
+    },
+    sampleInFlight(count) {
+      inFlight = count;
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

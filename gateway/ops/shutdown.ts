@@ -1,0 +1,112 @@
+/**
+ * Graceful shutdown (SPEC §10): on SIGTERM the instance says "not ready", stops accepting, lets the
+ * requests it already has finish within SHUTDOWN_GRACE_SECONDS, closes WebSockets with 1001
+ * (RFC 6455 §7.4.1 "going away"), then closes its connections and pools. Nothing a client already
+ * sent is dropped unless it outlives the grace period.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+
+export interface DrainerOptions {
+  readonly server: Server;
+  readonly log: Logger;
+  /** How long in-flight requests may take to finish before their connections are cut. */
+  readonly graceMs: number;
+  /** Closes every proxied WebSocket with 1001 (the WebSocket proxy's registry). */
+  readonly closeWebSockets?: () => Promise<void> | void;
+  /** Closes pools and clients (Postgres, Redis, upstream agents). Runs last, once. */
+  readonly closeResources: () => Promise<void>;
+  /** Called once when draining starts (metrics gauge). */
+  readonly onDraining?: () => void;
+}
+
+export interface Drainer {
+  /** True from the moment drain() is called: readiness answers 503, upgrades are refused. */
+  draining(): boolean;
+  /** HTTP requests received and not yet answered. */
+  inFlight(): number;
+  /** Runs the shutdown sequence once; later calls return the same promise. */
+  drain(): Promise<void>;
+}
+
+// After the WebSockets are told to go away, wait this long for their sockets to close before cutting.
+const SOCKET_CLOSE_WAIT_MS = 2_000;
+
+/**
+ * Tracks in-flight requests on `server` and drains it. Create it right after the server: its
+ * request listener is prepended, so a response started during the drain carries
+ * `Connection: close` (RFC 9112 §9.6) and the client's next request opens a connection to another
+ * instance instead of hitting a closing one.
+ */
+export function createDrainer(options: DrainerOptions): Drainer {
+  const { server, log, graceMs } = options;
+  const active = new Set<ServerResponse>();
+  let draining = false;
+  let done: Promise<void> | null = null;
+  let idle: (() => void) | null = null;
+
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (draining) res.shouldKeepAlive = false;
+    active.add(res);
+    res.once('close', () => {
+      active.delete(res);
+      if (active.size === 0) idle?.();
+    });
+  });
+
+  function waitForIdle(ms: number): Promise<boolean> {
+    if (active.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        idle = null;
+        resolve(false);
+      }, ms);
+      idle = () => {
+        clearTimeout(timer);
+        idle = null;
+        resolve(true);
+      };
+    });
+  }
+
+  async function run(): Promise<void> {
+    draining = true;
+    options.onDraining?.();
+    const started = Date.now();
+    log.info({ inFlight: active.size, graceMs }, 'draining: readiness 503, no new connections');
+    // Stop accepting. Node ≥ 19 also closes keep-alive connections that are idle right now; the
+    // callback fires once every connection (upgraded ones included) has gone.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
+
+    const finished = await waitForIdle(graceMs);
+    if (!finished) log.warn({ abandoned: active.size, graceMs }, 'grace period over: cutting requests still in flight');
+
+    try {
+      await options.closeWebSockets?.();
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'closing websockets failed');
+    }
+    server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SOCKET_CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
+    server.closeAllConnections();
+
+    try {
+      await options.closeResources();
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'closing resources failed');
+    }
+    log.info({ ms: Date.now() - started }, 'drained');
+  }
+
+  return {
+    draining: () => draining,
+    inFlight: () => active.size,
+    drain() {
+      done ??= run();
+      return done;
+    },
+  };
+}

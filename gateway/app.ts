@@ -15,6 +15,9 @@ import { createClientIpResolver } from './http/client-ip.js';
 import { createCors } from './http/cors.js';
 import { createRouter } from './http/router.js';
 import { createLogger } from './ops/logger.js';
+import { createHealthRoutes } from './ops/health.js';
+import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
+import { createDrainer } from './ops/shutdown.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
 import { createGatewayServer } from './server.js';
 import { createPg, type Db } from './store/pg.js';
@@ -51,6 +54,9 @@ export interface App {
   readonly server: Server;
   readonly db: Db;
   readonly state: AuthStateStore;
+  readonly metrics: GatewayMetrics;
+  /** True once close() started: readiness 503, Connection: close, upgrades refused (SPEC §10). */
+  draining(): boolean;
   /** Listens on config.host:config.port; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
   /** Drains and closes everything (SPEC §10). */
@@ -61,6 +67,7 @@ export interface App {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.log);
+  const metrics = createMetrics();
   if (config.jwt.secret === null) throw new Error('createApp: AUTH_JWT_SECRET is not resolved');
 
   // ---- store
@@ -71,6 +78,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return createPg({ url: config.database.url, poolSize: config.database.poolSize, ssl: config.database.ssl });
     })();
   const state = options.state ?? createStateStore(config, log, clock);
+  // Set once the drainer exists (it needs the server); readiness reads it through this indirection.
+  let draining = (): boolean => false;
 
   // ---- auth
   const users = createUserStore(db);
@@ -81,8 +90,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // The dummy hash is computed now, so the first unknown-email login costs what every other does.
   await passwords.warm();
   const commonPasswords = loadCommonPasswords();
-  const sessions = createSessions({ state, users, log }, { clock });
-  const userAuth = createUserAuthenticator({ tokens, sessions });
+  metrics.samplePasswordHashing(() => passwords.stats());
+  const sessions = createSessions({ state, users, log }, { clock, onFailOpen: (dep) => metrics.failOpen(dep) });
+  const userAuth = createUserAuthenticator({ tokens, sessions, onFailure: (reason) => metrics.tokenRejected(reason) });
   const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
   const authRouteDeps: AuthRouteDeps = {
     config,
@@ -98,12 +108,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     audit,
     clock,
     log,
+    onLogin: (outcome) => metrics.login(outcome),
+    onLockout: () => metrics.lockout(),
   };
 
   // ---- routes and proxy
   const handlerMaps: HandlerMap[] = [createLoginRoute(authRouteDeps), createMeRoutes(authRouteDeps), createBootstrapRoute(authRouteDeps)];
+  handlerMaps.push(createHealthRoutes({ db, state, metrics, isDraining: () => draining() }));
   const gateway = createDispatcher(...handlerMaps);
-  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock });
+  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, onNodeFailure: () => metrics.nodeAuthFailure() });
   const proxy = async (_ctx: RequestContext, _identity: Identity): Promise<void> => {
     throw new GatewayError('BAD_GATEWAY', { detail: 'proxy not wired' });
   };
@@ -112,7 +125,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 
   // ---- server
-  let draining = false;
   const server = createGatewayServer({
     config,
     log,
@@ -123,9 +135,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     authorize,
     proxy,
     upgrade,
-    isDraining: () => draining,
+    isDraining: () => draining(),
     now: () => clock.now(),
+    onFinish: (ctx, status) => metrics.requestFinished(ctx.routeGroup, ctx.req.method, status, (clock.now() - ctx.startedAt) / 1000),
   });
+  const drainer = createDrainer({
+    server,
+    log,
+    graceMs: config.shutdownGraceSeconds * 1000,
+    onDraining: () => metrics.draining(true),
+    closeResources: async () => {
+      await Promise.allSettled([db.close(), state.close()]);
+    },
+  });
+  draining = () => drainer.draining();
+  metrics.sampleInFlight(() => drainer.inFlight());
 
   return {
     config,
@@ -133,6 +157,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     server,
     db,
     state,
+    metrics,
+    draining: () => drainer.draining(),
     listen: () =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -141,12 +167,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           resolve(server.address() as AddressInfo);
         });
       }),
-    async close() {
-      draining = true;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await Promise.allSettled([db.close(), state.close()]);
-    },
+    close: () => drainer.drain(),
   };
 }
 

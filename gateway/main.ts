@@ -22,11 +22,21 @@ async function main(): Promise<void> {
   const address = await app.listen();
   log.info({ host: address.address, port: address.port }, 'gateway listening');
 
+  // SPEC §10: the first SIGTERM/SIGINT drains (readiness 503, stop accepting, finish in-flight
+  // requests within SHUTDOWN_GRACE_SECONDS, WebSockets closed with 1001) and exits 0. A second
+  // signal, or a drain that overruns its deadline by 10 s, exits at once with 1.
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without finishing the drain');
+      process.exit(1);
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    log.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'shutting down');
+    setTimeout(() => {
+      log.error('drain overran its deadline: exiting');
+      process.exit(1);
+    }, config.shutdownGraceSeconds * 1000 + 10_000).unref();
     app.close().then(
       () => process.exit(0),
       (err: unknown) => {

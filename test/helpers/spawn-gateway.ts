@@ -89,3 +89,46 @@ export async function startGateway(env: Record<string, string | undefined>, opti
     },
   };
 }
+
+/**
+ * Polls `probe` until it returns something truthy, then returns it; throws after `timeoutMs`
+ * naming `what`. For "eventually" assertions (revocation reach, reconnects), never for timing.
+ */
+export async function waitFor<T>(
+  probe: () => Promise<T> | T,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'} (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
+  }
+}
+
+/** The JSON log lines a gateway printed (non-JSON lines, e.g. pretty output, are skipped). */
+export function jsonLines(output: string): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a line cut mid-write
+    }
+  }
+  return lines;
+}
+
+/** Resolves with the exit code once the process has exited (at once when it already has). */
+export function exited(gw: GatewayProcess): Promise<number | null> {
+  if (gw.child.exitCode !== null || gw.child.signalCode !== null) return Promise.resolve(gw.child.exitCode);
+  return new Promise((resolve) => gw.child.once('exit', (code) => resolve(code)));
+}

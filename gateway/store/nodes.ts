@@ -1,0 +1,222 @@
+import { GatewayError } from '../errors.js';
+import type { Db } from './pg.js';
+import { UUID_RE } from './tenants.js';
+import { rfc3339 } from './users.js';
+
+/**
+ * The Postgres channel a revocation or key rotation is announced on (SPEC §6, §11). The payload is
+ * the node id; every gateway instance LISTENs and evicts that node from its key cache.
+ */
+export const NODE_REVOKED_CHANNEL = 'g2d_node_revoked';
+
+export interface Node {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  readonly status: 'active' | 'revoked';
+  readonly lastSeenAt: Date | null;
+  readonly createdAt: Date;
+  readonly revokedAt: Date | null;
+}
+
+export interface Enrollment {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  readonly expiresAt: Date;
+  readonly usedAt: Date | null;
+  readonly nodeId: string | null;
+  readonly createdAt: Date;
+}
+
+interface NodeRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  status: 'active' | 'revoked';
+  last_seen_at: Date | null;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+interface EnrollmentRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  expires_at: Date;
+  used_at: Date | null;
+  node_id: string | null;
+  created_at: Date;
+}
+
+// Never api_key_hash: nothing above the store needs the digest back.
+const NODE_COLUMNS = 'n.id, n.tenant_id, n.name, n.status, n.last_seen_at, n.created_at, n.revoked_at';
+const ENROLLMENT_COLUMNS = 'e.id, e.tenant_id, e.name, e.expires_at, e.used_at, e.node_id, e.created_at';
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+function toNode(r: NodeRow): Node {
+  return { id: r.id, tenantId: r.tenant_id, name: r.name, status: r.status, lastSeenAt: r.last_seen_at, createdAt: r.created_at, revokedAt: r.revoked_at };
+}
+
+function toEnrollment(r: EnrollmentRow): Enrollment {
+  return { id: r.id, tenantId: r.tenant_id, name: r.name, expiresAt: r.expires_at, usedAt: r.used_at, nodeId: r.node_id, createdAt: r.created_at };
+}
+
+/** The API shape of a node (CLI output); never the key or its hash. */
+export function publicNode(n: Node) {
+  return {
+    id: n.id,
+    tenant_id: n.tenantId,
+    name: n.name,
+    status: n.status,
+    last_seen_at: n.lastSeenAt ? rfc3339(n.lastSeenAt) : null,
+    created_at: rfc3339(n.createdAt),
+    revoked_at: n.revokedAt ? rfc3339(n.revokedAt) : null,
+  };
+}
+
+export interface NodeStore {
+  /** Creates an active node; 409 CONFLICT when the tenant already has an active node of that name. */
+  create(input: { tenantId: string; name: string; apiKeyHash: string }): Promise<Node>;
+  /** The active node (in an active tenant) whose key digest this is, or null. */
+  findActiveByKeyHash(hash: string): Promise<Node | null>;
+  findById(id: string): Promise<Node | null>;
+  listByTenant(tenantId: string): Promise<Node[]>;
+  /**
+   * Revokes the node and announces it on NODE_REVOKED_CHANNEL in the same transaction (NOTIFY is
+   * delivered on commit, so no instance evicts for a revocation that rolled back). Idempotent:
+   * an already revoked node comes back with `alreadyRevoked: true`. Null for an unknown id.
+   */
+  revoke(id: string): Promise<{ node: Node; alreadyRevoked: boolean } | null>;
+  /**
+   * Replaces the key digest of an active node and announces it (the old key stops working).
+   * With `expectedHash`, only when the current digest is that one (compare-and-swap: of two
+   * concurrent rotations with the same old key exactly one wins). Null when nothing was updated.
+   */
+  rotateKey(id: string, newHash: string, expectedHash?: string): Promise<Node | null>;
+  touchLastSeen(id: string): Promise<void>;
+  createEnrollment(input: { tenantId: string; name: string; tokenHash: string; expiresAt: Date }): Promise<Enrollment>;
+  /**
+   * Redeems a one-time enrollment token and creates its node, atomically (SPEC §6): the
+   * `UPDATE … WHERE used_at IS NULL AND expires_at > now` takes the row lock, so of N concurrent
+   * redemptions exactly one sees the row; the others find it used. A throw rolls everything back
+   * (the token stays unused). Null when the token is unknown, used, expired or its tenant inactive.
+   * `name`, when given, must equal the enrollment's name (case-insensitively), else 409.
+   */
+  consumeEnrollment(input: { tokenHash: string; apiKeyHash: string; now: Date; name?: string }): Promise<{ node: Node; enrollment: Enrollment } | null>;
+}
+
+/** Edge nodes and their enrollment tokens (SPEC §3, §6). Keys and tokens are stored as SHA-256 hex only. */
+export function createNodeStore(db: Pick<Db, 'query' | 'transaction'>): NodeStore {
+  async function insertNode(q: Pick<Db, 'query'>, tenantId: string, name: string, apiKeyHash: string): Promise<Node> {
+    try {
+      const { rows } = await q.query<NodeRow>(
+        `INSERT INTO nodes AS n (tenant_id, name, api_key_hash) VALUES ($1, $2, $3) RETURNING ${NODE_COLUMNS}`,
+        [tenantId, name, apiKeyHash],
+      );
+      return toNode(rows[0] as NodeRow);
+    } catch (err) {
+      if ((err as { constraint?: string }).constraint === 'nodes_tenant_name_active') {
+        throw new GatewayError('CONFLICT', { publicMessage: `an active node named "${name}" already exists in this tenant`, detail: 'duplicate active node name' });
+      }
+      throw err;
+    }
+  }
+
+  return {
+    create: ({ tenantId, name, apiKeyHash }) => insertNode(db, tenantId, name, apiKeyHash),
+
+    async findActiveByKeyHash(hash) {
+      if (!HASH_RE.test(hash)) return null;
+      const { rows } = await db.query<NodeRow>(
+        `SELECT ${NODE_COLUMNS} FROM nodes n JOIN tenants t ON t.id = n.tenant_id
+          WHERE n.api_key_hash = $1 AND n.status = 'active' AND t.status = 'active'`,
+        [hash],
+      );
+      return rows[0] ? toNode(rows[0]) : null;
+    },
+
+    async findById(id) {
+      if (!UUID_RE.test(id)) return null;
+      const { rows } = await db.query<NodeRow>(`SELECT ${NODE_COLUMNS} FROM nodes n WHERE n.id = $1`, [id]);
+      return rows[0] ? toNode(rows[0]) : null;
+    },
+
+    async listByTenant(tenantId) {
+      const { rows } = await db.query<NodeRow>(`SELECT ${NODE_COLUMNS} FROM nodes n WHERE n.tenant_id = $1 ORDER BY n.created_at, n.id`, [tenantId]);
+      return rows.map(toNode);
+    },
+
+    async revoke(id) {
+      if (!UUID_RE.test(id)) return null;
+      return db.transaction(async (tx) => {
+        const updated = await tx.query<NodeRow>(
+          `UPDATE nodes AS n SET status = 'revoked', revoked_at = now() WHERE n.id = $1 AND n.status = 'active' RETURNING ${NODE_COLUMNS}`,
+          [id],
+        );
+        let row = updated.rows[0];
+        const alreadyRevoked = !row;
+        if (!row) {
+          row = (await tx.query<NodeRow>(`SELECT ${NODE_COLUMNS} FROM nodes n WHERE n.id = $1`, [id])).rows[0];
+          if (!row) return null;
+        }
+        // Announced even when already revoked: an instance that missed the first NOTIFY (its
+        // listener was reconnecting) gets another chance, and eviction is idempotent.
+        await tx.query('SELECT pg_notify($1, $2)', [NODE_REVOKED_CHANNEL, id]);
+        return { node: toNode(row), alreadyRevoked };
+      });
+    },
+
+    async rotateKey(id, newHash, expectedHash) {
+      if (!UUID_RE.test(id)) return null;
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query<NodeRow>(
+          `UPDATE nodes AS n SET api_key_hash = $2
+            WHERE n.id = $1 AND n.status = 'active' AND ($3::text IS NULL OR n.api_key_hash = $3)
+            RETURNING ${NODE_COLUMNS}`,
+          [id, newHash, expectedHash ?? null],
+        );
+        if (!rows[0]) return null;
+        await tx.query('SELECT pg_notify($1, $2)', [NODE_REVOKED_CHANNEL, id]);
+        return toNode(rows[0]);
+      });
+    },
+
+    async touchLastSeen(id) {
+      await db.query('UPDATE nodes SET last_seen_at = now() WHERE id = $1', [id]);
+    },
+
+    async createEnrollment({ tenantId, name, tokenHash, expiresAt }) {
+      const { rows } = await db.query<EnrollmentRow>(
+        `INSERT INTO node_enrollments AS e (tenant_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4) RETURNING ${ENROLLMENT_COLUMNS}`,
+        [tenantId, name, tokenHash, expiresAt],
+      );
+      return toEnrollment(rows[0] as EnrollmentRow);
+    },
+
+    async consumeEnrollment({ tokenHash, apiKeyHash, now, name }) {
+      if (!HASH_RE.test(tokenHash)) return null;
+      return db.transaction(async (tx) => {
+        // `now` is the gateway's clock, the same one that computed expires_at when the token was
+        // issued, so a skewed database clock cannot lengthen or shorten a token's life.
+        const { rows } = await tx.query<EnrollmentRow>(
+          `UPDATE node_enrollments AS e SET used_at = $2
+             FROM tenants t
+            WHERE e.token_hash = $1 AND e.used_at IS NULL AND e.expires_at > $2
+              AND t.id = e.tenant_id AND t.status = 'active'
+            RETURNING ${ENROLLMENT_COLUMNS}`,
+          [tokenHash, now],
+        );
+        const row = rows[0];
+        if (!row) return null;
+        if (name !== undefined && name.trim().toLowerCase() !== row.name.toLowerCase()) {
+          // Thrown inside the transaction: the token is not spent on a misconfigured agent.
+          throw new GatewayError('CONFLICT', { publicMessage: 'name does not match the enrollment token', detail: 'enrollment name mismatch' });
+        }
+        const node = await insertNode(tx, row.tenant_id, row.name, apiKeyHash);
+        await tx.query('UPDATE node_enrollments SET node_id = $2 WHERE id = $1', [row.id, node.id]);
+        return { node, enrollment: toEnrollment({ ...row, node_id: node.id }) };
+      });
+    },
+  };
+}

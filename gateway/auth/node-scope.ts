@@ -1,0 +1,52 @@
+import { GatewayError } from '../errors.js';
+import type { RequestContext } from '../http/context.js';
+import type { NodeIdentity } from './types.js';
+
+type ScopedName = 'tenant_id' | 'node_id';
+
+/**
+ * The parameter a query name stands for, judged the way any upstream might read it: percent-decoded
+ * (URLSearchParams does one pass; a second pass catches `tenant%255Fid` for an upstream that
+ * decodes twice), case-insensitive, trimmed, and without a trailing `[]` (PHP/Rails array syntax).
+ * Over-matching costs nothing: a request naming its own tenant or node passes whatever the spelling.
+ */
+function scopedName(name: string): ScopedName | null {
+  let n = name;
+  if (n.includes('%')) {
+    try {
+      n = decodeURIComponent(n);
+    } catch {
+      // not a second encoding; judge it as it is
+    }
+  }
+  n = n.trim().toLowerCase();
+  if (n.endsWith('[]')) n = n.slice(0, -2);
+  return n === 'tenant_id' || n === 'node_id' ? n : null;
+}
+
+function allowed(which: ScopedName, value: string, node: NodeIdentity): boolean {
+  // UUIDs compare case-insensitively (Postgres accepts either case); the name must match exactly.
+  if (which === 'tenant_id') return value.toLowerCase() === node.tenantId.toLowerCase();
+  return value.toLowerCase() === node.nodeId.toLowerCase() || value === node.nodeName;
+}
+
+/**
+ * Forced node identity (SPEC §6): a node may name only itself. Any `tenant_id` other than the
+ * node's tenant id, or any `node_id` other than its id or name, is 403 `forbidden` and nothing
+ * reaches the upstream. Every occurrence counts (a repeated parameter with one foreign value is
+ * refused, whichever copy the upstream would pick), and `;` is treated as a separator too, since
+ * some frameworks split on it.
+ */
+export function enforceNodeScope(ctx: Pick<RequestContext, 'rawQuery'>, node: NodeIdentity): void {
+  const raw = ctx.rawQuery;
+  if (raw === '') return;
+  const readings = raw.includes(';') ? [raw, raw.replaceAll(';', '&')] : [raw];
+  for (const reading of readings) {
+    for (const [name, value] of new URLSearchParams(reading)) {
+      const which = scopedName(name);
+      if (which && !allowed(which, value, node)) {
+        throw new GatewayError('FORBIDDEN', { detail: `node ${node.nodeId} named another ${which === 'tenant_id' ? 'tenant' : 'node'}` });
+      }
+    }
+  }
+}

@@ -9,11 +9,13 @@ import { createRedisClient, createRedisStateStore } from '../store/redis.js';
 import type { AuthStateStore } from '../store/state.js';
 import { CliError, parseArgs } from './args.js';
 import type { CliContext, CommandTable } from './context.js';
+import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
+import { nodeCommands } from './node.js';
 import { tenantCommands } from './tenant.js';
 import { userCommands } from './user.js';
 
-const TABLES: CommandTable[] = [migrateCommands, tenantCommands, userCommands];
+const TABLES: CommandTable[] = [migrateCommands, tenantCommands, userCommands, nodeCommands, keysCommands];
 
 function lookup(argv: readonly string[]) {
   const all: CommandTable = Object.assign({}, ...TABLES) as CommandTable;

@@ -112,17 +112,18 @@ function logFinish(deps: ServerDeps, ctx: RequestContext, status: number, error?
  * or (authorize → proxy). WebSocket upgrades are authorized before any byte goes upstream.
  */
 export function createGatewayServer(deps: ServerDeps): Server {
-  // Slow clients are bounded (SPEC §10): headers must arrive within 20 s and the whole request
-  // within 60 s (slowloris), checked every 2 s rather than Node's default 30 s; headers over 16 KiB
+  // Slow clients are bounded (SPEC §10): headers must arrive within GATEWAY_HEADERS_TIMEOUT_MS
+  // (20 s) and the whole request within GATEWAY_REQUEST_TIMEOUT_MS (60 s) — slowloris — checked
+  // every second or two rather than Node's default 30 s; headers over 16 KiB
   // are refused with 431 (clientError below); connections beyond GATEWAY_MAX_CONNECTIONS are dropped
   // at accept. keepAliveTimeout outlives a load balancer's usual 60 s idle keep-alive, so the
   // gateway is never the side that closes a connection the balancer is about to reuse.
   const server = createHttpServer({
-    requestTimeout: 60_000,
-    headersTimeout: 20_000,
+    requestTimeout: deps.config.requestTimeoutMs,
+    headersTimeout: deps.config.headersTimeoutMs,
     keepAliveTimeout: 65_000,
     maxHeaderSize: 16 * 1024,
-    connectionsCheckingInterval: 2_000,
+    connectionsCheckingInterval: Math.min(2_000, Math.ceil(deps.config.headersTimeoutMs / 2)),
   });
   server.maxConnections = deps.config.maxConnections;
 

@@ -70,6 +70,10 @@ export function loadConfig(env: Env = process.env): Config {
   const timeCost = r.int('PASSWORD_ARGON2_TIME_COST', 2, 1, 100);
   if (production && (memoryCost < 19456 || timeCost < 2)) problems.push('PASSWORD_ARGON2_*: production needs at least m=19456 KiB, t=2 (OWASP)');
 
+  const headersTimeoutMs = r.int('GATEWAY_HEADERS_TIMEOUT_MS', 20_000, 500, 600_000);
+  const requestTimeoutMs = r.int('GATEWAY_REQUEST_TIMEOUT_MS', 60_000, 500, 3_600_000);
+  if (requestTimeoutMs < headersTimeoutMs) problems.push('GATEWAY_REQUEST_TIMEOUT_MS: must be at least GATEWAY_HEADERS_TIMEOUT_MS');
+
   const config: Config = {
     nodeEnv,
     production,
@@ -116,6 +120,8 @@ export function loadConfig(env: Env = process.env): Config {
     upstreamTimeoutMs: r.int('UPSTREAM_TIMEOUT_MS', 30000, 100, 3_600_000),
     shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
     maxConnections: r.int('GATEWAY_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    headersTimeoutMs,
+    requestTimeoutMs,
     allowedOrigins: origins,
     trustedProxies,
     log: { level: logLevel, format: logFormat === 'pretty' ? 'pretty' : 'json' },

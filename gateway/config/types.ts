@@ -84,6 +84,10 @@ export interface Config {
   readonly shutdownGraceSeconds: number;
   /** Open client connections beyond this are dropped at accept (GATEWAY_MAX_CONNECTIONS). */
   readonly maxConnections: number;
+  /** A client must send its whole header block within this (slowloris bound, GATEWAY_HEADERS_TIMEOUT_MS). */
+  readonly headersTimeoutMs: number;
+  /** …and its whole request, body included, within this (GATEWAY_REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs: number;
   readonly allowedOrigins: readonly string[];
   readonly trustedProxies: readonly string[];
   readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };

@@ -87,11 +87,12 @@ export function createDrainer(options: DrainerOptions): Drainer {
     } catch (err) {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'closing websockets failed');
     }
-    server.closeIdleConnections();
+    // No HTTP request is in flight any more (or the grace is over): cut what is left, then give
+    // the WebSocket sockets a moment to finish their closing handshake.
+    server.closeAllConnections();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SOCKET_CLOSE_WAIT_MS)))]);
     clearTimeout(timer);
-    server.closeAllConnections();
 
     try {
       await options.closeResources();

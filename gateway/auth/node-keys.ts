@@ -95,7 +95,16 @@ function isOutage(err: unknown): boolean {
  * keys verified earlier keep working (stale-if-error) and unknown ones fail with 503.
  */
 export function createNodeKeyAuthenticator(
-  deps: { nodes: Pick<NodeStore, 'findActiveByKeyHash' | 'touchLastSeen'>; db: Pick<Db, 'connect'>; log: Logger; clock?: Clock },
+  deps: {
+    nodes: Pick<NodeStore, 'findActiveByKeyHash' | 'touchLastSeen'>;
+    /**
+     * Source of the LISTEN connection, best a pool of its own (the connection is held for good).
+     * null: no notifications (embedded Postgres); every entry then lives at most listenerDownTtlMs.
+     */
+    db: Pick<Db, 'connect'> | null;
+    log: Logger;
+    clock?: Clock;
+  },
   options: NodeKeyOptions = {},
 ): NodeKeyAuthenticator {
   const clock = deps.clock ?? systemClock;
@@ -125,30 +134,34 @@ export function createNodeKeyAuthenticator(
     for (const hash of doomed) positive.delete(hash);
   }
 
-  const listener = createPgListener(
-    {
-      db: deps.db,
-      log,
-      channel: NODE_REVOKED_CHANNEL,
-      onNotification(payload) {
-        notifySeq++;
-        evictNode(payload);
-      },
-      // Both edges start a new generation: what was verified before a drop may have been revoked
-      // while we were deaf, and so may what was verified while deaf, before LISTEN was back.
-      onConnected() {
-        gen++;
-      },
-      onDisconnected() {
-        gen++;
-      },
-    },
-    options.listener,
-  );
+  const db = deps.db;
+  const listener = db
+    ? createPgListener(
+        {
+          db,
+          log,
+          channel: NODE_REVOKED_CHANNEL,
+          onNotification(payload) {
+            notifySeq++;
+            evictNode(payload);
+          },
+          // Both edges start a new generation: what was verified before a drop may have been
+          // revoked while we were deaf, and so may what was verified while deaf, before LISTEN was back.
+          onConnected() {
+            gen++;
+          },
+          onDisconnected() {
+            gen++;
+          },
+        },
+        options.listener,
+      )
+    : null;
+  if (!listener) log.warn('node keys: no revocation notifications; cached node keys are re-checked every 5 s');
 
   function isFresh(entry: Entry, now: number): boolean {
     if (entry.gen !== gen) return false;
-    return now - entry.validatedAt < (listener.connected ? ttl : downTtl);
+    return now - entry.validatedAt < (listener?.connected ? ttl : downTtl);
   }
 
   function touch(nodeId: string, now: number): void {
@@ -226,10 +239,10 @@ export function createNodeKeyAuthenticator(
       }
     },
     evictNode,
-    listening: () => listener.connected,
-    start: () => listener.start(),
+    listening: () => listener?.connected ?? false,
+    start: async () => listener?.start(),
     async close() {
-      await listener.close();
+      await listener?.close();
       positive.clear();
       negative.clear();
     },

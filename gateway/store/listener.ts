@@ -1,16 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from './pg.js';
 
 export interface PgListenerDeps {
+  /** Where the dedicated connection comes from (best a pool of its own: it is held for good). */
   readonly db: Pick<Db, 'connect'>;
   readonly log: Logger;
   /** A plain identifier: it is interpolated into `LISTEN <channel>` (LISTEN takes no parameters). */
   readonly channel: string;
   onNotification(payload: string): void;
-  /** The LISTEN is in place: notifications from now on are delivered. */
+  /** Notifications are proven to arrive: from now on every one is delivered. */
   onConnected(): void;
-  /** The connection is gone: notifications may be missed until onConnected. */
+  /** Notifications may be missed until the next onConnected. */
   onDisconnected(reason: string): void;
 }
 
@@ -18,34 +20,41 @@ export interface PgListenerOptions {
   /** First reconnect delay; doubles up to maxBackoffMs (with jitter). */
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
-  /**
-   * A `SELECT 1` on the listening connection this often: a connection that died without a FIN
-   * (network partition, NAT timeout) delivers no notifications and no error either, and TCP
-   * keep-alive takes hours to notice. The probe bounds that blind spot.
-   */
+  /** How often the delivery probe runs on a live connection. */
   readonly healthCheckMs?: number;
+  /** How long a probe may take before the connection is declared deaf. */
   readonly healthTimeoutMs?: number;
 }
 
 export interface PgListener {
   /** Tries to LISTEN once; on failure keeps retrying in the background. Never throws. */
   start(): Promise<void>;
-  /** True while the LISTEN connection is up and healthy. */
+  /** True while the connection is up and its last delivery probe came back. */
   readonly connected: boolean;
   close(): Promise<void>;
 }
 
 const CHANNEL_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Probe payloads start with this; they are never handed to the owner. */
+const PROBE_PREFIX = 'probe:';
 
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`pg listener: ${name} must be a positive number`);
   return value;
 }
 
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /**
  * A dedicated Postgres connection that LISTENs on one channel (SPEC §6, §11: node revocations
- * reach every instance). It reconnects with exponential backoff after any drop and tells its
- * owner when it is up or down, so the owner can stop trusting what it would have been told.
+ * reach every instance). It is trusted only while a probe proves delivery end to end: it
+ * NOTIFYs itself and waits for the echo. That catches what a `SELECT 1` would not: a connection
+ * that died without a FIN (partition, NAT timeout; TCP keep-alive takes hours), a PgBouncer in
+ * transaction mode (LISTEN accepted, notifications lost) and embedded Postgres (PGlite's socket
+ * server never delivers them). After any failure it reconnects with exponential backoff, and it
+ * tells its owner when it is up or down, so the owner can stop trusting what it would be told.
  */
 export function createPgListener(deps: PgListenerDeps, options: PgListenerOptions = {}): PgListener {
   if (!CHANNEL_RE.test(deps.channel)) throw new Error(`pg listener: invalid channel name ${deps.channel}`);
@@ -54,14 +63,16 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
   const healthEvery = positive('healthCheckMs', options.healthCheckMs ?? 2_000);
   const healthTimeout = positive('healthTimeoutMs', options.healthTimeoutMs ?? 2_000);
   const { db, log, channel } = deps;
+  const instance = randomBytes(6).toString('hex');
 
   let current: pg.PoolClient | null = null;
   let closed = false;
   let attempt = 0;
+  let probeSeq = 0;
   let retryTimer: NodeJS.Timeout | undefined;
-  let healthTimer: NodeJS.Timeout | undefined;
   // Tear-down of the live connection; set while one exists.
   let dropCurrent: ((reason: string) => void) | null = null;
+  const echoes = new Map<string, () => void>();
 
   function scheduleReconnect(): void {
     if (closed || retryTimer) return;
@@ -76,13 +87,38 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
     retryTimer.unref();
   }
 
+  // The first failure in a row is a warning; repeats (Postgres down for a while) are debug noise.
+  function failed(what: string, reason: string): void {
+    if (attempt <= 1) log.warn({ channel, reason, attempt }, `pg listener: ${what}; retrying`);
+    else log.debug({ channel, reason, attempt }, `pg listener: ${what}; retrying`);
+  }
+
+  /** NOTIFYs itself on `client` and resolves true when the echo arrives within the timeout. */
+  async function probe(client: pg.PoolClient): Promise<boolean> {
+    const payload = `${PROBE_PREFIX}${instance}:${++probeSeq}`;
+    let timer: NodeJS.Timeout | undefined;
+    const echoed = new Promise<boolean>((resolve) => {
+      echoes.set(payload, () => resolve(true));
+      timer = setTimeout(() => resolve(false), healthTimeout);
+    });
+    try {
+      await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      return await echoed;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+      echoes.delete(payload);
+    }
+  }
+
   async function connect(): Promise<void> {
     if (closed || current) return;
     let client: pg.PoolClient;
     try {
       client = await db.connect();
     } catch (err) {
-      log.warn({ channel, err: err instanceof Error ? err.message : String(err), attempt }, 'pg listener: connect failed');
+      failed('connect failed', message(err));
       scheduleReconnect();
       return;
     }
@@ -91,11 +127,11 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
       return;
     }
     let dead = false;
+    const health: { timer?: NodeJS.Timeout } = {};
     const drop = (reason: string) => {
       if (dead) return;
       dead = true;
-      clearInterval(healthTimer);
-      healthTimer = undefined;
+      clearInterval(health.timer);
       const wasCurrent = current === client;
       if (wasCurrent) {
         current = null;
@@ -109,22 +145,31 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
       } catch {
         // already released
       }
-      if (wasCurrent && !closed) {
+      if (closed) return;
+      if (wasCurrent) {
         log.warn({ channel, reason }, 'pg listener: connection lost; reconnecting');
         deps.onDisconnected(reason);
+      } else {
+        failed('not listening', reason);
       }
       scheduleReconnect();
     };
     client.on('error', (err: Error) => drop(`error: ${err.message}`));
     client.on('end', () => drop('connection ended'));
     client.on('notification', (msg: pg.Notification) => {
-      if (msg.channel === channel) deps.onNotification(msg.payload ?? '');
+      if (msg.channel !== channel) return;
+      const payload = msg.payload ?? '';
+      if (payload.startsWith(PROBE_PREFIX)) echoes.get(payload)?.();
+      else deps.onNotification(payload);
     });
     try {
       await client.query(`LISTEN ${channel}`);
     } catch (err) {
-      log.warn({ channel, err: err instanceof Error ? err.message : String(err) }, 'pg listener: LISTEN failed');
-      drop('listen failed');
+      drop(`LISTEN failed: ${message(err)}`);
+      return;
+    }
+    if (!(await probe(client))) {
+      drop('notifications are not delivered on this connection');
       return;
     }
     if (closed || dead) {
@@ -134,25 +179,14 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
     current = client;
     dropCurrent = drop;
     attempt = 0;
-    healthTimer = setInterval(() => void probe(client, drop), healthEvery);
-    healthTimer.unref();
+    health.timer = setInterval(() => {
+      void probe(client).then((ok) => {
+        if (!ok) drop('delivery probe failed');
+      });
+    }, healthEvery);
+    health.timer.unref();
     log.info({ channel }, 'pg listener: listening');
     deps.onConnected();
-  }
-
-  async function probe(client: pg.PoolClient, drop: (reason: string) => void): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), healthTimeout);
-    });
-    try {
-      const result = await Promise.race([client.query('SELECT 1').then(() => 'ok' as const), timeout]);
-      if (result === 'timeout') drop('health check timed out');
-    } catch (err) {
-      drop(`health check failed: ${err instanceof Error ? err.message : String(err)}`);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   return {

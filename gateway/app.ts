@@ -38,6 +38,10 @@ import type { AuthRouteDeps } from './routes/deps.js';
 import { createLoginRoute } from './routes/login.js';
 import { createMeRoutes } from './routes/me.js';
 import { createBootstrapRoute } from './routes/bootstrap.js';
+import { createNodeKeyAuthenticator, type NodeKeyAuthenticator } from './auth/node-keys.js';
+import { enforceNodeScope } from './auth/node-scope.js';
+import { createNodeStore } from './store/nodes.js';
+import { createNodeRoutes } from './routes/nodes.js';
 
 export interface AppOptions {
   readonly log?: Logger;
@@ -55,6 +59,8 @@ export interface App {
   readonly db: Db;
   readonly state: AuthStateStore;
   readonly metrics: GatewayMetrics;
+  /** Edge-node key verification (SPEC §6); its LISTEN connection is closed by close(). */
+  readonly nodeKeys: NodeKeyAuthenticator;
   /** True once close() started: readiness 503, Connection: close, upgrades refused (SPEC §10). */
   draining(): boolean;
   /** Listens on config.host:config.port; resolves with the bound address. */
@@ -115,8 +121,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // ---- routes and proxy
   const handlerMaps: HandlerMap[] = [createLoginRoute(authRouteDeps), createMeRoutes(authRouteDeps), createBootstrapRoute(authRouteDeps)];
   handlerMaps.push(createHealthRoutes({ db, state, metrics, isDraining: () => draining() }));
+  const nodeStore = createNodeStore(db);
+  // Revocation LISTEN (SPEC §6, §11) on a one-connection pool of its own, so it never takes a slot
+  // from request traffic. An injected database (embedded PGlite) does not deliver NOTIFY: none then.
+  const listenDb =
+    !options.db && config.database.url
+      ? createPg({ url: config.database.url, poolSize: 1, ssl: config.database.ssl, applicationName: 'get2dial-gateway-listen' })
+      : null;
+  const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, db: listenDb, log, clock });
+  await nodeKeys.start();
+  handlerMaps.push(createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, onNodeFailure: () => metrics.nodeAuthFailure() }));
   const gateway = createDispatcher(...handlerMaps);
-  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, onNodeFailure: () => metrics.nodeAuthFailure() });
+  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: () => metrics.nodeAuthFailure() });
   const proxy = async (_ctx: RequestContext, _identity: Identity): Promise<void> => {
     throw new GatewayError('BAD_GATEWAY', { detail: 'proxy not wired' });
   };
@@ -145,7 +161,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     graceMs: config.shutdownGraceSeconds * 1000,
     onDraining: () => metrics.draining(true),
     closeResources: async () => {
-      await Promise.allSettled([db.close(), state.close()]);
+      // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
+      await nodeKeys.close();
+      await Promise.allSettled([db.close(), state.close(), listenDb?.close()]);
     },
   });
   draining = () => drainer.draining();
@@ -158,6 +176,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     db,
     state,
     metrics,
+    nodeKeys,
     draining: () => drainer.draining(),
     listen: () =>
       new Promise((resolve, reject) => {

@@ -83,7 +83,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (!config.database.url) throw new Error('createApp: no database URL');
       return createPg({ url: config.database.url, poolSize: config.database.poolSize, ssl: config.database.ssl });
     })();
-  const state = options.state ?? createStateStore(config, log, clock);
+  const state = options.state ?? createStateStore(config, log, clock, metrics);
   // Set once the drainer exists (it needs the server); readiness reads it through this indirection.
   let draining = (): boolean => false;
 
@@ -190,11 +190,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 }
 
-function createStateStore(config: Config, log: Logger, clock: Clock): AuthStateStore {
+function createStateStore(config: Config, log: Logger, clock: Clock, metrics: GatewayMetrics): AuthStateStore {
   const r = config.redis;
   if (r.url || r.sentinels || r.clusterNodes) {
     const client = createRedisClient(r);
-    client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
+    // One warning per outage, not one per reconnect attempt; the gauge follows the connection.
+    let down = false;
+    client.on('error', (err: Error) => {
+      if (client.status === 'ready') {
+        log.warn({ err: err.message }, 'redis error');
+        return;
+      }
+      if (down) return;
+      down = true;
+      metrics.dependencyUp('redis', false);
+      log.warn({ err: err.message }, 'redis unavailable: logins answer 503, revocation checks fail open; reconnecting');
+    });
+    client.on('ready', () => {
+      metrics.dependencyUp('redis', true);
+      if (down) log.info('redis reconnected');
+      down = false;
+    });
     return createRedisStateStore(client, r.keyPrefix);
   }
   if (config.production) throw new Error('createApp: Redis is required in production');

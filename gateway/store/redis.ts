@@ -99,8 +99,17 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
   c.defineCommand('g2dStatus', { lua: STATUS_SCRIPT });
   c.defineCommand('g2dHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
   const k = (key: string) => prefix + key;
+  // SPEC §10 fault decision: once connected, a lost connection fails every command at once (503 for
+  // logins, fail-open for revocation checks) instead of queueing each one for the command timeout,
+  // so a Redis outage costs token traffic nothing. Before the first connection commands still
+  // queue, so requests racing the start-up connect are not refused.
+  let wasReady = client.status === 'ready';
+  client.on('ready', () => {
+    wasReady = true;
+  });
 
   async function guard<T>(fn: () => Promise<T>): Promise<T> {
+    if (wasReady && client.status !== 'ready') throw unavailable('redis', new Error(`not connected (${client.status})`));
     try {
       return await fn();
     } catch (err) {
@@ -145,6 +154,7 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
         return c.mget(...keys.map(k));
       }),
     async ping(timeoutMs) {
+      if (wasReady && client.status !== 'ready') return false;
       let timer: NodeJS.Timeout | undefined;
       try {
         const timeout = new Promise<false>((resolve) => {

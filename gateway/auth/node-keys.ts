@@ -119,7 +119,8 @@ export function createNodeKeyAuthenticator(
 
   // Keyed by digest, never by raw key: the raw key is not kept in memory longer than the request.
   const positive = new LRUCache<string, Entry>({ max });
-  const negative = new LRUCache<string, true>({ max, ttl: negativeTtl, perf: { now: () => clock.now() } });
+  // ttlResolution 0: expiry reads the injected clock on every check (no 1 ms memo of "now").
+  const negative = new LRUCache<string, true>({ max, ttl: negativeTtl, ttlResolution: 0, perf: { now: () => clock.now() } });
   const lastTouched = new LRUCache<string, number>({ max });
   const inflight = new Map<string, Promise<NodeIdentity | null>>();
   let gen = 0;

@@ -46,8 +46,8 @@ export const nodeCommands: CommandTable = {
     usage: 'node create --tenant D --name N',
     async run(args, ctx) {
       allowOnly(args, ['tenant', 'name']);
-      const tenant = await tenantOf(args, ctx);
       const name = nameOf(args);
+      const tenant = await tenantOf(args, ctx);
       const db = await ctx.db();
       const key = generateNodeKey();
       const node = await orCliError(createNodeStore(db).create({ tenantId: tenant.id, name, apiKeyHash: key.hash }));
@@ -59,11 +59,11 @@ export const nodeCommands: CommandTable = {
     usage: `node enroll --tenant D --name N [--ttl-minutes M (default ${DEFAULT_TTL_MINUTES})]`,
     async run(args, ctx) {
       allowOnly(args, ['tenant', 'name', 'ttl-minutes']);
-      const tenant = await tenantOf(args, ctx);
       const name = nameOf(args);
       const ttlText = optional(args, 'ttl-minutes') ?? String(DEFAULT_TTL_MINUTES);
       const ttl = Number(ttlText);
       if (!/^\d+$/.test(ttlText) || ttl < 1 || ttl > MAX_TTL_MINUTES) throw new CliError(`--ttl-minutes must be a whole number from 1 to ${MAX_TTL_MINUTES}`);
+      const tenant = await tenantOf(args, ctx);
       const token = generateEnrollmentToken();
       const expiresAt = new Date(Date.now() + ttl * 60_000);
       await createNodeStore(await ctx.db()).createEnrollment({ tenantId: tenant.id, name, tokenHash: token.hash, expiresAt });

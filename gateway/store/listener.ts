@@ -198,12 +198,9 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
       closed = true;
       clearTimeout(retryTimer);
       retryTimer = undefined;
-      const client = current;
-      const drop = dropCurrent;
-      if (client && drop) {
-        await client.query(`UNLISTEN ${channel}`).catch(() => {});
-        drop('closed');
-      }
+      // No UNLISTEN round trip: closing the session ends its LISTEN, and a query on a connection
+      // to an unreachable server could hold shutdown until the drain deadline.
+      dropCurrent?.('closed');
     },
   };
 }

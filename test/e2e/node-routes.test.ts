@@ -97,7 +97,7 @@ describe('POST /api/v1/nodes/register', () => {
       expect(res.body.message).toBe('invalid credentials');
     }
     await expect
-      .poll(async () => Number((await db.query(`SELECT count(*) AS n FROM auth_events WHERE event = 'node_auth_failure' AND ip = $1`, [ip])).rows[0].n))
+      .poll(async () => Number((await db.query(`SELECT count(*) AS n FROM auth_events WHERE event = 'node_auth_failure' AND ip = $1`, [ip])).rows[0]!.n))
       .toBe(4);
   });
 

@@ -196,16 +196,18 @@ function createStateStore(config: Config, log: Logger, clock: Clock, metrics: Ga
     const client = createRedisClient(r);
     // One warning per outage, not one per reconnect attempt; the gauge follows the connection.
     let down = false;
-    client.on('error', (err: Error) => {
-      if (client.status === 'ready') {
-        log.warn({ err: err.message }, 'redis error');
-        return;
-      }
+    const lost = (reason: string) => {
       if (down) return;
       down = true;
       metrics.dependencyUp('redis', false);
-      log.warn({ err: err.message }, 'redis unavailable: logins answer 503, revocation checks fail open; reconnecting');
+      log.warn({ err: reason }, 'redis unavailable: logins answer 503, revocation checks fail open; reconnecting');
+    };
+    client.on('error', (err: Error) => {
+      if (client.status === 'ready') log.warn({ err: err.message }, 'redis error');
+      else lost(err.message);
     });
+    // A server that goes away cleanly (EOF, failover) emits no error, only a reconnect.
+    client.on('reconnecting', () => lost('connection closed'));
     client.on('ready', () => {
       metrics.dependencyUp('redis', true);
       if (down) log.info('redis reconnected');

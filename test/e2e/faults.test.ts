@@ -1,0 +1,219 @@
+/**
+ * SPEC §10 fault drills on the real `serve` process. Redis is a private redis-server the test kills
+ * and restarts; Postgres is reached through a TCP relay the test cuts (the shared database is never
+ * touched). Checked: the documented status for each route while a dependency is down, that nothing
+ * lets a login through uncounted, and that the gateway recovers by itself when the dependency returns.
+ * Also: slow, oversized and too many clients are bounded by the server's limits.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { generateNodeKey } from '../../gateway/auth/node-keys.js';
+import { createNodeStore } from '../../gateway/store/nodes.js';
+import { createPg } from '../../gateway/store/pg.js';
+import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
+import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
+import { startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { startTcpRelay, type TcpRelay } from '../helpers/tcp-relay.js';
+
+const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
+let redis: RedisServerProcess;
+let pgRelay: TcpRelay;
+let gw: GatewayProcess;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  const pgUrl = new URL(inject('databaseUrl'));
+  pgRelay = await startTcpRelay(pgUrl.hostname, Number(pgUrl.port || 5432));
+  gw = await startGateway({
+    DATABASE_URL: pgRelay.via(inject('databaseUrl')),
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: `${inject('redisPrefix')}faults:`,
+    AUTH_JWT_SECRET: 'faults-test-secret-faults-test-secret-01',
+    AUTH_LOGIN_IP_LIMIT: '100000',
+    // Nothing listens here: a proxied request that passed authentication answers 502.
+    UPSTREAM_URL: 'http://127.0.0.1:9',
+    SHUTDOWN_GRACE_SECONDS: '2',
+  });
+});
+
+afterAll(async () => {
+  await gw?.stop();
+  await redis?.kill();
+  await pgRelay?.close();
+  await db.close();
+});
+
+const login = (json: unknown) => call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json });
+const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1] ?? NaN);
+
+describe('Redis down', () => {
+  it('answers logins 503 at once, keeps token traffic flowing, never lets a login through uncounted, and recovers', async () => {
+    const tenant = await makeTenant(db);
+    const user = await makeUser(db, tenant);
+    const creds = { email: user.email, password: user.password, tenant_domain: tenant.domain };
+    const ok = await login(creds);
+    expect(ok.status).toBe(200);
+    const token: string = ok.body.data.token;
+
+    await redis.kill();
+
+    // Lockout is never silently disabled: with the counter unreachable, the right password is refused too.
+    const t0 = Date.now();
+    const refused = await login(creds);
+    expect(refused.status).toBe(503);
+    expect(refused.body).toEqual({ status: 'error', message: 'service unavailable' });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect((await login({ ...creds, password: 'wrong-password-123' })).status).toBe(503);
+
+    // Token traffic keeps flowing: revocation checks fail open (and are counted).
+    for (let i = 0; i < 3; i++) {
+      const me = await call(`${gw.url}/api/v1/auth/me`, { token });
+      expect(me.status).toBe(200);
+      expect(me.body.data.id).toBe(user.id);
+    }
+    // A proxied user route gets past authentication (502: nothing listens upstream), not 401/503.
+    expect((await call(`${gw.url}/api/v1/things`, { token })).status).toBe(502);
+    expect(await metric(/^g2d_gateway_fail_open_total\{dependency="redis"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(await metric(/^g2d_gateway_dependency_up\{dependency="redis"\} (\d+)/m)).toBe(0);
+
+    // What needs Redis to be recorded says so instead of pretending.
+    expect((await call(`${gw.url}/api/v1/auth/logout`, { method: 'POST', token })).status).toBe(503);
+    expect((await call(`${gw.url}/api/v1/auth/me/password`, { method: 'POST', token, json: { current_password: user.password, new_password: 'a-Brand-new-passphrase-42' } })).status).toBe(503);
+    const ready = await call(`${gw.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.body.data.failed).toEqual(['redis']);
+
+    await redis.start();
+    const back = await waitFor(async () => {
+      const r = await login(creds);
+      return r.status === 200 ? r : null;
+    }, { timeoutMs: 15_000, what: 'login after Redis came back' });
+    expect(back.body.data.user.id).toBe(user.id);
+    expect((await call(`${gw.url}/readyz`)).status).toBe(200);
+    expect(gw.output()).toContain('redis unavailable');
+    expect(gw.output()).toContain('redis reconnected');
+  });
+});
+
+describe('Postgres down', () => {
+  it('answers login and /auth/me 503, keeps cached node keys and tokens working, and recovers', async () => {
+    const tenant = await makeTenant(db);
+    const user = await makeUser(db, tenant);
+    const creds = { email: user.email, password: user.password, tenant_domain: tenant.domain };
+    const token: string = (await login(creds)).body.data.token;
+    const key = generateNodeKey();
+    await createNodeStore(db).create({ tenantId: tenant.id, name: uniq('node'), apiKeyHash: key.hash });
+    const nodeCall = () => call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${key.rawKey}` } });
+    // Known keys and tokens pass authentication (502: nothing listens upstream); this also warms the caches.
+    expect((await nodeCall()).status).toBe(502);
+    expect((await call(`${gw.url}/api/v1/things`, { token })).status).toBe(502);
+
+    await pgRelay.cut();
+
+    const t0 = Date.now();
+    expect((await login(creds)).status).toBe(503);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect((await call(`${gw.url}/api/v1/auth/me`, { token })).status).toBe(503);
+    expect((await nodeCall()).status).toBe(502);
+    expect((await call(`${gw.url}/api/v1/things`, { token })).status).toBe(502);
+    const ready = await call(`${gw.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.body.data).toMatchObject({ failed: ['postgres'], checks: { postgres: 'down', redis: 'up' } });
+    expect((await call(`${gw.url}/healthz`)).status).toBe(200);
+
+    await pgRelay.restore();
+    await waitFor(async () => (await login(creds)).status === 200, { timeoutMs: 15_000, what: 'login after Postgres came back' });
+    expect((await call(`${gw.url}/api/v1/auth/me`, { token })).status).toBe(200);
+    expect((await call(`${gw.url}/readyz`)).status).toBe(200);
+  });
+});
+
+/** Connects and resolves once the connection is up. */
+async function open(port: number): Promise<Socket> {
+  const s = connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  s.resume(); // flowing, so 'end' and 'close' arrive even when nobody reads the answer
+  await new Promise<void>((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('close', () => reject(new Error('closed before connect')));
+  });
+  return s;
+}
+
+/** Sends one request on a fresh socket and resolves with what came back before the socket closed. */
+function exchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1', () => s.write(request));
+    let data = '';
+    s.on('data', (d: Buffer) => (data += d.toString()));
+    s.on('error', () => resolve(data));
+    s.on('close', () => resolve(data));
+  });
+}
+
+describe('slow, oversized and too many clients', () => {
+  let limited: GatewayProcess;
+  beforeAll(async () => {
+    limited = await startGateway({
+      DATABASE_URL: inject('databaseUrl'),
+      REDIS_URL: inject('redisUrl'),
+      REDIS_KEY_PREFIX: `${inject('redisPrefix')}limits:`,
+      AUTH_JWT_SECRET: 'faults-test-secret-faults-test-secret-01',
+      GATEWAY_HEADERS_TIMEOUT_MS: '1000',
+      GATEWAY_REQUEST_TIMEOUT_MS: '2000',
+      GATEWAY_MAX_CONNECTIONS: '4',
+      SHUTDOWN_GRACE_SECONDS: '1',
+    });
+  });
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  it('drops connections beyond GATEWAY_MAX_CONNECTIONS and serves again once they close', async () => {
+    const held = await Promise.all([1, 2, 3, 4].map(() => open(limited.port)));
+    const extra = await exchange(limited.port, 'GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
+    expect(extra).toBe('');
+    for (const s of held) s.destroy();
+    await waitFor(async () => (await exchange(limited.port, 'GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')).startsWith('HTTP/1.1 200'), { what: 'service after connections closed' });
+  });
+
+  it('answers 431 to oversized headers', async () => {
+    const raw = await exchange(limited.port, `GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(raw).toMatch(/^HTTP\/1\.1 431 /);
+    expect(raw).toContain('"message":"request header fields too large"');
+  });
+
+  it('cuts a client that trickles its headers (slowloris) after GATEWAY_HEADERS_TIMEOUT_MS', async () => {
+    const s = await open(limited.port);
+    let data = '';
+    s.on('data', (d: Buffer) => (data += d.toString()));
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    s.write('GET /healthz HTTP/1.1\r\nHost: gw\r\n');
+    let n = 0;
+    const trickle = setInterval(() => {
+      if (!s.destroyed && s.writable) s.write(`X-Slow-${n++}: a\r\n`);
+    }, 200);
+    try {
+      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('slow client was never cut')), 10_000))]);
+    } finally {
+      clearInterval(trickle);
+      s.destroy();
+    }
+    expect(data === '' || data.startsWith('HTTP/1.1 408')).toBe(true);
+  });
+
+  it('cuts a client that trickles its body past GATEWAY_REQUEST_TIMEOUT_MS', async () => {
+    const s = await open(limited.port);
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    s.write('POST /api/v1/auth/login HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+    const trickle = setInterval(() => {
+      if (!s.destroyed && s.writable) s.write(' ');
+    }, 200);
+    try {
+      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('slow body was never cut')), 10_000))]);
+    } finally {
+      clearInterval(trickle);
+      s.destroy();
+    }
+  });
+});

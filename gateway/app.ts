@@ -132,7 +132,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await nodeKeys.start();
   handlerMaps.push(createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, onNodeFailure: () => metrics.nodeAuthFailure() }));
   const gateway = createDispatcher(...handlerMaps);
-  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: () => metrics.nodeAuthFailure() });
+  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: () => metrics.nodeAuthFailure(), onFailOpen: (dep) => metrics.failOpen(dep) });
   const proxy = async (_ctx: RequestContext, _identity: Identity): Promise<void> => {
     throw new GatewayError('BAD_GATEWAY', { detail: 'proxy not wired' });
   };

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import type { AuditLog } from '../store/audit.js';
 import { UUID_RE, type TenantStore } from '../store/tenants.js';
@@ -25,6 +25,8 @@ export interface AuthorizerDeps {
   /** Forced node identity (SPEC §6): throws 403 when the request names another tenant or node. */
   readonly nodeScope?: (ctx: RequestContext, node: NodeIdentity) => void;
   readonly onNodeFailure?: () => void;
+  /** The node per-IP throttle failed open because Redis was down (metrics). */
+  readonly onFailOpen?: (dependency: 'redis') => void;
 }
 
 /**
@@ -83,14 +85,26 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     return { ...identity, tenantId: wanted };
   }
 
+  // SPEC §10 fault decision: the node per-IP throttle lives in Redis. Node keys are 256-bit random
+  // secrets, so the throttle sheds load rather than guards against guessing; while Redis is down it
+  // fails open (counted) and edge nodes keep working, as user tokens do. Logins still answer 503.
+  async function throttleFailOpen(step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      if (!isGatewayError(err) || err.code !== 'SERVICE_UNAVAILABLE') throw err;
+      deps.onFailOpen?.('redis');
+    }
+  }
+
   async function nodeIdentity(ctx: RequestContext): Promise<NodeIdentity> {
     const key = bearerToken(ctx.req);
     if (!deps.nodes || !key) throw new GatewayError('UNAUTHENTICATED');
-    await deps.lockout.checkIp('node', ctx.ip);
+    await throttleFailOpen(() => deps.lockout.checkIp('node', ctx.ip));
     const node = await deps.nodes.authenticate(key);
     if (!node) {
       deps.onNodeFailure?.();
-      await deps.lockout.failIp('node', ctx.ip);
+      await throttleFailOpen(() => deps.lockout.failIp('node', ctx.ip));
       void deps.audit.record({ event: 'node_auth_failure', ip: ctx.ip, requestId: ctx.requestId, userAgent: ua(ctx), detail: { path: ctx.path } });
       throw new GatewayError('UNAUTHENTICATED');
     }

@@ -54,6 +54,8 @@ describe('Redis down', () => {
     const ok = await login(creds);
     expect(ok.status).toBe(200);
     const token: string = ok.body.data.token;
+    const key = generateNodeKey();
+    await createNodeStore(db).create({ tenantId: tenant.id, name: uniq('node'), apiKeyHash: key.hash });
 
     await redis.kill();
 
@@ -73,6 +75,9 @@ describe('Redis down', () => {
     }
     // A proxied user route gets past authentication (502: nothing listens upstream), not 401/503.
     expect((await call(`${gw.url}/api/v1/things`, { token })).status).toBe(502);
+    // So does an edge node (its per-IP throttle fails open); a wrong key is still 401.
+    expect((await call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${key.rawKey}` } })).status).toBe(502);
+    expect((await call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${generateNodeKey().rawKey}` } })).status).toBe(401);
     expect(await metric(/^g2d_gateway_fail_open_total\{dependency="redis"\} (\d+)/m)).toBeGreaterThan(0);
     expect(await metric(/^g2d_gateway_dependency_up\{dependency="redis"\} (\d+)/m)).toBe(0);
 

@@ -1,0 +1,111 @@
+/**
+ * The quickstart's start banner (SPEC §1): where the gateway is, the demo logins, and copy-paste
+ * commands that reproduce the reference documentation's examples (reference `authentication`)
+ * against it. Pure: it returns text, main.ts prints it. Every command here is run by
+ * test/e2e/quickstart.test.ts, so what the banner promises is what the gateway does.
+ */
+import type { DemoUser } from './seed.js';
+
+export interface BannerInput {
+  /** http://host:port a client can reach (never 0.0.0.0). */
+  readonly gatewayUrl: string;
+  /** Where proxied routes go (the in-process stub, or the configured UPSTREAM_URL). */
+  readonly upstreamUrl: string;
+  readonly upstreamIsStub: boolean;
+  readonly dataDir: string;
+  /** Embedded PGlite (true) or the configured DATABASE_URL (false). */
+  readonly embeddedDatabase: boolean;
+  /** In-process lockout/throttle/revocation store (true) or Redis (false). */
+  readonly memoryState: boolean;
+  readonly users: readonly DemoUser[];
+  readonly node: { readonly name: string; readonly apiKey: string };
+  readonly startedInMs: number;
+}
+
+/** A new password the policy accepts (SPEC §5: 12–256 chars, not common, not the current one). */
+export const EXAMPLE_NEW_PASSWORD = 'my-new-demo-passphrase';
+
+export interface BannerCommands {
+  readonly login: string;
+  readonly me: string;
+  readonly proxied: string;
+  readonly node: string;
+  readonly websocket: string;
+  readonly changePassword: string;
+}
+
+/** The copy-paste commands, by name (the e2e test runs each one). */
+export function bannerCommands(input: Pick<BannerInput, 'gatewayUrl' | 'users' | 'node'>): BannerCommands {
+  const url = input.gatewayUrl;
+  const admin = input.users.find((u) => u.role === 'admin') ?? input.users[0];
+  if (!admin) throw new Error('banner: no demo users');
+  const wsUrl = url.replace(/^http/, 'ws');
+  return {
+    login: [
+      `TOKEN=$(curl -s ${url}/api/v1/auth/login \\`,
+      `  -H 'Content-Type: application/json' \\`,
+      `  -d '{"email":"${admin.email}","password":"${admin.password}"}' \\`,
+      `  | jq -r .data.token)`,
+    ].join('\n'),
+    me: `curl -s ${url}/api/v1/auth/me -H "Authorization: Bearer $TOKEN"`,
+    proxied: `curl -s ${url}/api/v1/whoami -H "Authorization: Bearer $TOKEN"`,
+    node: `curl -s -X POST ${url}/api/v1/nodes/heartbeat -H 'Authorization: Bearer ${input.node.apiKey}'`,
+    websocket: `websocat "${wsUrl}/ws/agent?token=$TOKEN"`,
+    changePassword: [
+      `TOKEN=$(curl -s -X POST ${url}/api/v1/auth/me/password \\`,
+      `  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
+      `  -d '{"current_password":"${admin.password}","new_password":"${EXAMPLE_NEW_PASSWORD}"}' \\`,
+      `  | jq -r .data.token)`,
+    ].join('\n'),
+  };
+}
+
+const indent = (text: string) => text.split('\n').map((l) => `    ${l}`).join('\n');
+
+/** Renders the banner printed once the gateway listens. */
+export function renderBanner(input: BannerInput): string {
+  const c = bannerCommands(input);
+  const width = Math.max(...input.users.map((u) => u.email.length));
+  const logins = input.users.map((u) => `    ${u.label.padEnd(10)} ${u.email.padEnd(width)}  ${u.password}${u.role === 'platform_admin' ? '   (platform_admin, Platform tenant)' : ''}`);
+  const where: string[] = [
+    `  Gateway    ${input.gatewayUrl}`,
+    `  Upstream   ${input.upstreamUrl}${input.upstreamIsStub ? '  (the upstream stub: it echoes the identity it verified)' : ''}`,
+    `  Data       ${input.dataDir}${input.embeddedDatabase ? '  (embedded Postgres, dev secrets, demo node key; delete it to start over)' : '  (dev secrets, demo node key)'}`,
+  ];
+  if (input.memoryState) where.push('  Note       single instance only: lockout, throttles and revocations live in this process (set REDIS_URL to share them)');
+  return [
+    '',
+    `get2dial gateway quickstart is ready (${(input.startedInMs / 1000).toFixed(1)} s)`,
+    '',
+    ...where,
+    '',
+    '  Demo logins (passwords as seeded; a password you change stays changed):',
+    ...logins,
+    `  Demo edge node "${input.node.name}" API key:`,
+    `    ${input.node.apiKey}`,
+    '',
+    '  Try it (curl and jq):',
+    '',
+    '    # Log in as the demo admin and keep the token',
+    indent(c.login),
+    '',
+    '    # Who am I (read fresh from Postgres)',
+    indent(c.me),
+    '',
+    '    # A proxied call: the stub echoes the identity the gateway verified and signed',
+    indent(c.proxied),
+    '',
+    '    # An edge-node call with the demo node key',
+    indent(c.node),
+    '',
+    '    # The agent WebSocket (browsers cannot set headers, so the token rides in ?token=)',
+    indent(c.websocket),
+    `    # or: npx wscat -c "${input.gatewayUrl.replace(/^http/, 'ws')}/ws/agent?token=$TOKEN"`,
+    '',
+    '    # Change your password: the answer carries a new token; tokens issued before stop working',
+    indent(c.changePassword),
+    '',
+    '  Ctrl-C stops it; data persists in the data directory.',
+    '',
+  ].join('\n');
+}

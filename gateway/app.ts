@@ -123,7 +123,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   handlerMaps.push(createHealthRoutes({ db, state, metrics, isDraining: () => draining() }));
   const nodeStore = createNodeStore(db);
   // Revocation LISTEN (SPEC §6, §11) on a one-connection pool of its own, so it never takes a slot
-  // from request traffic. An injected database (embedded PGlite) does not deliver NOTIFY: none then.
+  // from request traffic. An injected Db comes without a URL for a second connection: no LISTEN
+  // then, and cached node keys are re-checked every 5 s instead (node-keys.ts).
   const listenDb =
     !options.db && config.database.url
       ? createPg({ url: config.database.url, poolSize: 1, ssl: config.database.ssl, applicationName: 'get2dial-gateway-listen' })

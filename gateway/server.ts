@@ -36,6 +36,9 @@ export interface ServerDeps {
   readonly now?: () => number;
 }
 
+/** Status logged and counted for a request whose response never completed (nginx's convention). */
+const CLIENT_CLOSED = 499;
+
 function routeGroupOf(ctx: RequestContext): string {
   return ctx.route ? ctx.route.prefix : 'unmatched';
 }
@@ -140,10 +143,15 @@ export function createGatewayServer(deps: ServerDeps): Server {
       logFinish(deps, ctx, e.status, e);
       return;
     }
-    res.once('finish', () => logFinish(deps, ctx, res.statusCode));
+    // One access line per request, also for one whose client went away or whose connection was cut
+    // (slow client timeout, drain deadline) before the answer was complete: 499, nginx's "client
+    // closed request", so aborted requests are visible in logs and metrics instead of missing.
+    res.once('close', () => logFinish(deps, ctx, res.writableFinished ? res.statusCode : CLIENT_CLOSED));
     void handle(deps, ctx).catch((err: unknown) => {
       const e = toGatewayError(err);
-      if (e.status >= 500) ctx.log.error({ reqId: ctx.requestId, err: e.detail ?? e.message, code: e.code, cause: describe(e.cause) }, 'request failed');
+      // A body read that failed because the client vanished is not a server fault worth an error line.
+      const clientGone = req.destroyed && !res.headersSent;
+      if (e.status >= 500 && !clientGone) ctx.log.error({ reqId: ctx.requestId, err: e.detail ?? e.message, code: e.code, cause: describe(e.cause) }, 'request failed');
       if (!res.headersSent) sendError(res, e);
       else res.destroy();
     });

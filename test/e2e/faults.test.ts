@@ -12,7 +12,7 @@ import { createNodeStore } from '../../gateway/store/nodes.js';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
-import { startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startTcpRelay, type TcpRelay } from '../helpers/tcp-relay.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
@@ -220,5 +220,8 @@ describe('slow, oversized and too many clients', () => {
       clearInterval(trickle);
       s.destroy();
     }
+    // The cut request still gets its access line (499: no answer completed), and no error line.
+    await waitFor(() => jsonLines(limited.output()).some((l) => l.msg === 'request' && l.route === '/api/v1/auth' && l.status === 499), { what: '499 access line' });
+    expect(jsonLines(limited.output()).some((l) => l.msg === 'request failed')).toBe(false);
   });
 });

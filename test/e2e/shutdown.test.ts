@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { makeTenant, makeUser } from '../helpers/fixtures.js';
-import { exited, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { exited, jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 const started: GatewayProcess[] = [];
@@ -149,6 +149,7 @@ describe('SIGTERM', () => {
     await stuck.response; // the connection was closed by the gateway
     expect(stuck.socket.destroyed || stuck.socket.readableEnded).toBe(true);
     expect(gw.output()).toContain('grace period over');
+    expect(jsonLines(gw.output()).some((l) => l.msg === 'request' && l.status === 499)).toBe(true);
   });
 
   it('exits 1 at once on a second signal', async () => {

@@ -3,7 +3,7 @@ import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { manualClock } from '../../gateway/clock.js';
 import { createIdentitySigner, generateSigningKey, type IdentitySigner } from '../../gateway/auth/identity.js';
-import { createIdentityVerifier, IdentityVerificationError, type HeaderBag } from '../../gateway/auth/identity-verifier.js';
+import { createIdentityVerifier, IdentityVerificationError } from '../../gateway/auth/identity-verifier.js';
 import type { Identity, NodeIdentity, UserIdentity } from '../../gateway/auth/types.js';
 import { buildUpstreamHeaders } from '../../gateway/proxy/headers.js';
 

@@ -1,0 +1,70 @@
+/** Pure helpers of the WebSocket proxy (kept apart so they are unit-tested without sockets). */
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * Removes every `token` query parameter (SPEC §6: `?token=` never goes upstream), comparing names
+ * after percent- and `+`-decoding so `%74oken=` goes too. Every other parameter keeps its exact bytes.
+ */
+export function stripTokenParam(rawQuery: string): string {
+  if (rawQuery === '' || !/token|%/i.test(rawQuery)) return rawQuery;
+  const kept: string[] = [];
+  for (const part of rawQuery.split('&')) {
+    const eq = part.indexOf('=');
+    const rawName = (eq === -1 ? part : part.slice(0, eq)).replace(/\+/g, ' ');
+    let name = rawName;
+    try {
+      name = decodeURIComponent(rawName);
+    } catch {
+      // An invalid escape cannot spell "token" once decoded; keep the parameter as sent.
+    }
+    if (name !== 'token') kept.push(part);
+  }
+  return kept.join('&');
+}
+
+export interface MappedClose {
+  readonly code: number;
+  /** Relay the peer's reason (the code was relayed as-is); otherwise send `reason`. */
+  readonly keepReason: boolean;
+  readonly reason: string;
+}
+
+/**
+ * Maps a close code received on one side to one that may be sent on the other (RFC 6455 §7.4.1):
+ * 1005 (no code) is relayed as a close without a code, 1006 (no close frame: the peer vanished)
+ * becomes 1001 toward the upstream or 1011 toward the client, 1015 (TLS) becomes 1011; registered
+ * and application codes (1000–1003, 1007–1014, 3000–4999) pass unchanged.
+ */
+export function sanitizeCloseCode(code: number, from: 'client' | 'upstream'): MappedClose | undefined {
+  if (code === 1005) return undefined;
+  if ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)) {
+    return { code, keepReason: true, reason: '' };
+  }
+  if (code === 1006 && from === 'client') return { code: 1001, keepReason: false, reason: 'client went away' };
+  return { code: 1011, keepReason: false, reason: from === 'upstream' ? 'upstream closed abnormally' : 'client error' };
+}
+
+const KEY_RE = /^[+/0-9A-Za-z]{22}==$/;
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Checks the client's half of the handshake (RFC 6455 §4.2.1) BEFORE the upstream is dialled, so
+ * a malformed request never costs an upstream connection. Returns the problem, or null when valid.
+ */
+export function validClientHandshake(req: Pick<IncomingMessage, 'method' | 'headers'>): string | null {
+  if (req.method !== 'GET') return 'websocket handshake must be GET';
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !KEY_RE.test(key)) return 'missing or invalid Sec-WebSocket-Key';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'missing or invalid Sec-WebSocket-Version';
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (protocols !== undefined) {
+    const seen = new Set<string>();
+    for (const raw of protocols.split(',')) {
+      const p = raw.trim();
+      if (!TOKEN_RE.test(p) || seen.has(p)) return 'invalid Sec-WebSocket-Protocol';
+      seen.add(p);
+    }
+  }
+  return null;
+}

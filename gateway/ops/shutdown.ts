@@ -90,6 +90,9 @@ export function createDrainer(options: DrainerOptions): Drainer {
     // No HTTP request is in flight any more (or the grace is over): cut what is left, then give
     // the WebSocket sockets a moment to finish their closing handshake.
     server.closeAllConnections();
+    // The cut responses emit 'close' as their sockets go: wait for that, so every one of them has
+    // its access line written (status 499) before the process exits.
+    if (!finished && !(await waitForIdle(SOCKET_CLOSE_WAIT_MS))) log.warn({ left: active.size }, 'cut requests did not close');
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SOCKET_CLOSE_WAIT_MS)))]);
     clearTimeout(timer);

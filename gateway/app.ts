@@ -3,13 +3,12 @@
  * every piece is created by its own factory and handed what it needs.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import type { Identity } from './auth/types.js';
-import { GatewayError } from './errors.js';
 import type { RequestContext } from './http/context.js';
 import { createClientIpResolver } from './http/client-ip.js';
 import { createCors } from './http/cors.js';
@@ -42,6 +41,10 @@ import { createNodeKeyAuthenticator, type NodeKeyAuthenticator } from './auth/no
 import { enforceNodeScope } from './auth/node-scope.js';
 import { createNodeStore } from './store/nodes.js';
 import { createNodeRoutes } from './routes/nodes.js';
+import { createIdentitySigner, generateSigningKey } from './auth/identity.js';
+import { createHttpProxy } from './proxy/http.js';
+import { createWsProxy } from './proxy/ws.js';
+import { jwksRoutes } from './routes/jwks.js';
 
 export interface AppOptions {
   readonly log?: Logger;
@@ -132,21 +135,35 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, db: listenDb, log, clock });
   await nodeKeys.start();
   handlerMaps.push(createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, onNodeFailure: () => metrics.nodeAuthFailure() }));
+  // Identity assertions for upstreams and the JWKS they verify them with (SPEC §8).
+  const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
+  handlerMaps.push(jwksRoutes(signer));
   const gateway = createDispatcher(...handlerMaps);
   const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: () => metrics.nodeAuthFailure(), onFailOpen: (dep) => metrics.failOpen(dep) });
-  const proxy = async (_ctx: RequestContext, _identity: Identity): Promise<void> => {
-    throw new GatewayError('BAD_GATEWAY', { detail: 'proxy not wired' });
-  };
-  const upgrade = async (_ctx: RequestContext, _socket: Duplex, _head: Buffer, _identity: Identity): Promise<void> => {
-    throw new GatewayError('BAD_GATEWAY', { detail: 'websocket proxy not wired' });
-  };
+  const clientIp = createClientIpResolver(config.trustedProxies);
+  const trusts = (req: IncomingMessage) => clientIp.trusts(req);
+  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });
+  const wsProxy = createWsProxy({
+    config,
+    log,
+    signer,
+    clock,
+    trusts,
+    // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (SPEC §7).
+    isStillValid: async (u) =>
+      (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp })).verdict === 'ok',
+    onOpen: () => metrics.websocketOpened(),
+    onClose: () => metrics.websocketClosed(),
+  });
+  const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
+  const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
   // ---- server
   const server = createGatewayServer({
     config,
     log,
     router: createRouter(config.routes),
-    clientIp: createClientIpResolver(config.trustedProxies),
+    clientIp,
     cors: createCors(config.allowedOrigins),
     gateway,
     authorize,
@@ -161,10 +178,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log,
     graceMs: config.shutdownGraceSeconds * 1000,
     onDraining: () => metrics.draining(true),
+    closeWebSockets: () => wsProxy.closeAll(1001),
     closeResources: async () => {
       // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
       await nodeKeys.close();
-      await Promise.allSettled([db.close(), state.close(), listenDb?.close()]);
+      await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);
     },
   });
   draining = () => drainer.draining();
@@ -219,4 +237,16 @@ function createStateStore(config: Config, log: Logger, clock: Clock, metrics: Ga
   if (config.production) throw new Error('createApp: Redis is required in production');
   log.warn('no REDIS_URL: lockout, throttles and revocation are kept in process memory (single instance only)');
   return createMemoryStateStore(clock);
+}
+
+/**
+ * IDENTITY_SIGNING_KEY, or outside production an ephemeral one: assertions then stop verifying
+ * when the process restarts (the quickstart persists its key in the data dir instead).
+ */
+async function signingKeyOf(config: Config, log: Logger): Promise<string> {
+  if (config.identity.signingKey !== null) return config.identity.signingKey;
+  if (config.production) throw new Error('createApp: IDENTITY_SIGNING_KEY is required in production');
+  const { privatePem, kid } = await generateSigningKey();
+  log.warn({ kid }, 'no IDENTITY_SIGNING_KEY: identity assertions are signed with an ephemeral dev key (upstreams must refetch the JWKS after a restart)');
+  return privatePem;
 }

@@ -16,6 +16,7 @@ import { createLogger } from '../../gateway/ops/logger.js';
 import { createStub, type Stub } from '../../upstream-stub/server.js';
 
 export const AUDIENCE = 'get2dial-upstream';
+export const JWT_SECRET = 'proxy-e2e-secret-proxy-e2e-secret-0123456789';
 
 export interface ProxyEnv {
   readonly app: App;
@@ -54,7 +55,7 @@ export async function startProxyEnv(routes: unknown[], env: Record<string, strin
     DATABASE_URL: inject('databaseUrl'),
     REDIS_URL: inject('redisUrl'),
     REDIS_KEY_PREFIX: `${inject('redisPrefix')}${label}:`,
-    AUTH_JWT_SECRET: 'proxy-e2e-secret-proxy-e2e-secret-0123456789',
+    AUTH_JWT_SECRET: JWT_SECRET,
     AUTH_LOGIN_IP_LIMIT: '100000',
     IDENTITY_AUDIENCE: AUDIENCE,
     GATEWAY_ROUTES_FILE: file,

@@ -5,7 +5,10 @@
  * lets a login through uncounted, and that the gateway recovers by itself when the dependency returns.
  * Also: slow, oversized and too many clients are bounded by the server's limits.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateNodeKey } from '../../gateway/auth/node-keys.js';
 import { createNodeStore } from '../../gateway/store/nodes.js';
@@ -14,6 +17,7 @@ import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
 import { jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startTcpRelay, type TcpRelay } from '../helpers/tcp-relay.js';
+import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let redis: RedisServerProcess;
@@ -223,5 +227,61 @@ describe('slow, oversized and too many clients', () => {
     // The cut request still gets its access line (499: no answer completed), and no error line.
     await waitFor(() => jsonLines(limited.output()).some((l) => l.msg === 'request' && l.route === '/api/v1/auth' && l.status === 499), { what: '499 access line' });
     expect(jsonLines(limited.output()).some((l) => l.msg === 'request failed')).toBe(false);
+  });
+});
+
+describe('upstream down, slow or dying', () => {
+  let upstream: TestUpstream;
+  let proxied: GatewayProcess;
+  let dir: string;
+  beforeAll(async () => {
+    upstream = await startTestUpstream();
+    dir = mkdtempSync(join(tmpdir(), 'g2d-faults-'));
+    const routes = join(dir, 'routes.json');
+    writeFileSync(routes, JSON.stringify([{ prefix: '/api/v1/slow', upstream: upstream.url, auth: 'public' }]));
+    proxied = await startGateway({
+      DATABASE_URL: inject('databaseUrl'),
+      REDIS_URL: inject('redisUrl'),
+      REDIS_KEY_PREFIX: `${inject('redisPrefix')}upstream-faults:`,
+      AUTH_JWT_SECRET: 'faults-test-secret-faults-test-secret-01',
+      GATEWAY_ROUTES_FILE: routes,
+      UPSTREAM_TIMEOUT_MS: '1000',
+      SHUTDOWN_GRACE_SECONDS: '1',
+    });
+  });
+  afterAll(async () => {
+    await proxied?.stop();
+    await upstream?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 504 quickly when the upstream stalls past UPSTREAM_TIMEOUT_MS', async () => {
+    expect((await call(`${proxied.url}/api/v1/slow/ok`)).status).toBe(200);
+    const t0 = Date.now();
+    const res = await call(`${proxied.url}/api/v1/slow/stall`);
+    expect(res.status).toBe(504);
+    expect(res.body).toEqual({ status: 'error', message: 'gateway timeout' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('never passes a truncated body off as complete when the upstream dies mid-response', async () => {
+    const res = await fetch(`${proxied.url}/api/v1/slow/die`);
+    expect(res.status).toBe(200); // the head was already relayed
+    await expect(res.text()).rejects.toThrow();
+  });
+
+  it('answers 502 at once while the upstream is down, and recovers when it is back', async () => {
+    await upstream.stop();
+    const t0 = Date.now();
+    const res = await call(`${proxied.url}/api/v1/slow/ok`);
+    expect(res.status).toBe(502);
+    expect(res.body).toEqual({ status: 'error', message: 'bad gateway' });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await upstream.start();
+    await waitFor(async () => (await call(`${proxied.url}/api/v1/slow/ok`)).status === 200, { what: 'proxying after the upstream came back' });
+    const text = await (await fetch(`${proxied.url}/metrics`)).text();
+    expect(text).toMatch(/g2d_gateway_upstream_duration_seconds_count\{route="\/api\/v1\/slow"\} [1-9]/);
+    expect(text).toMatch(/g2d_gateway_http_requests_total\{route="\/api\/v1\/slow",method="GET",status="504"\} 1/);
+    expect(text).toMatch(/g2d_gateway_http_requests_total\{route="\/api\/v1\/slow",method="GET",status="502"\} [1-9]/);
   });
 });

@@ -2,14 +2,19 @@
  * SPEC §10 operations end to end on the real `serve` process: /healthz, /readyz (200, then 503
  * naming Redis while a private redis-server is down, then 200 again without a restart), /metrics
  * after real traffic (documented names, bounded labels, no raw paths), and the access log line
- * (request id, route group, status, latency, trace id).
+ * (request id, route group, status, latency, trace id), and the W3C trace id followed from the
+ * caller through the log line to the upstream.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { GATEWAY_ROUTES, DEFAULT_PROXY_ROUTES } from '../../gateway/config/index.js';
 import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
 import { jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let redis: RedisServerProcess;
@@ -151,5 +156,56 @@ describe('readiness follows Redis', () => {
     expect(up.body.data.checks).toEqual({ postgres: 'up', redis: 'up' });
     const after = await (await fetch(`${gw.url}/metrics`)).text();
     expect(after).toContain('g2d_gateway_dependency_up{dependency="redis"} 1');
+  });
+});
+
+describe('trace context end to end', () => {
+  let upstream: TestUpstream;
+  let traced: GatewayProcess;
+  let dir: string;
+  beforeAll(async () => {
+    upstream = await startTestUpstream();
+    dir = mkdtempSync(join(tmpdir(), 'g2d-ops-'));
+    const routes = join(dir, 'routes.json');
+    writeFileSync(routes, JSON.stringify([{ prefix: '/api/v1/traced', upstream: upstream.url, auth: 'public' }]));
+    traced = await startGateway({
+      DATABASE_URL: inject('databaseUrl'),
+      REDIS_URL: inject('redisUrl'),
+      REDIS_KEY_PREFIX: `${inject('redisPrefix')}ops-trace:`,
+      AUTH_JWT_SECRET: 'ops-test-secret-ops-test-secret-0123456',
+      GATEWAY_ROUTES_FILE: routes,
+    });
+  });
+  afterAll(async () => {
+    await traced?.stop();
+    await upstream?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const seen = (requestId: string) => upstream.received.find((r) => r.headers['x-request-id'] === requestId);
+  const accessLine = (requestId: string) =>
+    waitFor(() => jsonLines(traced.output()).find((l) => l.reqId === requestId && l.msg === 'request'), { what: `access line ${requestId}` });
+
+  it("continues the caller's trace: same trace id upstream and in the log, the gateway's own span as parent", async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const res = await call(`${traced.url}/api/v1/traced/x`, { headers: { traceparent, tracestate: 'vendor=abc', 'x-request-id': 'trace-test-request-01' } });
+    expect(res.status).toBe(200);
+    const got = seen('trace-test-request-01');
+    expect(got?.headers.traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+    expect(got?.headers.traceparent).not.toBe(traceparent);
+    expect(got?.headers.tracestate).toBe('vendor=abc');
+    expect((await accessLine('trace-test-request-01')).trace).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+  });
+
+  it('starts a trace when the caller sent none (or an invalid one) and logs the id the upstream got', async () => {
+    for (const [id, headers] of [
+      ['trace-test-request-02', {}],
+      ['trace-test-request-03', { traceparent: 'not-a-traceparent' }],
+    ] as const) {
+      expect((await call(`${traced.url}/api/v1/traced/y`, { headers: { ...headers, 'x-request-id': id } })).status).toBe(200);
+      const sent = String(seen(id)?.headers.traceparent);
+      expect(sent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      expect((await accessLine(id)).trace).toBe(sent.split('-')[1]);
+    }
   });
 });

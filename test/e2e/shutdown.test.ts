@@ -2,14 +2,20 @@
  * SPEC §10 graceful shutdown on the real `serve` process: SIGTERM → readiness 503, no new
  * connections, requests already in flight finish (with `Connection: close`), idle keep-alive
  * connections do not hold the exit back, exit code 0; past SHUTDOWN_GRACE_SECONDS a stuck request
- * is cut and the process still exits 0.
+ * is cut and the process still exits 0. Proxied: a slow upstream request in flight completes, and
+ * open WebSockets are closed with 1001 on both sides.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { createPg } from '../../gateway/store/pg.js';
-import { makeTenant, makeUser } from '../helpers/fixtures.js';
+import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
 import { exited, jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 const started: GatewayProcess[] = [];
@@ -163,5 +169,62 @@ describe('SIGTERM', () => {
     gw.child.kill('SIGINT');
     expect(await exit).toBe(1);
     stuck.socket.destroy();
+  });
+});
+
+describe('SIGTERM with proxied traffic', () => {
+  let upstream: TestUpstream;
+  let dir: string;
+  let routes: string;
+  beforeAll(async () => {
+    upstream = await startTestUpstream();
+    dir = mkdtempSync(join(tmpdir(), 'g2d-shutdown-'));
+    routes = join(dir, 'routes.json');
+    writeFileSync(
+      routes,
+      JSON.stringify([
+        { prefix: '/api/v1/slow', upstream: upstream.url, auth: 'public' },
+        { prefix: '/ws/echo', upstream: upstream.url, auth: 'public', websocket: true },
+      ]),
+    );
+  });
+  afterAll(async () => {
+    await upstream?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lets a slow proxied request in flight finish with 200, then exits 0', async () => {
+    const gw = await gateway({ GATEWAY_ROUTES_FILE: routes, SHUTDOWN_GRACE_SECONDS: '20' });
+    const before = upstream.received.length;
+    const inFlight = call(`${gw.url}/api/v1/slow/wait?ms=1500`);
+    await waitFor(() => upstream.received.length > before, { what: 'the request to reach the upstream' });
+    const exit = exited(gw);
+    gw.child.kill('SIGTERM');
+    await waitFor(() => gw.output().includes('draining'), { what: 'drain log line' });
+    expect(await refused(gw.port)).toBe(true);
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true, path: '/api/v1/slow/wait' });
+    expect(await exit).toBe(0);
+  });
+
+  it('closes proxied WebSockets with 1001 (going away) and exits 0', async () => {
+    const gw = await gateway({ GATEWAY_ROUTES_FILE: routes, SHUTDOWN_GRACE_SECONDS: '20' });
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/ws/echo`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const echoed = new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
+    ws.send('hello');
+    expect(await echoed).toBe('hello');
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const exit = exited(gw);
+    const t0 = Date.now();
+    gw.child.kill('SIGTERM');
+    expect(await closed).toBe(1001);
+    expect(await exit).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000); // not held for the 20 s grace by an open socket
+    await waitFor(() => upstream.wsCloses.includes(1001), { what: 'upstream side closed with 1001' });
   });
 });

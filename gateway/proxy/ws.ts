@@ -156,6 +156,8 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     return new Promise<WebSocket>((resolve, reject) => {
       const fail = (e: GatewayError) => {
         cleanup();
+        // terminate() on a CONNECTING socket emits 'error'; unheard, it would crash the process.
+        upstream.on('error', ignore);
         upstream.terminate();
         reject(e);
       };
@@ -252,6 +254,8 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     },
   };
 }
+
+function ignore(): void {}
 
 function protocolsOf(req: IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'];

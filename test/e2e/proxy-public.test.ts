@@ -4,6 +4,8 @@
  * covers the proxy itself: identity injection, spoofing, path tricks, streaming, errors, WebSockets.
  */
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { pseudoRandomDigest, pseudoRandomStream } from '../../upstream-stub/random.js';
@@ -12,10 +14,15 @@ import { open, rawStatus, send, startProxyEnv, type ProxyEnv } from '../helpers/
 const MB = 1024 * 1024;
 let env: ProxyEnv;
 let pub: string;
+// An upstream that is no WebSocket server: it answers the upgrade with a plain 200 (Node's default).
+const plain = createServer((_req, res) => res.end('not a websocket server'));
 
 beforeAll(async () => {
+  await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  const plainUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
   env = await startProxyEnv(
     [
+      { prefix: '/ws/plain', upstream: plainUrl, auth: 'public', websocket: true },
       { prefix: '/api/v1/pub', upstream: '{STUB}', auth: 'public' },
       { prefix: '/api/v1/down', upstream: '{DEAD}', auth: 'public' },
       { prefix: '/ws/pub', upstream: '{STUB}', auth: 'public', websocket: true },
@@ -30,6 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await env?.close();
+  await new Promise((resolve) => plain.close(resolve));
 });
 
 describe('HTTP proxy: identity', () => {
@@ -272,6 +280,12 @@ describe('WebSocket proxy (public route)', () => {
 
   it('upstream down → the upgrade is answered 502 and nothing is switched', async () => {
     await expect(connectWs('/ws/down/x')).rejects.toThrow('status 502');
+  });
+
+  it('an upstream that answers the upgrade without 101 → 502, and the gateway keeps serving', async () => {
+    await expect(connectWs('/ws/plain/x')).rejects.toThrow('status 502');
+    await expect(connectWs('/ws/plain/y')).rejects.toThrow('status 502');
+    expect((await send(`${pub}/echo`)).status).toBe(200);
   });
 
   it('a malformed handshake is refused before the upstream is dialled', async () => {

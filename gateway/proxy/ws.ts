@@ -213,6 +213,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
       const client = accepted.ws;
       if (client === null) {
         // ws refused or the socket died before the 101 was written: nothing to pipe.
+        upstream.on('error', ignore);
         upstream.terminate();
         throw new GatewayError('BAD_GATEWAY', { detail: 'client handshake could not be completed' });
       }

@@ -14,7 +14,7 @@ import { createClientIpResolver } from './http/client-ip.js';
 import { createCors } from './http/cors.js';
 import { createRouter } from './http/router.js';
 import { createLogger } from './ops/logger.js';
-import { createHealthRoutes } from './ops/health.js';
+import { createHealth } from './ops/health.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { createDrainer } from './ops/shutdown.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
@@ -53,6 +53,8 @@ export interface AppOptions {
   readonly db?: Db;
   /** Injected auth state store; otherwise Redis from config, or memory outside production. */
   readonly state?: AuthStateStore;
+  /** Injected metrics (a GATEWAY_WORKERS worker's, which aggregate across the cluster); else a fresh set. */
+  readonly metrics?: GatewayMetrics;
 }
 
 export interface App {
@@ -76,7 +78,7 @@ export interface App {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.log);
-  const metrics = createMetrics();
+  const metrics = options.metrics ?? createMetrics();
   if (config.jwt.secret === null) throw new Error('createApp: AUTH_JWT_SECRET is not resolved');
 
   // ---- store
@@ -123,7 +125,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   // ---- routes and proxy
   const handlerMaps: HandlerMap[] = [createLoginRoute(authRouteDeps), createMeRoutes(authRouteDeps), createBootstrapRoute(authRouteDeps)];
-  handlerMaps.push(createHealthRoutes({ db, state, metrics, isDraining: () => draining() }));
+  const health = createHealth({ db, state, metrics, isDraining: () => draining() });
+  handlerMaps.push(health.routes);
   const nodeStore = createNodeStore(db);
   // Revocation LISTEN (SPEC §6, §11) on a one-connection pool of its own, so it never takes a slot
   // from request traffic. An injected Db comes without a URL for a second connection: no LISTEN
@@ -180,6 +183,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onDraining: () => metrics.draining(true),
     closeWebSockets: () => wsProxy.closeAll(1001),
     closeResources: async () => {
+      health.close();
       // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
       await nodeKeys.close();
       await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);

@@ -1,10 +1,13 @@
 /**
  * Process entry for `npm run serve`: load config, build the app, listen, drain on SIGTERM/SIGINT.
- * The only place that calls process.exit.
+ * With GATEWAY_WORKERS > 1 this process supervises that many workers (ops/cluster.ts), each of
+ * which runs this same entry as a complete gateway. The only place that calls process.exit.
  */
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/index.js';
+import { isClusterWorker, isSupervisor, onPrimaryShutdown, superviseWorkers } from './ops/cluster.js';
 import { createLogger } from './ops/logger.js';
+import { createMetrics, serveClusterMetrics } from './ops/metrics.js';
 
 async function main(): Promise<void> {
   let config;
@@ -17,17 +20,24 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.log);
-  const app = await createApp(config, { log });
+  // Several processes write to one stdout in cluster mode: each line says which one.
+  const log = createLogger({ ...config.log, ...(config.workers > 1 ? { base: { pid: process.pid } } : {}) });
+  if (isSupervisor(config.workers)) {
+    serveClusterMetrics();
+    process.exit(await superviseWorkers({ workers: config.workers, log, graceMs: config.shutdownGraceSeconds * 1000 }));
+  }
+  const app = await createApp(config, { log, metrics: createMetrics({ clusterWorker: isClusterWorker() }) });
   const address = await app.listen();
-  log.info({ host: address.address, port: address.port }, 'gateway listening');
+  log.info({ host: address.address, port: address.port, ...(config.workers > 1 ? {} : { pid: process.pid }) }, 'gateway listening');
 
   // SPEC §10: the first SIGTERM/SIGINT drains (readiness 503, stop accepting, finish in-flight
   // requests within SHUTDOWN_GRACE_SECONDS, WebSockets closed with 1001) and exits 0. A second
   // signal, or a drain that overruns its deadline by 10 s, exits at once with 1.
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, isSignal = true) => {
     if (stopping) {
+      // A drain request from the primary after Ctrl-C reached this worker too is not a second signal.
+      if (!isSignal) return;
       log.warn({ signal }, 'second signal: exiting without finishing the drain');
       process.exit(1);
     }
@@ -47,6 +57,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (isClusterWorker()) onPrimaryShutdown((reason) => stop(reason, false));
 }
 
 main().catch((err: unknown) => {

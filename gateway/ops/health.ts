@@ -14,6 +14,17 @@ export interface HealthDeps {
   readonly isDraining: () => boolean;
   /** Per-dependency probe timeout; the probes run in parallel, so readyz answers within about this. */
   readonly timeoutMs?: number;
+  /**
+   * Background probe period for the dependency gauges (0: only on /readyz and /metrics), so a
+   * scrape — in a GATEWAY_WORKERS cluster, of any worker — shows every instance's current view.
+   */
+  readonly probeIntervalMs?: number;
+}
+
+export interface Health {
+  readonly routes: HandlerMap;
+  /** Stops the background probe. */
+  close(): void;
 }
 
 export type DependencyStatus = 'up' | 'down';
@@ -31,11 +42,12 @@ async function probe(ping: (timeoutMs: number) => Promise<boolean>, timeoutMs: n
 const NO_CACHE = { 'Cache-Control': 'no-store' };
 
 /**
- * Builds the ops HandlerMap. Concurrent readiness probes (load balancer, orchestrator and
- * /metrics at once) share one round of pings instead of each sending their own.
+ * Builds the ops routes. Concurrent readiness probes (load balancer, orchestrator, /metrics and
+ * the background probe at once) share one round of pings instead of each sending their own.
  */
-export function createHealthRoutes(deps: HealthDeps): HandlerMap {
+export function createHealth(deps: HealthDeps): Health {
   const timeoutMs = deps.timeoutMs ?? 1000;
+  const intervalMs = deps.probeIntervalMs ?? 5000;
   let pending: Promise<Checks> | null = null;
 
   function check(): Promise<Checks> {
@@ -52,7 +64,14 @@ export function createHealthRoutes(deps: HealthDeps): HandlerMap {
     return pending;
   }
 
-  return {
+  let timer: NodeJS.Timeout | null = null;
+  if (intervalMs > 0) {
+    void check();
+    timer = setInterval(() => void check(), intervalMs);
+    timer.unref();
+  }
+
+  const routes: HandlerMap = {
     'GET /healthz': async (ctx) => {
       sendData(ctx.res, { status: 'ok' }, 200, NO_CACHE);
     },
@@ -79,6 +98,13 @@ export function createHealthRoutes(deps: HealthDeps): HandlerMap {
       ctx.res.setHeader('Content-Length', Buffer.byteLength(body));
       ctx.res.setHeader('Cache-Control', 'no-store');
       ctx.res.end(body); // Node drops the body of a HEAD response itself
+    },
+  };
+  return {
+    routes,
+    close() {
+      if (timer) clearInterval(timer);
+      timer = null;
     },
   };
 }

@@ -5,7 +5,8 @@
  * prom-client is imported here only (STYLE habit 8), and into this module's own Registry, so
  * several gateways in one test process never share counters.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import cluster from 'node:cluster';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Methods that get their own label value; anything else counts as OTHER. */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -65,6 +66,58 @@ export interface MetricsOptions {
   readonly processMetrics?: boolean;
   /** Static labels on every series (e.g. `instance`), set once. */
   readonly defaultLabels?: Record<string, string>;
+  /**
+   * A GATEWAY_WORKERS cluster worker: /metrics answers with every worker's series aggregated by the
+   * primary (counters and histograms summed, dependency_up the minimum), not just this worker's.
+   */
+  readonly clusterWorker?: boolean;
+}
+
+const METRICS_REQUEST = 'g2d:metrics-req';
+const METRICS_RESPONSE = 'g2d:metrics-res';
+
+/**
+ * In the cluster primary: answers workers' requests for the cluster-wide exposition by asking
+ * every worker for its registry over IPC (prom-client's AggregatorRegistry) and merging them.
+ */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, message: unknown) => {
+    const m = message as { type?: unknown; id?: unknown };
+    if (m?.type !== METRICS_REQUEST) return;
+    aggregator.clusterMetrics().then(
+      (body) => worker.isConnected() && worker.send({ type: METRICS_RESPONSE, id: m.id, body }),
+      (err: unknown) => worker.isConnected() && worker.send({ type: METRICS_RESPONSE, id: m.id, error: err instanceof Error ? err.message : String(err) }),
+    );
+  });
+}
+
+/** In a worker: the aggregated exposition from the primary (see serveClusterMetrics). */
+function clusterRender(registry: Registry): () => Promise<string> {
+  AggregatorRegistry.setRegistries([registry]);
+  new AggregatorRegistry(); // installs prom-client's worker-side responder for the primary's requests
+  const pending = new Map<number, { resolve: (body: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  let next = 0;
+  process.on('message', (message: unknown) => {
+    const m = message as { type?: unknown; id?: unknown; body?: unknown; error?: unknown };
+    if (m?.type !== METRICS_RESPONSE || typeof m.id !== 'number') return;
+    const waiter = pending.get(m.id);
+    if (!waiter) return;
+    pending.delete(m.id);
+    clearTimeout(waiter.timer);
+    if (typeof m.body === 'string') waiter.resolve(m.body);
+    else waiter.reject(new Error(`cluster metrics: ${String(m.error)}`));
+  });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const id = ++next;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error('cluster metrics: the primary did not answer'));
+      }, 6_000);
+      pending.set(id, { resolve, reject, timer });
+      process.send?.({ type: METRICS_REQUEST, id });
+    });
 }
 
 /** Normalizes a request method to the fixed label set. */
@@ -143,11 +196,13 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     help: '1 when the dependency answered the last readiness probe, else 0',
     labelNames: ['dependency'] as const,
     registers: [registry],
+    aggregator: 'min',
   });
   const drainingGauge = new Gauge({
     name: 'g2d_gateway_draining',
     help: '1 while the instance drains for shutdown (readiness answers 503)',
     registers: [registry],
+    aggregator: 'max',
   });
   let hashStats: (() => { active: number; queued: number }) | null = null;
   new Gauge({
@@ -188,6 +243,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
 
   const requestChildren = new Map<string, { count: Counter.Internal; time: Histogram.Internal<'route' | 'method'> }>();
   const upstreamChildren = new Map<string, Histogram.Internal<'route'>>();
+  const renderCluster = options.clusterWorker ? clusterRender(registry) : null;
 
   return {
     registry,
@@ -227,7 +283,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       inFlight = count;
     },
     async render() {
-      return { contentType: registry.contentType, body: await registry.metrics() };
+      return { contentType: registry.contentType, body: renderCluster ? await renderCluster() : await registry.metrics() };
     },
   };
 }

@@ -3,7 +3,9 @@
  * port, so one instance uses more than one core. Each worker is a complete gateway with its own
  * pools (DB_POOL_SIZE each); everything that matters is in Redis and Postgres already (SPEC §11),
  * so it makes no difference which worker serves a request. Measured on the 2-core machine with a
- * trivial upstream: token-authenticated proxied requests ≈ 1.5–1.9× the single-process rate.
+ * trivial upstream and autocannon on the same host (-c 64, 10 s, six paired runs on a busy box):
+ * token-authenticated proxied requests ≈ 1.2–1.9× the single-process rate. Default stays 1: on a
+ * host whose cores already run other replicas or the upstream, more workers only add contention.
  *
  * The primary only supervises: it forwards a drain request to every worker on SIGTERM/SIGINT,
  * restarts a worker that dies unexpectedly (giving up when they crash in a loop), and answers the

@@ -60,6 +60,20 @@ export function createSessions(
   const revoked = new LRUCache<string, { revoked: boolean; validAfter: number; at: number }>({ max: 50_000 });
   const statuses = new LRUCache<string, UserStatus & { at: number }>({ max: 50_000 });
   const { state, users, log } = deps;
+  // During an outage every request fails open: one warning per dependency per 10 s (with how many
+  // were folded into it) instead of one per request; the exact count is the fail_open metric.
+  const quietUntil = { redis: 0, postgres: 0 };
+  const folded = { redis: 0, postgres: 0 };
+  const warnFailOpen = (dependency: 'redis' | 'postgres', err: unknown, what: string) => {
+    const now = clock.now();
+    if (now < quietUntil[dependency]) {
+      folded[dependency] += 1;
+      return;
+    }
+    log.warn({ err: err instanceof Error ? err.message : String(err), suppressed: folded[dependency] }, `${what} failed open`);
+    quietUntil[dependency] = now + 10_000;
+    folded[dependency] = 0;
+  };
 
   async function revocationOf(claims: TokenClaims) {
     const now = clock.now();
@@ -72,7 +86,7 @@ export function createSessions(
       return entry;
     } catch (err) {
       options.onFailOpen?.('redis');
-      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'revocation check failed open');
+      warnFailOpen('redis', err, 'revocation check');
       return hit ?? { revoked: false, validAfter: 0, at: now };
     }
   }
@@ -90,7 +104,7 @@ export function createSessions(
       return entry;
     } catch (err) {
       options.onFailOpen?.('postgres');
-      log.warn({ err: err instanceof Error ? err.message : String(err) }, 'user status check failed open');
+      warnFailOpen('postgres', err, 'user status check');
       return hit ?? { disabled: false, mustChangePassword: false, validAfter: 0, exists: true };
     }
   }

@@ -1,0 +1,61 @@
+/** Bench knobs, read once from the environment (documented in bench/README.md). */
+export interface BenchOptions {
+  readonly quick: boolean;
+  /** Seconds per measured run. */
+  readonly durationSec: number;
+  readonly warmupSec: number;
+  /** Alternating rounds of every throughput scenario. */
+  readonly rounds: number;
+  readonly connections: number;
+  /** wrk threads. */
+  readonly threads: number;
+  readonly soakSec: number;
+  /** Idle WebSockets to hold through the gateway. */
+  readonly wsIdle: number;
+  readonly wsConnections: number;
+  readonly tokens: number;
+  readonly loginUsers: number;
+  readonly loginConnections: number;
+  readonly stormConnections: number;
+  /** nginx worker processes (1, like the one gateway process). */
+  readonly proxyWorkers: number;
+  readonly gatewayLogLevel: string;
+  readonly loadgen: string | undefined;
+  /** A scenario id: run only it, under `node --cpu-prof`, and print the profile summary. */
+  readonly profile: string | undefined;
+  readonly postgresAdminUrl: string;
+  readonly redisUrl: string;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}: must be a whole number from ${min} to ${max} (got "${raw}")`);
+  return n;
+}
+
+export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
+  return {
+    quick,
+    durationSec: int(env, 'BENCH_DURATION', quick ? 3 : 8, 1, 600),
+    warmupSec: int(env, 'BENCH_WARMUP', quick ? 1 : 2, 1, 60),
+    rounds: int(env, 'BENCH_ROUNDS', quick ? 1 : 3, 1, 20),
+    connections: int(env, 'BENCH_CONNECTIONS', 50, 1, 5000),
+    threads: int(env, 'BENCH_THREADS', 2, 1, 64),
+    soakSec: int(env, 'BENCH_SOAK_SECONDS', quick ? 10 : 60, 1, 3600),
+    wsIdle: int(env, 'BENCH_WS_IDLE', quick ? 1000 : 10_000, 0, 100_000),
+    wsConnections: int(env, 'BENCH_WS_CONNECTIONS', 50, 1, 5000),
+    tokens: int(env, 'BENCH_TOKENS', 1000, 1, 100_000),
+    loginUsers: int(env, 'BENCH_LOGIN_USERS', 64, 1, 10_000),
+    loginConnections: int(env, 'BENCH_LOGIN_CONNECTIONS', 16, 1, 1000),
+    stormConnections: int(env, 'BENCH_STORM_CONNECTIONS', 64, 1, 1000),
+    proxyWorkers: int(env, 'BENCH_PROXY_WORKERS', 1, 1, 64),
+    gatewayLogLevel: env.BENCH_GATEWAY_LOG_LEVEL ?? 'info',
+    loadgen: env.BENCH_LOADGEN,
+    profile: env.BENCH_PROFILE || undefined,
+    postgresAdminUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  };
+}

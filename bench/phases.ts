@@ -1,0 +1,199 @@
+/**
+ * The bench's phases, in order: checks, warm-up (→ warm RSS), throughput rounds, WebSocket echo,
+ * logins vs raw argon2, proxied latency under a login storm, the soak (→ soak RSS), and idle
+ * WebSockets held. Every phase is bounded by the options' durations.
+ */
+import type { PasswordConfig } from '../gateway/config/types.js';
+import { holdWebSockets, rawArgon2, runEcho, type Entry } from './drivers.js';
+import type { BenchData } from './fixtures.js';
+import type { LoadGenerator, LoadResult, LoadSpec } from './load.js';
+import { log, measure, type Measured } from './measure.js';
+import type { BenchOptions } from './options.js';
+import { memoryOf, openFileLimitOf, sleep } from './procs.js';
+import { median, type BenchResults, type HttpScenario } from './report.js';
+import { checkScenario, httpScenarios, type HttpScenarioDef } from './scenarios.js';
+import type { Service } from './setups.js';
+import type { EchoResult } from './ws.js';
+
+export interface PhaseContext {
+  readonly opts: BenchOptions;
+  readonly loadgen: LoadGenerator;
+  readonly data: BenchData;
+  readonly upstream: Service;
+  readonly nginx: Service | null;
+  readonly haproxy: Service | null;
+  readonly gateway: Service;
+  readonly passwords: PasswordConfig;
+  readonly tuning: Record<string, string>;
+  readonly entry: (name: string) => Entry;
+  readonly notes: string[];
+}
+
+const fmt = (r: LoadResult) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.badStatus + r.socketErrors ? `, ${r.badStatus + r.socketErrors} errors` : ''}`;
+
+function gatewayMiB(ctx: PhaseContext): number {
+  return memoryOf(ctx.gateway.proc.pid)?.rssMiB ?? NaN;
+}
+
+/** The login request: rotates through the login users so no one identity has many attempts in flight (lockout counts before verifying). */
+function loginSpec(ctx: PhaseContext): Omit<LoadSpec, 'connections' | 'durationSec'> {
+  const bodies = ctx.data.loginEmails.map((email) => JSON.stringify({ email, password: ctx.data.loginPassword, tenant_domain: ctx.data.tenantDomain }));
+  return { url: `${ctx.gateway.url}/api/v1/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, rotate: { body: true, values: bodies } };
+}
+
+export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
+  const { opts, loadgen } = ctx;
+  const { defs, missing } = httpScenarios({ ...ctx, tokens: ctx.data.tokens, nodeKey: ctx.data.nodeKey, tenantId: ctx.data.tenantId });
+  const http: HttpScenario[] = missing.map((m) => ({ id: m.id, label: m.label, skipped: m.why, rounds: [] }));
+  const live: HttpScenarioDef[] = [];
+  for (const def of defs) {
+    const problem = await checkScenario(def);
+    if (problem) {
+      log(`skipping ${def.label}: ${problem}`);
+      ctx.notes.push(`${def.label} skipped: ${problem}`);
+      http.push({ id: def.id, label: def.label, skipped: problem, rounds: [] });
+    } else live.push(def);
+  }
+  const rows = new Map<string, Measured[]>(live.map((d) => [d.id, []]));
+  const login = loginSpec(ctx);
+  const gatewayWs = `${ctx.gateway.url.replace('http', 'ws')}/ws/agent?token=${ctx.data.tokens[0] as string}`;
+  const directWs = `${ctx.upstream.url.replace('http', 'ws')}/ws/agent`;
+
+  // ---- warm-up: JIT, pools, caches, argon2 memory; then the RSS every later reading is held to.
+  log('warm-up');
+  for (const def of live) await loadgen.run({ ...def.spec, connections: opts.connections, durationSec: opts.warmupSec });
+  await loadgen.run({ ...login, connections: opts.stormConnections, durationSec: opts.warmupSec + 1 });
+  let wsSkipped: string | undefined;
+  try {
+    await runEcho(ctx.entry('ws'), { url: gatewayWs, connections: opts.wsConnections, durationSec: 1, messageBytes: 64 });
+  } catch (err) {
+    wsSkipped = `gateway WebSocket echo failed: ${err instanceof Error ? err.message : String(err)}`;
+    log(wsSkipped);
+  }
+  await sleep(1000);
+  const warmMiB = gatewayMiB(ctx);
+  log(`gateway RSS after warm-up: ${warmMiB.toFixed(0)} MiB`);
+
+  // ---- throughput: every setup once per round, the order rotated each round.
+  for (let round = 0; round < opts.rounds; round++) {
+    const order = live.map((_, i) => live[(i + round) % live.length] as HttpScenarioDef);
+    for (const def of order) {
+      const r = await measure(loadgen, def, { connections: opts.connections, durationSec: opts.durationSec });
+      rows.get(def.id)?.push(r);
+      log(`round ${round + 1}/${opts.rounds} ${def.label}: ${fmt(r)}${r.invalid ? ` INVALID (${r.invalid})` : ''}`);
+    }
+  }
+  for (const def of live) http.push({ id: def.id, label: def.label, rounds: rows.get(def.id) ?? [] });
+  const order = ['direct', 'nginx', 'haproxy', 'gw_public', 'gw_user', 'gw_user_1000', 'gw_node'];
+  http.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+
+  // ---- WebSocket echo, direct vs gateway, alternating.
+  const ws = { direct: [] as EchoResult[], gateway: [] as EchoResult[], ...(wsSkipped ? { skipped: wsSkipped } : {}) };
+  if (!wsSkipped) {
+    const wsSec = Math.min(opts.durationSec, 5);
+    for (let round = 0; round < opts.rounds; round++) {
+      const pair = [['direct', directWs], ['gateway', gatewayWs]] as const;
+      for (const [which, url] of round % 2 === 0 ? pair : [...pair].reverse()) {
+        const r = await runEcho(ctx.entry('ws'), { url, connections: opts.wsConnections, durationSec: wsSec, messageBytes: 64 });
+        ws[which].push(r);
+        log(`round ${round + 1} WebSocket echo ${which}: ${r.messagesPerSec.toFixed(0)} msg/s, p99 ${r.p99Ms.toFixed(2)} ms`);
+      }
+    }
+  }
+
+  // ---- logins vs raw argon2 at the same cost and concurrency cap, alternating.
+  const argon2 = { memoryCost: ctx.passwords.memoryCost, timeCost: ctx.passwords.timeCost, parallelism: ctx.passwords.parallelism };
+  const loginRounds = Math.min(2, opts.rounds);
+  const loginResult = { rawVerifiesPerSec: [] as number[], loginsPerSec: [] as number[], loginP99Ms: [] as number[], badStatus: 0, concurrencyCap: ctx.passwords.maxConcurrent, argon2: `m=${argon2.memoryCost} KiB, t=${argon2.timeCost}, p=${argon2.parallelism}` };
+  for (let round = 0; round < loginRounds; round++) {
+    const raw = await rawArgon2(ctx.entry('argon2-raw'), { ...argon2, concurrency: ctx.passwords.maxConcurrent, durationSec: Math.min(opts.durationSec, 6) }, { ...process.env, UV_THREADPOOL_SIZE: ctx.tuning.UV_THREADPOOL_SIZE ?? '16' });
+    const r = await loadgen.run({ ...login, connections: opts.loginConnections, durationSec: opts.durationSec });
+    const ok = r.requests - r.badStatus - r.socketErrors;
+    loginResult.rawVerifiesPerSec.push(raw.perSec);
+    loginResult.loginsPerSec.push((r.rps * ok) / Math.max(1, r.requests));
+    loginResult.loginP99Ms.push(r.p99Ms);
+    loginResult.badStatus += r.badStatus + r.socketErrors;
+    log(`round ${round + 1} raw argon2 ${raw.perSec.toFixed(1)}/s (${raw.msPerVerify.toFixed(1)} ms each) · gateway logins ${((r.rps * ok) / Math.max(1, r.requests)).toFixed(1)}/s, p99 ${r.p99Ms.toFixed(0)} ms, ${r.badStatus} bad`);
+  }
+
+  // ---- proxied latency at a fixed, moderate offered load: idle vs during a login storm.
+  const user = live.find((d) => d.id === 'gw_user');
+  const storm = { offeredRps: 0, idle: [] as LoadResult[], storm: [] as LoadResult[], stormLoginsPerSec: [] as number[] };
+  if (user) {
+    const capacity = median((rows.get('gw_user') ?? []).map((r) => r.rps));
+    const conns = 10;
+    storm.offeredRps = Math.round(capacity * 0.25);
+    const delayMs = Math.max(1, (1000 * conns) / Math.max(1, storm.offeredRps));
+    const probe = () => loadgen.run({ ...user.spec, connections: conns, durationSec: opts.durationSec, delayMs });
+    for (let round = 0; round < loginRounds; round++) {
+      const idle = await probe();
+      storm.idle.push(idle);
+      log(`round ${round + 1} proxied at ~${storm.offeredRps} req/s offered, idle: ${fmt(idle)}`);
+      const stormRun = loadgen.run({ ...login, connections: opts.stormConnections, durationSec: opts.durationSec + 2 });
+      await sleep(1000);
+      const under = await probe();
+      const logins = await stormRun;
+      storm.storm.push(under);
+      storm.stormLoginsPerSec.push(logins.rps);
+      log(`round ${round + 1} proxied during a ${opts.stormConnections}-connection login storm (${logins.rps.toFixed(0)} logins/s): ${fmt(under)}`);
+    }
+  } else ctx.notes.push('login-storm latency not measured: the gateway user route was skipped');
+
+  // ---- soak: the 1 000-token user route at full load plus a trickle of logins.
+  const soakDef = live.find((d) => d.id === 'gw_user_1000') ?? user;
+  const samples: number[] = [];
+  let soakRps = NaN;
+  if (soakDef) {
+    log(`soak: ${opts.soakSec} s of ${soakDef.label} with a trickle of logins`);
+    const timer = setInterval(() => samples.push(Number(gatewayMiB(ctx).toFixed(1))), 1000);
+    try {
+      const [r] = await Promise.all([
+        loadgen.run({ ...soakDef.spec, connections: opts.connections, durationSec: opts.soakSec }),
+        loadgen.run({ ...login, connections: 2, durationSec: opts.soakSec, delayMs: 100 }),
+      ]);
+      soakRps = r.rps;
+      log(`soak: ${fmt(r)}`);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+  await sleep(2000);
+  const soakMiB = gatewayMiB(ctx);
+  log(`gateway RSS after soak: ${soakMiB.toFixed(0)} MiB (warm-up ${warmMiB.toFixed(0)} MiB)`);
+
+  // ---- idle WebSockets held through the gateway: two sockets each (client + upstream), within the fd limit.
+  const fdLimit = openFileLimitOf(ctx.gateway.proc.pid) ?? 1024;
+  const count = Math.min(opts.wsIdle, Math.floor((fdLimit - 256) / 2));
+  const idle = { requested: opts.wsIdle, held: 0, failed: 0, firstError: null as string | null, baselineMiB: soakMiB, heldMiB: NaN, per10kMiB: NaN, extrapolated: false, ...(wsSkipped ? { skipped: wsSkipped } : {}) };
+  if (!wsSkipped && count > 0) {
+    if (count < opts.wsIdle) ctx.notes.push(`open-file limit ${fdLimit}: ${count} idle WebSockets held (two sockets each in the gateway), RSS scaled linearly to 10 000`);
+    log(`holding ${count} idle WebSockets through the gateway`);
+    const held = await holdWebSockets(ctx.entry('ws'), { url: gatewayWs, count, batch: 200 }, 180_000);
+    try {
+      await sleep(3000);
+      idle.held = held.result.held;
+      idle.failed = held.result.failed;
+      idle.firstError = held.result.firstError;
+      idle.heldMiB = gatewayMiB(ctx);
+      idle.extrapolated = idle.held < 10_000;
+      idle.per10kMiB = idle.held > 0 ? idle.baselineMiB + ((idle.heldMiB - idle.baselineMiB) * 10_000) / idle.held : NaN;
+      log(`held ${idle.held} (${idle.failed} failed) in ${held.result.seconds.toFixed(1)} s: gateway RSS ${idle.heldMiB.toFixed(0)} MiB (${idle.baselineMiB.toFixed(0)} before)`);
+    } finally {
+      await held.release();
+    }
+  }
+
+  return {
+    generatedAt: '',
+    machine: {},
+    options: { quick: opts.quick, durationSec: opts.durationSec, rounds: opts.rounds, connections: opts.connections, threads: opts.threads, soakSec: opts.soakSec, tokens: opts.tokens, wsConnections: opts.wsConnections, loginConnections: opts.loginConnections, stormConnections: opts.stormConnections, proxyWorkers: opts.proxyWorkers, gatewayLogLevel: opts.gatewayLogLevel },
+    http,
+    websocket: ws,
+    login: loginResult,
+    storm,
+    memory: { warmMiB, soakMiB, peakMiB: memoryOf(ctx.gateway.proc.pid)?.peakMiB ?? NaN, soakSeconds: opts.soakSec, samples, soakRps },
+    websocketIdle: idle,
+    targets: [],
+    notes: ctx.notes,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * `npm run bench` (issue 6, SPEC §13): starts the minimal upstream, nginx and HAProxy when
+ * installed, and the compiled gateway on a database and Redis prefix of its own; drives each with
+ * the same load generator, connections and duration in alternating rounds; prints every ratio next
+ * to its target and writes bench/results.json, bench/results.md and bench/results.svg.
+ * Loopback only, bounded, and everything it started is stopped and dropped at the end.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { loadConfig } from '../gateway/config/index.js';
+import { renderChart } from './chart.js';
+import { createBenchData, type BenchData } from './fixtures.js';
+import { createLoadGenerator, type LoadGenerator } from './load.js';
+import { log, measure } from './measure.js';
+import { readOptions, type BenchOptions } from './options.js';
+import { runPhases } from './phases.js';
+import { formatSummary, loadProfile, summarizeProfile } from './profile.js';
+import { evaluateTargets, renderTables, type BenchResults } from './report.js';
+import { checkScenario, httpScenarios } from './scenarios.js';
+import { startGateway, startHaproxy, startNginx, startUpstream, type Service } from './setups.js';
+import { stopAll } from './procs.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const compiled = here.endsWith(join('dist', 'bench'));
+const root = compiled ? join(here, '..', '..') : join(here, '..');
+/** How to start a helper: the compiled .js, or the .ts through tsx when run from source. */
+const entry = (name: string): string[] => (compiled ? [join(here, `${name}.js`)] : ['--import', 'tsx', join(here, `${name}.ts`)]);
+
+function version(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error) return 'absent';
+  return `${r.stdout}${r.stderr}`.split('\n').find((l) => /version/i.test(l))?.trim() ?? 'unknown';
+}
+
+/** The gateway's environment: production mode, so nothing falls back to embedded defaults. */
+function gatewayEnv(opts: BenchOptions, data: BenchData, upstream: Service, tuning: Record<string, string>): Record<string, string> {
+  return {
+    ...tuning,
+    NODE_ENV: 'production',
+    DATABASE_URL: data.databaseUrl,
+    REDIS_URL: data.redisUrl,
+    REDIS_KEY_PREFIX: data.redisPrefix,
+    AUTH_JWT_SECRET: data.jwtSecret,
+    AUTH_JWT_ISSUER: data.issuer,
+    AUTH_JWT_AUDIENCE: data.audience,
+    IDENTITY_SIGNING_KEY: data.identitySigningKey,
+    DEFAULT_TENANT_DOMAIN: data.tenantDomain,
+    UPSTREAM_URL: upstream.url,
+    LOG_LEVEL: opts.gatewayLogLevel,
+    // 10 000 held WebSockets are 20 000 sockets; the default cap would refuse them.
+    GATEWAY_MAX_CONNECTIONS: '40000',
+  };
+}
+
+/** PASSWORD_* and UV_THREADPOOL_SIZE set by the caller reach both the gateway and the raw argon2 baseline. */
+function tuningEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.startsWith('PASSWORD_') || k === 'UV_THREADPOOL_SIZE')) out[k] = v;
+  return out;
+}
+
+async function profileOnly(opts: BenchOptions, scenarioId: string, workDir: string, data: BenchData, loadgen: LoadGenerator, tuning: Record<string, string>): Promise<void> {
+  const profDir = join(root, 'bench', 'results', 'profiles');
+  mkdirSync(profDir, { recursive: true });
+  const upstream = await startUpstream(workDir, entry('upstream'));
+  const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning), { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const { defs } = httpScenarios({ upstream, nginx: null, haproxy: null, gateway, tokens: data.tokens, nodeKey: data.nodeKey, tenantId: data.tenantId });
+  const def = defs.find((d) => d.id === scenarioId);
+  if (!def) throw new Error(`BENCH_PROFILE=${scenarioId}: no such scenario (${defs.map((d) => d.id).join(', ')})`);
+  const problem = await checkScenario(def);
+  if (problem) throw new Error(`${def.label}: ${problem}`);
+  const before = new Set(readdirSync(profDir));
+  const r = await measure(loadgen, def, { connections: opts.connections, durationSec: Math.max(10, opts.durationSec) });
+  log(`${def.label}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerRequest?.toFixed(0) ?? '?'} CPU µs/req (under the profiler)`);
+  await gateway.proc.stop();
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
+  if (!file) throw new Error('the gateway wrote no .cpuprofile');
+  const summary = formatSummary(summarizeProfile(loadProfile(join(profDir, file))));
+  writeFileSync(join(profDir, `${scenarioId}.txt`), `${summary}\n`);
+  process.stdout.write(`\n${summary}\n\nprofile: ${join(profDir, file)}\n`);
+}
+
+async function main(): Promise<void> {
+  const opts = readOptions();
+  const started = Date.now();
+  const workDir = mkdtempSync(join(tmpdir(), 'g2d-bench-'));
+  const tuning = tuningEnv();
+  const passwords = loadConfig(tuning).passwords;
+  const loadgen = createLoadGenerator({ workDir, threads: opts.threads, autocannonEntry: entry('autocannon-child').at(-1) as string, prefer: opts.loadgen });
+  if (loadgen.tool === 'autocannon') log('wrk not found: using autocannon (apt-get install wrk for a generator that is not itself the bottleneck)');
+  if (compiled === false) log('running from source through tsx: the gateway under test is still dist/ (run npm run build first)');
+  let data: BenchData | null = null;
+  let ok = false;
+  try {
+    log(`creating the bench database, ${opts.tokens} users and tokens`);
+    data = await createBenchData({ postgresAdminUrl: opts.postgresAdminUrl, redisUrl: opts.redisUrl, users: Math.max(opts.tokens, opts.loginUsers), loginUsers: opts.loginUsers, passwords });
+    if (opts.profile) {
+      await profileOnly(opts, opts.profile, workDir, data, loadgen, tuning);
+      ok = true;
+      return;
+    }
+    const upstream = await startUpstream(workDir, entry('upstream'));
+    const nginx = await startNginx(workDir, upstream.port, opts.proxyWorkers);
+    const haproxy = await startHaproxy(workDir, upstream.port, { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 });
+    const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning));
+    const notes: string[] = [];
+    if (!nginx) notes.push('nginx not installed: nginx ratios not measured (apt-get install nginx)');
+    if (!haproxy) notes.push('haproxy not installed: HAProxy ratio not measured (apt-get install haproxy)');
+    const results: BenchResults = await runPhases({ opts, loadgen, data, upstream, nginx, haproxy, gateway, passwords, tuning, entry, notes });
+    Object.assign(results, {
+      generatedAt: new Date().toISOString(),
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        kernel: release(),
+        node: process.version,
+        loadgen: `${loadgen.tool}${loadgen.tool === 'wrk' ? ` -t${loadgen.threads}` : ''}`,
+        nginx: version('nginx', ['-v']),
+        haproxy: version('haproxy', ['-v']),
+        minutes: Number(((Date.now() - started) / 60000).toFixed(1)),
+      },
+    });
+    results.targets = evaluateTargets(results);
+    const tables = renderTables(results);
+    const outDir = join(root, 'bench');
+    mkdirSync(join(outDir, 'results'), { recursive: true });
+    const json = `${JSON.stringify(results, null, 2)}\n`;
+    writeFileSync(join(outDir, 'results.json'), json);
+    writeFileSync(join(outDir, 'results', `${results.generatedAt.replace(/[:.]/g, '-')}.json`), json);
+    writeFileSync(join(outDir, 'results.svg'), renderChart(results));
+    const header = `Latest run: ${results.generatedAt} · ${results.machine.cpus} CPU (${results.machine.cpuModel}) · ${results.machine.loadgen}, ${opts.connections} connections, ${opts.durationSec} s × ${opts.rounds} alternating rounds · ${results.machine.minutes} min`;
+    writeFileSync(join(outDir, 'results.md'), `${header}\n\n${tables}\n${notes.length ? `\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`);
+    process.stdout.write(`\n${header}\n\n${tables}\n\n`);
+    for (const n of notes) process.stdout.write(`note: ${n}\n`);
+    process.stdout.write(`\nwrote bench/results.json, bench/results.md, bench/results.svg in ${((Date.now() - started) / 60000).toFixed(1)} min\n`);
+    ok = true;
+  } finally {
+    await stopAll();
+    await data?.cleanup();
+    if (ok) rmSync(workDir, { recursive: true, force: true });
+    else process.stderr.write(`bench: logs kept in ${workDir}\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -10,6 +10,11 @@ export interface SplitTarget {
 // pchar (RFC 3986 §3.3) minus ';' (path parameters are refused): left as-is in the canonical form.
 const KEEP = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/;
 const HEX = /^[0-9A-Fa-f]{2}$/;
+// A path already in canonical form: non-empty segments of KEEP characters only, at most one
+// trailing slash. Most request paths are; they skip the per-segment decode and re-encode, which
+// would return them unchanged (issue 6 hot path). Dot segments still go the slow way to be refused.
+const CANONICAL = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@]+)+\/?$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
 /**
  * Splits a request-target into a canonical path and the raw query (SPEC §7). The path is decoded
@@ -31,6 +36,7 @@ export function normalizePath(rawPath: string): string {
   if (rawPath.length === 0 || rawPath[0] !== '/') throw bad('path must start with /');
   if (rawPath.length > 4096) throw bad('path too long');
   if (rawPath === '/') return '/';
+  if (CANONICAL.test(rawPath) && !DOT_SEGMENT.test(rawPath)) return rawPath;
   const segments = rawPath.slice(1).split('/');
   let out = '';
   for (let i = 0; i < segments.length; i++) {

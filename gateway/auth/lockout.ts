@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { systemClock, type Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
 import type { AttemptResult, AuthStateStore } from '../store/state.js';
 
@@ -30,6 +32,9 @@ export interface Lockout {
   failIp(scope: string, ip: string): Promise<void>;
 }
 
+/** How long "this IP has no recent failures" is reused without asking the store again. */
+const CLEAN_IP_MS = 1_000;
+
 // Redis keys carry a digest of the email, not the email: no PII at rest in Redis, bounded length,
 // and the `{…}` hash tag keeps one email's keys in one Cluster slot so the Lua script may touch them all.
 function emailTag(email: string): string {
@@ -40,8 +45,14 @@ function emailTag(email: string): string {
  * Failed-login lockout and per-IP throttling on the shared AuthStateStore (SPEC §5, §11): the same
  * counters on every gateway instance, identical for existing and unknown identities.
  */
-export function createLockout(deps: { state: AuthStateStore }, policy: LockoutPolicy, ip: IpThrottlePolicy): Lockout {
+export function createLockout(deps: { state: AuthStateStore; clock?: Clock }, policy: LockoutPolicy, ip: IpThrottlePolicy): Lockout {
   const { state } = deps;
+  const clock = deps.clock ?? systemClock;
+  // IPs whose failure count was 0 a moment ago. A node route checks its IP on every request, a
+  // Redis round trip each (issue 6 profile); a clean answer is reused for CLEAN_IP_MS. A failure
+  // on this instance forgets it at once, so guessing here is always counted against the fresh
+  // number; failures on other instances are seen within CLEAN_IP_MS.
+  const cleanIps = new LRUCache<string, number>({ max: 10_000 });
   return {
     keysFor(tenantKeys, email) {
       const tag = emailTag(email);
@@ -55,11 +66,19 @@ export function createLockout(deps: { state: AuthStateStore }, policy: LockoutPo
     reachedLimit: (count) => count >= policy.maxAttempts,
     reset: (keys) => state.clear(keys),
     async checkIp(scope, addr) {
-      const { count, ttl } = await state.peek(`ipfail:${scope}:${addr}`);
+      const key = `ipfail:${scope}:${addr}`;
+      const now = clock.now();
+      const cleanAt = cleanIps.get(key);
+      if (cleanAt !== undefined && now - cleanAt < CLEAN_IP_MS && now >= cleanAt) return;
+      const { count, ttl } = await state.peek(key);
+      if (count === 0) cleanIps.set(key, now);
+      else cleanIps.delete(key);
       if (count >= ip.limit) throw new GatewayError('TOO_MANY_REQUESTS', { retryAfter: ttl || ip.windowSeconds });
     },
     async failIp(scope, addr) {
-      await state.hit(`ipfail:${scope}:${addr}`, ip.windowSeconds);
+      const key = `ipfail:${scope}:${addr}`;
+      cleanIps.delete(key);
+      await state.hit(key, ip.windowSeconds);
     },
   };
 }

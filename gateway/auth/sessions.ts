@@ -34,6 +34,12 @@ export interface SessionsOptions {
   onFailOpen?: (dependency: 'redis' | 'postgres') => void;
 }
 
+interface RevocationEntry {
+  revoked: boolean;
+  validAfter: number;
+  at: number;
+}
+
 interface UserStatus {
   disabled: boolean;
   mustChangePassword: boolean;
@@ -57,7 +63,7 @@ export function createSessions(
   const clock = options.clock ?? systemClock;
   const revocationMs = options.revocationCacheMs ?? 2000;
   const statusMs = options.statusCacheMs ?? 4000;
-  const revoked = new LRUCache<string, { revoked: boolean; validAfter: number; at: number }>({ max: 50_000 });
+  const revoked = new LRUCache<string, RevocationEntry>({ max: 50_000 });
   const statuses = new LRUCache<string, UserStatus & { at: number }>({ max: 50_000 });
   const { state, users, log } = deps;
   // During an outage every request fails open: one warning per dependency per 10 s (with how many
@@ -75,14 +81,36 @@ export function createSessions(
     folded[dependency] = 0;
   };
 
-  async function revocationOf(claims: TokenClaims) {
+  // Requests that miss the cache while a read for the same token (or user) is out wait for that
+  // read instead of sending their own: 50 connections on one token would otherwise send 50
+  // identical reads whenever its entry ages out (issue 6). `epoch` moves on every local logout,
+  // password change or status change; a read that started before one answers its own requests
+  // but is not cached, so it can never overwrite the newer state, and no later request joins it.
+  const revocationReads = new Map<string, { epoch: number; read: Promise<RevocationEntry> }>();
+  const statusReads = new Map<string, { epoch: number; read: Promise<UserStatus> }>();
+  let epoch = 0;
+
+  function revocationOf(claims: TokenClaims): Promise<RevocationEntry> {
     const now = clock.now();
     const hit = revoked.get(claims.jti);
-    if (hit && now - hit.at < revocationMs) return hit;
+    if (hit && now - hit.at < revocationMs) return Promise.resolve(hit);
+    const key = `${claims.jti}\n${claims.sub}`;
+    const pending = revocationReads.get(key);
+    if (pending && pending.epoch === epoch) return pending.read;
+    const entry = { epoch, read: readRevocation(claims, hit, now) };
+    revocationReads.set(key, entry);
+    void entry.read.finally(() => {
+      if (revocationReads.get(key) === entry) revocationReads.delete(key);
+    });
+    return entry.read;
+  }
+
+  async function readRevocation(claims: TokenClaims, hit: RevocationEntry | undefined, now: number): Promise<RevocationEntry> {
+    const startEpoch = epoch;
     try {
       const [jti, va] = await state.getMarkers([`revoked:${claims.jti}`, `va:${claims.sub}`]);
       const entry = { revoked: jti !== null, validAfter: va === null ? 0 : Number(va), at: now };
-      revoked.set(claims.jti, entry);
+      if (epoch === startEpoch) revoked.set(claims.jti, entry);
       return entry;
     } catch (err) {
       options.onFailOpen?.('redis');
@@ -91,16 +119,28 @@ export function createSessions(
     }
   }
 
-  async function statusOf(userId: string): Promise<UserStatus> {
+  function statusOf(userId: string): Promise<UserStatus> {
     const now = clock.now();
     const hit = statuses.get(userId);
-    if (hit && now - hit.at < statusMs) return hit;
+    if (hit && now - hit.at < statusMs) return Promise.resolve(hit);
+    const pending = statusReads.get(userId);
+    if (pending && pending.epoch === epoch) return pending.read;
+    const entry = { epoch, read: readStatus(userId, hit, now) };
+    statusReads.set(userId, entry);
+    void entry.read.finally(() => {
+      if (statusReads.get(userId) === entry) statusReads.delete(userId);
+    });
+    return entry.read;
+  }
+
+  async function readStatus(userId: string, hit: UserStatus | undefined, now: number): Promise<UserStatus> {
+    const startEpoch = epoch;
     try {
       const row = await users.statusOf(userId);
       const entry = row
         ? { disabled: row.status === 'disabled', mustChangePassword: row.mustChangePassword, validAfter: row.passwordChangedAt.getTime(), exists: true, at: now }
         : { disabled: false, mustChangePassword: false, validAfter: 0, exists: false, at: now };
-      statuses.set(userId, entry);
+      if (epoch === startEpoch) statuses.set(userId, entry);
       return entry;
     } catch (err) {
       options.onFailOpen?.('postgres');
@@ -122,14 +162,17 @@ export function createSessions(
     async revoke(claims) {
       const ttl = Math.max(1, Math.ceil(claims.exp - clock.now() / 1000) + 60);
       await state.setMarker(`revoked:${claims.jti}`, '1', ttl);
+      epoch += 1;
       revoked.set(claims.jti, { revoked: true, validAfter: 0, at: clock.now() });
     },
     async invalidateBefore(userId, atMs, ttlSeconds) {
       await state.setMarker(`va:${userId}`, String(atMs), ttlSeconds + 60);
+      epoch += 1;
       for (const [jti, entry] of revoked.entries()) if (entry.validAfter < atMs) revoked.delete(jti);
       statuses.delete(userId);
     },
     forgetUser(userId) {
+      epoch += 1;
       statuses.delete(userId);
     },
   };

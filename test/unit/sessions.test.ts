@@ -1,0 +1,98 @@
+/**
+ * Session checks on the hot path (SPEC §6, issue 6): requests that miss the cache together share
+ * one store read, and a logout or password change made while a read is out is never overwritten
+ * by that older read, nor joined by a request that came after it.
+ */
+import { describe, expect, it } from 'vitest';
+import { createSessions } from '../../gateway/auth/sessions.js';
+import type { TokenClaims } from '../../gateway/auth/types.js';
+import { manualClock } from '../../gateway/clock.js';
+import { createLogger } from '../../gateway/ops/logger.js';
+import { createMemoryStateStore } from '../../gateway/store/memory.js';
+import type { AuthStateStore } from '../../gateway/store/state.js';
+import type { UserStore } from '../../gateway/store/users.js';
+
+const USER = '7a2b3c4d-aaaa-4bbb-8ccc-ddddeeeeffff';
+const log = createLogger({ level: 'silent', format: 'json' });
+
+function setup() {
+  const clock = manualClock(Date.UTC(2026, 6, 1, 12));
+  const memory = createMemoryStateStore(clock);
+  let markerReads = 0;
+  let statusReads = 0;
+  let gate: Promise<void> | null = null;
+  // The real in-process store, with reads that can be held open to stage a race.
+  const state: AuthStateStore = {
+    ...memory,
+    async getMarkers(keys) {
+      markerReads += 1;
+      const values = await memory.getMarkers(keys);
+      if (gate) await gate;
+      return values;
+    },
+  };
+  const users = {
+    async statusOf() {
+      statusReads += 1;
+      if (gate) await gate;
+      return { status: 'active' as const, mustChangePassword: false, passwordChangedAt: new Date(0) };
+    },
+  } as unknown as UserStore;
+  const sessions = createSessions({ state, users, log }, { clock });
+  const iat = Math.floor(clock.now() / 1000) - 60;
+  const claims: TokenClaims = { tid: USER, sub: USER, email: 'a@b.test', role: 'agent', jti: 'jti-1', iat, exp: iat + 3600 };
+  let release = () => {};
+  return {
+    clock,
+    sessions,
+    claims,
+    reads: () => ({ markerReads, statusReads }),
+    hold() {
+      gate = new Promise<void>((resolve) => (release = resolve));
+    },
+    release() {
+      gate = null;
+      release();
+    },
+  };
+}
+
+describe('sessions', () => {
+  it('sends one store read for many concurrent checks of one token, then serves from cache', async () => {
+    const s = setup();
+    s.hold();
+    const pending = Array.from({ length: 20 }, () => s.sessions.check(s.claims));
+    s.release();
+    const verdicts = await Promise.all(pending);
+    expect(verdicts.every((v) => v.verdict === 'ok')).toBe(true);
+    expect(s.reads()).toEqual({ markerReads: 1, statusReads: 1 });
+    await s.sessions.check(s.claims);
+    expect(s.reads()).toEqual({ markerReads: 1, statusReads: 1 });
+    s.clock.advance(5_000);
+    await s.sessions.check(s.claims);
+    expect(s.reads()).toEqual({ markerReads: 2, statusReads: 2 });
+  });
+
+  it('a logout during a read is not overwritten by that read', async () => {
+    const s = setup();
+    s.hold();
+    const before = s.sessions.check(s.claims);
+    await s.sessions.revoke(s.claims);
+    s.release();
+    await before;
+    expect((await s.sessions.check(s.claims)).verdict).toBe('revoked');
+  });
+
+  it('a check after a password change does not join a read that started before it', async () => {
+    const s = setup();
+    s.clock.advance(3_000); // nothing cached yet either way
+    s.hold();
+    const before = s.sessions.check(s.claims);
+    await s.sessions.invalidateBefore(USER, s.clock.now(), 3600);
+    const after = s.sessions.check(s.claims);
+    s.release();
+    await before;
+    expect((await after).verdict).toBe('stale');
+    expect((await s.sessions.check(s.claims)).verdict).toBe('stale');
+  });
+});

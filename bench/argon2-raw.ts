@@ -1,8 +1,10 @@
 /**
  * Raw argon2id verifies per second at the gateway's configured cost and concurrency cap, nothing
- * else: the ceiling login/s is compared against (run in its own process, with the same
- * UV_THREADPOOL_SIZE as the gateway). `node dist/bench/argon2-raw.js <json>` prints `ARGON_JSON {…}`.
+ * else: the ceiling login/s is compared against. It runs in its own process, with the gateway's
+ * thread-pool environment and the nice level of its pool threads.
+ * `node dist/bench/argon2-raw.js <json>` prints `ARGON_JSON {…}`.
  */
+import { setPriority } from 'node:os';
 import argon2 from 'argon2';
 
 interface Spec {
@@ -10,11 +12,19 @@ interface Spec {
   readonly timeCost: number;
   readonly parallelism: number;
   readonly concurrency: number;
+  /** The gateway's pool threads run at this nice level (bin/gateway.cjs); so do ours. */
+  readonly nice: number;
   readonly durationSec: number;
 }
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
+  // Before the first hash starts the thread pool: its threads inherit this thread's nice (Linux).
+  try {
+    if (process.platform === 'linux') setPriority(spec.nice);
+  } catch {
+    // not permitted: measured at the default priority
+  }
   const password = 'correct horse battery staple';
   const hash = await argon2.hash(password, { type: argon2.argon2id, version: 0x13, memoryCost: spec.memoryCost, timeCost: spec.timeCost, parallelism: spec.parallelism });
   await argon2.verify(hash, password);

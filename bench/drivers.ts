@@ -27,7 +27,7 @@ export interface ArgonResult {
 
 export async function rawArgon2(
   entry: Entry,
-  spec: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number; durationSec: number },
+  spec: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number; nice: number; durationSec: number },
   env: NodeJS.ProcessEnv,
 ): Promise<ArgonResult> {
   const out = await runToEnd(process.execPath, [...entry, JSON.stringify(spec)], { env, timeoutMs: (spec.durationSec + 60) * 1000 });

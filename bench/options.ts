@@ -17,7 +17,9 @@ export interface BenchOptions {
   readonly loginUsers: number;
   readonly loginConnections: number;
   readonly stormConnections: number;
-  /** nginx worker processes (1, like the one gateway process). */
+  /** GATEWAY_WORKERS for the gateway under test (1 = the default `npm run serve`). */
+  readonly gatewayWorkers: number;
+  /** nginx worker processes and HAProxy threads: as many as gateway processes, unless set. */
   readonly proxyWorkers: number;
   readonly gatewayLogLevel: string;
   readonly loadgen: string | undefined;
@@ -51,7 +53,8 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     loginUsers: int(env, 'BENCH_LOGIN_USERS', 64, 1, 10_000),
     loginConnections: int(env, 'BENCH_LOGIN_CONNECTIONS', 16, 1, 1000),
     stormConnections: int(env, 'BENCH_STORM_CONNECTIONS', 64, 1, 1000),
-    proxyWorkers: int(env, 'BENCH_PROXY_WORKERS', 1, 1, 64),
+    gatewayWorkers: int(env, 'BENCH_GATEWAY_WORKERS', 1, 1, 64),
+    proxyWorkers: int(env, 'BENCH_PROXY_WORKERS', int(env, 'BENCH_GATEWAY_WORKERS', 1, 1, 64), 1, 64),
     gatewayLogLevel: env.BENCH_GATEWAY_LOG_LEVEL ?? 'info',
     loadgen: env.BENCH_LOADGEN,
     profile: env.BENCH_PROFILE || undefined,

@@ -9,13 +9,15 @@ import type { BenchData } from './fixtures.js';
 import type { LoadGenerator, LoadResult, LoadSpec } from './load.js';
 import { log, measure, type Measured } from './measure.js';
 import type { BenchOptions } from './options.js';
-import { memoryOf, openFileLimitOf, sleep } from './procs.js';
+import { openFileLimitOf, sleep, treeMemoryOf } from './procs.js';
 import { median, type BenchResults, type HttpScenario } from './report.js';
 import { checkScenario, httpScenarios, type HttpScenarioDef } from './scenarios.js';
 import type { Service } from './setups.js';
 import type { EchoResult } from './ws.js';
 
 export interface PhaseContext {
+  /** Starts another gateway like `gateway` (same configuration), for the idle-WebSocket phase. */
+  readonly startFreshGateway: () => Promise<Service>;
   readonly opts: BenchOptions;
   readonly loadgen: LoadGenerator;
   readonly data: BenchData;
@@ -29,10 +31,14 @@ export interface PhaseContext {
   readonly notes: string[];
 }
 
+/** bin/gateway.cjs runs the gateway's libuv pool threads (argon2) at this nice level. */
+const POOL_NICE = 10;
+
 const fmt = (r: LoadResult) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.badStatus + r.socketErrors ? `, ${r.badStatus + r.socketErrors} errors` : ''}`;
 
+/** The gateway's RSS: the process, plus its workers when GATEWAY_WORKERS > 1. */
 function gatewayMiB(ctx: PhaseContext): number {
-  return memoryOf(ctx.gateway.proc.pid)?.rssMiB ?? NaN;
+  return treeMemoryOf(ctx.gateway.proc.pid)?.rssMiB ?? NaN;
 }
 
 /** The login request: rotates through the login users so no one identity has many attempts in flight (lockout counts before verifying). */
@@ -104,9 +110,12 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
   // ---- logins vs raw argon2 at the same cost and concurrency cap, alternating.
   const argon2 = { memoryCost: ctx.passwords.memoryCost, timeCost: ctx.passwords.timeCost, parallelism: ctx.passwords.parallelism };
   const loginRounds = Math.min(2, opts.rounds);
-  const loginResult = { rawVerifiesPerSec: [] as number[], loginsPerSec: [] as number[], loginP99Ms: [] as number[], badStatus: 0, concurrencyCap: ctx.passwords.maxConcurrent, argon2: `m=${argon2.memoryCost} KiB, t=${argon2.timeCost}, p=${argon2.parallelism}` };
+  // Each gateway process has its own semaphore: the raw baseline runs as many verifies at once as
+  // the whole gateway may, at the nice level bin/gateway.cjs gives the gateway's pool threads.
+  const concurrency = ctx.passwords.maxConcurrent * opts.gatewayWorkers;
+  const loginResult = { rawVerifiesPerSec: [] as number[], loginsPerSec: [] as number[], loginP99Ms: [] as number[], badStatus: 0, concurrencyCap: concurrency, argon2: `m=${argon2.memoryCost} KiB, t=${argon2.timeCost}, p=${argon2.parallelism}` };
   for (let round = 0; round < loginRounds; round++) {
-    const raw = await rawArgon2(ctx.entry('argon2-raw'), { ...argon2, concurrency: ctx.passwords.maxConcurrent, durationSec: Math.min(opts.durationSec, 6) }, { ...process.env, UV_THREADPOOL_SIZE: ctx.tuning.UV_THREADPOOL_SIZE ?? '16' });
+    const raw = await rawArgon2(ctx.entry('argon2-raw'), { ...argon2, concurrency, nice: POOL_NICE, durationSec: Math.min(opts.durationSec, 6) }, { ...process.env, ...ctx.tuning });
     const r = await loadgen.run({ ...login, connections: opts.loginConnections, durationSec: opts.durationSec });
     const ok = r.requests - r.badStatus - r.socketErrors;
     loginResult.rawVerifiesPerSec.push(raw.perSec);
@@ -161,39 +170,62 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
   const soakMiB = gatewayMiB(ctx);
   log(`gateway RSS after soak: ${soakMiB.toFixed(0)} MiB (warm-up ${warmMiB.toFixed(0)} MiB)`);
 
-  // ---- idle WebSockets held through the gateway: two sockets each (client + upstream), within the fd limit.
-  const fdLimit = openFileLimitOf(ctx.gateway.proc.pid) ?? 1024;
-  const count = Math.min(opts.wsIdle, Math.floor((fdLimit - 256) / 2));
-  const idle = { requested: opts.wsIdle, held: 0, failed: 0, firstError: null as string | null, baselineMiB: soakMiB, heldMiB: NaN, per10kMiB: NaN, extrapolated: false, ...(wsSkipped ? { skipped: wsSkipped } : {}) };
-  if (!wsSkipped && count > 0) {
-    if (count < opts.wsIdle) ctx.notes.push(`open-file limit ${fdLimit}: ${count} idle WebSockets held (two sockets each in the gateway), RSS scaled linearly to 10 000`);
-    log(`holding ${count} idle WebSockets through the gateway`);
-    const held = await holdWebSockets(ctx.entry('ws'), { url: gatewayWs, count, batch: 200 }, 180_000);
-    try {
-      await sleep(3000);
-      idle.held = held.result.held;
-      idle.failed = held.result.failed;
-      idle.firstError = held.result.firstError;
-      idle.heldMiB = gatewayMiB(ctx);
-      idle.extrapolated = idle.held < 10_000;
-      idle.per10kMiB = idle.held > 0 ? idle.baselineMiB + ((idle.heldMiB - idle.baselineMiB) * 10_000) / idle.held : NaN;
-      log(`held ${idle.held} (${idle.failed} failed) in ${held.result.seconds.toFixed(1)} s: gateway RSS ${idle.heldMiB.toFixed(0)} MiB (${idle.baselineMiB.toFixed(0)} before)`);
-    } finally {
-      await held.release();
-    }
-  }
+  const idle = wsSkipped ? { ...EMPTY_IDLE, requested: opts.wsIdle, skipped: wsSkipped } : await holdIdle(ctx);
 
   return {
     generatedAt: '',
     machine: {},
-    options: { quick: opts.quick, durationSec: opts.durationSec, rounds: opts.rounds, connections: opts.connections, threads: opts.threads, soakSec: opts.soakSec, tokens: opts.tokens, wsConnections: opts.wsConnections, loginConnections: opts.loginConnections, stormConnections: opts.stormConnections, proxyWorkers: opts.proxyWorkers, gatewayLogLevel: opts.gatewayLogLevel },
+    options: { quick: opts.quick, durationSec: opts.durationSec, rounds: opts.rounds, connections: opts.connections, threads: opts.threads, soakSec: opts.soakSec, tokens: opts.tokens, wsConnections: opts.wsConnections, loginConnections: opts.loginConnections, stormConnections: opts.stormConnections, gatewayWorkers: opts.gatewayWorkers, proxyWorkers: opts.proxyWorkers, gatewayLogLevel: opts.gatewayLogLevel },
     http,
     websocket: ws,
     login: loginResult,
     storm,
-    memory: { warmMiB, soakMiB, peakMiB: memoryOf(ctx.gateway.proc.pid)?.peakMiB ?? NaN, soakSeconds: opts.soakSec, samples, soakRps },
+    memory: { warmMiB, soakMiB, peakMiB: treeMemoryOf(ctx.gateway.proc.pid)?.peakMiB ?? NaN, soakSeconds: opts.soakSec, samples, soakRps },
     websocketIdle: idle,
     targets: [],
     notes: ctx.notes,
   };
+}
+
+type IdleResult = BenchResults['websocketIdle'];
+const EMPTY_IDLE: IdleResult = { requested: 0, held: 0, failed: 0, firstError: null, baselineMiB: NaN, heldMiB: NaN, per10kMiB: NaN, extrapolated: false };
+
+/**
+ * Idle WebSockets held through a fresh gateway (same configuration): what holding them costs,
+ * apart from what the earlier phases left in the heap and malloc arenas (that is the soak figure).
+ * Each is two sockets in the gateway (client and upstream), so the open-file limit caps the count.
+ */
+async function holdIdle(ctx: PhaseContext): Promise<IdleResult> {
+  const { opts } = ctx;
+  const gateway = await ctx.startFreshGateway();
+  try {
+    const url = `${gateway.url.replace('http', 'ws')}/ws/agent?token=${ctx.data.tokens[0] as string}`;
+    await runEcho(ctx.entry('ws'), { url, connections: opts.wsConnections, durationSec: 1, messageBytes: 64 });
+    await sleep(2000);
+    const memory = () => treeMemoryOf(gateway.proc.pid)?.rssMiB ?? NaN;
+    const fdLimit = openFileLimitOf(gateway.proc.pid) ?? 1024;
+    const perProcess = Math.floor((fdLimit - 256) / 2);
+    // Several workers share the sockets round-robin, not exactly evenly: keep 10 % headroom.
+    const count = Math.min(opts.wsIdle, opts.gatewayWorkers > 1 ? Math.floor(perProcess * opts.gatewayWorkers * 0.9) : perProcess);
+    if (count < opts.wsIdle) ctx.notes.push(`open-file limit ${fdLimit} per process: ${count} idle WebSockets held (two sockets each in the gateway), the RSS they add scaled linearly to 10 000`);
+    const result: IdleResult = { ...EMPTY_IDLE, requested: opts.wsIdle, baselineMiB: memory() };
+    log(`holding ${count} idle WebSockets through a fresh gateway (${result.baselineMiB.toFixed(0)} MiB before)`);
+    const held = await holdWebSockets(ctx.entry('ws'), { url, count, batch: 200 }, 180_000);
+    try {
+      await sleep(3000);
+      result.held = held.result.held;
+      result.failed = held.result.failed;
+      result.firstError = held.result.firstError;
+      result.heldMiB = memory();
+      result.extrapolated = result.held < 10_000;
+      // Only what the sockets add is scaled (a collection during the hold can make it negative: 0 then).
+      result.per10kMiB = result.held > 0 ? result.baselineMiB + (Math.max(0, result.heldMiB - result.baselineMiB) * 10_000) / result.held : NaN;
+      log(`held ${result.held} (${result.failed} failed) in ${held.result.seconds.toFixed(1)} s: gateway RSS ${result.heldMiB.toFixed(0)} MiB`);
+    } finally {
+      await held.release();
+    }
+    return result;
+  } finally {
+    await gateway.proc.stop();
+  }
 }

@@ -179,3 +179,30 @@ export function openFileLimitOf(pid: number): number | null {
     return null;
   }
 }
+
+/** The pids of `pid`'s descendants (cluster workers, nginx workers), from /proc; [] off Linux. */
+export function descendantsOf(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return children.flatMap((c) => [c, ...descendantsOf(c)]);
+}
+
+/** RSS and peak RSS summed over a process and its descendants (a GATEWAY_WORKERS cluster). */
+export function treeMemoryOf(pid: number): MemoryStatus | null {
+  const own = memoryOf(pid);
+  if (!own) return null;
+  let rssMiB = own.rssMiB;
+  let peakMiB = own.peakMiB;
+  for (const child of descendantsOf(pid)) {
+    const m = memoryOf(child);
+    if (m) {
+      rssMiB += m.rssMiB;
+      peakMiB += m.peakMiB;
+    }
+  }
+  return { rssMiB, peakMiB };
+}

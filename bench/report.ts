@@ -23,6 +23,7 @@ export interface BenchResults {
   readonly storm: { offeredRps: number; idle: LoadResult[]; storm: LoadResult[]; stormLoginsPerSec: number[] };
   readonly memory: { warmMiB: number; soakMiB: number; peakMiB: number; soakSeconds: number; samples: number[]; soakRps: number };
   readonly websocketIdle: {
+    /** Measured on a fresh gateway process with the same configuration. */
     requested: number;
     held: number;
     failed: number;
@@ -116,7 +117,7 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
   });
   const ws = r.websocketIdle;
   out.push({
-    name: '10 000 idle WebSockets: gateway RSS',
+    name: '10 000 idle WebSockets: RSS of a fresh gateway holding them',
     value: ws.skipped ? 'n/a' : `${fmt(ws.per10kMiB, 0)} MiB${ws.extrapolated ? ` (${ws.held} held, scaled to 10 000)` : ''}`,
     target: '≤ 300 MB',
     met: ws.skipped || ws.held === 0 ? null : ws.per10kMiB * 1.048576 <= 300,

@@ -52,13 +52,14 @@ function gatewayEnv(opts: BenchOptions, data: BenchData, upstream: Service, tuni
     LOG_LEVEL: opts.gatewayLogLevel,
     // 10 000 held WebSockets are 20 000 sockets; the default cap would refuse them.
     GATEWAY_MAX_CONNECTIONS: '40000',
+    GATEWAY_WORKERS: String(opts.gatewayWorkers),
   };
 }
 
-/** PASSWORD_* and UV_THREADPOOL_SIZE set by the caller reach both the gateway and the raw argon2 baseline. */
+/** PASSWORD_*, UV_THREADPOOL_SIZE and MALLOC_* set by the caller reach both the gateway and the raw argon2 baseline. */
 function tuningEnv(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.startsWith('PASSWORD_') || k === 'UV_THREADPOOL_SIZE')) out[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.startsWith('PASSWORD_') || k.startsWith('MALLOC_') || k === 'UV_THREADPOOL_SIZE')) out[k] = v;
   return out;
 }
 
@@ -66,7 +67,8 @@ async function profileOnly(opts: BenchOptions, scenarioId: string, workDir: stri
   const profDir = join(root, 'bench', 'results', 'profiles');
   mkdirSync(profDir, { recursive: true });
   const upstream = await startUpstream(workDir, entry('upstream'));
-  const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning), { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  // One process, so the profile is the one that served the traffic.
+  const gateway = await startGateway(workDir, root, { ...gatewayEnv(opts, data, upstream, tuning), GATEWAY_WORKERS: '1' }, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
   const { defs } = httpScenarios({ upstream, nginx: null, haproxy: null, gateway, tokens: data.tokens, nodeKey: data.nodeKey, tenantId: data.tenantId });
   const def = defs.find((d) => d.id === scenarioId);
   if (!def) throw new Error(`BENCH_PROFILE=${scenarioId}: no such scenario (${defs.map((d) => d.id).join(', ')})`);
@@ -94,6 +96,16 @@ async function main(): Promise<void> {
   if (compiled === false) log('running from source through tsx: the gateway under test is still dist/ (run npm run build first)');
   let data: BenchData | null = null;
   let ok = false;
+  // Ctrl-C, a closed terminal or a closed pipe must not leave nginx, HAProxy or the gateway running.
+  process.stdout.on('error', () => {});
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`bench: ${signal}, stopping everything it started\n`);
+      void stopAll()
+        .then(() => data?.cleanup())
+        .finally(() => process.exit(130));
+    });
+  }
   try {
     log(`creating the bench database, ${opts.tokens} users and tokens`);
     data = await createBenchData({ postgresAdminUrl: opts.postgresAdminUrl, redisUrl: opts.redisUrl, users: Math.max(opts.tokens, opts.loginUsers), loginUsers: opts.loginUsers, passwords });
@@ -104,12 +116,25 @@ async function main(): Promise<void> {
     }
     const upstream = await startUpstream(workDir, entry('upstream'));
     const nginx = await startNginx(workDir, upstream.port, opts.proxyWorkers);
-    const haproxy = await startHaproxy(workDir, upstream.port, { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 });
+    const haproxy = await startHaproxy(workDir, upstream.port, { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 }, opts.proxyWorkers);
     const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning));
     const notes: string[] = [];
     if (!nginx) notes.push('nginx not installed: nginx ratios not measured (apt-get install nginx)');
     if (!haproxy) notes.push('haproxy not installed: HAProxy ratio not measured (apt-get install haproxy)');
-    const results: BenchResults = await runPhases({ opts, loadgen, data, upstream, nginx, haproxy, gateway, passwords, tuning, entry, notes });
+    const results: BenchResults = await runPhases({
+      opts,
+      loadgen,
+      data,
+      upstream,
+      nginx,
+      haproxy,
+      gateway,
+      passwords,
+      tuning,
+      entry,
+      notes,
+      startFreshGateway: () => startGateway(workDir, root, gatewayEnv(opts, data as BenchData, upstream, tuning), { label: 'gateway-ws' }),
+    });
     Object.assign(results, {
       generatedAt: new Date().toISOString(),
       machine: {

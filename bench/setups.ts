@@ -3,8 +3,8 @@
  * into the run's temp dir (never system-wide config): the minimal upstream, nginx as a plain
  * reverse proxy, HAProxy checking the same HS256 tokens with its native `jwt_verify` and injecting
  * the same plain identity headers (SPEC §13), and the compiled gateway (dist/, what `npm run serve`
- * runs). nginx and HAProxy run in the foreground with one worker/thread each, like the one gateway
- * process, and are killed at the end.
+ * runs). nginx and HAProxy run in the foreground with as many workers/threads as the gateway has
+ * processes (GATEWAY_WORKERS), and are killed at the end.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -92,7 +92,7 @@ export interface JwtCheck {
  * client `x-g2d-*` header removed and the plain identity headers set from the claims. It cannot
  * consult revocation, user status or sign an assertion — the ratio shows what those cost.
  */
-export async function startHaproxy(workDir: string, upstreamPort: number, jwt: JwtCheck): Promise<Service | null> {
+export async function startHaproxy(workDir: string, upstreamPort: number, jwt: JwtCheck, threads: number): Promise<Service | null> {
   const bin = which('haproxy');
   if (!bin) return null;
   const dir = join(workDir, 'haproxy');
@@ -104,7 +104,7 @@ export async function startHaproxy(workDir: string, upstreamPort: number, jwt: J
     conf,
     `global
   maxconn 9000
-  nbthread 1
+  nbthread ${threads}
   pidfile ${dir}/haproxy.pid
 
 defaults

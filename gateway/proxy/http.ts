@@ -1,6 +1,4 @@
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../clock.js';
@@ -29,35 +27,67 @@ export interface HttpProxy {
   close(): Promise<void>;
 }
 
-interface Exchange {
-  readonly res: ServerResponse;
-  readonly requestId: string;
-  readonly clock: Clock;
-  status: number;
-  headersAt: number;
-}
+/** The client's response, driven by undici's dispatch handler (onResponse* with a controller). */
+class Exchange implements Dispatcher.DispatchHandler {
+  status = 0;
+  headersAt = 0;
+  /** The client went away before the answer was complete. */
+  gone = false;
+  /** Settles when the answer is complete (or failed; then with the error). */
+  readonly done: Promise<void>;
+  private controller: Dispatcher.DispatchController | null = null;
+  private readonly resumeUpstream = () => this.controller?.resume();
+  private settle: (err?: Error) => void = () => {};
 
-/** Writes the upstream status and filtered headers, then lets undici stream the body straight into `res`. */
-function startResponse({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<Exchange>): Writable {
-  opaque.status = statusCode;
-  opaque.headersAt = opaque.clock.now();
-  opaque.res.writeHead(statusCode, filterResponseHeaders(headers, opaque.requestId));
-  return opaque.res;
-}
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly requestId: string,
+    private readonly clock: Clock,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.settle = (err) => (err ? reject(err) : resolve());
+    });
+  }
 
-/**
- * Aborts the upstream request when the client goes away. undici takes an EventEmitter as its
- * `signal` (Dispatcher options: `AbortSignal | EventEmitter`): one costs a fraction of an
- * AbortController, whose EventTarget listener add/remove measured ~30 µs per proxied request
- * (issue 6, bench/README.md).
- */
-class ClientGone extends EventEmitter {
-  aborted = false;
+  /** The client closed its side: stop the upstream request (at once, or as soon as it starts). */
+  clientGone(): void {
+    this.gone = true;
+    this.controller?.abort(new Error('client closed the connection'));
+  }
 
-  fire(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.emit('abort');
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.gone) controller.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // 1xx informational answers are the hop's own business (Node answers the client's 100-continue).
+    if (statusCode < 200) return;
+    this.status = statusCode;
+    this.headersAt = this.clock.now();
+    try {
+      this.res.writeHead(statusCode, filterResponseHeaders(headers, this.requestId));
+    } catch (err) {
+      // A header Node refuses to send (invalid characters from the upstream): 502, not a crash.
+      controller.abort(err as Error);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    // Backpressure: a client that reads slowly pauses the upstream socket until it drains.
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.resumeUpstream);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+    this.settle();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.settle(err);
   }
 }
 
@@ -65,8 +95,8 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 
 /**
  * The HTTP proxy (SPEC §7). undici was measured against http-proxy and node:http on this machine
- * (Pool.stream ≈ 2× http-proxy, ≈ 1.3× node:http with a keep-alive Agent; see the issue), so: one
- * keep-alive undici Pool per upstream origin, the normalized path + raw query forwarded as-is,
+ * (Pool.stream ≈ 2× http-proxy, ≈ 1.3× node:http with a keep-alive Agent; see the issue; Pool.dispatch
+ * with a handler ≈ 1.2× Pool.stream, bench/README.md), so: one keep-alive undici Pool per upstream origin, the normalized path + raw query forwarded as-is,
  * bodies streamed both ways without buffering or a size cap, UPSTREAM_TIMEOUT_MS as the headers
  * and body-idle timeout. Refused/reset → 502, timeout → 504; once headers are out, an upstream
  * failure destroys the client socket (a truncated body must not look complete). A client that goes
@@ -107,28 +137,29 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       const headers = buildUpstreamHeaders({ req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(req) });
       const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
-      const abort = new ClientGone();
+      const started = clock.now();
+      const exchange = new Exchange(res, ctx.requestId, clock);
+      exchange.headersAt = started;
       const onClose = () => {
-        if (!res.writableFinished) abort.fire();
+        if (!res.writableFinished) exchange.clientGone();
       };
       res.once('close', onClose);
-      const started = clock.now();
-      const exchange: Exchange = { res, requestId: ctx.requestId, clock, status: 0, headersAt: started };
       try {
-        await pool.stream(
+        // undici's dispatch with a handler writes straight into `res`: the stream() API measured
+        // ~10 µs more per request (a Writable pipeline and finished() listeners; issue 6).
+        pool.dispatch(
           {
             path: ctx.rawQuery === '' ? ctx.path : `${ctx.path}?${ctx.rawQuery}`,
             method: req.method ?? 'GET',
             headers,
             body: hasBody ? req : null,
-            signal: abort,
-            opaque: exchange,
           },
-          startResponse,
+          exchange,
         );
+        await exchange.done;
         deps.onUpstream?.(ctx, exchange.headersAt - started, exchange.status);
       } catch (err) {
-        if (abort.aborted || (req.destroyed && !req.complete)) {
+        if (exchange.gone || (req.destroyed && !req.complete)) {
           // The client went away; undici has already torn the upstream request down.
           log.debug({ reqId: ctx.requestId }, 'client aborted proxied request');
           return;

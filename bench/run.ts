@@ -5,7 +5,7 @@
  * to its target and writes bench/results.json, bench/results.md and bench/results.svg.
  * Loopback only, bounded, and everything it started is stopped and dropped at the end.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,23 @@ async function profileOnly(opts: BenchOptions, scenarioId: string, workDir: stri
   process.stdout.write(`\n${summary}\n\nprofile: ${join(profDir, file)}\n`);
 }
 
+const START = '<!-- bench:results:start -->';
+const END = '<!-- bench:results:end -->';
+
+/** Replaces the block between the markers in bench/README.md with the latest tables (when both markers are there). */
+function updateReadme(file: string, markdown: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return;
+  }
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a === -1 || b < a) return;
+  writeFileSync(file, `${text.slice(0, a + START.length)}\n${markdown}\n${text.slice(b)}`);
+}
+
 async function main(): Promise<void> {
   const opts = readOptions();
   const started = Date.now();
@@ -157,10 +174,12 @@ async function main(): Promise<void> {
     writeFileSync(join(outDir, 'results', `${results.generatedAt.replace(/[:.]/g, '-')}.json`), json);
     writeFileSync(join(outDir, 'results.svg'), renderChart(results));
     const header = `Latest run: ${results.generatedAt} · ${results.machine.cpus} CPU (${results.machine.cpuModel}) · ${results.machine.loadgen}, ${opts.connections} connections, ${opts.durationSec} s × ${opts.rounds} alternating rounds · ${results.machine.minutes} min`;
-    writeFileSync(join(outDir, 'results.md'), `${header}\n\n${tables}\n${notes.length ? `\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`);
+    const markdown = `${header}\n\n${tables}\n${notes.length ? `\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+    writeFileSync(join(outDir, 'results.md'), markdown);
+    updateReadme(join(outDir, 'README.md'), markdown);
     process.stdout.write(`\n${header}\n\n${tables}\n\n`);
     for (const n of notes) process.stdout.write(`note: ${n}\n`);
-    process.stdout.write(`\nwrote bench/results.json, bench/results.md, bench/results.svg in ${((Date.now() - started) / 60000).toFixed(1)} min\n`);
+    process.stdout.write(`\nwrote bench/results.json, bench/results.md, bench/results.svg (and the table in bench/README.md) in ${((Date.now() - started) / 60000).toFixed(1)} min\n`);
     ok = true;
   } finally {
     await stopAll();

@@ -1,0 +1,131 @@
+/**
+ * `npm start`: the whole thing on one machine with nothing installed but Node (SPEC §1).
+ * Embedded Postgres (PGlite) unless DATABASE_URL is set, the in-process auth state store unless
+ * REDIS_URL is set (createApp warns that it is single-instance), dev secrets generated once under
+ * the data directory, the upstream stub in process, demo data, and a banner with copy-paste
+ * commands. Everything binds to 127.0.0.1 unless HOST says otherwise. Never in production.
+ */
+import type { Logger } from 'pino';
+import { createApp, type App } from '../app.js';
+import { generateSigningKey } from '../auth/identity.js';
+import { createPasswordHasher } from '../auth/passwords.js';
+import { resolveDevSecrets } from '../config/dev-secrets.js';
+import { loadQuickstartConfig, withOverrides } from '../config/quickstart.js';
+import type { Config } from '../config/types.js';
+import { createLogger } from '../ops/logger.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../store/embedded.js';
+import { migrate } from '../store/migrate.js';
+import { createPg } from '../store/pg.js';
+import { renderBanner } from './banner.js';
+import { DEMO_USERS, seedDemo, type SeedResult } from './seed.js';
+import { startQuickstartStub, type QuickstartStub } from './stub.js';
+
+interface Running {
+  embedded?: EmbeddedPostgres;
+  stub?: QuickstartStub;
+  app?: App;
+}
+
+async function closeAll(running: Running): Promise<void> {
+  // Gateway first (drains requests that still need the stub and the database), then the rest.
+  await running.app?.close().catch(() => {});
+  await running.stub?.close().catch(() => {});
+  await running.embedded?.close().catch(() => {});
+}
+
+async function prepareDatabase(config: Config, log: Logger): Promise<SeedResult> {
+  if (!config.database.url) throw new Error('quickstart: no database URL');
+  const db = createPg({ url: config.database.url, poolSize: 1, ssl: config.database.ssl, applicationName: 'get2dial-quickstart' });
+  try {
+    const { applied } = await migrate(db);
+    if (applied.length > 0) log.info({ applied }, 'quickstart: migrations applied');
+    return await seedDemo({ db, passwords: createPasswordHasher(config.passwords), log }, config.dataDir);
+  } finally {
+    await db.close();
+  }
+}
+
+async function start(running: Running, startedAt: number): Promise<void> {
+  const qs = loadQuickstartConfig();
+  let config = qs.config;
+  const log = createLogger(config.log);
+
+  const secrets = await resolveDevSecrets(config, { generateSigningKey });
+  config = secrets.config;
+  if (secrets.generated.length > 0) log.info({ file: secrets.file, secrets: secrets.generated }, 'quickstart: development secrets loaded from the data directory');
+
+  if (!config.database.url) {
+    running.embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+    config = withOverrides(config, { database: { ...config.database, url: running.embedded.url, poolSize: running.embedded.poolSize } });
+    log.info({ dataDir: config.dataDir }, 'quickstart: no DATABASE_URL, using embedded Postgres (PGlite) in the data directory');
+  }
+  const seed = await prepareDatabase(config, log);
+
+  let upstreamUrl = config.upstreamUrl;
+  if (qs.upstreamIsStub) {
+    running.stub = await startQuickstartStub({ config, port: qs.stubPort });
+    upstreamUrl = running.stub.url;
+    config = withOverrides(config, { upstreamUrl });
+  }
+
+  running.app = await createApp(config, { log });
+  const address = await running.app.listen().catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new Error(`port ${config.port} on ${config.host} is in use; set PORT to another port`);
+    throw err;
+  });
+  const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address.includes(':') ? `[${address.address}]` : address.address;
+  const gatewayUrl = `http://${host}:${address.port}`;
+  running.stub?.setGatewayUrl(gatewayUrl);
+  log.info({ url: gatewayUrl }, 'gateway listening');
+  // Log lines are written asynchronously (and by a worker with LOG_FORMAT=pretty): let them out
+  // first, so the banner is the last thing on the screen.
+  await new Promise<void>((resolve) => log.flush(() => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+
+  const platformDomain = seed.platformTenant.domain;
+  const users = DEMO_USERS.map((u) => (u.role === 'platform_admin' ? { ...u, tenantDomain: platformDomain } : u));
+  process.stdout.write(
+    renderBanner({
+      gatewayUrl,
+      upstreamUrl,
+      upstreamIsStub: qs.upstreamIsStub,
+      dataDir: config.dataDir,
+      embeddedDatabase: running.embedded !== undefined,
+      memoryState: running.app.state.kind === 'memory',
+      users,
+      node: { name: seed.node.name, apiKey: seed.node.apiKey },
+      startedInMs: Date.now() - startedAt,
+    }),
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      // A second Ctrl-C: leave now (the lock file of a dead process is taken over next start).
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'quickstart: shutting down');
+    closeAll(running).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const running: Running = {};
+  try {
+    await start(running, startedAt);
+  } catch (err) {
+    await closeAll(running);
+    // A ConfigError's message already lists every problem (SPEC §2).
+    process.stderr.write(`get2dial quickstart: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,39 @@
+/**
+ * The upstream stub, in the quickstart's process (SPEC §1): the same `createStub` as
+ * `npm run stub`, on 127.0.0.1, verifying every request's identity assertion against the
+ * gateway's own JWKS, so a proxied call shows the identity an upstream would trust.
+ */
+import type { Config } from '../config/types.js';
+import { createStub } from '../../upstream-stub/server.js';
+
+export interface QuickstartStub {
+  readonly url: string;
+  /** The gateway's address once it listens; the stub fetches `<url>/.well-known/jwks.json` on first use. */
+  setGatewayUrl(url: string): void;
+  close(): Promise<void>;
+}
+
+/** Starts the stub on 127.0.0.1:`port` (0 = a free port) before the gateway, which needs its URL. */
+export async function startQuickstartStub(options: { config: Config; port: number }): Promise<QuickstartStub> {
+  let gatewayUrl: string | null = null;
+  const stub = await createStub({
+    host: '127.0.0.1',
+    port: options.port,
+    audience: options.config.identity.audience,
+    // Read at the first request, by which time the gateway listens (it sends the first request).
+    jwksUrl: () => {
+      if (gatewayUrl === null) throw new Error('quickstart stub: the gateway URL is not known yet');
+      return `${gatewayUrl}/.well-known/jwks.json`;
+    },
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new Error(`port ${options.port} for the upstream stub is in use; set STUB_PORT to another port`);
+    throw err;
+  });
+  return {
+    url: stub.url,
+    setGatewayUrl(url) {
+      gatewayUrl = url;
+    },
+    close: () => stub.close(),
+  };
+}

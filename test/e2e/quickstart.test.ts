@@ -127,7 +127,8 @@ describe('npm start: the quickstart (SPEC §1)', () => {
     expect(nodeKey).toMatch(/^g2dn_[A-Za-z0-9_-]{43}$/);
     expect(out).toContain(nodeKey);
     // One warning, and it is the clear one: the in-process store is single-instance (pretty logs).
-    const warnings = out.split('\n').filter((l) => /\bWARN\b/.test(l));
+    // eslint-disable-next-line no-control-regex -- pino-pretty colours the level
+    const warnings = out.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /\bWARN\b/.test(l));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/no REDIS_URL.*single instance only/);
     // Every copy-paste command is printed exactly as the test runs it.

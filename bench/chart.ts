@@ -11,7 +11,7 @@ function esc(s: string): string {
 function niceMax(v: number): number {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
 
@@ -31,8 +31,8 @@ function panel(x0: number, title: string, unit: string, bars: readonly Bar[], wi
     const fill = b.gateway ? '#2f6fde' : '#8a8f98';
     out.push(`<text x="${x0 + labelW - 6}" y="${y + rowH / 2 + 4}" font-size="11" text-anchor="end">${esc(b.label)}</text>`);
     out.push(`<rect x="${x0 + labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${fill}"/>`);
-    const text = Number.isFinite(b.value) ? `${b.value.toFixed(digits)} ${unit}` : 'n/a';
-    out.push(`<text x="${x0 + labelW + w + 4}" y="${y + rowH / 2 + 4}" font-size="11">${esc(text)}</text>`);
+    const text = Number.isFinite(b.value) ? `${b.value.toFixed(digits)}${unit ? ` ${unit}` : ''}` : 'n/a';
+    out.push(`<text x="${(x0 + labelW + w + 4).toFixed(1)}" y="${y + rowH / 2 + 4}" font-size="11">${esc(text)}</text>`);
   });
   return out.join('\n');
 }

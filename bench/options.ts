@@ -25,6 +25,8 @@ export interface BenchOptions {
   readonly loadgen: string | undefined;
   /** A scenario id: run only it, under `node --cpu-prof`, and print the profile summary. */
   readonly profile: string | undefined;
+  /** Where results go (default bench/, whose README table is refreshed); smoke runs point elsewhere. */
+  readonly outDir: string | undefined;
   readonly postgresAdminUrl: string;
   readonly redisUrl: string;
 }
@@ -58,6 +60,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     gatewayLogLevel: env.BENCH_GATEWAY_LOG_LEVEL ?? 'info',
     loadgen: env.BENCH_LOADGEN,
     profile: env.BENCH_PROFILE || undefined,
+    outDir: env.BENCH_OUT || undefined,
     postgresAdminUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   };

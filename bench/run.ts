@@ -7,7 +7,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { loadConfig } from '../gateway/config/index.js';
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     });
     results.targets = evaluateTargets(results);
     const tables = renderTables(results);
-    const outDir = join(root, 'bench');
+    const outDir = opts.outDir ? resolve(opts.outDir) : join(root, 'bench');
     mkdirSync(join(outDir, 'results'), { recursive: true });
     const json = `${JSON.stringify(results, null, 2)}\n`;
     writeFileSync(join(outDir, 'results.json'), json);
@@ -179,7 +179,8 @@ async function main(): Promise<void> {
     updateReadme(join(outDir, 'README.md'), markdown);
     process.stdout.write(`\n${header}\n\n${tables}\n\n`);
     for (const n of notes) process.stdout.write(`note: ${n}\n`);
-    process.stdout.write(`\nwrote bench/results.json, bench/results.md, bench/results.svg (and the table in bench/README.md) in ${((Date.now() - started) / 60000).toFixed(1)} min\n`);
+    const shown = relative(process.cwd(), outDir) || '.';
+    process.stdout.write(`\nwrote ${shown}/results.json, results.md, results.svg (and the table in ${shown}/README.md if it has one) in ${((Date.now() - started) / 60000).toFixed(1)} min\n`);
     ok = true;
   } finally {
     await stopAll();

@@ -1,42 +1,12 @@
 /** SPEC §9 node and keys commands through the real CLI process: JSON on stdout, errors on stderr. */
 import { createPublicKey, createPrivateKey, sign, verify } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ENROLLMENT_TOKEN_RE, NODE_KEY_RE, hashKey } from '../../gateway/auth/node-keys.js';
 import { createPg } from '../../gateway/store/pg.js';
 import { makeTenant } from '../helpers/fixtures.js';
-import { ROOT } from '../helpers/spawn-gateway.js';
+import { runCli } from '../helpers/cli.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
-
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: inject('databaseUrl') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, stdout, stderr, json });
-    });
-  });
-}
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let tenant: Tenant;
@@ -47,7 +17,7 @@ afterAll(() => db.close());
 
 describe('cli node', () => {
   it('node create prints the key once and stores only its SHA-256', async () => {
-    const res = await cli(['node', 'create', '--tenant', tenant.domain, '--name', 'edge-01']);
+    const res = await runCli(['node', 'create', '--tenant', tenant.domain, '--name', 'edge-01']);
     expect(res.code).toBe(0);
     expect(Object.keys(res.json).sort()).toEqual(['api_key', 'id', 'name', 'tenant_id']);
     expect(res.json).toMatchObject({ tenant_id: tenant.id, name: 'edge-01' });
@@ -60,8 +30,8 @@ describe('cli node', () => {
   });
 
   it('node create refuses a second active node of the same name', async () => {
-    await cli(['node', 'create', '--tenant', tenant.domain, '--name', 'edge-dup']);
-    const again = await cli(['node', 'create', '--tenant', tenant.domain, '--name', 'EDGE-DUP']);
+    await runCli(['node', 'create', '--tenant', tenant.domain, '--name', 'edge-dup']);
+    const again = await runCli(['node', 'create', '--tenant', tenant.domain, '--name', 'EDGE-DUP']);
     expect(again.code).toBe(1);
     expect(again.stdout).toBe('');
     expect(again.stderr).toMatch(/already exists/);
@@ -69,7 +39,7 @@ describe('cli node', () => {
 
   it('node enroll prints a one-time token with its expiry and stores only the hash', async () => {
     const before = Date.now();
-    const res = await cli(['node', 'enroll', '--tenant', tenant.domain, '--name', 'edge-02', '--ttl-minutes', '15']);
+    const res = await runCli(['node', 'enroll', '--tenant', tenant.domain, '--name', 'edge-02', '--ttl-minutes', '15']);
     expect(res.code).toBe(0);
     expect(Object.keys(res.json).sort()).toEqual(['enrollment_token', 'expires_at']);
     expect(res.json.enrollment_token).toMatch(ENROLLMENT_TOKEN_RE);
@@ -84,7 +54,7 @@ describe('cli node', () => {
   });
 
   it('node enroll defaults to 60 minutes', async () => {
-    const res = await cli(['node', 'enroll', '--tenant', tenant.domain, '--name', 'edge-03']);
+    const res = await runCli(['node', 'enroll', '--tenant', tenant.domain, '--name', 'edge-03']);
     expect(res.code).toBe(0);
     const minutes = (Date.parse(res.json.expires_at) - Date.now()) / 60_000;
     expect(minutes).toBeGreaterThan(58);
@@ -92,17 +62,17 @@ describe('cli node', () => {
   });
 
   it('node revoke is idempotent and node list shows the result', async () => {
-    const created = await cli(['node', 'create', '--tenant', tenant.domain, '--name', 'edge-04']);
-    const first = await cli(['node', 'revoke', '--id', created.json.id]);
+    const created = await runCli(['node', 'create', '--tenant', tenant.domain, '--name', 'edge-04']);
+    const first = await runCli(['node', 'revoke', '--id', created.json.id]);
     expect(first.code).toBe(0);
     expect(first.json).toMatchObject({ id: created.json.id, tenant_id: tenant.id, name: 'edge-04', status: 'revoked', already_revoked: false });
     expect(first.json.revoked_at).toMatch(/Z$/);
-    const second = await cli(['node', 'revoke', '--id', created.json.id.toUpperCase()]);
+    const second = await runCli(['node', 'revoke', '--id', created.json.id.toUpperCase()]);
     expect(second.code).toBe(0);
     expect(second.json).toMatchObject({ id: created.json.id, status: 'revoked', already_revoked: true, revoked_at: first.json.revoked_at });
     const audit = await db.query<{ event: string }>('SELECT event FROM auth_events WHERE node_id = $1 ORDER BY id', [created.json.id]);
     expect(audit.rows.map((r) => r.event)).toEqual(['node_registered', 'node_revoked']);
-    const list = await cli(['node', 'list', '--tenant', tenant.domain]);
+    const list = await runCli(['node', 'list', '--tenant', tenant.domain]);
     expect(list.code).toBe(0);
     expect(list.json.find((n: any) => n.id === created.json.id)).toMatchObject({ status: 'revoked' });
     expect(JSON.stringify(list.json)).not.toMatch(/api_key|hash/);
@@ -118,7 +88,7 @@ describe('cli node', () => {
     [['node', 'revoke', '--id', '00000000-0000-4000-8000-000000000000'], 1, /no node with id/],
     [['node', 'create', '--tenant', 'x.test', '--name', 'x', '--key', 'mine'], 2, /unknown option --key/],
   ])('fails clearly: %j', async (args, code, message) => {
-    const res = await cli([...args]);
+    const res = await runCli([...args]);
     expect(res.code).toBe(code);
     expect(res.stdout).toBe('');
     expect(res.stderr).toMatch(message);
@@ -127,7 +97,7 @@ describe('cli node', () => {
 
 describe('cli keys', () => {
   it('keys generate prints a fresh Ed25519 key pair with its RFC 7638 kid', async () => {
-    const [a, b] = await Promise.all([cli(['keys', 'generate']), cli(['keys', 'generate'])]);
+    const [a, b] = await Promise.all([runCli(['keys', 'generate']), runCli(['keys', 'generate'])]);
     expect(a.code).toBe(0);
     expect(Object.keys(a.json).sort()).toEqual(['kid', 'private_key_pem', 'public_key_pem']);
     expect(a.json.private_key_pem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);

@@ -20,6 +20,14 @@ export interface PasswordHasher {
   verifyDummy(plain: string): Promise<false>;
   /** Computes the dummy hash now (otherwise done at first use); call at startup if you like. */
   warm(): Promise<void>;
+  /**
+   * Admission control for a request that will hash or verify (login, password change): runs
+   * `job` as one of at most `maxConcurrent + maxQueued` such requests in progress; past that it
+   * throws 503 (Retry-After: 1) without running it, so a storm is shed before any attempt is
+   * counted instead of queueing for minutes. Call it after the body is read: a slow client must
+   * not hold a place.
+   */
+  admit<T>(job: () => Promise<T>): Promise<T>;
   /** Hashing jobs running and waiting, for metrics. */
   stats(): SemaphoreStats;
 }
@@ -53,13 +61,15 @@ const ARGON2_VERSION = 0x13;
  * parameters, so every failure costs the same time (SPEC §5).
  */
 export function createPasswordHasher(config: PasswordConfig, options: PasswordHasherOptions = {}): PasswordHasher {
-  for (const key of ['memoryCost', 'timeCost', 'parallelism', 'maxConcurrent', 'maxLength'] as const) {
+  for (const key of ['memoryCost', 'timeCost', 'parallelism', 'maxConcurrent', 'maxQueued', 'maxLength'] as const) {
     if (!Number.isInteger(config[key]) || config[key] < 1) throw new RangeError(`passwords.${key} must be a positive integer`);
   }
   const maxInputBytes = options.maxInputBytes ?? config.maxLength * 4;
   if (!Number.isInteger(maxInputBytes) || maxInputBytes < 1) throw new RangeError('maxInputBytes must be a positive integer');
 
   const gate = createSemaphore(config.maxConcurrent);
+  const admissionLimit = config.maxConcurrent + config.maxQueued;
+  let admitted = 0;
   const params: HashOptions = {
     type: argon2.argon2id,
     memoryCost: config.memoryCost,
@@ -159,6 +169,18 @@ export function createPasswordHasher(config: PasswordConfig, options: PasswordHa
     },
 
     verifyDummy,
+
+    async admit(job) {
+      if (admitted >= admissionLimit) {
+        throw new GatewayError('SERVICE_UNAVAILABLE', { retryAfter: 1, detail: `password hashing busy (${admitted} requests in progress)` });
+      }
+      admitted += 1;
+      try {
+        return await job();
+      } finally {
+        admitted -= 1;
+      }
+    },
 
     async warm() {
       await dummyHash();

@@ -95,6 +95,7 @@ export function loadConfig(env: Env = process.env): Config {
       timeCost,
       parallelism: 1,
       maxConcurrent: r.int('PASSWORD_HASH_CONCURRENCY', 2, 1, 64),
+      maxQueued: r.int('PASSWORD_HASH_QUEUE_MAX', 128, 1, 100_000),
       minLength: 12,
       maxLength: 256,
     },

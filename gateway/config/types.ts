@@ -50,6 +50,11 @@ export interface PasswordConfig {
   readonly parallelism: number;
   /** Argon2 jobs in flight at once (the rest queue) so the libuv pool stays free for jose. */
   readonly maxConcurrent: number;
+  /**
+   * Login/password-change requests allowed to wait beyond `maxConcurrent`. Past it they answer
+   * 503 with Retry-After before counting the attempt: a storm is shed, not queued for minutes.
+   */
+  readonly maxQueued: number;
   readonly minLength: number;
   readonly maxLength: number;
 }

@@ -16,6 +16,8 @@ export interface Passwords {
   verify(hash: string, plain: string): Promise<{ ok: boolean; needsRehash: boolean }>;
   /** Same cost as a real verify, always false: unknown identities take as long as wrong passwords. */
   verifyDummy(plain: string): Promise<false>;
+  /** Runs `job` unless too many password requests are in progress: then 503 with Retry-After. */
+  admit<T>(job: () => Promise<T>): Promise<T>;
 }
 
 /** Login outcome labels (metrics: success, invalid, locked, throttled, disabled, unavailable). */

@@ -11,6 +11,12 @@ import type { HandlerMap } from './table.js';
 const MAX_EMAIL = 320;
 const MAX_PASSWORD = 1024;
 
+interface LoginBody {
+  readonly email: string;
+  readonly password: string;
+  readonly tenant_domain?: string | undefined;
+}
+
 interface Candidates {
   /** Lock keys' tenant parts: tenant ids, or `domain:<d>` where no such tenant exists. */
   readonly tenantKeys: string[];
@@ -44,12 +50,17 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
 
   async function login(ctx: RequestContext): Promise<void> {
     const body = await readJsonBody(ctx.req, { email: 'string', password: 'string', tenant_domain: 'string?' });
+    await passwords.admit(() => attempt(ctx, body));
+  }
+
+  /** After the body is read, under the password admission control (a storm is shed with 503). */
+  async function attempt(ctx: RequestContext, body: LoginBody): Promise<void> {
     await lockout.checkIp('login', ctx.ip);
     const email = normalizeEmail(body.email);
     const plausible = email.length > 0 && email.length <= MAX_EMAIL && body.password.length > 0 && body.password.length <= MAX_PASSWORD;
     const found = plausible ? await candidates(email, body.tenant_domain) : { tenantKeys: [`domain:${config.defaultTenantDomain}`], users: [] };
     const keys = lockout.keysFor(found.tenantKeys, email);
-    const attempt = await lockout.begin(keys);
+    const counted = await lockout.begin(keys);
 
     // Verify every candidate (oldest first) so the work done does not depend on which one matches.
     let match: User | undefined;
@@ -70,8 +81,8 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
     if (!match) {
       await lockout.failIp('login', ctx.ip);
       const only = found.users.length === 1 ? found.users[0] : undefined;
-      void audit.record({ event: 'login_failure', tenantId: only?.tenantId ?? tenantIdOf(found), userId: only?.id ?? null, ...event, detail: { attempts: attempt.count } });
-      if (lockout.reachedLimit(attempt.count)) {
+      void audit.record({ event: 'login_failure', tenantId: only?.tenantId ?? tenantIdOf(found), userId: only?.id ?? null, ...event, detail: { attempts: counted.count } });
+      if (lockout.reachedLimit(counted.count)) {
         deps.onLockout?.();
         void audit.record({ event: 'lockout', tenantId: only?.tenantId ?? tenantIdOf(found), userId: only?.id ?? null, ...event, detail: { seconds: config.lockout.seconds } });
       }

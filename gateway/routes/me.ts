@@ -3,7 +3,7 @@ import type { RequestContext } from '../http/context.js';
 import { readJsonBody } from '../http/body.js';
 import { NO_STORE, sendData } from '../http/reply.js';
 import { bearerToken, requireUser } from '../auth/user-auth.js';
-import { publicUser } from '../store/users.js';
+import { publicUser, type User } from '../store/users.js';
 import type { AuthRouteDeps } from './deps.js';
 import { userAgent } from './login.js';
 import type { HandlerMap } from './table.js';
@@ -14,6 +14,13 @@ import type { HandlerMap } from './table.js';
  * earlier one) and `POST logout` (audit + the token's jti revoked until it expires). These three
  * stay open while `must_change_password` is set; every other route answers 403 until then.
  */
+type Auth = Awaited<ReturnType<typeof requireUser>>;
+
+interface PasswordBody {
+  readonly current_password: string;
+  readonly new_password: string;
+}
+
 export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
   const { users, passwords, tokens, sessions, userAuth, lockout, audit, clock, config } = deps;
 
@@ -25,6 +32,34 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
     return { auth, user };
   };
 
+  /** After the body is read, under the password admission control (a storm is shed with 503). */
+  async function changePassword(ctx: RequestContext, auth: Auth, user: User, body: PasswordBody): Promise<void> {
+    const keys = lockout.keysFor([user.tenantId], user.email);
+    const attempt = await lockout.begin(keys);
+    const event = { tenantId: user.tenantId, userId: user.id, ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) };
+    const check = body.current_password.length <= 1024 ? await passwords.verify(user.passwordHash, body.current_password) : { ok: await passwords.verifyDummy('') };
+    if (!check.ok) {
+      void audit.record({ event: 'login_failure', ...event, detail: { reason: 'password_change_wrong_current', attempts: attempt.count } });
+      if (lockout.reachedLimit(attempt.count)) {
+        deps.onLockout?.();
+        void audit.record({ event: 'lockout', ...event, detail: { seconds: config.lockout.seconds } });
+      }
+      throw new GatewayError('INVALID_CREDENTIALS');
+    }
+    await lockout.reset(keys);
+    deps.checkNewPassword(body.new_password, body.current_password);
+    const hash = await passwords.hash(body.new_password);
+    const at = clock.now();
+    const updated = await users.changePassword(user.id, hash, new Date(at));
+    // Every token issued before now stops working (Redis marker for every instance at once,
+    // password_changed_at in Postgres as the durable backstop), the presenting one included.
+    await sessions.invalidateBefore(user.id, at, config.jwt.ttlSeconds);
+    await sessions.revoke(auth.claims);
+    const minted = await tokens.mint({ userId: updated.id, tenantId: updated.tenantId, email: updated.email, role: updated.role });
+    void audit.record({ event: 'password_change', ...event });
+    sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(updated) }, 200, NO_STORE);
+  }
+
   return {
     'GET /api/v1/auth/me': async (ctx) => {
       const { user } = await current(ctx);
@@ -34,30 +69,7 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
     'POST /api/v1/auth/me/password': async (ctx) => {
       const { auth, user } = await current(ctx);
       const body = await readJsonBody(ctx.req, { current_password: 'string', new_password: 'string' });
-      const keys = lockout.keysFor([user.tenantId], user.email);
-      const attempt = await lockout.begin(keys);
-      const event = { tenantId: user.tenantId, userId: user.id, ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) };
-      const check = body.current_password.length <= 1024 ? await passwords.verify(user.passwordHash, body.current_password) : { ok: await passwords.verifyDummy('') };
-      if (!check.ok) {
-        void audit.record({ event: 'login_failure', ...event, detail: { reason: 'password_change_wrong_current', attempts: attempt.count } });
-        if (lockout.reachedLimit(attempt.count)) {
-          deps.onLockout?.();
-          void audit.record({ event: 'lockout', ...event, detail: { seconds: config.lockout.seconds } });
-        }
-        throw new GatewayError('INVALID_CREDENTIALS');
-      }
-      await lockout.reset(keys);
-      deps.checkNewPassword(body.new_password, body.current_password);
-      const hash = await passwords.hash(body.new_password);
-      const at = clock.now();
-      const updated = await users.changePassword(user.id, hash, new Date(at));
-      // Every token issued before now stops working (Redis marker for every instance at once,
-      // password_changed_at in Postgres as the durable backstop), the presenting one included.
-      await sessions.invalidateBefore(user.id, at, config.jwt.ttlSeconds);
-      await sessions.revoke(auth.claims);
-      const minted = await tokens.mint({ userId: updated.id, tenantId: updated.tenantId, email: updated.email, role: updated.role });
-      void audit.record({ event: 'password_change', ...event });
-      sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(updated) }, 200, NO_STORE);
+      await passwords.admit(() => changePassword(ctx, auth, user, body));
     },
 
     'POST /api/v1/auth/logout': async (ctx) => {

@@ -11,6 +11,7 @@ const CONFIG = {
   timeCost: 2,
   parallelism: 1,
   maxConcurrent: 2,
+  maxQueued: 1000,
   minLength: 12,
   maxLength: 256,
 } as const satisfies PasswordConfig;
@@ -146,6 +147,18 @@ describe('createPasswordHasher', () => {
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThanOrEqual(2);
     expect(gated.stats()).toEqual({ active: 0, queued: 0 });
+  });
+
+  it('admits maxConcurrent + maxQueued requests at once, then sheds with 503 and Retry-After', async () => {
+    const small = createPasswordHasher({ ...CONFIG, maxConcurrent: 1, maxQueued: 2 });
+    const hash = await small.hash(PASSWORD);
+    const jobs = ['a', 'b', PASSWORD].map((p) => small.admit(() => small.verify(hash, p)));
+    const shed = await small.admit(() => small.verify(hash, PASSWORD)).catch((err: unknown) => err);
+    expect(shed).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503, retryAfter: 1 });
+    expect((await Promise.all(jobs)).map((r) => r.ok)).toEqual([false, false, true]);
+    // Places are given back when a request finishes, also when it fails.
+    await expect(small.admit(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect((await small.admit(() => small.verify(hash, PASSWORD))).ok).toBe(true);
   });
 
   // SPEC §5 / issue "Core auth": an unknown email and a wrong password take the same time.

@@ -9,6 +9,8 @@ export const ERRORS = {
   PASSWORD_POLICY: { status: 400, message: 'password does not meet the policy' },
   INVALID_PATH: { status: 400, message: 'invalid request path' },
   INVALID_QUERY: { status: 400, message: 'invalid query parameter' },
+  /** A WebSocket upgrade that is not a valid RFC 6455 handshake (method, key, version). */
+  INVALID_HANDSHAKE: { status: 400, message: 'invalid websocket handshake' },
   UNAUTHENTICATED: { status: 401, message: 'missing or invalid authorization header' },
   INVALID_CREDENTIALS: { status: 401, message: 'invalid credentials' },
   ACCOUNT_LOCKED: { status: 403, message: 'account temporarily locked' },

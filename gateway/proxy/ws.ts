@@ -200,7 +200,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
 
     async upgrade(ctx, socket, head, identity) {
       const problem = validClientHandshake(ctx.req);
-      if (problem !== null) throw new GatewayError('INVALID_QUERY', { publicMessage: 'invalid websocket handshake', detail: problem });
+      if (problem !== null) throw new GatewayError('INVALID_HANDSHAKE', { detail: problem });
       const assertion = await signer.sign(identity);
       const upstream = await connectUpstream(ctx, socket, identity, assertion);
       if (upstream.protocol !== '') chosenProtocol.set(ctx.req, upstream.protocol);

@@ -27,15 +27,27 @@ async function accepts(port: number): Promise<boolean> {
   });
 }
 
+export interface RedisServerOptions {
+  /** A config file, given first on the command line (redis-server requires that order). */
+  readonly configFile?: string;
+  /** Further arguments, e.g. `--cluster-enabled yes` or `--sentinel`. */
+  readonly args?: readonly string[];
+}
+
 /** Starts a private redis-server; throws when the binary is missing. */
-export async function startRedisServer(): Promise<RedisServerProcess> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerProcess> {
   const port = await freePort();
   let child: ChildProcess | null = null;
   let log = '';
 
   async function start(): Promise<void> {
     log = '';
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
+    const args = [
+      ...(options.configFile ? [options.configFile] : []),
+      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      ...(options.args ?? []),
+    ];
+    const c = spawn('redis-server', args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = c;

@@ -43,7 +43,14 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
 
   async function userIdentity(ctx: RequestContext): Promise<UserIdentity> {
     const route = ctx.route;
-    const token = route?.websocket ? upgradeToken(ctx.req, ctx.query) : bearerToken(ctx.req);
+    let token: string | null;
+    if (!route?.websocket) token = bearerToken(ctx.req);
+    else if (isUpgrade(ctx)) token = upgradeToken(ctx.req, ctx.query);
+    else if (ctx.query.has('token')) {
+      // `?token=` is for WebSocket upgrades only (SPEC §6), where it is removed before the
+      // upstream; a plain request would carry it upstream in the query, so it is refused.
+      throw new GatewayError('INVALID_QUERY', { publicMessage: 'token is accepted only on websocket upgrades' });
+    } else token = bearerToken(ctx.req);
     const user = await deps.users.authenticate(token);
     if (!user) throw new GatewayError('UNAUTHENTICATED');
     if (user.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
@@ -126,6 +133,11 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
         throw new GatewayError('NOT_FOUND');
     }
   };
+}
+
+/** server.ts builds an upgrade's context without a response object: the socket is all there is. */
+function isUpgrade(ctx: RequestContext): boolean {
+  return (ctx.res as RequestContext['res'] | null) === null;
 }
 
 function ua(ctx: RequestContext): string | null {

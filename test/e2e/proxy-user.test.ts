@@ -112,6 +112,20 @@ describe('user WebSockets', () => {
     ws.close();
   });
 
+  it('?token= on a plain HTTP request to a WebSocket route is refused, so the token never goes upstream', async () => {
+    const { token } = await loginAs();
+    const before = env.stub.received.length;
+    const plain = await send(`${env.base}/ws/agent/history?token=${token}`);
+    expect(plain.status).toBe(400);
+    expect(plain.json).toEqual({ status: 'error', message: 'token is accepted only on websocket upgrades' });
+    const both = await send(`${env.base}/ws/agent/history?token=${token}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(both.status).toBe(400);
+    expect(env.stub.received.length).toBe(before);
+    const header = await send(`${env.base}/ws/agent/history`, { headers: { authorization: `Bearer ${token}` } });
+    expect(header.status).toBe(200);
+    expect(JSON.stringify(header.json)).not.toContain(token);
+  });
+
   it('the Authorization header works too, and route roles are enforced before any byte goes upstream', async () => {
     const { token } = await loginAs('agent');
     const before = env.stub.received.length;

@@ -7,16 +7,15 @@
  */
 import type { Logger } from 'pino';
 import { createApp, type App } from '../app.js';
-import { generateSigningKey } from '../auth/identity.js';
 import { createPasswordHasher } from '../auth/passwords.js';
-import { resolveDevSecrets } from '../config/dev-secrets.js';
 import { loadQuickstartConfig, withOverrides } from '../config/quickstart.js';
 import type { Config } from '../config/types.js';
 import { createLogger } from '../ops/logger.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../store/embedded.js';
+import type { EmbeddedPostgres } from '../store/embedded.js';
 import { migrate } from '../store/migrate.js';
 import { createPg } from '../store/pg.js';
 import { renderBanner } from './banner.js';
+import { withDevDefaults } from './dev-defaults.js';
 import { DEMO_USERS, seedDemo, type SeedResult } from './seed.js';
 import { startQuickstartStub, type QuickstartStub } from './stub.js';
 
@@ -50,15 +49,9 @@ async function start(running: Running, startedAt: number): Promise<void> {
   let config = qs.config;
   const log = createLogger(config.log);
 
-  const secrets = await resolveDevSecrets(config, { generateSigningKey });
-  config = secrets.config;
-  if (secrets.generated.length > 0) log.info({ file: secrets.file, secrets: secrets.generated }, 'quickstart: development secrets loaded from the data directory');
-
-  if (!config.database.url) {
-    running.embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
-    config = withOverrides(config, { database: { ...config.database, url: running.embedded.url, poolSize: running.embedded.poolSize } });
-    log.info({ dataDir: config.dataDir }, 'quickstart: no DATABASE_URL, using embedded Postgres (PGlite) in the data directory');
-  }
+  const defaults = await withDevDefaults(config, log);
+  config = defaults.config;
+  if (defaults.embedded) running.embedded = defaults.embedded;
   const seed = await prepareDatabase(config, log);
 
   let upstreamUrl = config.upstreamUrl;

@@ -70,7 +70,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   }
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(undefined, { purpose: 'cli' });
   } catch (err) {
     process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
     return 1;

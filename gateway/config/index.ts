@@ -10,6 +10,9 @@ export { GATEWAY_ROUTES, DEFAULT_PROXY_ROUTES, validateRoutes } from './routes.j
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/** What example files put where a secret goes (config/compose.env.example: `change-me…`). */
+const PLACEHOLDER_RE = /change[-_ ]?me|changeme|placeholder|example-secret/i;
+
 /** Thrown when the environment is invalid; `problems` lists every issue found in one pass. */
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -25,7 +28,16 @@ export class ConfigError extends Error {
  * (SPEC §2, STYLE habit 5). Every problem is collected and reported in one ConfigError.
  * Secrets may come from `NAME_FILE` (Docker/Kubernetes secrets) instead of `NAME`.
  */
-export function loadConfig(env: Env = process.env): Config {
+export interface LoadOptions {
+  /**
+   * `serve` (default) refuses NODE_ENV=production without a database, Redis and both secrets.
+   * The admin CLI (`cli`) opens only what its command needs and says so when that is missing, so
+   * `cli migrate` runs in a production image with nothing but the database configured.
+   */
+  readonly purpose?: 'serve' | 'cli';
+}
+
+export function loadConfig(env: Env = process.env, options: LoadOptions = {}): Config {
   const problems: string[] = [];
   const r = new Reader(env, problems);
 
@@ -35,12 +47,16 @@ export function loadConfig(env: Env = process.env): Config {
   const database = readDatabase(r, env);
   const redis = readRedis(r, env);
   const jwtSecret = r.secret('AUTH_JWT_SECRET');
+  const warnings: string[] = [];
   if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 16) problems.push('AUTH_JWT_SECRET: must be at least 16 bytes');
+  else if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 32) warnings.push('AUTH_JWT_SECRET is under 32 bytes: use 32 random bytes or more (openssl rand -hex 32)');
   const previousSecrets = r.list('AUTH_JWT_PREVIOUS_SECRETS');
   for (const s of previousSecrets) if (Buffer.byteLength(s) < 16) problems.push('AUTH_JWT_PREVIOUS_SECRETS: every key must be at least 16 bytes');
   const signingKey = r.secret('IDENTITY_SIGNING_KEY');
+  const bootstrapToken = r.secret('AUTH_BOOTSTRAP_TOKEN');
+  if (bootstrapToken !== null && Buffer.byteLength(bootstrapToken) < 16) problems.push('AUTH_BOOTSTRAP_TOKEN: must be at least 16 bytes');
 
-  if (production) {
+  if (production && options.purpose !== 'cli') {
     const missing: string[] = [];
     if (database.url === null) missing.push('DATABASE_URL (or DB_HOST/DB_NAME…)');
     if (redis.url === null && !redis.sentinels && !redis.clusterNodes) missing.push('REDIS_URL (or REDIS_ADDR…)');
@@ -48,6 +64,14 @@ export function loadConfig(env: Env = process.env): Config {
     if (signingKey === null) missing.push('IDENTITY_SIGNING_KEY');
     if (missing.length > 0) {
       problems.push(`NODE_ENV=production needs ${missing.join(', ')}; embedded defaults are for development only`);
+    }
+    // The example env files' placeholders pass every length check: refuse to run with one.
+    for (const [name, value] of [
+      ['AUTH_JWT_SECRET', jwtSecret],
+      ['AUTH_BOOTSTRAP_TOKEN', bootstrapToken],
+      ...previousSecrets.map((v) => ['AUTH_JWT_PREVIOUS_SECRETS', v] as const),
+    ] as const) {
+      if (value !== null && PLACEHOLDER_RE.test(value)) problems.push(`${name}: still the example placeholder; generate one (openssl rand -hex 32)`);
     }
   }
 
@@ -71,12 +95,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (production && (memoryCost < 19456 || timeCost < 2)) problems.push('PASSWORD_ARGON2_*: production needs at least m=19456 KiB, t=2 (OWASP)');
 
   const headersTimeoutMs = r.int('GATEWAY_HEADERS_TIMEOUT_MS', 20_000, 500, 600_000);
-  const requestTimeoutMs = r.int('GATEWAY_REQUEST_TIMEOUT_MS', 60_000, 500, 3_600_000);
+  const requestTimeoutMs = r.int('GATEWAY_REQUEST_TIMEOUT_MS', 300_000, 500, 3_600_000);
   if (requestTimeoutMs < headersTimeoutMs) problems.push('GATEWAY_REQUEST_TIMEOUT_MS: must be at least GATEWAY_HEADERS_TIMEOUT_MS');
 
   const config: Config = {
     nodeEnv,
     production,
+    warnings,
     host: r.str('HOST') ?? '0.0.0.0',
     port: r.int('PORT', 8080, 0, 65535),
     dataDir: resolve(r.str('GATEWAY_DATA_DIR') ?? '.data'),
@@ -108,7 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
       windowSeconds: r.int('AUTH_LOGIN_IP_WINDOW_SECONDS', 900, 1, 86400 * 7),
     },
     defaultTenantDomain: (r.str('DEFAULT_TENANT_DOMAIN') ?? 'dev.get2dial.local').toLowerCase(),
-    bootstrapToken: r.secret('AUTH_BOOTSTRAP_TOKEN'),
+    bootstrapToken,
     upstreamUrl,
     routes: [...GATEWAY_ROUTES, ...proxyRoutes],
     routesFile,

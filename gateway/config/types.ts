@@ -70,6 +70,8 @@ export interface IdentityConfig {
 export interface Config {
   readonly nodeEnv: string;
   readonly production: boolean;
+  /** Valid but unwise settings (e.g. AUTH_JWT_SECRET under 32 bytes), logged once at start. */
+  readonly warnings: readonly string[];
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
@@ -91,7 +93,10 @@ export interface Config {
   readonly maxConnections: number;
   /** A client must send its whole header block within this (slowloris bound, GATEWAY_HEADERS_TIMEOUT_MS). */
   readonly headersTimeoutMs: number;
-  /** …and its whole request, body included, within this (GATEWAY_REQUEST_TIMEOUT_MS). */
+  /**
+   * …and its whole request, body included, within this (GATEWAY_REQUEST_TIMEOUT_MS, default 300 s
+   * like Node's own): it also bounds how long one proxied upload may take.
+   */
   readonly requestTimeoutMs: number;
   readonly allowedOrigins: readonly string[];
   readonly trustedProxies: readonly string[];

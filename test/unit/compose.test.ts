@@ -6,7 +6,7 @@
  * too where the compose plugin exists.
  */
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,7 +118,8 @@ describe('docker-compose.yml', () => {
     const nginx = read('config/nginx/gateway.conf');
     for (const [name] of gateways) expect(nginx).toContain(`server ${name}:8080`);
     expect(nginx).toMatch(/proxy_set_header Upgrade \$http_upgrade/);
-    expect(nginx).toMatch(/location = \/metrics/);
+    // /metrics and anything under it (the gateway also answers /metrics/), in any case.
+    expect(nginx).toMatch(/location ~\* \^\/metrics\(\/\|\$\)/);
     expect(nginx).toMatch(/# listen 443 ssl;/); // TLS-ready
     const lb = Object.values(services).find((s) => /^nginx/.test(s.image ?? '')) as Service;
     expect(lb.volumes?.some((v) => v.startsWith('./config/nginx/gateway.conf:'))).toBe(true);
@@ -137,7 +138,11 @@ describe('config/compose.env.example', () => {
       const keyFile = join(dir, 'identity_signing_key.pem');
       writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
       const gw = gateways[0]?.[1] as Service;
-      const config = loadConfig({ ...env, ...gw.environment, IDENTITY_SIGNING_KEY_FILE: keyFile });
+      // As shipped, the placeholders are refused: a forgotten one never runs in production.
+      expect(() => loadConfig({ ...env, ...gw.environment, IDENTITY_SIGNING_KEY_FILE: keyFile })).toThrow(/AUTH_JWT_SECRET: still the example placeholder/);
+      // Filled in as the example file's header says (openssl rand -hex 32), it loads.
+      const filled = { ...env, AUTH_JWT_SECRET: randomBytes(32).toString('hex') };
+      const config = loadConfig({ ...filled, ...gw.environment, IDENTITY_SIGNING_KEY_FILE: keyFile });
       expect(config.production).toBe(true);
       expect(config.database.url).toMatch(/^postgres:\/\/get2dial:.+@postgres:5432\/get2dial$/);
       expect(config.redis.url).toBe('redis://redis:6379');
@@ -146,6 +151,11 @@ describe('config/compose.env.example', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    // The one-shot migrate runs the CLI in the same production image with only the database.
+    const migrateService = services.migrate as Service;
+    const cli = loadConfig({ ...env, ...migrateService.environment }, { purpose: 'cli' });
+    expect(cli.production).toBe(true);
+    expect(cli.database.url).toMatch(/^postgres:\/\/get2dial:.+@postgres:5432\/get2dial$/);
     const secret = compose.secrets?.identity_signing_key;
     expect(secret?.file).toBe('./config/secrets/identity_signing_key.pem');
   });

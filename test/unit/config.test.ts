@@ -45,6 +45,24 @@ describe('config', () => {
     expect(problems[0]).toMatch(/DATABASE_URL.*REDIS_URL.*AUTH_JWT_SECRET.*IDENTITY_SIGNING_KEY/);
   });
 
+  it('lets the admin CLI run in production with only what its command needs', () => {
+    const c = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u@db/g2d' }, { purpose: 'cli' });
+    expect(c.production).toBe(true);
+    expect(c.database.url).toBe('postgres://u@db/g2d');
+    expect(c.jwt.secret).toBeNull();
+  });
+
+  it('refuses example placeholders in production and warns about a JWT secret under 32 bytes', () => {
+    const prod = { NODE_ENV: 'production', DATABASE_URL: 'postgres://u@db/g2d', REDIS_URL: 'redis://r:6379', IDENTITY_SIGNING_KEY: 'x' };
+    const problems = problemsOf({ ...prod, AUTH_JWT_SECRET: 'change-me-to-64-hex-characters-000000', AUTH_BOOTSTRAP_TOKEN: 'CHANGEME-bootstrap-token' });
+    expect(problems.filter((p) => /placeholder/.test(p)).map((p) => p.split(':')[0])).toEqual(['AUTH_JWT_SECRET', 'AUTH_BOOTSTRAP_TOKEN']);
+    expect(problemsOf({ AUTH_BOOTSTRAP_TOKEN: 'short' })[0]).toMatch(/AUTH_BOOTSTRAP_TOKEN: must be at least 16 bytes/);
+    expect(loadConfig({ AUTH_JWT_SECRET: '0123456789abcdef0123' }).warnings).toEqual([expect.stringMatching(/AUTH_JWT_SECRET is under 32 bytes/)]);
+    expect(loadConfig({ AUTH_JWT_SECRET: '0123456789abcdef0123456789abcdef' }).warnings).toEqual([]);
+    // Development keeps its freedom: a placeholder there is only the developer's business.
+    expect(problemsOf({ AUTH_JWT_SECRET: 'change-me-change-me-change-me-00' })).toEqual([]);
+  });
+
   it('builds the database URL from DB_* and lets DATABASE_URL win', () => {
     expect(loadConfig({ DB_HOST: 'db', DB_NAME: 'g2d', DB_USER: 'u', DB_PASSWORD: 'p@ss' }).database.url).toBe('postgres://u:p%40ss@db:5432/g2d');
     expect(loadConfig({ DB_HOST: 'db', DATABASE_URL: 'postgres://x@y/z' }).database.url).toBe('postgres://x@y/z');

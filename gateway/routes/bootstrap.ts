@@ -26,7 +26,12 @@ export function createBootstrapRoute(deps: AuthRouteDeps): HandlerMap {
       if (expected === null) throw new GatewayError('NOT_FOUND');
       const given = ctx.req.headers['x-bootstrap-token'];
       const digest = createHash('sha256').update(typeof given === 'string' ? given : '').digest();
-      if (typeof given !== 'string' || !timingSafeEqual(digest, expected)) throw new GatewayError('UNAUTHENTICATED');
+      // Wrong tokens count toward the per-IP failure throttle like failed logins (429 past the limit).
+      await deps.lockout.checkIp('bootstrap', ctx.ip);
+      if (typeof given !== 'string' || !timingSafeEqual(digest, expected)) {
+        await deps.lockout.failIp('bootstrap', ctx.ip);
+        throw new GatewayError('UNAUTHENTICATED');
+      }
       const body = await readJsonBody(ctx.req, { email: 'string', password: 'string', tenant_domain: 'string?', tenant_name: 'string?' });
       const email = normalizeEmail(body.email);
       if (!EMAIL_RE.test(email)) throw new GatewayError('INVALID_BODY', { detail: 'email' });

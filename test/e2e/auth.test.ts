@@ -382,7 +382,7 @@ describe('per-IP throttle and bootstrap', () => {
     const url = await createDatabase(admin);
     const fresh = createPg({ url, poolSize: 2 });
     await migrate(fresh);
-    const g = await startGateway({ DATABASE_URL: url, REDIS_URL: inject('redisUrl'), REDIS_KEY_PREFIX: `${prefix}boot:`, AUTH_JWT_SECRET: SECRET, AUTH_BOOTSTRAP_TOKEN: 'bootstrap-token-123456', LOG_LEVEL: 'warn' });
+    const g = await startGateway({ DATABASE_URL: url, REDIS_URL: inject('redisUrl'), REDIS_KEY_PREFIX: `${prefix}boot:`, AUTH_JWT_SECRET: SECRET, AUTH_BOOTSTRAP_TOKEN: 'bootstrap-token-123456', AUTH_LOGIN_IP_LIMIT: '3', LOG_LEVEL: 'warn' });
     try {
       const body = { email: 'root@platform.test', password: 'platform-root-password' };
       const post = (token?: string) => call(`${g.url}/api/v1/auth/bootstrap`, { method: 'POST', json: body, headers: token ? { 'x-bootstrap-token': token } : {} });
@@ -396,6 +396,11 @@ describe('per-IP throttle and bootstrap', () => {
       expect(signedIn.body.data.user.role).toBe('platform_admin');
       const { rows } = await fresh.query("SELECT count(*)::int AS n FROM auth_events WHERE event = 'bootstrap'");
       expect(rows[0]!.n).toBe(1);
+      // Wrong bootstrap tokens count toward the per-IP failure throttle: the third → 429 after.
+      expect((await post('wrong-token-again')).status).toBe(401);
+      const throttled = await post('bootstrap-token-123456');
+      expect(throttled.status).toBe(429);
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
     } finally {
       await g.stop();
       await fresh.close();

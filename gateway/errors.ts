@@ -69,10 +69,14 @@ export function isGatewayError(err: unknown): err is GatewayError {
   return err instanceof GatewayError;
 }
 
+/** Retry-After on a 503 for an unreachable dependency (the drivers reconnect within ~2 s). */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
+
 /** A dependency (Postgres, Redis) is unreachable or failing: always 503, never 401 (STYLE habit 3). */
 export function unavailable(dependency: string, cause: unknown): GatewayError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new GatewayError('SERVICE_UNAVAILABLE', { detail: `${dependency}: ${reason}`, cause });
+  // Clients and balancers retry sooner than a person would; a few seconds spreads the retries.
+  return new GatewayError('SERVICE_UNAVAILABLE', { detail: `${dependency}: ${reason}`, cause, retryAfter: DEPENDENCY_RETRY_AFTER_SECONDS });
 }
 
 /** Maps anything thrown to a GatewayError; unknown errors are bugs and become 500. */

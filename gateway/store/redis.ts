@@ -6,9 +6,11 @@ import type { AttemptResult, AuthStateStore, CounterResult } from './state.js';
 export type RedisClient = Redis | Cluster;
 
 /**
- * Creates the ioredis client (single node, Sentinel or Cluster from config). Commands fail fast
- * while disconnected (no offline queue, one retry) so callers can answer 503 instead of hanging;
- * the client keeps reconnecting in the background by itself.
+ * Creates the ioredis client (single node, Sentinel or Cluster from config). Commands may queue
+ * only until the first connection (so start-up races are not refused); once connected, the
+ * state store fails every command at once while disconnected (see `guard` below), with one retry
+ * and a 2 s command timeout, so callers answer 503 instead of hanging. The client keeps
+ * reconnecting in the background by itself.
  */
 export function createRedisClient(config: RedisConfig, extra: Partial<RedisOptions> = {}): RedisClient {
   const common: RedisOptions = {

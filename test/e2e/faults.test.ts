@@ -68,6 +68,7 @@ describe('Redis down', () => {
     const refused = await login(creds);
     expect(refused.status).toBe(503);
     expect(refused.body).toEqual({ status: 'error', message: 'service unavailable' });
+    expect(refused.headers.get('retry-after')).toBe('5');
     expect(Date.now() - t0).toBeLessThan(3000);
     expect((await login({ ...creds, password: 'wrong-password-123' })).status).toBe(503);
 
@@ -122,7 +123,9 @@ describe('Postgres down', () => {
     await pgRelay.cut();
 
     const t0 = Date.now();
-    expect((await login(creds)).status).toBe(503);
+    const refused = await login(creds);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
     expect(Date.now() - t0).toBeLessThan(5000);
     expect((await call(`${gw.url}/api/v1/auth/me`, { token })).status).toBe(503);
     expect((await nodeCall()).status).toBe(502);

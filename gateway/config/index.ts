@@ -195,6 +195,7 @@ function readRedis(r: Reader, env: Env): RedisConfig {
   const sentinels = r.hostPorts('REDIS_SENTINELS');
   const clusterNodes = r.hostPorts('REDIS_CLUSTER_NODES');
   const sentinelName = r.str('REDIS_SENTINEL_NAME');
+  const sentinelPassword = r.secret('REDIS_SENTINEL_PASSWORD') ?? undefined;
   if (sentinels.length > 0 && !sentinelName) r.problem('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS');
   return {
     url,
@@ -202,7 +203,7 @@ function readRedis(r: Reader, env: Env): RedisConfig {
     ...(username ? { username } : {}),
     ...(password ? { password } : {}),
     ...(db !== undefined ? { db } : {}),
-    ...(sentinels.length > 0 ? { sentinels, sentinelName: sentinelName ?? 'mymaster' } : {}),
+    ...(sentinels.length > 0 && sentinelName ? { sentinels, sentinelName, ...(sentinelPassword ? { sentinelPassword } : {}) } : {}),
     ...(clusterNodes.length > 0 ? { clusterNodes } : {}),
   };
 }

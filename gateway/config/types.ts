@@ -29,6 +29,8 @@ export interface RedisConfig {
   /** Sentinel: `REDIS_SENTINELS=host:port,host:port` plus `REDIS_SENTINEL_NAME`. */
   readonly sentinels?: readonly { host: string; port: number }[];
   readonly sentinelName?: string;
+  /** REDIS_SENTINEL_PASSWORD: the sentinels' own `requirepass`, when they have one. */
+  readonly sentinelPassword?: string;
   /** Cluster: `REDIS_CLUSTER_NODES=host:port,host:port`. */
   readonly clusterNodes?: readonly { host: string; port: number }[];
   readonly keyPrefix: string;

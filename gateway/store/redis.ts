@@ -28,7 +28,12 @@ export function createRedisClient(config: RedisConfig, extra: Partial<RedisOptio
     return new Cluster([...config.clusterNodes], { redisOptions: common, enableOfflineQueue: common.enableOfflineQueue ?? true });
   }
   if (config.sentinels && config.sentinels.length > 0) {
-    return new Redis({ ...common, sentinels: [...config.sentinels], name: config.sentinelName ?? 'mymaster' });
+    return new Redis({
+      ...common,
+      sentinels: [...config.sentinels],
+      name: config.sentinelName ?? 'mymaster',
+      ...(config.sentinelPassword ? { sentinelPassword: config.sentinelPassword } : {}),
+    });
   }
   if (!config.url) throw new Error('redis: no URL, sentinels or cluster nodes configured');
   return new Redis(config.url, common);

@@ -53,8 +53,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisDeployment> {
   }
 }
 
-/** One master and one sentinel watching it as `name`; resolves once the sentinel knows the master. */
-export async function startRedisSentinel(name: string): Promise<RedisDeployment & { readonly masterPort: number }> {
+/**
+ * One master and one sentinel watching it as `name`, the sentinel protected by `sentinelPassword`
+ * when given; resolves once the sentinel knows the master.
+ */
+export async function startRedisSentinel(name: string, sentinelPassword?: string): Promise<RedisDeployment & { readonly masterPort: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'g2d-sentinel-'));
   const servers: RedisServerProcess[] = [];
   const stop = async () => {
@@ -66,12 +69,13 @@ export async function startRedisSentinel(name: string): Promise<RedisDeployment 
     servers.push(master);
     // Sentinel rewrites its config file, so it gets a private, writable one.
     const configFile = join(dir, 'sentinel.conf');
-    writeFileSync(configFile, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${name} 5000\n`);
+    const auth = sentinelPassword ? `requirepass ${sentinelPassword}\n` : '';
+    writeFileSync(configFile, `${auth}sentinel monitor ${name} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${name} 5000\n`);
     const sentinel = await startRedisServer({ configFile, args: ['--sentinel', '--dir', dir] });
     servers.push(sentinel);
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const { stdout } = await run('redis-cli', ['-p', String(sentinel.port), 'sentinel', 'get-master-addr-by-name', name]);
+      const { stdout } = await run('redis-cli', ['-p', String(sentinel.port), ...(sentinelPassword ? ['--no-auth-warning', '-a', sentinelPassword] : []), 'sentinel', 'get-master-addr-by-name', name]);
       if (stdout.includes(String(master.port))) break;
       if (Date.now() > deadline) throw new Error(`sentinel does not know ${name}:\n${stdout}`);
       await sleep(100);

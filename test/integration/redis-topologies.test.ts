@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../gateway/config/index.js';
 import { createPg } from '../../gateway/store/pg.js';
 import { createRedisClient, createRedisStateStore, type RedisClient } from '../../gateway/store/redis.js';
 import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
@@ -109,16 +110,17 @@ describe('Redis behind Sentinel', () => {
   let sentinel: RedisDeployment;
   let client: RedisClient | undefined;
   beforeAll(async () => {
-    sentinel = await startRedisSentinel('g2dmaster');
+    sentinel = await startRedisSentinel('g2dmaster', 'sentinel-secret-1');
   }, 30_000);
   afterAll(async () => {
     await client?.quit().catch(() => {});
     await sentinel?.stop();
   });
 
-  contract('redis via sentinel', async () => {
+  contract('redis via sentinel (REDIS_SENTINEL_PASSWORD)', async () => {
     const prefix = `g2d:topo:${randomBytes(4).toString('hex')}:`;
-    client = createRedisClient({ url: null, sentinels: hostPorts(sentinel.nodes), sentinelName: 'g2dmaster', keyPrefix: prefix });
+    const config = loadConfig({ REDIS_SENTINELS: sentinel.nodes, REDIS_SENTINEL_NAME: 'g2dmaster', REDIS_SENTINEL_PASSWORD: 'sentinel-secret-1', REDIS_KEY_PREFIX: prefix });
+    client = createRedisClient(config.redis);
     const store = createRedisStateStore(client, prefix);
     return { store, advance: (s) => sleep(s * 1000), close: async () => {} };
   });

@@ -16,7 +16,7 @@ import { createRouter } from './http/router.js';
 import { createLogger } from './ops/logger.js';
 import { createHealth } from './ops/health.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
-import { createDrainer } from './ops/shutdown.js';
+import { createDrainer, createInFlight } from './ops/shutdown.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
 import { createGatewayServer } from './server.js';
 import { createPg, type Db } from './store/pg.js';
@@ -162,6 +162,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
   // ---- server
+  const inFlight = createInFlight();
   const server = createGatewayServer({
     config,
     log,
@@ -175,9 +176,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     isDraining: () => draining(),
     now: () => clock.now(),
     onFinish: (ctx, status) => metrics.requestFinished(ctx.routeGroup, ctx.req.method, status, (clock.now() - ctx.startedAt) / 1000),
+    inFlight,
   });
   const drainer = createDrainer({
     server,
+    inFlight,
     log,
     graceMs: config.shutdownGraceSeconds * 1000,
     onDraining: () => metrics.draining(true),

@@ -14,6 +14,7 @@ import { requestIdFor } from './http/request-id.js';
 import { traceFor } from './http/trace.js';
 import type { Router } from './http/router.js';
 import { scrubUrl } from './ops/logger.js';
+import type { InFlight } from './ops/shutdown.js';
 
 /** What the server needs; every piece is built by the composition root (app.ts). */
 export interface ServerDeps {
@@ -32,6 +33,8 @@ export interface ServerDeps {
   readonly upgrade: (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => Promise<void>;
   /** Called once per finished request (metrics). */
   readonly onFinish?: (ctx: RequestContext, status: number) => void;
+  /** Requests in flight, for the drainer (ops/shutdown.ts); kept by this server's one close listener. */
+  readonly inFlight?: InFlight;
   readonly isDraining: () => boolean;
   readonly now?: () => number;
 }
@@ -60,6 +63,7 @@ function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     routeGroup: 'unmatched',
     identity: null,
     log: deps.log,
+    onClientGone: null,
   };
   const target = splitTarget(req.url);
   const mutable = ctx as { path: string; rawQuery: string; query: URLSearchParams };
@@ -86,6 +90,7 @@ function fallbackContext(deps: ServerDeps, req: IncomingMessage, res: ServerResp
     routeGroup: 'invalid',
     identity: null,
     log: deps.log,
+    onClientGone: null,
   };
 }
 
@@ -143,7 +148,9 @@ export function createGatewayServer(deps: ServerDeps): Server {
   // proxied-request profile (bench/README.md). Every other line keeps the redacting logger.
   const access = deps.log.child({}, { redact: { paths: [] } });
 
+  const inFlight = deps.inFlight;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    inFlight?.started(res);
     const requestId = requestIdFor(req.headers);
     res.setHeader('X-Request-Id', requestId);
     let ctx: RequestContext;
@@ -154,12 +161,20 @@ export function createGatewayServer(deps: ServerDeps): Server {
       const e = toGatewayError(err);
       sendError(res, e);
       logFinish(deps, access, ctx, e.status, e);
+      if (inFlight) res.on('close', () => inFlight.ended(res));
       return;
     }
-    // One access line per request, also for one whose client went away or whose connection was cut
+    // The one close listener per response (issue 6: each listener is a closure and an emit). One
+    // access line per request, also for one whose client went away or whose connection was cut
     // (slow client timeout, drain deadline) before the answer was complete: 499, nginx's "client
     // closed request", so aborted requests are visible in logs and metrics instead of missing.
-    res.once('close', () => logFinish(deps, access, ctx, res.writableFinished ? res.statusCode : CLIENT_CLOSED));
+    // Then the proxy hears that the client is gone, and the drainer that the request is over.
+    res.on('close', () => {
+      const finished = res.writableFinished;
+      logFinish(deps, access, ctx, finished ? res.statusCode : CLIENT_CLOSED);
+      if (!finished) ctx.onClientGone?.clientGone();
+      inFlight?.ended(res);
+    });
     void handle(deps, ctx).catch((err: unknown) => {
       const e = toGatewayError(err);
       // A body read that failed because the client vanished is not a server fault worth an error line.

@@ -24,4 +24,9 @@ export interface RequestContext {
   routeGroup: string;
   identity: Identity | null;
   log: Logger;
+  /**
+   * Told when the client goes away before its response finished (the proxy aborts its upstream
+   * request): called from the server's one `close` listener instead of a listener of its own.
+   */
+  onClientGone: { clientGone(): void } | null;
 }

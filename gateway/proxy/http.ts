@@ -140,10 +140,8 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       const started = clock.now();
       const exchange = new Exchange(res, ctx.requestId, clock);
       exchange.headersAt = started;
-      const onClose = () => {
-        if (!res.writableFinished) exchange.clientGone();
-      };
-      res.once('close', onClose);
+      // The server's close listener tells the exchange when the client goes away (ctx.onClientGone).
+      ctx.onClientGone = exchange;
       try {
         // undici's dispatch with a handler writes straight into `res`: the stream() API measured
         // ~10 µs more per request (a Writable pipeline and finished() listeners; issue 6).
@@ -172,7 +170,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
         if (res.headersSent) res.destroy();
         throw e;
       } finally {
-        res.off('close', onClose);
+        ctx.onClientGone = null;
       }
     },
 

@@ -6,6 +6,7 @@ import type { RequestContext } from '../http/context.js';
 import type { AuditLog } from '../store/audit.js';
 import { UUID_RE, type TenantStore } from '../store/tenants.js';
 import type { Lockout } from './lockout.js';
+import { scopedParams } from './node-scope.js';
 import type { NodeIdentity, Identity, UserIdentity } from './types.js';
 import { bearerToken, toUserIdentity, upgradeToken, type UserAuthenticator } from './user-auth.js';
 
@@ -60,6 +61,22 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
   }
 
   async function scopeTenant(ctx: RequestContext, identity: UserIdentity): Promise<UserIdentity> {
+    const scoped = await scopeByTenantId(ctx, identity);
+    // `tenant_id=` is the documented form, but upstream frameworks also read `tenant_id[]`,
+    // `TENANT_ID`, `tenant%255Fid` or a `;`-separated copy as the same parameter. Whatever the
+    // spelling, it must name the tenant the gateway decided on, or the upstream could act in a
+    // tenant that was never checked (nor audited). Judged like a node's forced identity.
+    // Fast path (hot): a name can only spell tenant_id if the query says "tenant" or encodes something.
+    if (!/tenant|%/i.test(ctx.rawQuery)) return scoped;
+    for (const { which, value } of scopedParams(ctx.rawQuery)) {
+      if (which !== 'tenant_id' || value.toLowerCase() === scoped.tenantId) continue;
+      if (identity.role !== 'platform_admin') throw new GatewayError('FORBIDDEN', { detail: 'a tenant_id spelling names another tenant' });
+      throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id must be given once, as tenant_id=<uuid>' });
+    }
+    return scoped;
+  }
+
+  async function scopeByTenantId(ctx: RequestContext, identity: UserIdentity): Promise<UserIdentity> {
     const requested = ctx.query.getAll('tenant_id');
     if (requested.length === 0) return identity;
     if (requested.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id given more than once' });

@@ -7,10 +7,11 @@ type ScopedName = 'tenant_id' | 'node_id';
 /**
  * The parameter a query name stands for, judged the way any upstream might read it: percent-decoded
  * (URLSearchParams does one pass; a second pass catches `tenant%255Fid` for an upstream that
- * decodes twice), case-insensitive, trimmed, and without a trailing `[]` (PHP/Rails array syntax).
+ * decodes twice), case-insensitive, trimmed, without trailing `[]`/`[0]`/`[key]` groups (PHP, Rails
+ * and qs array and map syntax), and with `.` and ` ` read as `_` (PHP folds them in parameter names).
  * Over-matching costs nothing: a request naming its own tenant or node passes whatever the spelling.
  */
-function scopedName(name: string): ScopedName | null {
+export function scopedName(name: string): ScopedName | null {
   let n = name;
   if (n.includes('%')) {
     try {
@@ -19,8 +20,7 @@ function scopedName(name: string): ScopedName | null {
       // not a second encoding; judge it as it is
     }
   }
-  n = n.trim().toLowerCase();
-  if (n.endsWith('[]')) n = n.slice(0, -2);
+  n = n.trim().toLowerCase().replace(/(?:\[[^\]]*\])+$/, '').replace(/[. ]/g, '_');
   return n === 'tenant_id' || n === 'node_id' ? n : null;
 }
 
@@ -31,6 +31,22 @@ function allowed(which: ScopedName, value: string, node: NodeIdentity): boolean 
 }
 
 /**
+ * Every `tenant_id` / `node_id` parameter in a raw query, under any spelling scopedName accepts,
+ * with its (once-decoded) value. `;` counts as a separator too (a second reading of the query), so
+ * one parameter may be yielded twice; callers judge values, never counts.
+ */
+export function* scopedParams(rawQuery: string): Generator<{ readonly which: ScopedName; readonly value: string }> {
+  if (rawQuery === '') return;
+  const readings = rawQuery.includes(';') ? [rawQuery, rawQuery.replaceAll(';', '&')] : [rawQuery];
+  for (const reading of readings) {
+    for (const [name, value] of new URLSearchParams(reading)) {
+      const which = scopedName(name);
+      if (which) yield { which, value };
+    }
+  }
+}
+
+/**
  * Forced node identity (SPEC §6): a node may name only itself. Any `tenant_id` other than the
  * node's tenant id, or any `node_id` other than its id or name, is 403 `forbidden` and nothing
  * reaches the upstream. Every occurrence counts (a repeated parameter with one foreign value is
@@ -38,15 +54,9 @@ function allowed(which: ScopedName, value: string, node: NodeIdentity): boolean 
  * some frameworks split on it.
  */
 export function enforceNodeScope(ctx: Pick<RequestContext, 'rawQuery'>, node: NodeIdentity): void {
-  const raw = ctx.rawQuery;
-  if (raw === '') return;
-  const readings = raw.includes(';') ? [raw, raw.replaceAll(';', '&')] : [raw];
-  for (const reading of readings) {
-    for (const [name, value] of new URLSearchParams(reading)) {
-      const which = scopedName(name);
-      if (which && !allowed(which, value, node)) {
-        throw new GatewayError('FORBIDDEN', { detail: `node ${node.nodeId} named another ${which === 'tenant_id' ? 'tenant' : 'node'}` });
-      }
+  for (const { which, value } of scopedParams(ctx.rawQuery)) {
+    if (!allowed(which, value, node)) {
+      throw new GatewayError('FORBIDDEN', { detail: `node ${node.nodeId} named another ${which === 'tenant_id' ? 'tenant' : 'node'}` });
     }
   }
 }

@@ -63,6 +63,16 @@ describe('enforceNodeScope', () => {
     [`tenant_id[]=${OTHER}`, 403],
     [`tenant_id%5B%5D=${OTHER}`, 403],
     [`+tenant_id=${OTHER}`, 403],
+    // qs/PHP array and map syntax, and PHP's folding of '.' and ' ' into '_' in parameter names
+    [`tenant_id[0]=${OTHER}`, 403],
+    [`tenant_id[x]=${OTHER}`, 403],
+    [`tenant_id[][]=${OTHER}`, 403],
+    [`node_id[0]=edge-02`, 403],
+    [`tenant.id=${OTHER}`, 403],
+    [`tenant+id=${OTHER}`, 403],
+    [`tenant_id[0]=${T}`, 'ok'],
+    [`tenant.id=${T}`, 'ok'],
+    [`tenant_idx[0]=${OTHER}`, 'ok'],
     // repeats: any differing occurrence is refused, whichever copy the upstream would pick
     [`tenant_id=${T}&tenant_id=${OTHER}`, 403],
     [`tenant_id=${OTHER}&tenant_id=${T}`, 403],

@@ -3,6 +3,9 @@ import { GatewayError } from '../errors.js';
 
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
+/** Strict: invalid UTF-8 throws instead of becoming U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** A field's expected JSON type; `?` suffix marks it optional. */
 export type FieldSpec = Record<string, 'string' | 'string?' | 'boolean' | 'boolean?'>;
 
@@ -13,13 +16,16 @@ type Parsed<S extends FieldSpec> = {
 };
 
 /**
- * Reads a JSON request body (SPEC §4): `Content-Type` must be JSON (415), at most 1 MB (413,
- * counted while streaming so a lying Content-Length cannot get past), well-formed, an object, with
- * exactly the documented fields of the documented types (400 `invalid request body`).
+ * Reads a JSON request body (SPEC §4): `Content-Type` must be JSON and the body not content-coded
+ * (415: a gzip body is not JSON, RFC 9110 §8.4), at most 1 MB (413, counted while streaming so a
+ * lying Content-Length cannot get past), well-formed UTF-8 (RFC 8259 §8.1; lossy decoding would
+ * let distinct byte strings compare equal), an object, with exactly the documented fields of the
+ * documented types (400 `invalid request body`).
  */
 export async function readJsonBody<S extends FieldSpec>(req: IncomingMessage, spec: S, maxBytes = MAX_JSON_BODY_BYTES): Promise<Parsed<S>> {
   const type = req.headers['content-type'];
-  if (!type || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+  const coding = req.headers['content-encoding'];
+  if (!type || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type) || (coding !== undefined && coding.trim().toLowerCase() !== 'identity')) {
     await drain(req, maxBytes);
     throw new GatewayError('UNSUPPORTED_MEDIA_TYPE');
   }
@@ -40,9 +46,9 @@ export async function readJsonBody<S extends FieldSpec>(req: IncomingMessage, sp
   }
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(UTF8.decode(Buffer.concat(chunks)));
   } catch {
-    throw new GatewayError('INVALID_BODY', { detail: 'malformed JSON' });
+    throw new GatewayError('INVALID_BODY', { detail: 'malformed JSON or not UTF-8' });
   }
   return checkFields(value, spec);
 }
@@ -66,6 +72,9 @@ export function checkFields<S extends FieldSpec>(value: unknown, spec: S): Parse
       continue;
     }
     if (typeof v !== type) throw new GatewayError('INVALID_BODY', { detail: `field ${key} must be a ${type}` });
+    // No credential, name or domain holds U+0000, and Postgres text cannot store it: refused here
+    // as bad input rather than failing in the database as a 500.
+    if (typeof v === 'string' && v.includes('\u0000')) throw new GatewayError('INVALID_BODY', { detail: `field ${key} contains NUL` });
   }
   return obj as Parsed<S>;
 }

@@ -3,6 +3,7 @@
  * which got past a check or answered outside the SPEC §4 envelope. The real gateway (in process,
  * real Postgres and Redis) in front of the verifying stub, over real sockets.
  */
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, platformTenant } from '../helpers/fixtures.js';
@@ -85,5 +86,40 @@ describe('tenant scope (SPEC §6): every spelling an upstream framework might re
     const ok = await send(`${env.base}/api/v1/calls?tenant_id=${target.id}&tenant_id[]=${target.id}`, { headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
     expect(ok.json.data.identity).toMatchObject({ tenantId: target.id });
+  });
+});
+
+describe('JSON bodies on gateway routes (SPEC §4): bad input is a 4xx in the envelope, never a 500', () => {
+  const login = (body: Buffer | string, headers: Record<string, string> = {}) =>
+    send(`${env.base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : Readable.from([body]) });
+  const invalidBody = { status: 400, json: { status: 'error', message: 'invalid request body' } };
+
+  it('a NUL character in any string field is 400 (Postgres cannot store it: it was a 500)', async () => {
+    const tenant = await makeTenant(db);
+    for (const body of [
+      { email: 'a\u0000b@example.test', password: 'x' },
+      { email: 'a@example.test', password: 'x', tenant_domain: `${tenant.domain}\u0000` },
+      { email: 'a@example.test', password: 'x\u0000' },
+    ]) {
+      const res = await login(JSON.stringify(body));
+      expect({ status: res.status, json: res.json }).toEqual(invalidBody);
+    }
+    const reg = await send(`${env.base}/api/v1/nodes/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ enrollment_token: 'x', name: 'a\u0000' }) });
+    expect({ status: reg.status, json: reg.json }).toEqual(invalidBody);
+  });
+
+  it('a body that is not valid UTF-8 is 400 instead of being read with U+FFFD substitutions', async () => {
+    const { user } = await loginAs('agent');
+    const bytes = Buffer.concat([Buffer.from(`{"email":"${user.email}","password":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const res = await login(bytes);
+    expect({ status: res.status, json: res.json }).toEqual(invalidBody);
+  });
+
+  it('a Content-Encoding the gateway does not decode is 415, not read as plain JSON', async () => {
+    const { user } = await loginAs('agent');
+    const res = await login(JSON.stringify({ email: user.email, password: user.password }), { 'content-encoding': 'gzip' });
+    expect({ status: res.status, json: res.json }).toEqual({ status: 415, json: { status: 'error', message: 'unsupported media type' } });
+    const identity = await login(JSON.stringify({ email: user.email, password: user.password }), { 'content-encoding': 'identity' });
+    expect(identity.status).toBe(200);
   });
 });

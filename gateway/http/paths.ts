@@ -25,11 +25,14 @@ const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
  */
 export function splitTarget(target: string | undefined): SplitTarget {
   if (!target || target[0] !== '/') throw bad('request-target is not origin-form');
-  const q = target.indexOf('?');
-  const rawPath = q === -1 ? target : target.slice(0, q);
-  const rawQuery = q === -1 ? '' : target.slice(q + 1);
-  const hash = rawQuery.indexOf('#');
-  return { path: normalizePath(rawPath), rawQuery: hash === -1 ? rawQuery : rawQuery.slice(0, hash) };
+  // A fragment is never sent (RFC 9112 §3.2); when a client does, it starts at the first '#'
+  // wherever that is (RFC 3986 §3.5), also before any '?', and is dropped, never routed.
+  const hash = target.indexOf('#');
+  const beforeHash = hash === -1 ? target : target.slice(0, hash);
+  const q = beforeHash.indexOf('?');
+  const rawPath = q === -1 ? beforeHash : beforeHash.slice(0, q);
+  const rawQuery = q === -1 ? '' : beforeHash.slice(q + 1);
+  return { path: normalizePath(rawPath), rawQuery };
 }
 
 export function normalizePath(rawPath: string): string {
@@ -78,11 +81,19 @@ function decodeSegment(raw: string): string {
   } catch {
     throw bad('path is not valid UTF-8');
   }
+  let ascii = true;
   for (let i = 0; i < decoded.length; i++) {
     const c = decoded.charCodeAt(i);
     if (c < 0x20 || c === 0x7f) throw bad('control character in path');
     if (c === 0x2f /* / */ || c === 0x5c /* \ */) throw bad('encoded or raw slash/backslash in a segment');
     if (c === 0x3b /* ; */) throw bad('path parameters are not accepted');
+    if (c > 0x7f) ascii = false;
+  }
+  // An upstream that applies NFKC (or a "best fit" code page) would read U+FF0E U+FF0E as "..",
+  // U+FF0F as "/", U+FF05 as "%": the same request would mean another path there than here.
+  if (!ascii) {
+    const folded = decoded.normalize('NFKC');
+    if (folded === '.' || folded === '..' || /[/\\;%?#]/.test(folded)) throw bad('segment changes meaning under Unicode normalization');
   }
   return decoded;
 }

@@ -44,6 +44,17 @@ describe('splitTarget: path tricks are refused with 400 INVALID_PATH (SPEC §7)'
     ['api/v1/users', 'not origin-form'],
     ['*', 'asterisk-form'],
     ['http://evil.example/api/v1/users', 'absolute-form'],
+    // Compatibility characters that an upstream applying NFKC (or a "best fit" code page) turns
+    // into delimiters: /api/v1/edge/health/．．/．．/x would leave the public route there.
+    ['/api/v1/edge/health/%EF%BC%8E%EF%BC%8E/x', 'fullwidth dot-dot'],
+    ['/api/v1/%EF%BC%8E', 'fullwidth dot'],
+    ['/api/v1/%E2%80%A5', 'two-dot leader (NFKC "..")'],
+    ['/api/v1/a%EF%BC%8Fb', 'fullwidth solidus'],
+    ['/api/v1/a%EF%BC%BCb', 'fullwidth reverse solidus'],
+    ['/api/v1/a%EF%BC%9Bb', 'fullwidth semicolon'],
+    ['/api/v1/a%EF%BC%85%32%66', 'fullwidth percent sign'],
+    ['/api/v1/a%EF%BC%9Fb', 'fullwidth question mark'],
+    ['/api/v1/a%EF%BC%83b', 'fullwidth number sign'],
   ];
   it.each(refused)('%s (%s)', (target) => {
     expect(code(() => splitTarget(target))).toBe('INVALID_PATH');
@@ -65,6 +76,13 @@ describe('splitTarget: canonical form (the same string is routed and sent upstre
     ['/', '/', ''],
     ['/api/v1/users?b=2&a=%20', '/api/v1/users', 'b=2&a=%20'],
     ['/api/v1/users?x=1#frag', '/api/v1/users', 'x=1'],
+    // A raw '#' starts the fragment wherever it is (RFC 3986 §3.5): it was re-encoded into the path.
+    ['/api/v1/users#frag', '/api/v1/users', ''],
+    ['/api/v1/users#frag?x=1', '/api/v1/users', ''],
+    ['/api/v1/edge/health#/../../nodes', '/api/v1/edge/health', ''],
+    // Non-ASCII that stays itself (or stays harmless) under NFKC is kept.
+    ['/api/v1/%EF%AC%81le', '/api/v1/%EF%AC%81le', ''],
+    ['/api/v1/%E2%84%A2', '/api/v1/%E2%84%A2', ''],
     ['/api/v1/users?', '/api/v1/users', ''],
     ['/api/v1/%7euser', '/api/v1/~user', ''],
     ['/api/v1/caf%c3%a9', '/api/v1/caf%C3%A9', ''],

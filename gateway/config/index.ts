@@ -50,7 +50,8 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   const warnings: string[] = [];
   if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 16) problems.push('AUTH_JWT_SECRET: must be at least 16 bytes');
   else if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 32) warnings.push('AUTH_JWT_SECRET is under 32 bytes: use 32 random bytes or more (openssl rand -hex 32)');
-  const previousSecrets = r.list('AUTH_JWT_PREVIOUS_SECRETS');
+  // Older keys are secrets too: `AUTH_JWT_PREVIOUS_SECRETS_FILE` works like the other `_FILE`s.
+  const previousSecrets = (r.secret('AUTH_JWT_PREVIOUS_SECRETS') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const s of previousSecrets) if (Buffer.byteLength(s) < 16) problems.push('AUTH_JWT_PREVIOUS_SECRETS: every key must be at least 16 bytes');
   const signingKey = r.secret('IDENTITY_SIGNING_KEY');
   const bootstrapToken = r.secret('AUTH_BOOTSTRAP_TOKEN');

@@ -74,6 +74,8 @@ describe('config', () => {
     writeFileSync(join(dir, 'secret'), 'file-secret-file-secret-file-secret\n');
     expect(loadConfig({ AUTH_JWT_SECRET_FILE: join(dir, 'secret') }).jwt.secret).toBe('file-secret-file-secret-file-secret');
     expect(problemsOf({ AUTH_JWT_SECRET_FILE: join(dir, 'missing') })[0]).toMatch(/cannot read/);
+    writeFileSync(join(dir, 'previous'), 'old-secret-old-secret-0001, old-secret-old-secret-0002\n');
+    expect(loadConfig({ AUTH_JWT_PREVIOUS_SECRETS_FILE: join(dir, 'previous') }).jwt.previousSecrets).toEqual(['old-secret-old-secret-0001', 'old-secret-old-secret-0002']);
   });
 
   it('validates GATEWAY_ROUTES_FILE and keeps gateway-owned routes first', () => {

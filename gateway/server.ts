@@ -9,6 +9,7 @@ import type { ClientIpResolver } from './http/client-ip.js';
 import type { Cors } from './http/cors.js';
 import { splitTarget } from './http/paths.js';
 import { refuseUpgrade } from './http/raw.js';
+import { answerIgnoringUpgrade, isWebSocketUpgradeForRoute, refuseConnect } from './http/upgrade.js';
 import { sendError } from './http/reply.js';
 import { requestIdFor } from './http/request-id.js';
 import { traceFor } from './http/trace.js';
@@ -26,7 +27,7 @@ export interface ServerDeps {
   /** Serves a gateway-owned route (auth endpoints, ops, JWKS, node registration). */
   readonly gateway: (ctx: RequestContext) => Promise<void>;
   /** Authenticates and authorizes a proxied request: returns the identity or throws 401/403/400/404. */
-  readonly authorize: (ctx: RequestContext) => Promise<Identity>;
+  readonly authorize: (ctx: RequestContext) => Identity | Promise<Identity>;
   /** Sends an authorized request upstream and streams the answer back. */
   readonly proxy: (ctx: RequestContext, identity: Identity) => Promise<void>;
   /** Completes an authorized WebSocket upgrade and pipes frames to the upstream. */
@@ -178,6 +179,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
     void handle(deps, ctx).catch((err: unknown) => {
       const e = toGatewayError(err);
       // A body read that failed because the client vanished is not a server fault worth an error line.
+      // (Not req.destroyed: a fully read body destroys req too, which hid every 5xx of the auth routes.)
       const clientGone = req.destroyed && !res.headersSent;
       if (e.status >= 500 && !clientGone) ctx.log.error({ reqId: ctx.requestId, err: e.detail ?? e.message, code: e.code, cause: describe(e.cause) }, 'request failed');
       if (!res.headersSent) sendError(res, e);
@@ -188,6 +190,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = requestIdFor(req.headers);
     socket.on('error', () => socket.destroy());
+    // h2c, or a WebSocket handshake on an HTTP route: answered as the plain request (http/upgrade.ts).
+    if (!isWebSocketUpgradeForRoute(req, deps.router)) return answerIgnoringUpgrade(server, req, socket, deps.config.requestTimeoutMs);
     let ctx: RequestContext;
     try {
       ctx = buildContext(deps, req, null, requestId);
@@ -225,6 +229,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
     socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
 
+  server.on('connect', refuseConnect);
+
   return server;
 }
 
@@ -242,7 +248,9 @@ async function handle(deps: ServerDeps, ctx: RequestContext): Promise<void> {
     return;
   }
   if (deps.isDraining()) res.setHeader('Connection', 'close');
-  const identity = await deps.authorize(ctx);
+  // A cached user is authorized synchronously (auth/authorize.ts): no await then.
+  const authorized = deps.authorize(ctx);
+  const identity = authorized instanceof Promise ? await authorized : authorized;
   ctx.identity = identity;
   await deps.proxy(ctx, identity);
 }

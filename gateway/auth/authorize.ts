@@ -8,7 +8,7 @@ import { UUID_RE, type TenantStore } from '../store/tenants.js';
 import type { Lockout } from './lockout.js';
 import { scopedParams } from './node-scope.js';
 import type { NodeIdentity, Identity, UserIdentity } from './types.js';
-import { bearerToken, toUserIdentity, upgradeToken, type UserAuthenticator } from './user-auth.js';
+import { bearerToken, toUserIdentity, upgradeToken, type AuthenticatedUser, type UserAuthenticator } from './user-auth.js';
 
 /** Edge-node key verification (gateway/auth/node-keys.ts). */
 export interface NodeAuthenticator {
@@ -30,19 +30,21 @@ export interface AuthorizerDeps {
   readonly onFailOpen?: (dependency: 'redis') => void;
 }
 
+const PUBLIC: Identity = Object.freeze({ kind: 'public' });
+
 /**
  * Authenticates and authorizes every proxied request (SPEC §6): user routes by JWT (the
  * `?token=` form only on WebSocket routes), node routes by raw API key, public routes as
  * `public`. Then tenant scope and route roles. Nothing reaches an upstream unless this returns.
  */
-export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) => Promise<Identity> {
+export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) => Identity | Promise<Identity> {
   const clock = deps.clock ?? systemClock;
   // Tenant existence for platform-admin overrides: one lookup a minute per tenant, not per request.
   const tenantExists = new LRUCache<string, boolean>({ max: 10_000, ttl: 60_000 });
   // One tenant_override audit row per admin and tenant a minute, not one per proxied request.
   const overrideAudited = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
 
-  async function userIdentity(ctx: RequestContext): Promise<UserIdentity> {
+  function userIdentity(ctx: RequestContext): UserIdentity | Promise<UserIdentity> {
     const route = ctx.route;
     let token: string | null;
     if (!route?.websocket) token = bearerToken(ctx.req);
@@ -52,11 +54,24 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
       // upstream; a plain request would carry it upstream in the query, so it is refused.
       throw new GatewayError('INVALID_QUERY', { publicMessage: 'token is accepted only on websocket upgrades' });
     } else token = bearerToken(ctx.req);
-    const user = await deps.users.authenticate(token);
+    // Synchronous while everything it needs is cached (the proxied hot path, issue 6); the same
+    // checks in the same order either way.
+    const user = deps.users.authenticate(token);
+    return user instanceof Promise ? user.then((u) => admitUser(ctx, u)) : admitUser(ctx, user);
+  }
+
+  function admitUser(ctx: RequestContext, user: AuthenticatedUser | null): UserIdentity | Promise<UserIdentity> {
     if (!user) throw new GatewayError('UNAUTHENTICATED');
     if (user.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
-    const identity = await scopeTenant(ctx, toUserIdentity(user.claims));
-    if (route?.roles && !route.roles.includes(identity.role)) throw new GatewayError('FORBIDDEN', { detail: 'role not allowed on route' });
+    const identity = toUserIdentity(user.claims);
+    // No query, nothing to scope: scopeTenant would return the identity unchanged.
+    if (ctx.rawQuery === '') return allowRole(ctx, identity);
+    return scopeTenant(ctx, identity).then((scoped) => allowRole(ctx, scoped));
+  }
+
+  function allowRole(ctx: RequestContext, identity: UserIdentity): UserIdentity {
+    const roles = ctx.route?.roles;
+    if (roles && !roles.includes(identity.role)) throw new GatewayError('FORBIDDEN', { detail: 'role not allowed on route' });
     return identity;
   }
 
@@ -136,7 +151,9 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     return node;
   }
 
-  return async (ctx) => {
+  // Not async: a cached user answers without a promise; every failure still throws (the server
+  // awaits the result either way).
+  return (ctx) => {
     const route = ctx.route;
     if (!route) throw new GatewayError('NOT_FOUND');
     switch (route.auth) {
@@ -145,7 +162,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
       case 'node':
         return nodeIdentity(ctx);
       case 'public':
-        return { kind: 'public' };
+        return PUBLIC;
       default:
         throw new GatewayError('NOT_FOUND');
     }

@@ -22,6 +22,8 @@ export interface TokenService {
   mint(subject: { userId: string; tenantId: string; email: string; role: Role }): Promise<MintedToken>;
   /** Verifies signature and claims (SPEC §5). Never throws for a bad token. */
   verify(token: string): Promise<VerifyResult>;
+  /** verify()'s answer for a token already verified and cached, at once; null when it must be verified. */
+  verifyCached(token: string): VerifyResult | null;
 }
 
 export interface TokenServiceOptions {
@@ -83,6 +85,14 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
         .sign(await signingKey());
       const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp };
       return { token, claims, expiresAt: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    },
+
+    verifyCached(token) {
+      const cached = cache?.get(token);
+      if (!cached) return null;
+      if (cached.exp + leeway > clock.now() / 1000) return { ok: true, claims: cached };
+      cache?.delete(token);
+      return { ok: false, reason: 'expired' };
     },
 
     async verify(token) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
-import type { Sessions } from './sessions.js';
+import type { SessionState, Sessions } from './sessions.js';
 import type { TokenFailure, TokenService } from './tokens.js';
 import type { TokenClaims, UserIdentity } from './types.js';
 
@@ -13,9 +13,10 @@ export interface AuthenticatedUser {
 export interface UserAuthenticator {
   /**
    * Verifies the bearer token and its session state. `null` means "not authenticated" (401);
-   * a throw means a dependency broke (STYLE habit 3).
+   * a throw means a dependency broke (STYLE habit 3). Answers at once (no promise) when the token
+   * and both session answers are cached: the proxied hot path (issue 6); `await` either way.
    */
-  authenticate(token: string | null): Promise<AuthenticatedUser | null>;
+  authenticate(token: string | null): AuthenticatedUser | null | Promise<AuthenticatedUser | null>;
 }
 
 /** `Authorization: Bearer <credentials>` (RFC 6750 §2.1); the scheme is case-insensitive. */
@@ -62,23 +63,37 @@ export function createUserAuthenticator(deps: {
   onFailure?: (reason: TokenFailure | 'revoked' | 'stale' | 'disabled' | 'unknown_user' | 'missing') => void;
 }): UserAuthenticator {
   const { tokens, sessions, onFailure } = deps;
+  const admit = (token: string, claims: TokenClaims, session: SessionState): AuthenticatedUser | null => {
+    if (session.verdict !== 'ok') {
+      onFailure?.(session.verdict);
+      return null;
+    }
+    return { claims, token, mustChangePassword: session.mustChangePassword };
+  };
+  const refuse = (reason: TokenFailure): null => {
+    onFailure?.(reason);
+    return null;
+  };
+  // The slow path: verify the signature and/or read the session state from the stores.
+  const authenticate = async (token: string): Promise<AuthenticatedUser | null> => {
+    const result = await tokens.verify(token);
+    if (!result.ok) return refuse(result.reason);
+    return admit(token, result.claims, await sessions.check(result.claims));
+  };
   return {
-    async authenticate(token) {
+    authenticate(token) {
       if (!token) {
         onFailure?.('missing');
         return null;
       }
-      const result = await tokens.verify(token);
-      if (!result.ok) {
-        onFailure?.(result.reason);
-        return null;
-      }
-      const session = await sessions.check(result.claims);
-      if (session.verdict !== 'ok') {
-        onFailure?.(session.verdict);
-        return null;
-      }
-      return { claims: result.claims, token, mustChangePassword: session.mustChangePassword };
+      // The same checks as the slow path, from the same caches: a cached token still has its
+      // revocation and user status consulted (SPEC §6), just without a promise when both are fresh.
+      const cached = tokens.verifyCached(token);
+      if (cached === null) return authenticate(token);
+      if (!cached.ok) return refuse(cached.reason);
+      const session = sessions.checkCached(cached.claims);
+      if (session === null) return sessions.check(cached.claims).then((state) => admit(token, cached.claims, state));
+      return admit(token, cached.claims, session);
     },
   };
 }

@@ -95,4 +95,21 @@ describe('sessions', () => {
     expect((await after).verdict).toBe('stale');
     expect((await s.sessions.check(s.claims)).verdict).toBe('stale');
   });
+
+  it('checkCached answers like check() only while both cached answers are fresh, and sees a local logout at once', async () => {
+    const t = setup();
+    expect(t.sessions.checkCached(t.claims)).toBeNull();
+    const first = await t.sessions.check(t.claims);
+    expect(first.verdict).toBe('ok');
+    expect(t.sessions.checkCached(t.claims)).toEqual(first);
+    const reads = t.reads();
+    expect(t.sessions.checkCached(t.claims)).toEqual(first);
+    expect(t.reads()).toEqual(reads);
+    // The revocation answer ages out after 2 s: the hot path must go back to the store.
+    t.clock.advance(2_000);
+    expect(t.sessions.checkCached(t.claims)).toBeNull();
+    expect((await t.sessions.check(t.claims)).verdict).toBe('ok');
+    await t.sessions.revoke(t.claims);
+    expect(t.sessions.checkCached(t.claims)?.verdict).toBe('revoked');
+  });
 });

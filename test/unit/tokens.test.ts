@@ -124,9 +124,13 @@ describe('token service', () => {
     const c = manualClock(clock.now());
     const cached = createTokenService(jwt, { clock: c, cacheSize: 10 });
     const token = hmac('sha256', { alg: 'HS256' }, claims(now, { exp: now + 100 }));
+    // verifyCached never verifies: it only answers for a token verify() already accepted.
+    expect(cached.verifyCached(token)).toBeNull();
     expect((await cached.verify(token)).ok).toBe(true);
-    expect((await cached.verify(token)).ok).toBe(true);
+    expect(cached.verifyCached(token)).toEqual(await cached.verify(token));
     c.advance(131_000);
+    expect(cached.verifyCached(token)).toEqual({ ok: false, reason: 'expired' });
+    expect(cached.verifyCached(token)).toBeNull();
     expect(await cached.verify(token)).toEqual({ ok: false, reason: 'expired' });
   });
 });

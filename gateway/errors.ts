@@ -11,6 +11,8 @@ export const ERRORS = {
   INVALID_QUERY: { status: 400, message: 'invalid query parameter' },
   /** A WebSocket upgrade that is not a valid RFC 6455 handshake (method, key, version). */
   INVALID_HANDSHAKE: { status: 400, message: 'invalid websocket handshake' },
+  /** An Upgrade the gateway ignores (h2c, WebSocket on an HTTP route) on a request with a body it can no longer read. */
+  UNSUPPORTED_UPGRADE: { status: 400, message: 'upgrade not supported on a request with a body' },
   UNAUTHENTICATED: { status: 401, message: 'missing or invalid authorization header' },
   INVALID_CREDENTIALS: { status: 401, message: 'invalid credentials' },
   ACCOUNT_LOCKED: { status: 403, message: 'account temporarily locked' },

@@ -180,7 +180,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
       const e = toGatewayError(err);
       // A body read that failed because the client vanished is not a server fault worth an error line.
       // (Not req.destroyed: a fully read body destroys req too, which hid every 5xx of the auth routes.)
-      const clientGone = req.destroyed && !res.headersSent;
+      const clientGone = !res.headersSent && req.socket.destroyed;
       if (e.status >= 500 && !clientGone) ctx.log.error({ reqId: ctx.requestId, err: e.detail ?? e.message, code: e.code, cause: describe(e.cause) }, 'request failed');
       if (!res.headersSent) sendError(res, e);
       else res.destroy();

@@ -3,11 +3,13 @@
  * which got past a check or answered outside the SPEC §4 envelope. The real gateway (in process,
  * real Postgres and Redis) in front of the verifying stub, over real sockets.
  */
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, platformTenant } from '../helpers/fixtures.js';
-import { send, startProxyEnv, type ProxyEnv } from '../helpers/proxy-env.js';
+import { deadPort, send, startProxyEnv, type ProxyEnv } from '../helpers/proxy-env.js';
+import { jsonLines, startGateway, waitFor } from '../helpers/spawn-gateway.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let env: ProxyEnv;
@@ -121,5 +123,91 @@ describe('JSON bodies on gateway routes (SPEC §4): bad input is a 4xx in the en
     expect({ status: res.status, json: res.json }).toEqual({ status: 415, json: { status: 'error', message: 'unsupported media type' } });
     const identity = await login(JSON.stringify({ email: user.email, password: user.password }), { 'content-encoding': 'identity' });
     expect(identity.status).toBe(200);
+  });
+});
+
+/** Writes `payload` on a fresh connection and resolves with everything the gateway answered (it closes). */
+function rawExchange(payload: string): Promise<{ status: number; head: string; json: any }> {
+  const { hostname, port } = new URL(env.base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(payload));
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (data += d));
+    socket.on('error', reject);
+    const timer = setTimeout(() => socket.destroy(new Error(`no close; got ${JSON.stringify(data)}`)), 5000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const [head = '', body = ''] = data.split('\r\n\r\n');
+      let json: unknown = null;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        // not JSON
+      }
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, json });
+    });
+  });
+}
+
+describe('Upgrade the gateway does not perform (RFC 9110 §7.8: ignored, the request answered as it is)', () => {
+  it('curl --http2 on plain http (Upgrade: h2c) reaches its route instead of 404', async () => {
+    const { tenant, token } = await loginAs('agent');
+    const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n';
+    const proxied = await rawExchange(`GET /api/v1/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n${h2c}\r\n`);
+    expect(proxied.status).toBe(200);
+    expect(proxied.json.data.identity).toMatchObject({ kind: 'user', tenantId: tenant.id });
+    expect(proxied.json.data.headers.upgrade).toBeUndefined();
+    expect(proxied.head).toMatch(/\r\nx-request-id: /i);
+    const me = await rawExchange(`GET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n${h2c}\r\n`);
+    expect(me.status).toBe(200);
+    // Not authenticated is still 401 in the envelope.
+    const anon = await rawExchange(`GET /api/v1/calls HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`);
+    expect({ status: anon.status, json: anon.json }).toEqual({ status: 401, json: { status: 'error', message: 'missing or invalid authorization header' } });
+  });
+
+  it('a WebSocket handshake on an HTTP route is answered as that HTTP request (authenticated as usual)', async () => {
+    const { token } = await loginAs('agent');
+    const ws = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+    expect((await rawExchange(`GET /api/v1/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n${ws}\r\n`)).status).toBe(200);
+    expect((await rawExchange(`GET /api/v1/calls HTTP/1.1\r\nHost: x\r\n${ws}\r\n`)).status).toBe(401);
+    expect((await rawExchange(`GET /nowhere HTTP/1.1\r\nHost: x\r\n${ws}\r\n`)).status).toBe(404);
+  });
+
+  it('with a body it can no longer read, the request is refused with a clear 400 (login included)', async () => {
+    const body = JSON.stringify({ email: 'a@example.test', password: 'x' });
+    const res = await rawExchange(
+      `POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    expect({ status: res.status, json: res.json }).toEqual({ status: 400, json: { status: 'error', message: 'upgrade not supported on a request with a body' } });
+  });
+
+  it('CONNECT gets 405 in the envelope instead of a silently closed socket', async () => {
+    for (const target of ['evil.example:443', '/api/v1/calls']) {
+      const res = await rawExchange(`CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect({ status: res.status, json: res.json }).toEqual({ status: 405, json: { status: 'error', message: 'method not allowed' } });
+    }
+  });
+});
+
+describe('5xx on gateway routes are logged with their cause (the serve process)', () => {
+  it('a login that fails with 503 after its body was read writes a "request failed" line with the code and request id', async () => {
+    // Redis unreachable: the login answers 503 once it has read the body (SPEC §10).
+    const gw = await startGateway({
+      DATABASE_URL: inject('databaseUrl'),
+      REDIS_URL: `redis://127.0.0.1:${await deadPort()}`,
+      REDIS_KEY_PREFIX: `${inject('redisPrefix')}audit-log:`,
+      AUTH_JWT_SECRET: 'audit-log-secret-audit-log-secret-0123',
+    });
+    try {
+      const res = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: 'a@example.test', password: 'whatever-password' } });
+      expect(res.status).toBe(503);
+      const reqId = res.headers.get('x-request-id');
+      const line = await waitFor(() => jsonLines(gw.output()).find((l) => l.msg === 'request failed' && l.reqId === reqId), { what: 'the request failed line' });
+      expect(line).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      expect(String(line.err)).toMatch(/redis/i);
+    } finally {
+      await gw.stop();
+    }
   });
 });

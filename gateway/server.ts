@@ -9,6 +9,7 @@ import type { ClientIpResolver } from './http/client-ip.js';
 import type { Cors } from './http/cors.js';
 import { splitTarget } from './http/paths.js';
 import { refuseUpgrade } from './http/raw.js';
+import { answerIgnoringUpgrade, isWebSocketUpgradeForRoute, refuseConnect } from './http/upgrade.js';
 import { sendError } from './http/reply.js';
 import { requestIdFor } from './http/request-id.js';
 import { traceFor } from './http/trace.js';
@@ -178,7 +179,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
     void handle(deps, ctx).catch((err: unknown) => {
       const e = toGatewayError(err);
       // A body read that failed because the client vanished is not a server fault worth an error line.
-      const clientGone = req.destroyed && !res.headersSent;
+      // (Not req.destroyed: a fully read body destroys req too, which hid every 5xx of the auth routes.)
+      const clientGone = !res.headersSent && req.socket.destroyed;
       if (e.status >= 500 && !clientGone) ctx.log.error({ reqId: ctx.requestId, err: e.detail ?? e.message, code: e.code, cause: describe(e.cause) }, 'request failed');
       if (!res.headersSent) sendError(res, e);
       else res.destroy();
@@ -188,6 +190,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestId = requestIdFor(req.headers);
     socket.on('error', () => socket.destroy());
+    // h2c, or a WebSocket handshake on an HTTP route: answered as the plain request (http/upgrade.ts).
+    if (!isWebSocketUpgradeForRoute(req, deps.router)) return answerIgnoringUpgrade(server, req, socket, deps.config.requestTimeoutMs);
     let ctx: RequestContext;
     try {
       ctx = buildContext(deps, req, null, requestId);
@@ -224,6 +228,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
     const body = JSON.stringify({ status: 'error', message });
     socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
+
+  server.on('connect', refuseConnect);
 
   return server;
 }

@@ -50,6 +50,13 @@ function nominated(connection: string | string[] | undefined): Set<string> | nul
   return out;
 }
 
+/** `Bearer <node key>` or `Bearer <JWS compact>` (RFC 6750 §2.1; scheme case-insensitive). */
+const GATEWAY_CREDENTIAL = /^bearer +(?:g2dn_[A-Za-z0-9_-]+|[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*) *$/i;
+
+function isGatewayCredential(value: string | undefined): boolean {
+  return value !== undefined && GATEWAY_CREDENTIAL.test(value);
+}
+
 export interface UpstreamHeaderInput {
   /** The client's request (only `headers` and the socket's address/TLS state are read). */
   readonly req: { readonly headers: IncomingHttpHeaders; readonly socket: { readonly remoteAddress?: string | undefined; readonly encrypted?: boolean } };
@@ -79,7 +86,9 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): Record<string,
   const { req, identity } = input;
   const src = req.headers;
   const drop = nominated(src.connection);
-  const dropAuthorization = identity.kind !== 'public';
+  // On public routes a foreign credential passes, but never the gateway's own: edge nodes send
+  // their key everywhere (edge/health too), browsers their JWT (SPEC §6: keys never go upstream).
+  const dropAuthorization = identity.kind !== 'public' || isGatewayCredential(src.authorization);
   const out: Record<string, string | string[]> = {};
   for (const name in src) {
     const value = src[name];

@@ -76,6 +76,14 @@ describe('strip: credentials', () => {
   });
   it('kept on public routes (not the gateway’s credential)', () => {
     expect(build({ authorization: 'Basic Zm9v' }, { identity: { kind: 'public' } }).authorization).toBe('Basic Zm9v');
+    expect(build({ authorization: 'Bearer opaque-partner-token' }, { identity: { kind: 'public' } }).authorization).toBe('Bearer opaque-partner-token');
+  });
+  it('removed on public routes when it is the gateway’s credential: a node key or a JWT (an edge node sends its key to edge/health too)', () => {
+    const nodeKey = `g2dn_${'A'.repeat(43)}`;
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+    for (const value of [`Bearer ${nodeKey}`, `bearer ${nodeKey}`, `Bearer ${jwt}`, `BEARER  ${jwt}`]) {
+      expect(build({ authorization: value }, { identity: { kind: 'public' } }).authorization, value).toBeUndefined();
+    }
   });
   it('cookies and ordinary headers pass', () => {
     expect(build({ cookie: 'a=b', 'content-type': 'application/json', 'content-length': '12', accept: '*/*' })).toMatchObject({ cookie: 'a=b', 'content-type': 'application/json', 'content-length': '12', accept: '*/*' });

@@ -179,8 +179,9 @@ export function createGatewayServer(deps: ServerDeps): Server {
     void handle(deps, ctx).catch((err: unknown) => {
       const e = toGatewayError(err);
       // A body read that failed because the client vanished is not a server fault worth an error line.
-      // (Not req.destroyed: a fully read body destroys req too, which hid every 5xx of the auth routes.)
-      const clientGone = !res.headersSent && req.socket.destroyed;
+      // (Not req.destroyed: a fully read body destroys req too, which hid every 5xx of the auth routes.
+      // req.socket is null once a body read was abandoned: no socket to ask, so count it as gone.)
+      const clientGone = !res.headersSent && (req.socket?.destroyed ?? true);
       if (e.status >= 500 && !clientGone) ctx.log.error({ reqId: ctx.requestId, err: e.detail ?? e.message, code: e.code, cause: describe(e.cause) }, 'request failed');
       if (!res.headersSent) sendError(res, e);
       else res.destroy();

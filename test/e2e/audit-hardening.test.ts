@@ -190,6 +190,16 @@ describe('Upgrade the gateway does not perform (RFC 9110 §7.8: ignored, the req
   });
 });
 
+describe('a body the gateway stops reading', () => {
+  it('a non-JSON body over 1 MB on login is 415 and the gateway keeps serving (the request stream is gone by then)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await send(`${env.base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: Readable.from([Buffer.alloc(3 * 1024 * 1024, 0x61)]) }).catch((err: Error) => ({ status: 0, json: err.message }));
+      expect([0, 415]).toContain(res.status);
+    }
+    expect((await send(`${env.base}/healthz`)).status).toBe(200);
+  });
+});
+
 describe('5xx on gateway routes are logged with their cause (the serve process)', () => {
   it('a login that fails with 503 after its body was read writes a "request failed" line with the code and request id', async () => {
     // Redis unreachable: the login answers 503 once it has read the body (SPEC §10).

@@ -6,6 +6,7 @@ import type { RequestContext } from '../http/context.js';
 import type { AuditLog } from '../store/audit.js';
 import { UUID_RE, type TenantStore } from '../store/tenants.js';
 import type { Lockout } from './lockout.js';
+import { NODE_KEY_RE } from './node-keys.js';
 import { scopedParams } from './node-scope.js';
 import type { NodeIdentity, Identity, UserIdentity } from './types.js';
 import { bearerToken, toUserIdentity, upgradeToken, type AuthenticatedUser, type UserAuthenticator } from './user-auth.js';
@@ -139,6 +140,13 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
   async function nodeIdentity(ctx: RequestContext): Promise<NodeIdentity> {
     const key = bearerToken(ctx.req);
     if (!deps.nodes || !key) throw new GatewayError('UNAUTHENTICATED');
+    // Not shaped like a node key (e.g. a user's JWT): no guess at a key, so it is refused without
+    // counting toward the per-IP throttle or the audit trail; otherwise users behind the same NAT
+    // as edge nodes could get those nodes throttled.
+    if (!NODE_KEY_RE.test(key)) {
+      deps.onNodeFailure?.();
+      throw new GatewayError('UNAUTHENTICATED', { detail: 'not a node key' });
+    }
     await throttleFailOpen(() => deps.lockout.checkIp('node', ctx.ip));
     const node = await deps.nodes.authenticate(key);
     if (!node) {

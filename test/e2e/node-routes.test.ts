@@ -175,6 +175,13 @@ describe('node keys on node routes', () => {
     expect((await nodeCall(node.ip, node.api_key, '/api/v1/cdrs', 'GET')).status).toBe(401);
   });
 
+  it('does not count a value that is not a node key (a user JWT) toward the node throttle', async () => {
+    const ip = clientIp();
+    for (let i = 0; i < IP_LIMIT + 2; i++) expect((await nodeCall(ip, 'eyJhbGciOiJIUzI1NiJ9.e30.sig')).status).toBe(401);
+    const { token } = await enrollment();
+    expect((await register(ip, { enrollment_token: token })).status).toBe(201);
+  });
+
   it('counts failed node keys toward the same per-IP throttle as registration', async () => {
     const ip = clientIp();
     for (let i = 0; i < IP_LIMIT; i++) expect((await nodeCall(ip, `g2dn_${'x'.repeat(43)}`)).status).toBe(401);

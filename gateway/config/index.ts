@@ -77,7 +77,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   }
 
   const upstreamUrl = r.str('UPSTREAM_URL') ?? 'http://127.0.0.1:9090';
-  if (!isHttpUrl(upstreamUrl)) problems.push('UPSTREAM_URL: must be an http(s):// URL');
+  if (!isHttpUrl(upstreamUrl)) problems.push('UPSTREAM_URL: must be an http(s)://host[:port] origin (no path, query or credentials)');
   const routesFile = r.str('GATEWAY_ROUTES_FILE') ?? null;
   const proxyRoutes = routesFile === null ? DEFAULT_PROXY_ROUTES : loadRoutesFile(routesFile, problems);
 

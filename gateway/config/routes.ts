@@ -54,7 +54,7 @@ export function validateRoutes(value: unknown, where: string, problems: string[]
       ok = false;
     }
     if (upstream !== undefined && !isHttpUrl(upstream)) {
-      problems.push(`${at}.upstream: must be an http(s):// URL`);
+      problems.push(`${at}.upstream: must be an http(s)://host[:port] origin (no path, query or credentials)`);
       ok = false;
     }
     if (roles !== undefined && (!Array.isArray(roles) || roles.some((x) => !ROLES.includes(x as Role)))) {
@@ -101,11 +101,24 @@ export function loadRoutesFile(file: string, problems: string[]): RouteDef[] {
   return validateRoutes(parsed, 'GATEWAY_ROUTES_FILE', problems);
 }
 
+/**
+ * An upstream is an origin: `http(s)://host[:port]` with no credentials, path, query or fragment.
+ * The proxy sends the normalized request path as it is (SPEC §7), so a base path in the URL would
+ * be silently ignored; it is refused instead.
+ */
 export function isHttpUrl(value: unknown): value is string {
   if (typeof value !== 'string') return false;
   try {
     const u = new URL(value);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+    return (
+      (u.protocol === 'http:' || u.protocol === 'https:') &&
+      u.username === '' &&
+      u.password === '' &&
+      u.pathname === '/' &&
+      u.search === '' &&
+      u.hash === '' &&
+      !/[?#]/.test(value)
+    );
   } catch {
     return false;
   }

@@ -197,8 +197,9 @@ export function createNodeStore(db: Pick<Db, 'query' | 'transaction'>): NodeStor
     async consumeEnrollment({ tokenHash, apiKeyHash, now, name }) {
       if (!HASH_RE.test(tokenHash)) return null;
       return db.transaction(async (tx) => {
-        // `now` is the gateway's clock, the same one that computed expires_at when the token was
-        // issued, so a skewed database clock cannot lengthen or shorten a token's life.
+        // `now` is the gateway's clock and expires_at was computed by the issuer's (the CLI's), so
+        // the database clock plays no part; application hosts are expected to be NTP-synced, and a
+        // skew between them shifts a token's life by that much (README "Edge nodes").
         const { rows } = await tx.query<EnrollmentRow>(
           `UPDATE node_enrollments AS e SET used_at = $2
              FROM tenants t

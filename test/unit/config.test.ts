@@ -88,5 +88,13 @@ describe('config', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify([{ prefix: 'api', auth: 'admin', extra: 1, roles: ['root'] }]));
     expect(problemsOf({ GATEWAY_ROUTES_FILE: bad }).length).toBeGreaterThanOrEqual(3);
+    // An upstream is an origin: a base path would be silently dropped by the proxy, so it is refused.
+    const based = join(dir, 'based.json');
+    writeFileSync(based, JSON.stringify([{ prefix: '/api/v1', auth: 'user', upstream: 'http://127.0.0.1:7000/base' }]));
+    expect(problemsOf({ GATEWAY_ROUTES_FILE: based }).join('\n')).toMatch(/upstream: must be an http\(s\):\/\/host\[:port\] origin/);
+    for (const url of ['http://u:p@host:1', 'http://host:1/x', 'http://host:1/?a=1', 'ftp://host']) {
+      expect(problemsOf({ UPSTREAM_URL: url }), url).toEqual([expect.stringMatching(/^UPSTREAM_URL: must be an http\(s\):\/\/host\[:port\] origin/)]);
+    }
+    expect(loadConfig({ UPSTREAM_URL: 'https://svc.internal:8443/' }).upstreamUrl).toBe('https://svc.internal:8443/');
   });
 });

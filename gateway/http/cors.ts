@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../errors.js';
+import { sendError } from './reply.js';
 
 export interface Cors {
   /** True when the request's Origin (if any) may talk to us: absent, or listed when a list is set. */
@@ -39,9 +41,8 @@ export function createCors(allowedOrigins: readonly string[]): Cors {
       const origin = originOf(req);
       res.setHeader('Vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
       if (origin === undefined || !allowed.has(origin)) {
-        res.statusCode = 403;
-        res.setHeader('Content-Length', '0');
-        res.end();
+        // Refused in the SPEC §4 envelope like every other error (it was an empty 403).
+        sendError(res, new GatewayError('FORBIDDEN', { detail: 'preflight from an origin not in HTTP_ALLOWED_ORIGINS' }));
         return 403;
       }
       const requested = req.headers['access-control-request-headers'];

@@ -221,3 +221,60 @@ describe('5xx on gateway routes are logged with their cause (the serve process)'
     }
   });
 });
+
+describe('CORS and WebSocket Origin (SPEC §2 HTTP_ALLOWED_ORIGINS)', () => {
+  let cors: ProxyEnv;
+  beforeAll(async () => {
+    cors = await startProxyEnv(
+      [
+        { prefix: '/api/v1', upstream: '{STUB}', auth: 'user' },
+        { prefix: '/ws/agent', upstream: '{STUB}', auth: 'user', websocket: true },
+      ],
+      { HTTP_ALLOWED_ORIGINS: 'https://app.example' },
+      'audit-cors',
+    );
+  });
+  afterAll(async () => {
+    await cors?.close();
+  });
+  const preflight = (origin: string) =>
+    send(`${cors.base}/api/v1/calls`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+
+  it('a preflight from a listed origin is 204 with the allow headers, without auth, and never proxied', async () => {
+    const before = cors.stub.received.length;
+    const res = await preflight('https://app.example');
+    expect(res.status).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe('https://app.example');
+    expect(res.headers['access-control-allow-headers']).toBe('authorization, content-type');
+    expect(cors.stub.received.length).toBe(before);
+  });
+
+  it('a preflight from an unlisted origin is 403 in the envelope and the origin is never echoed', async () => {
+    for (const origin of ['https://evil.example', 'null', 'https://app.example.evil.example', 'https://APP.example']) {
+      const res = await preflight(origin);
+      expect({ origin, status: res.status, json: res.json }).toEqual({ origin, status: 403, json: { status: 'error', message: 'forbidden' } });
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['x-request-id']).toBeTruthy();
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    }
+  });
+
+  it('a WebSocket upgrade from an unlisted Origin is 403 before any authentication or upstream byte', async () => {
+    const { token } = await loginAs('agent');
+    const { hostname, port } = new URL(cors.base);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () =>
+        socket.write(
+          `GET /ws/agent?token=${token} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: https://evil.example\r\n\r\n`,
+        ),
+      );
+      let data = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => (data += d));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(data));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+    expect(answer).toContain('{"status":"error","message":"forbidden"}');
+  });
+});

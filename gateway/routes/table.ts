@@ -31,7 +31,9 @@ export function createDispatcher(...maps: HandlerMap[]): Handler {
     const method = ctx.req.method === 'HEAD' ? 'GET' : (ctx.req.method ?? '');
     const handler = methods.get(method);
     if (!handler) {
-      ctx.res.setHeader('Allow', [...methods.keys()].join(', '));
+      const allow = [...methods.keys()];
+      if (methods.has('GET') && !methods.has('HEAD')) allow.splice(allow.indexOf('GET') + 1, 0, 'HEAD');
+      ctx.res.setHeader('Allow', allow.join(', '));
       throw new GatewayError('METHOD_NOT_ALLOWED');
     }
     await handler(ctx);

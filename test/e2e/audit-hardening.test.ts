@@ -278,3 +278,14 @@ describe('CORS and WebSocket Origin (SPEC §2 HTTP_ALLOWED_ORIGINS)', () => {
     expect(answer).toContain('{"status":"error","message":"forbidden"}');
   });
 });
+
+describe('405 names every method the route serves (RFC 9110 §15.5.6)', () => {
+  it('a GET route also serves HEAD, so Allow lists it', async () => {
+    for (const path of ['/healthz', '/api/v1/auth/me', '/.well-known/jwks.json']) {
+      const res = await send(`${env.base}${path}`, { method: 'DELETE' });
+      expect({ path, status: res.status, allow: res.headers.allow }).toEqual({ path, status: 405, allow: 'GET, HEAD' });
+    }
+    const post = await send(`${env.base}/api/v1/auth/login`, { method: 'GET' });
+    expect(post.headers.allow).toBe('POST');
+  });
+});

@@ -57,7 +57,7 @@ describe('health', () => {
   it('POST /readyz is 405, not a proxied call', async () => {
     const res = await call(`${gw.url}/readyz`, { method: 'POST' });
     expect(res.status).toBe(405);
-    expect(res.headers.get('allow')).toBe('GET');
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
   });
 });
 

@@ -9,6 +9,8 @@ export const ERRORS = {
   PASSWORD_POLICY: { status: 400, message: 'password does not meet the policy' },
   INVALID_PATH: { status: 400, message: 'invalid request path' },
   INVALID_QUERY: { status: 400, message: 'invalid query parameter' },
+  /** More than one Host, or a Host value that is not an authority (RFC 9112 §3.2). */
+  INVALID_HOST: { status: 400, message: 'invalid host header' },
   /** A WebSocket upgrade that is not a valid RFC 6455 handshake (method, key, version). */
   INVALID_HANDSHAKE: { status: 400, message: 'invalid websocket handshake' },
   /** An Upgrade the gateway ignores (h2c, WebSocket on an HTTP route) on a request with a body it can no longer read. */

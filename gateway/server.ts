@@ -8,6 +8,7 @@ import type { RequestContext } from './http/context.js';
 import type { ClientIpResolver } from './http/client-ip.js';
 import type { Cors } from './http/cors.js';
 import { splitTarget } from './http/paths.js';
+import { checkHost } from './http/host.js';
 import { refuseUpgrade } from './http/raw.js';
 import { answerIgnoringUpgrade, isWebSocketUpgradeForRoute, refuseConnect } from './http/upgrade.js';
 import { sendError } from './http/reply.js';
@@ -47,7 +48,7 @@ function routeGroupOf(ctx: RequestContext): string {
   return ctx.route ? ctx.route.prefix : 'unmatched';
 }
 
-/** Builds the per-request context; throws 400 for an ambiguous path (SPEC §7). */
+/** Builds the per-request context; throws 400 for an ambiguous path (SPEC §7) or Host (RFC 9112 §3.2). */
 function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse | null, requestId: string): RequestContext {
   const now = deps.now ?? Date.now;
   const ctx: RequestContext = {
@@ -66,6 +67,7 @@ function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     log: deps.log,
     onClientGone: null,
   };
+  checkHost(req);
   const target = splitTarget(req.url);
   const mutable = ctx as { path: string; rawQuery: string; query: URLSearchParams };
   mutable.path = target.path;

@@ -289,3 +289,34 @@ describe('405 names every method the route serves (RFC 9110 §15.5.6)', () => {
     expect(post.headers.allow).toBe('POST');
   });
 });
+
+describe('Host (RFC 9112 §3.2: more than one, or an invalid value, is 400)', () => {
+  const withHost = (hostLines: string, extra = '') => rawExchange(`GET /healthz HTTP/1.1\r\n${hostLines}${extra}Connection: close\r\n\r\n`);
+  it('two Host headers, userinfo, a path or a space in Host are 400 in the envelope (they reached the upstream as X-Forwarded-Host)', async () => {
+    for (const lines of ['Host: a.example\r\nHost: b.example\r\n', 'Host: user@evil.example\r\n', 'Host: evil.example/x?y\r\n', 'Host: a b\r\n', 'Host: a.example#x\r\n']) {
+      const res = await withHost(lines);
+      expect({ lines, status: res.status, json: res.json }).toEqual({ lines, status: 400, json: { status: 'error', message: 'invalid host header' } });
+    }
+  });
+  it('ordinary hosts pass: name, name:port, IPv4, IPv6 literal, and HTTP/1.0 without Host', async () => {
+    for (const lines of ['Host: gw.example\r\n', 'Host: gw.example:8443\r\n', 'Host: 10.0.0.1:80\r\n', 'Host: [::1]:8080\r\n', 'Host: xn--bcher-kva.example\r\n']) {
+      expect({ lines, status: (await withHost(lines)).status }).toEqual({ lines, status: 200 });
+    }
+    const { hostname, port } = new URL(env.base);
+    const http10 = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write('GET /healthz HTTP/1.0\r\n\r\n'));
+      let data = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => (data += d));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(data));
+    });
+    expect(http10).toMatch(/^HTTP\/1\.1 200 /);
+  });
+  it('a WebSocket upgrade with two Host headers is refused before authentication', async () => {
+    const res = await rawExchange(
+      'GET /ws/agent HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    expect({ status: res.status, json: res.json }).toEqual({ status: 400, json: { status: 'error', message: 'invalid host header' } });
+  });
+});

@@ -85,7 +85,11 @@ describe('Redis down', () => {
     expect((await call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${generateNodeKey().rawKey}` } })).status).toBe(401);
     expect(await metric(/^g2d_gateway_fail_open_total\{dependency="redis"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
     // Counted per request, logged once per 10 s: an outage does not flood the log.
-    expect(jsonLines(gw.output()).filter((l) => l.msg === 'revocation check failed open')).toHaveLength(1);
+    // (log lines are flushed in batches, at most ~100 ms late)
+    const failedOpen = () => jsonLines(gw.output()).filter((l) => l.msg === 'revocation check failed open');
+    await waitFor(() => failedOpen().length > 0, { what: 'the fail-open log line' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(failedOpen()).toHaveLength(1);
     expect(await metric(/^g2d_gateway_dependency_up\{dependency="redis"\} (\d+)/m)).toBe(0);
 
     // What needs Redis to be recorded says so instead of pretending.
@@ -103,7 +107,7 @@ describe('Redis down', () => {
     expect(back.body.data.user.id).toBe(user.id);
     expect((await call(`${gw.url}/readyz`)).status).toBe(200);
     expect(gw.output()).toContain('redis unavailable');
-    expect(gw.output()).toContain('redis reconnected');
+    await waitFor(() => gw.output().includes('redis reconnected'), { what: 'the reconnected log line' });
   });
 });
 

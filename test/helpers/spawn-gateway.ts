@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -49,6 +51,13 @@ async function waitForPort(port: number, child: ChildProcess, output: () => stri
   throw new Error(`gateway did not listen on ${port} within ${timeoutMs} ms:\n${output()}`);
 }
 
+/**
+ * Where spawned gateways keep development defaults (generated secrets) unless a test names its own
+ * GATEWAY_DATA_DIR: one directory per test file, never the repository's ./.data of `npm start`.
+ */
+const DATA_DIR = mkdtempSync(join(tmpdir(), 'g2d-test-data-'));
+process.once('exit', () => rmSync(DATA_DIR, { recursive: true, force: true }));
+
 /** Base environment for a spawned gateway: no inherited service URLs, quiet logs. */
 export function baseEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -64,7 +73,7 @@ export async function startGateway(env: Record<string, string | undefined>, opti
   let out = '';
   const child = spawn(process.execPath, [options.entry ?? join(ROOT, 'bin', 'gateway.cjs')], {
     cwd: ROOT,
-    env: baseEnv({ HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, PORT: String(port) }),
+    env: baseEnv({ HOST: '127.0.0.1', LOG_LEVEL: 'info', GATEWAY_DATA_DIR: DATA_DIR, ...env, PORT: String(port) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -57,11 +57,15 @@ const STDOUT = 1;
 // A batch is handed over when it holds this many bytes, or this long after its first line.
 const BATCH_BYTES = 16 * 1024;
 const BATCH_MS = 100;
+// The access line (server.ts): its level comes first (createLogger's formatter), its message last.
+const ACCESS_START = '{"level":"info"';
+const ACCESS_END = '"msg":"request"}\n';
 
 /**
  * Encodes lines into a 16 KiB buffer and hands it to pino's asynchronous destination (sonic-boom,
  * in buffer mode) when full, or 100 ms after its first line (the bench's nginx buffers its access
- * log the same way, 64 KiB or 1 s), instead of line by line. Each hand-over is one write through
+ * log the same way, 64 KiB or 1 s), instead of line by line. Only info-level access lines wait:
+ * any other line is written at once, with the batch before it. Each hand-over is one write through
  * the thread pool; a line's string dies at once instead of waiting in the heap for its write; and
  * sonic-boom's string mode measured its pending string with Buffer.byteLength on every write,
  * flattening (copying) a buffer grown by `+=` each time, so every new line copied everything
@@ -115,7 +119,10 @@ function batched(dest: SonicBoom, fd: number): pino.DestinationStream {
         }
       }
       used += buf.write(line, used);
-      if (timer === null) timer = setTimeout(handOver, BATCH_MS).unref();
+      // Only the info-level access line waits for a batch; any other line (a warning, an error, an
+      // audit event, start and stop) goes out at once, with the lines before it.
+      if (!(line.startsWith(ACCESS_START) && line.endsWith(ACCESS_END))) handOver();
+      else if (timer === null) timer = setTimeout(handOver, BATCH_MS).unref();
     },
     flush(cb?: (err?: Error) => void) {
       handOver();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { createUserStore } from '../../gateway/store/users.js';
 import { call, makeTenant, makeUser, platformTenant, uniq } from '../helpers/fixtures.js';
-import { ROOT, startGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { ROOT, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const SECRET = 'e2e-auth-secret-e2e-auth-secret-0123';
 const db = createPg({ url: inject('databaseUrl'), poolSize: 4 });
@@ -278,8 +278,10 @@ describe('me, password change and logout', () => {
     expect((await call(`${base}/api/v1/auth/me`, { token: a })).status).toBe(401);
     expect((await call(`${base}/api/v1/auth/logout`, { method: 'POST', token: a })).status).toBe(401);
     expect((await call(`${base}/api/v1/auth/me`, { token: b })).status).toBe(200);
-    const { rows } = await db.query("SELECT count(*)::int AS n FROM auth_events WHERE user_id = $1 AND event = 'logout'", [user.id]);
-    expect(rows[0]!.n).toBe(1);
+    // The audit row is written after the response (the request never waits for it).
+    const logouts = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM auth_events WHERE user_id = $1 AND event = 'logout'", [user.id])).rows[0]!.n;
+    await waitFor(async () => (await logouts()) > 0, { what: 'the logout audit row' });
+    expect(await logouts()).toBe(1);
   });
 
   it('confines a must_change_password user to me, me/password and logout', async () => {
@@ -302,10 +304,14 @@ describe('me, password change and logout', () => {
     const user = await makeUser(db, tenant);
     await login({ email: user.email, password: user.password });
     for (let i = 0; i < 10; i++) await login({ email: user.email, password: 'wrong' });
-    await new Promise((r) => setTimeout(r, 200));
-    const { rows } = await db.query<{ event: string; n: number }>('SELECT event, count(*)::int AS n FROM auth_events WHERE user_id = $1 GROUP BY event', [user.id]);
-    const counts = Object.fromEntries(rows.map((r) => [r.event, r.n]));
-    expect(counts).toMatchObject({ login_success: 1, login_failure: 10, lockout: 1 });
+    // Audit rows are written after the responses: wait until the last one is in.
+    const counts = async () => {
+      const { rows } = await db.query<{ event: string; n: number }>('SELECT event, count(*)::int AS n FROM auth_events WHERE user_id = $1 GROUP BY event', [user.id]);
+      return Object.fromEntries(rows.map((r) => [r.event, r.n]));
+    };
+    await waitFor(async () => (await counts()).lockout === 1, { what: 'the lockout audit row' });
+    await waitFor(async () => (await counts()).login_failure === 10, { what: 'ten login_failure rows' });
+    expect(await counts()).toMatchObject({ login_success: 1, login_failure: 10, lockout: 1 });
   });
 });
 
@@ -394,8 +400,9 @@ describe('per-IP throttle and bootstrap', () => {
       expect(await post('bootstrap-token-123456')).toMatchObject({ status: 409, body: { status: 'error' } });
       const signedIn = await call(`${g.url}/api/v1/auth/login`, { method: 'POST', json: body });
       expect(signedIn.body.data.user.role).toBe('platform_admin');
-      const { rows } = await fresh.query("SELECT count(*)::int AS n FROM auth_events WHERE event = 'bootstrap'");
-      expect(rows[0]!.n).toBe(1);
+      const bootstraps = async () => (await fresh.query<{ n: number }>("SELECT count(*)::int AS n FROM auth_events WHERE event = 'bootstrap'")).rows[0]!.n;
+      await waitFor(async () => (await bootstraps()) > 0, { what: 'the bootstrap audit row' });
+      expect(await bootstraps()).toBe(1);
       // Wrong bootstrap tokens count toward the per-IP failure throttle: the third → 429 after.
       expect((await post('wrong-token-again')).status).toBe(401);
       const throttled = await post('bootstrap-token-123456');

@@ -167,18 +167,23 @@ describe('createPasswordHasher', () => {
     const hash = await hasher.hash(PASSWORD);
     await hasher.warm();
     await hasher.verify(hash, 'warm up');
-    const dummy: number[] = [];
-    const wrong: number[] = [];
-    const garbled: number[] = [];
-    for (let i = 0; i < 9; i += 1) {
-      dummy.push(await elapsed(() => hasher.verifyDummy(`guess ${i}`)));
-      wrong.push(await elapsed(() => hasher.verify(hash, `guess ${i}`)));
-      garbled.push(await elapsed(() => hasher.verify('!', `guess ${i}`)));
+    // Medians of interleaved runs. The 2-core machine is shared (other suites, benchmarks), so a
+    // noisy round is measured again, up to 3 rounds; a real difference (e.g. no hashing for an
+    // unknown identity: ~0 ms vs ~20 ms) fails every round.
+    const labels: string[] = [];
+    for (let round = 0; round < 3; round += 1) {
+      const dummy: number[] = [];
+      const wrong: number[] = [];
+      const garbled: number[] = [];
+      for (let i = 0; i < 9; i += 1) {
+        dummy.push(await elapsed(() => hasher.verifyDummy(`guess ${i}`)));
+        wrong.push(await elapsed(() => hasher.verify(hash, `guess ${i}`)));
+        garbled.push(await elapsed(() => hasher.verify('!', `guess ${i}`)));
+      }
+      labels.push(`dummy ${median(dummy).toFixed(1)} ms, wrong ${median(wrong).toFixed(1)} ms, garbled ${median(garbled).toFixed(1)} ms`);
+      const ratios = [median(dummy) / median(wrong), median(garbled) / median(wrong)];
+      if (ratios.every((r) => r > 0.5 && r < 2)) return;
     }
-    const label = `dummy ${median(dummy).toFixed(1)} ms, wrong ${median(wrong).toFixed(1)} ms, garbled ${median(garbled).toFixed(1)} ms`;
-    for (const ratio of [median(dummy) / median(wrong), median(garbled) / median(wrong)]) {
-      expect(ratio, label).toBeGreaterThan(0.5);
-      expect(ratio, label).toBeLessThan(2);
-    }
+    expect.fail(`verify costs differ in every round: ${labels.join('; ')}`);
   });
 });

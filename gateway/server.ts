@@ -66,6 +66,7 @@ function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     identity: null,
     log: deps.log,
     onClientGone: null,
+    cutStatus: 0,
   };
   checkHost(req);
   const target = splitTarget(req.url);
@@ -94,6 +95,7 @@ function fallbackContext(deps: ServerDeps, req: IncomingMessage, res: ServerResp
     identity: null,
     log: deps.log,
     onClientGone: null,
+    cutStatus: 0,
   };
 }
 
@@ -150,6 +152,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
   // skips pino's path redaction, which cost ~20 µs a line — the largest single item in the
   // proxied-request profile (bench/README.md). Every other line keeps the redacting logger.
   const access = deps.log.child({}, { redact: { paths: [] } });
+  // Sockets whose request the server timed out (GATEWAY_REQUEST_TIMEOUT_MS): their line says 408.
+  const timedOut = new WeakSet<Duplex>();
 
   const inFlight = deps.inFlight;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -172,9 +176,13 @@ export function createGatewayServer(deps: ServerDeps): Server {
     // (slow client timeout, drain deadline) before the answer was complete: 499, nginx's "client
     // closed request", so aborted requests are visible in logs and metrics instead of missing.
     // Then the proxy hears that the client is gone, and the drainer that the request is over.
+    // A response that did not complete is logged as what cut it: the gateway (ctx.cutStatus, e.g.
+    // 502 for an upstream that died mid-body), the request timeout (408, answered by clientError
+    // below), else the client itself (499).
+    const socket = req.socket;
     res.on('close', () => {
       const finished = res.writableFinished;
-      logFinish(deps, access, ctx, finished ? res.statusCode : CLIENT_CLOSED);
+      logFinish(deps, access, ctx, finished ? res.statusCode : ctx.cutStatus || (timedOut.has(socket) ? 408 : CLIENT_CLOSED));
       if (!finished) ctx.onClientGone?.clientGone();
       inFlight?.ended(res);
     });
@@ -186,7 +194,10 @@ export function createGatewayServer(deps: ServerDeps): Server {
       const clientGone = !res.headersSent && (req.socket?.destroyed ?? true);
       if (e.status >= 500 && !clientGone) ctx.log.error({ reqId: ctx.requestId, err: e.detail ?? e.message, code: e.code, cause: describe(e.cause) }, 'request failed');
       if (!res.headersSent) sendError(res, e);
-      else res.destroy();
+      else {
+        ctx.cutStatus = e.status;
+        res.destroy();
+      }
     });
   });
 
@@ -227,6 +238,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    if (status === 408) timedOut.add(socket);
     const message = status === 431 ? 'request header fields too large' : status === 408 ? 'request timeout' : 'bad request';
     const body = JSON.stringify({ status: 'error', message });
     socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);

@@ -29,4 +29,10 @@ export interface RequestContext {
    * request): called from the server's one `close` listener instead of a listener of its own.
    */
   onClientGone: { clientGone(): void } | null;
+  /**
+   * The status to log and count when the gateway itself cut a response it could not complete
+   * (an upstream that failed after the head was relayed: 502/504). 0 means it was not cut by the
+   * gateway, so an incomplete response is the client's doing (499).
+   */
+  cutStatus: number;
 }

@@ -233,8 +233,9 @@ describe('slow, oversized and too many clients', () => {
       clearInterval(trickle);
       s.destroy();
     }
-    // The cut request still gets its access line (499: no answer completed), and no error line.
-    await waitFor(() => jsonLines(limited.output()).some((l) => l.msg === 'request' && l.route === '/api/v1/auth' && l.status === 499), { what: '499 access line' });
+    // The cut request still gets its access line, saying what cut it (408: the request timeout, not
+    // the client), and no error line.
+    await waitFor(() => jsonLines(limited.output()).some((l) => l.msg === 'request' && l.route === '/api/v1/auth' && l.status === 408), { what: '408 access line' });
     expect(jsonLines(limited.output()).some((l) => l.msg === 'request failed')).toBe(false);
   });
 });
@@ -274,9 +275,12 @@ describe('upstream down, slow or dying', () => {
   });
 
   it('never passes a truncated body off as complete when the upstream dies mid-response', async () => {
-    const res = await fetch(`${proxied.url}/api/v1/slow/die`);
+    const res = await fetch(`${proxied.url}/api/v1/slow/die`, { headers: { 'x-request-id': 'faults-upstream-dies-01' } });
     expect(res.status).toBe(200); // the head was already relayed
     await expect(res.text()).rejects.toThrow();
+    // Logged and counted as the upstream failure that cut it (502), not as a client abort (499).
+    const line = await waitFor(() => jsonLines(proxied.output()).find((l) => l.msg === 'request' && l.reqId === 'faults-upstream-dies-01'), { what: 'the access line' });
+    expect(line.status).toBe(502);
   });
 
   it('answers 502 at once while the upstream is down, and recovers when it is back', async () => {

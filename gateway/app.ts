@@ -137,12 +137,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : null;
   const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, db: listenDb, log, clock });
   await nodeKeys.start();
-  handlerMaps.push(createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, onNodeFailure: () => metrics.nodeAuthFailure() }));
+  handlerMaps.push(createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason) }));
   // Identity assertions for upstreams and the JWKS they verify them with (SPEC §8).
   const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
   handlerMaps.push(jwksRoutes(signer));
   const gateway = createDispatcher(...handlerMaps);
-  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: () => metrics.nodeAuthFailure(), onFailOpen: (dep) => metrics.failOpen(dep) });
+  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
   const clientIp = createClientIpResolver(config.trustedProxies);
   const trusts = (req: IncomingMessage) => clientIp.trusts(req);
   const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });

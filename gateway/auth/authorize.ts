@@ -26,7 +26,8 @@ export interface AuthorizerDeps {
   readonly nodes?: NodeAuthenticator;
   /** Forced node identity (SPEC §6): throws 403 when the request names another tenant or node. */
   readonly nodeScope?: (ctx: RequestContext, node: NodeIdentity) => void;
-  readonly onNodeFailure?: () => void;
+  /** A node credential was refused: not shaped like a key (`malformed`) or no such active key (`key`). */
+  readonly onNodeFailure?: (reason: 'malformed' | 'key') => void;
   /** The node per-IP throttle failed open because Redis was down (metrics). */
   readonly onFailOpen?: (dependency: 'redis') => void;
 }
@@ -144,13 +145,13 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     // counting toward the per-IP throttle or the audit trail; otherwise users behind the same NAT
     // as edge nodes could get those nodes throttled.
     if (!NODE_KEY_RE.test(key)) {
-      deps.onNodeFailure?.();
+      deps.onNodeFailure?.('malformed');
       throw new GatewayError('UNAUTHENTICATED', { detail: 'not a node key' });
     }
     await throttleFailOpen(() => deps.lockout.checkIp('node', ctx.ip));
     const node = await deps.nodes.authenticate(key);
     if (!node) {
-      deps.onNodeFailure?.();
+      deps.onNodeFailure?.('key');
       await throttleFailOpen(() => deps.lockout.failIp('node', ctx.ip));
       void deps.audit.record({ event: 'node_auth_failure', ip: ctx.ip, requestId: ctx.requestId, userAgent: ua(ctx), detail: { path: ctx.path } });
       throw new GatewayError('UNAUTHENTICATED');

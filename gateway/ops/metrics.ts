@@ -14,6 +14,9 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 
 /** Login outcomes (routes/deps.ts LoginOutcome); pre-set to 0 so dashboards see every series. */
 export const LOGIN_OUTCOMES = ['success', 'invalid', 'locked', 'throttled', 'disabled', 'unavailable', 'bad_request'] as const;
+/** Why a node credential was refused: not shaped like a key, a wrong/revoked key, a bad enrollment token. */
+export const NODE_FAILURE_REASONS = ['malformed', 'key', 'enrollment'] as const;
+export type NodeFailureReason = (typeof NODE_FAILURE_REASONS)[number];
 
 /** Why a bearer token was refused (auth/tokens.ts TokenFailure + session verdicts + missing). */
 export const TOKEN_REJECTION_REASONS = [
@@ -46,7 +49,7 @@ export interface GatewayMetrics {
   upstreamObserved(routeGroup: string, seconds: number): void;
   login(outcome: string): void;
   lockout(): void;
-  nodeAuthFailure(): void;
+  nodeAuthFailure(reason: NodeFailureReason): void;
   tokenRejected(reason: string): void;
   /** A revocation or status check failed open because a dependency was down (SPEC §10). */
   failOpen(dependency: Dependency): void;
@@ -183,7 +186,8 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   });
   const nodeFailures = new Counter({
     name: 'g2d_gateway_node_auth_failures_total',
-    help: 'Edge-node requests refused for an unknown, revoked or malformed API key',
+    help: 'Edge-node credentials refused, by reason (malformed, key, enrollment)',
+    labelNames: ['reason'] as const,
     registers: [registry],
   });
   const tokenRejections = new Counter({
@@ -246,6 +250,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   // Every fixed series exists from the start (a zero is information; a missing series is not).
   for (const o of LOGIN_OUTCOMES) logins.inc({ outcome: o }, 0);
   for (const r of TOKEN_REJECTION_REASONS) tokenRejections.inc({ reason: r }, 0);
+  for (const r of NODE_FAILURE_REASONS) nodeFailures.inc({ reason: r }, 0);
   for (const d of DEPENDENCIES) {
     failOpen.inc({ dependency: d }, 0);
     dependencyUp.set({ dependency: d }, 0);
@@ -280,7 +285,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
     login: (outcome) => logins.inc({ outcome: outcomes.has(outcome) ? outcome : 'bad_request' }),
     lockout: () => lockouts.inc(),
-    nodeAuthFailure: () => nodeFailures.inc(),
+    nodeAuthFailure: (reason) => nodeFailures.inc({ reason }),
     tokenRejected: (reason) => tokenRejections.inc({ reason: reasons.has(reason) ? reason : 'malformed' }),
     failOpen: (dependency) => failOpen.inc({ dependency }),
     websocketOpened: () => websockets.inc(),

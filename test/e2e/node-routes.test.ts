@@ -178,6 +178,9 @@ describe('node keys on node routes', () => {
   it('does not count a value that is not a node key (a user JWT) toward the node throttle', async () => {
     const ip = clientIp();
     for (let i = 0; i < IP_LIMIT + 2; i++) expect((await nodeCall(ip, 'eyJhbGciOiJIUzI1NiJ9.e30.sig')).status).toBe(401);
+    // Still counted in the metrics, under its own reason.
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(Number(/^g2d_gateway_node_auth_failures_total\{reason="malformed"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(IP_LIMIT + 2);
     const { token } = await enrollment();
     expect((await register(ip, { enrollment_token: token })).status).toBe(201);
   });

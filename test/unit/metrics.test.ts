@@ -64,8 +64,8 @@ describe('createMetrics', () => {
   it('counts events, tracks gauges and samples callbacks at scrape time', async () => {
     const m = createMetrics({ processMetrics: false });
     m.lockout();
-    m.nodeAuthFailure();
-    m.nodeAuthFailure();
+    m.nodeAuthFailure('key');
+    m.nodeAuthFailure('key');
     m.failOpen('redis');
     m.websocketOpened();
     m.websocketOpened();
@@ -78,7 +78,8 @@ describe('createMetrics', () => {
     m.sampleInFlight(() => 7);
     let { body } = await m.render();
     expect(body).toContain('g2d_gateway_lockouts_total 1');
-    expect(body).toContain('g2d_gateway_node_auth_failures_total 2');
+    expect(body).toContain('g2d_gateway_node_auth_failures_total{reason="key"} 2');
+    expect(body).toContain('g2d_gateway_node_auth_failures_total{reason="malformed"} 0');
     expect(body).toContain('g2d_gateway_fail_open_total{dependency="redis"} 1');
     expect(body).toContain('g2d_gateway_websockets_open 1');
     expect(body).toContain('g2d_gateway_dependency_up{dependency="postgres"} 1');

@@ -124,7 +124,9 @@ function logFinish(deps: ServerDeps, access: Logger, ctx: RequestContext, status
   }
   if (error && error.status >= 500) line.err = error.detail ?? error.message;
   if (error) line.code = error.code;
-  if (status >= 500) access.error(line, 'request');
+  // A 503 from /readyz is an answer, not a fault (health.ts logs the failed dependency once per
+  // probe at warn): probes every few seconds during an outage must not flood the error level.
+  if (status >= 500 && ctx.routeGroup !== '/readyz') access.error(line, 'request');
   else access.info(line, 'request');
   deps.onFinish?.(ctx, status);
 }

@@ -1,14 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { DEFAULT_PROXY_ROUTES, GATEWAY_ROUTES, isHttpUrl, loadRoutesFile } from './routes.js';
+import { Reader, type Env } from './reader.js';
 import type { Config, DatabaseConfig, RedisConfig } from './types.js';
 
 export type { Config, RouteDef, Role, AuthKind } from './types.js';
 export { ROLES } from './types.js';
 export { GATEWAY_ROUTES, DEFAULT_PROXY_ROUTES, validateRoutes } from './routes.js';
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env } from './reader.js';
 
 /** What example files put where a secret goes (config/compose.env.example: `change-me…`). */
 const PLACEHOLDER_RE = /change[-_ ]?me|changeme|placeholder|example-secret/i;
@@ -207,78 +207,6 @@ function readRedis(r: Reader, env: Env): RedisConfig {
     ...(sentinels.length > 0 && sentinelName ? { sentinels, sentinelName, ...(sentinelPassword ? { sentinelPassword } : {}) } : {}),
     ...(clusterNodes.length > 0 ? { clusterNodes } : {}),
   };
-}
-
-class Reader {
-  constructor(
-    private readonly env: Env,
-    private readonly problems: string[],
-  ) {}
-
-  problem(message: string): void {
-    this.problems.push(message);
-  }
-
-  str(name: string): string | undefined {
-    const v = this.env[name];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  }
-
-  /** `NAME` or the contents of the file named by `NAME_FILE` (trailing newline trimmed). */
-  secret(name: string): string | null {
-    const direct = this.env[name];
-    const file = this.env[`${name}_FILE`];
-    if (direct !== undefined && direct !== '' && file) {
-      this.problems.push(`${name} and ${name}_FILE: set only one`);
-      return null;
-    }
-    if (file) {
-      try {
-        const v = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-        return v === '' ? null : v;
-      } catch (err) {
-        this.problems.push(`${name}_FILE: cannot read ${file}: ${(err as Error).message}`);
-        return null;
-      }
-    }
-    return direct === undefined || direct === '' ? null : direct;
-  }
-
-  int(name: string, fallback: number, min: number, max: number): number {
-    const raw = this.str(name);
-    if (raw === undefined) return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-      this.problems.push(`${name}: must be a whole number from ${min} to ${max} (got "${raw}")`);
-      return fallback;
-    }
-    return Number(raw);
-  }
-
-  list(name: string): string[] {
-    const raw = this.str(name);
-    if (raw === undefined) return [];
-    return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  }
-
-  /** PEM blocks may contain commas in no place, but JWKs do: split on blank-line or `;;`. */
-  pemList(name: string): string[] {
-    const raw = this.secret(name);
-    if (raw === null) return [];
-    const pems = raw.match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g);
-    if (pems) return pems;
-    return raw.split(';;').map((s) => s.trim()).filter((s) => s !== '');
-  }
-
-  hostPorts(name: string): { host: string; port: number }[] {
-    return this.list(name).flatMap((hp) => {
-      const m = /^([^\s:/]+):(\d{1,5})$/.exec(hp);
-      if (!m) {
-        this.problems.push(`${name}: "${hp}" is not host:port`);
-        return [];
-      }
-      return [{ host: m[1] ?? '', port: Number(m[2]) }];
-    });
-  }
 }
 
 function isOrigin(value: string): boolean {

@@ -160,6 +160,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp })).verdict === 'ok',
     onOpen: () => metrics.websocketOpened(),
     onClose: () => metrics.websocketClosed(),
+    onLimited: () => metrics.websocketLimited(),
   });
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);

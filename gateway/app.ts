@@ -64,13 +64,13 @@ export interface App {
   readonly db: Db;
   readonly state: AuthStateStore;
   readonly metrics: GatewayMetrics;
-  /** Edge-node key verification (SPEC §6); its LISTEN connection is closed by close(). */
+  /** Edge-node key verification (docs/edge-nodes.md); its LISTEN connection is closed by close(). */
   readonly nodeKeys: NodeKeyAuthenticator;
-  /** True once close() started: readiness 503, Connection: close, upgrades refused (SPEC §10). */
+  /** True once close() started: readiness 503, Connection: close, upgrades refused (docs/operations.md). */
   draining(): boolean;
   /** Listens on config.host:config.port; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
-  /** Drains and closes everything (SPEC §10). */
+  /** Drains and closes everything (docs/operations.md). */
   close(): Promise<void>;
 }
 
@@ -102,7 +102,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await passwords.warm();
   const commonPasswords = loadCommonPasswords();
   metrics.samplePasswordHashing(() => passwords.stats());
-  const sessions = createSessions({ state, users, log }, { clock, onFailOpen: (dep) => metrics.failOpen(dep) });
+  const sessions = createSessions(
+    { state, users, log },
+    { clock, onFailOpen: (dep) => metrics.failOpen(dep), longestTokenSeconds: config.jwt.ttlSeconds + config.jwt.clockToleranceSeconds },
+  );
   const userAuth = createUserAuthenticator({ tokens, sessions, onFailure: (reason) => metrics.tokenRejected(reason) });
   const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
   const authRouteDeps: AuthRouteDeps = {
@@ -128,7 +131,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const health = createHealth({ db, state, metrics, isDraining: () => draining() });
   handlerMaps.push(health.routes);
   const nodeStore = createNodeStore(db);
-  // Revocation LISTEN (SPEC §6, §11) on a one-connection pool of its own, so it never takes a slot
+  // Revocation LISTEN (docs/edge-nodes.md, docs/scale-out.md) on a one-connection pool of its own, so it never takes a slot
   // from request traffic. An injected Db comes without a URL for a second connection: no LISTEN
   // then, and cached node keys are re-checked every 5 s instead (node-keys.ts).
   const listenDb =
@@ -138,7 +141,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, db: listenDb, log, clock });
   await nodeKeys.start();
   handlerMaps.push(createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason) }));
-  // Identity assertions for upstreams and the JWKS they verify them with (SPEC §8).
+  // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
   const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
   handlerMaps.push(jwksRoutes(signer));
   const gateway = createDispatcher(...handlerMaps);
@@ -152,11 +155,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     signer,
     clock,
     trusts,
-    // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (SPEC §7).
+    // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (docs/security-model.md).
     isStillValid: async (u) =>
       (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp })).verdict === 'ok',
     onOpen: () => metrics.websocketOpened(),
     onClose: () => metrics.websocketClosed(),
+    onLimited: () => metrics.websocketLimited(),
   });
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);

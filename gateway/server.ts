@@ -8,6 +8,7 @@ import type { RequestContext } from './http/context.js';
 import type { ClientIpResolver } from './http/client-ip.js';
 import type { Cors } from './http/cors.js';
 import { splitTarget } from './http/paths.js';
+import { expectsContinue, sendContinue } from './http/expect-continue.js';
 import { checkHost } from './http/host.js';
 import { refuseUpgrade } from './http/raw.js';
 import { answerIgnoringUpgrade, isWebSocketUpgradeForRoute, refuseConnect } from './http/upgrade.js';
@@ -48,7 +49,7 @@ function routeGroupOf(ctx: RequestContext): string {
   return ctx.route ? ctx.route.prefix : 'unmatched';
 }
 
-/** Builds the per-request context; throws 400 for an ambiguous path (SPEC §7) or Host (RFC 9112 §3.2). */
+/** Builds the per-request context; throws 400 for an ambiguous path (docs/api.md) or Host (RFC 9112 §3.2). */
 function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse | null, requestId: string): RequestContext {
   const now = deps.now ?? Date.now;
   const ctx: RequestContext = {
@@ -100,13 +101,13 @@ function fallbackContext(deps: ServerDeps, req: IncomingMessage, res: ServerResp
 }
 
 function logFinish(deps: ServerDeps, access: Logger, ctx: RequestContext, status: number, error?: GatewayError): void {
-  // Built field by field (no spread temporaries): this runs once per request (issue 6 profile).
+  // Built field by field (no spread temporaries): this runs once per request (bench/README.md profile).
   const url = ctx.req.url ?? '';
   const line: Record<string, unknown> = {
     reqId: ctx.requestId,
     trace: ctx.trace.traceId,
     method: ctx.req.method,
-    // Only a query can carry a secret (`?token=`, SPEC §6): a URL without one skips the scrub.
+    // Only a query can carry a secret (`?token=`, docs/security-model.md): a URL without one skips the scrub.
     url: url.includes('?') ? scrubUrl(url) : url,
     route: ctx.routeGroup,
     status,
@@ -136,7 +137,7 @@ function logFinish(deps: ServerDeps, access: Logger, ctx: RequestContext, status
  * or (authorize → proxy). WebSocket upgrades are authorized before any byte goes upstream.
  */
 export function createGatewayServer(deps: ServerDeps): Server {
-  // Slow clients are bounded (SPEC §10): headers must arrive within GATEWAY_HEADERS_TIMEOUT_MS
+  // Slow clients are bounded (docs/operations.md): headers must arrive within GATEWAY_HEADERS_TIMEOUT_MS
   // (20 s) and the whole request within GATEWAY_REQUEST_TIMEOUT_MS (60 s) — slowloris — checked
   // every second or two rather than Node's default 30 s; headers over 16 KiB
   // are refused with 431 (clientError below); connections beyond GATEWAY_MAX_CONNECTIONS are dropped
@@ -158,7 +159,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
   const timedOut = new WeakSet<Duplex>();
 
   const inFlight = deps.inFlight;
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight?.started(res);
     const requestId = requestIdFor(req.headers);
     res.setHeader('X-Request-Id', requestId);
@@ -173,7 +174,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
       if (inFlight) res.on('close', () => inFlight.ended(res));
       return;
     }
-    // The one close listener per response (issue 6: each listener is a closure and an emit). One
+    // The one close listener per response (bench/README.md: each listener is a closure and an emit). One
     // access line per request, also for one whose client went away or whose connection was cut
     // (slow client timeout, drain deadline) before the answer was complete: 499, nginx's "client
     // closed request", so aborted requests are visible in logs and metrics instead of missing.
@@ -201,6 +202,13 @@ export function createGatewayServer(deps: ServerDeps): Server {
         res.destroy();
       }
     });
+  };
+  server.on('request', onRequest);
+  // `Expect: 100-continue` is answered after authentication, not by Node on arrival (RFC 9110
+  // §10.1.1, http/expect-continue.ts): a refused request is answered and closed, its body unread.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    expectsContinue(req, res);
+    onRequest(req, res);
   });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -269,6 +277,7 @@ async function handle(deps: ServerDeps, ctx: RequestContext): Promise<void> {
   const authorized = deps.authorize(ctx);
   const identity = authorized instanceof Promise ? await authorized : authorized;
   ctx.identity = identity;
+  sendContinue(req);
   await deps.proxy(ctx, identity);
 }
 

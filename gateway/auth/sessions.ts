@@ -14,7 +14,7 @@ export interface SessionState {
 }
 
 export interface Sessions {
-  /** Server-side checks a signature cannot express (SPEC §6): revoked jti, pre-password-change token, disabled user. */
+  /** Server-side checks a signature cannot express (docs/security-model.md): revoked jti, pre-password-change token, disabled user. */
   check(claims: TokenClaims): Promise<SessionState>;
   /**
    * The same verdict as check(), at once, when both answers it needs are cached and fresh; null
@@ -33,10 +33,16 @@ export interface SessionsOptions {
   clock?: Clock;
   /** How long a "not revoked" answer from the store is reused (the cross-instance bound). */
   revocationCacheMs?: number;
-  /** How long a user's status (disabled, password change) from Postgres is reused (SPEC §6: ≤ 5 s). */
+  /** How long a user's status (disabled, password change) from Postgres is reused (at most 5 s, docs/security-model.md). */
   statusCacheMs?: number;
   /** Called when a dependency failed and the check failed open (for metrics). */
   onFailOpen?: (dependency: 'redis' | 'postgres') => void;
+  /**
+   * The longest lifetime a verified token can have (AUTH_JWT_TTL_SECONDS + clock leeway). A
+   * revocation marker never lives longer than this (plus a margin), whatever `exp` says: the
+   * verifier already refuses longer-lived tokens, and Redis refuses an expiry past its range.
+   */
+  longestTokenSeconds?: number;
 }
 
 interface RevocationEntry {
@@ -52,6 +58,9 @@ interface UserStatus {
   validAfter: number;
   exists: boolean;
 }
+
+/** AUTH_JWT_TTL_SECONDS' upper bound (30 days) plus the clock leeway: the default revocation cap. */
+const MAX_TTL_SECONDS = 30 * 86400 + 30;
 
 const OK: SessionState = Object.freeze({ verdict: 'ok', mustChangePassword: false });
 
@@ -69,7 +78,7 @@ function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus
  * "valid after" times (both expire with the token lifetime); Postgres holds status and
  * password_changed_at. Answers are cached briefly so a request does not pay a round trip each
  * time; a local logout or password change takes effect at once on this instance and within the
- * cache bound elsewhere. A dependency outage fails open (SPEC §10: token traffic keeps flowing
+ * cache bound elsewhere. A dependency outage fails open (docs/operations.md: token traffic keeps flowing
  * when Redis is down) and is reported through onFailOpen.
  */
 export function createSessions(
@@ -79,6 +88,7 @@ export function createSessions(
   const clock = options.clock ?? systemClock;
   const revocationMs = options.revocationCacheMs ?? 2000;
   const statusMs = options.statusCacheMs ?? 4000;
+  const longestTokenSeconds = options.longestTokenSeconds ?? MAX_TTL_SECONDS;
   const revoked = new LRUCache<string, RevocationEntry>({ max: 50_000 });
   const statuses = new LRUCache<string, UserStatus & { at: number }>({ max: 50_000 });
   const { state, users, log } = deps;
@@ -99,7 +109,7 @@ export function createSessions(
 
   // Requests that miss the cache while a read for the same token (or user) is out wait for that
   // read instead of sending their own: 50 connections on one token would otherwise send 50
-  // identical reads whenever its entry ages out (issue 6). `epoch` moves on every local logout,
+  // identical reads whenever its entry ages out (bench/README.md). `epoch` moves on every local logout,
   // password change or status change; a read that started before one answers its own requests
   // but is not cached, so it can never overwrite the newer state, and no later request joins it.
   const revocationReads = new Map<string, { epoch: number; read: Promise<RevocationEntry> }>();
@@ -179,7 +189,7 @@ export function createSessions(
       return verdictOf(claims, rev, status);
     },
     async revoke(claims) {
-      const ttl = Math.max(1, Math.ceil(claims.exp - clock.now() / 1000) + 60);
+      const ttl = Math.max(1, Math.min(Math.ceil(claims.exp - clock.now() / 1000), longestTokenSeconds) + 60);
       await state.setMarker(`revoked:${claims.jti}`, '1', ttl);
       epoch += 1;
       revoked.set(claims.jti, { revoked: true, validAfter: 0, at: clock.now() });

@@ -20,7 +20,7 @@ export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reas
 
 export interface TokenService {
   mint(subject: { userId: string; tenantId: string; email: string; role: Role }): Promise<MintedToken>;
-  /** Verifies signature and claims (SPEC §5). Never throws for a bad token. */
+  /** Verifies signature and claims (docs/security-model.md). Never throws for a bad token. */
   verify(token: string): Promise<VerifyResult>;
   /** verify()'s answer for a token already verified and cached, at once; null when it must be verified. */
   verifyCached(token: string): VerifyResult | null;
@@ -39,12 +39,41 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const enc = new TextEncoder();
 
 /**
- * HS256 token minting and verification (SPEC §5, RFC 8725). Keys are imported once (first use),
- * not per call. Verification accepts only HS256 (never `none`, never another HMAC size), requires
+ * Whether one JWS segment is the canonical base64url encoding of its bytes (RFC 7515 §2: unpadded
+ * base64url; RFC 4648 §3.5: the pad bits of the last character are zero). A decoder that ignores
+ * those bits accepts up to 16 spellings of the same signature, and any per-string bookkeeping
+ * (revocation, caches) would see 16 different tokens. The alphabet is checked by JWT_SHAPE.
+ */
+export function isCanonicalSegment(segment: string): boolean {
+  const rest = segment.length % 4;
+  if (rest === 0) return true;
+  if (rest === 1) return false; // 6 bits cannot end a byte: not an encoding of anything
+  const c = segment.charCodeAt(segment.length - 1);
+  const value = c >= 97 ? c - 71 : c >= 65 ? c - 65 : c >= 48 ? c + 4 : c === 45 ? 62 : 63;
+  // Two characters carry one byte (4 spare bits), three carry two (2 spare bits).
+  return (value & (rest === 2 ? 0x0f : 0x03)) === 0;
+}
+
+function isCanonicalJws(token: string): boolean {
+  const a = token.indexOf('.');
+  const b = token.indexOf('.', a + 1);
+  return isCanonicalSegment(token.slice(0, a)) && isCanonicalSegment(token.slice(a + 1, b)) && isCanonicalSegment(token.slice(b + 1));
+}
+
+/**
+ * HS256 token minting and verification (RFC 7519, RFC 8725; docs/security-model.md). Keys are
+ * imported once (first use), not per call. Verification accepts only HS256 (never `none`, never another HMAC size), requires
  * `tid`/`sub`/`exp` and the configured `iss`/`aud`, allows 30 s of clock skew, and follows no
  * header parameter (`kid`, `jku`, `jwk`, `x5u`); a `crit` header is refused. Older secrets from
  * AUTH_JWT_PREVIOUS_SECRETS verify but never sign. Verified tokens are cached by their exact
  * string until their `exp`, so the hot path pays for HMAC once per token, not once per request.
+ *
+ * A token must also be one the gateway could have minted (RFC 8725 §3.10, docs/security-model.md):
+ * every segment canonical base64url, `iat` at most the leeway in the future, and a lifetime of at
+ * most AUTH_JWT_TTL_SECONDS + leeway, both as `exp - iat` and as `exp - now` (so a token without
+ * `iat` is bounded too). A token that would outlive the configured lifetime could not be revoked
+ * for long enough, and `exp: 1e20` is no expiry at all. These checks run once per token, on the
+ * verification that fills the cache.
  */
 export function createTokenService(config: JwtConfig & { secret: string }, options: TokenServiceOptions = {}): TokenService {
   const clock = options.clock ?? systemClock;
@@ -96,7 +125,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
     },
 
     async verify(token) {
-      if (token.length > 8192 || !JWT_SHAPE.test(token)) return { ok: false, reason: 'malformed' };
+      if (token.length > 8192 || !JWT_SHAPE.test(token) || !isCanonicalJws(token)) return { ok: false, reason: 'malformed' };
       const nowSec = clock.now() / 1000;
       const cached = cache?.get(token);
       if (cached) {
@@ -108,8 +137,10 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
       for (const key of verifyKeys) {
         try {
           const { payload } = await verifyWith(token, key);
-          const claims = toClaims(payload, token);
+          const claims = toClaims(payload, token, config.ttlSeconds + leeway);
           if (!claims) return { ok: false, reason: 'claims' };
+          const lifetime = checkLifetime(claims, payload.iat !== undefined, nowSec, config.ttlSeconds, leeway);
+          if (lifetime !== null) return { ok: false, reason: lifetime };
           cache?.set(token, claims);
           return { ok: true, claims };
         } catch (err) {
@@ -125,7 +156,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
 
 /**
  * An HMAC-SHA-256 CryptoKey imported once, on first use, then reused: handed raw bytes, jose
- * imports them again on every call, which measured half the cost of a verify (issue 6).
+ * imports them again on every call, which measured half the cost of a verify (bench/README.md).
  */
 function hmacKey(bytes: Uint8Array, usage: 'sign' | 'verify'): () => Promise<CryptoKey> {
   let key: Promise<CryptoKey> | undefined;
@@ -138,7 +169,24 @@ function hmacKey(bytes: Uint8Array, usage: 'sign' | 'verify'): () => Promise<Cry
   };
 }
 
-function toClaims(payload: Record<string, unknown>, token: string): TokenClaims | null {
+/**
+ * The lifetime rules of the class comment: `iat` not beyond the leeway in the future, `exp - iat`
+ * and `exp - now` within the configured lifetime plus the leeway. null when the token passes.
+ */
+function checkLifetime(claims: TokenClaims, hasIat: boolean, nowSec: number, ttlSeconds: number, leeway: number): TokenFailure | null {
+  const longest = ttlSeconds + leeway;
+  if (hasIat && claims.iat > nowSec + leeway) return 'not_yet_valid';
+  if (hasIat && claims.exp - claims.iat > longest) return 'claims';
+  if (claims.exp - nowSec > longest) return 'claims';
+  return null;
+}
+
+/**
+ * Claims as the gateway uses them. `longestLifetime` (TTL + leeway) stands in for a missing `iat`:
+ * such a token (minted elsewhere with the shared secret) counts as issued as early as its `exp`
+ * allows, so a password change invalidates it whenever it could predate the change.
+ */
+function toClaims(payload: Record<string, unknown>, token: string, longestLifetime: number): TokenClaims | null {
   const { tid, sub, email, role, jti, iat, exp } = payload;
   if (typeof tid !== 'string' || !UUID_RE.test(tid)) return null;
   if (typeof sub !== 'string' || !UUID_RE.test(sub)) return null;
@@ -152,9 +200,11 @@ function toClaims(payload: Record<string, unknown>, token: string): TokenClaims 
     sub: sub.toLowerCase(),
     email,
     role: role as Role,
-    // A token without jti (minted elsewhere with the shared secret) is still revocable by digest.
-    jti: typeof jti === 'string' ? jti : createHash('sha256').update(token).digest('base64url').slice(0, 32),
-    iat: typeof iat === 'number' ? iat : exp,
+    // A token without jti (minted elsewhere with the shared secret) is still revocable, by a digest
+    // of its signed bytes (RFC 7515 §5.2 signing input): every signature of the same header and
+    // claims (another encoding, another of the accepted secrets) is revoked with it.
+    jti: typeof jti === 'string' ? jti : createHash('sha256').update(token.slice(0, token.lastIndexOf('.'))).digest('base64url').slice(0, 32),
+    iat: typeof iat === 'number' ? iat : exp - longestLifetime,
     exp,
   };
 }

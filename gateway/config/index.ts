@@ -25,7 +25,7 @@ export class ConfigError extends Error {
 
 /**
  * Reads the environment once, validates all of it, and returns a deep-frozen Config
- * (SPEC §2, STYLE habit 5). Every problem is collected and reported in one ConfigError.
+ * (docs/configuration.md; oauth2-proxy's one-pass validation). Every problem is collected and reported in one ConfigError.
  * Secrets may come from `NAME_FILE` (Docker/Kubernetes secrets) instead of `NAME`.
  */
 export interface LoadOptions {
@@ -147,6 +147,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     upstreamTimeoutMs: r.int('UPSTREAM_TIMEOUT_MS', 30000, 100, 3_600_000),
     shutdownGraceSeconds: r.int('SHUTDOWN_GRACE_SECONDS', 25, 0, 3600),
     maxConnections: r.int('GATEWAY_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    wsMaxPerIdentity: r.int('WS_MAX_PER_IDENTITY', 50, 1, 100_000),
     headersTimeoutMs,
     requestTimeoutMs,
     allowedOrigins: origins,

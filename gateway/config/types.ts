@@ -1,10 +1,10 @@
-/** Typed, frozen configuration (SPEC §2). Built once by loadConfig and passed down. */
+/** Typed, frozen configuration (docs/configuration.md). Built once by loadConfig and passed down. */
 
 export type AuthKind = 'user' | 'node' | 'public' | 'gateway';
 export type Role = 'agent' | 'supervisor' | 'admin' | 'platform_admin';
 export const ROLES: readonly Role[] = ['agent', 'supervisor', 'admin', 'platform_admin'];
 
-/** One row of the route table (SPEC §7). `gateway` rows are served by the gateway itself. */
+/** One row of the route table (docs/configuration.md). `gateway` rows are served by the gateway itself. */
 export interface RouteDef {
   readonly prefix: string;
   readonly upstream?: string;
@@ -93,6 +93,11 @@ export interface Config {
   readonly shutdownGraceSeconds: number;
   /** Open client connections beyond this are dropped at accept (GATEWAY_MAX_CONNECTIONS). */
   readonly maxConnections: number;
+  /**
+   * WebSockets one identity (a user id, a node id) may hold open at once on this instance
+   * (WS_MAX_PER_IDENTITY, default 50); past it an upgrade answers 429 before anything goes upstream.
+   */
+  readonly wsMaxPerIdentity: number;
   /** A client must send its whole header block within this (slowloris bound, GATEWAY_HEADERS_TIMEOUT_MS). */
   readonly headersTimeoutMs: number;
   /**

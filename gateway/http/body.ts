@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { awaitingContinue, sendContinue } from './expect-continue.js';
 
 export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
@@ -16,7 +17,7 @@ type Parsed<S extends FieldSpec> = {
 };
 
 /**
- * Reads a JSON request body (SPEC §4): `Content-Type` must be JSON and the body not content-coded
+ * Reads a JSON request body (docs/api.md): `Content-Type` must be JSON and the body not content-coded
  * (415: a gzip body is not JSON, RFC 9110 §8.4), at most 1 MB (413, counted while streaming so a
  * lying Content-Length cannot get past), well-formed UTF-8 (RFC 8259 §8.1; lossy decoding would
  * let distinct byte strings compare equal), an object, with exactly the documented fields of the
@@ -26,7 +27,8 @@ export async function readJsonBody<S extends FieldSpec>(req: IncomingMessage, sp
   const type = req.headers['content-type'];
   const coding = req.headers['content-encoding'];
   if (!type || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type) || (coding !== undefined && coding.trim().toLowerCase() !== 'identity')) {
-    await drain(req, maxBytes);
+    // A client still waiting for `100 Continue` sends no body: nothing to drain (the connection closes).
+    if (!awaitingContinue(req)) await drain(req, maxBytes);
     throw new GatewayError('UNSUPPORTED_MEDIA_TYPE');
   }
   const declared = req.headers['content-length'];
@@ -34,6 +36,8 @@ export async function readJsonBody<S extends FieldSpec>(req: IncomingMessage, sp
     req.resume();
     throw new GatewayError('BODY_TOO_LARGE');
   }
+  // The body is wanted now: a client that sent `Expect: 100-continue` gets its go-ahead here.
+  sendContinue(req);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

@@ -1,8 +1,8 @@
 /**
- * Prometheus metrics (SPEC §10). Every label value comes from a fixed set — the route group (the
+ * Prometheus metrics (docs/operations.md). Every label value comes from a fixed set — the route group (the
  * matched route prefix from config, never the raw path), a normalized method, a status code, an
  * outcome or reason from a closed union — so cardinality stays bounded whatever clients send.
- * prom-client is imported here only (STYLE habit 8), and into this module's own Registry, so
+ * prom-client is imported here only (one adapter file per package), and into this module's own Registry, so
  * several gateways in one test process never share counters.
  */
 import cluster from 'node:cluster';
@@ -51,10 +51,12 @@ export interface GatewayMetrics {
   lockout(): void;
   nodeAuthFailure(reason: NodeFailureReason): void;
   tokenRejected(reason: string): void;
-  /** A revocation or status check failed open because a dependency was down (SPEC §10). */
+  /** A revocation or status check failed open because a dependency was down (docs/operations.md). */
   failOpen(dependency: Dependency): void;
   websocketOpened(): void;
   websocketClosed(): void;
+  /** A WebSocket upgrade refused with 429: its identity held WS_MAX_PER_IDENTITY sockets already. */
+  websocketLimited(): void;
   dependencyUp(dependency: Dependency, up: boolean): void;
   draining(on: boolean): void;
   /** Sampled at scrape time: argon2 jobs running and waiting (auth/semaphore.ts). */
@@ -159,7 +161,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
   });
   // The two histograms observed on every request are FastHistograms (ops/histogram.ts): same names,
-  // labels, buckets and exposition, a fraction of prom-client's per-observation cost (issue 6).
+  // labels, buckets and exposition, a fraction of prom-client's per-observation cost (bench/README.md).
   const duration = new FastHistogram(
     'g2d_gateway_http_request_duration_seconds',
     'Time from request received to response finished, by route group and method',
@@ -181,7 +183,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   });
   const lockouts = new Counter({
     name: 'g2d_gateway_lockouts_total',
-    help: 'Accounts locked after too many failed logins (SPEC §5)',
+    help: 'Accounts locked after too many failed logins',
     registers: [registry],
   });
   const nodeFailures = new Counter({
@@ -205,6 +207,11 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   const websockets = new Gauge({
     name: 'g2d_gateway_websockets_open',
     help: 'WebSocket connections currently proxied',
+    registers: [registry],
+  });
+  const websocketsLimited = new Counter({
+    name: 'g2d_gateway_websocket_limited_total',
+    help: 'WebSocket upgrades refused with 429 because the identity held WS_MAX_PER_IDENTITY sockets on this instance',
     registers: [registry],
   });
   const dependencyUp = new Gauge({
@@ -290,6 +297,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     failOpen: (dependency) => failOpen.inc({ dependency }),
     websocketOpened: () => websockets.inc(),
     websocketClosed: () => websockets.dec(),
+    websocketLimited: () => websocketsLimited.inc(),
     dependencyUp: (dependency, up) => dependencyUp.set({ dependency }, up ? 1 : 0),
     draining: (on) => drainingGauge.set(on ? 1 : 0),
     samplePasswordHashing(stats) {

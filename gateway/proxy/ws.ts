@@ -9,6 +9,7 @@ import type { Identity, UserIdentity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { buildUpstreamHeaders } from './headers.js';
+import { createWsIdentityLimiter } from './ws-limit.js';
 import { sanitizeCloseCode, stripTokenParam, validClientHandshake } from './ws-frames.js';
 
 export interface WsProxyDeps {
@@ -16,22 +17,24 @@ export interface WsProxyDeps {
   readonly log: Logger;
   readonly signer: IdentitySigner;
   readonly clock?: Clock;
-  /** The lead's revocation check (revoked jti, password changed, user disabled). A throw keeps the socket (SPEC §10: Redis down, traffic flows). */
+  /** The lead's revocation check (revoked jti, password changed, user disabled). A throw keeps the socket (docs/operations.md: Redis down, traffic flows). */
   readonly isStillValid?: (identity: UserIdentity) => Promise<boolean>;
   readonly trusts?: (req: IncomingMessage) => boolean;
-  /** How often user sockets are re-checked with isStillValid (default 5 s, SPEC §6). */
+  /** How often user sockets are re-checked with isStillValid (default 5 s, docs/security-model.md). */
   readonly revalidateIntervalMs?: number;
   /** Ping period; a side that missed the previous pong is terminated (default 30 s). */
   readonly pingIntervalMs?: number;
   /** A proxied socket opened / closed (the open-WebSockets gauge). */
   readonly onOpen?: () => void;
   readonly onClose?: () => void;
+  /** An upgrade refused because its identity holds WS_MAX_PER_IDENTITY sockets already (a metric). */
+  readonly onLimited?: () => void;
 }
 
 export interface WsProxy {
   /** Opens the upstream socket, then completes the (already authorized) client handshake and pipes frames. */
   upgrade(ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity): Promise<void>;
-  /** Closes every proxied socket (1001 on shutdown, SPEC §10); stragglers are terminated after a grace. */
+  /** Closes every proxied socket (1001 on shutdown, docs/operations.md); stragglers are terminated after a grace. */
   closeAll(code?: number, reason?: string): void;
   /** Open proxied sockets (metrics). */
   count(): number;
@@ -56,11 +59,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const CLOSE_GRACE_MS = 5_000;
 
 /**
- * The WebSocket proxy (SPEC §6, §7; the `ws` habit: nothing reaches the client until the upstream
- * accepted). `?token=` is removed from the upstream URL, identity headers are stripped-then-injected
- * as for HTTP, frames keep their text/binary type with backpressure both ways, close codes are
- * relayed (reserved ones mapped to sendable ones), and a user socket is closed with 1008 when its
- * token expires or isStillValid says it was revoked.
+ * The WebSocket proxy (RFC 6455, docs/api.md; the `ws` habit: nothing reaches the client until
+ * the upstream accepted). `?token=` is removed from the upstream URL, identity headers are
+ * stripped-then-injected as for HTTP, frames keep their text/binary type with backpressure both
+ * ways, close codes are relayed (reserved ones mapped to sendable ones), and a user socket is
+ * closed with 1008 when its token expires or isStillValid says it was revoked. One identity holds
+ * at most WS_MAX_PER_IDENTITY sockets on this instance (proxy/ws-limit.ts); past it, 429.
  */
 export function createWsProxy(deps: WsProxyDeps): WsProxy {
   const { config, log, signer } = deps;
@@ -69,6 +73,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
   const conns = new Set<Conn>();
   const pending = new Set<WebSocket>();
   const chosenProtocol = new WeakMap<IncomingMessage, string>();
+  const slots = createWsIdentityLimiter(config.wsMaxPerIdentity);
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -202,7 +207,16 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
       const problem = validClientHandshake(ctx.req);
       if (problem !== null) throw new GatewayError('INVALID_HANDSHAKE', { detail: problem });
       const assertion = await signer.sign(identity);
-      const upstream = await connectUpstream(ctx, socket, identity, assertion);
+      // One identity holds at most WS_MAX_PER_IDENTITY sockets here: refused before the upstream is dialled.
+      const release = slots.acquire(identity);
+      if (release === null) {
+        deps.onLimited?.();
+        throw new GatewayError('TOO_MANY_REQUESTS', { detail: `websocket limit per identity (${config.wsMaxPerIdentity}) reached` });
+      }
+      const upstream = await connectUpstream(ctx, socket, identity, assertion).catch((err: unknown) => {
+        release();
+        throw err;
+      });
       if (upstream.protocol !== '') chosenProtocol.set(ctx.req, upstream.protocol);
 
       // handleUpgrade calls back synchronously once the 101 is written, or never (bad socket).
@@ -215,6 +229,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
         // ws refused or the socket died before the 101 was written: nothing to pipe.
         upstream.on('error', ignore);
         upstream.terminate();
+        release();
         throw new GatewayError('BAD_GATEWAY', { detail: 'client handshake could not be completed' });
       }
       const c: Conn = { client, upstream, identity, clientAlive: true, upstreamAlive: true, expiry: null };
@@ -228,6 +243,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
       pipe(upstream, client);
       const relayClose = (to: WebSocket, fromSide: 'client' | 'upstream') => (code: number, reason: Buffer) => {
         if (conns.delete(c)) deps.onClose?.();
+        release();
         if (c.expiry) clearTimeout(c.expiry);
         if (to.readyState === WebSocket.CLOSED || to.readyState === WebSocket.CLOSING) return;
         const mapped = sanitizeCloseCode(code, fromSide);

@@ -1,4 +1,4 @@
-/** SPEC §10 metrics: fixed names, bounded label values, an own registry per instance. */
+/** Metrics (docs/operations.md): fixed names, bounded label values, an own registry per instance. */
 import { describe, expect, it } from 'vitest';
 import { createMetrics, methodLabel } from '../../gateway/ops/metrics.js';
 
@@ -12,6 +12,7 @@ const NAMES = [
   'g2d_gateway_token_rejections_total',
   'g2d_gateway_fail_open_total',
   'g2d_gateway_websockets_open',
+  'g2d_gateway_websocket_limited_total',
   'g2d_gateway_dependency_up',
   'g2d_gateway_draining',
   'g2d_gateway_password_hash_queue',

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createTokenService } from '../../gateway/auth/tokens.js';
+import { createTokenService, isCanonicalSegment } from '../../gateway/auth/tokens.js';
 import { manualClock } from '../../gateway/clock.js';
 
 // Adversarial cases derived from RFC 8725 (JWT BCP) and OWASP ASVS V3: every one must be refused.
@@ -30,7 +30,7 @@ describe('token service', () => {
   const now = Math.floor(clock.now() / 1000);
   const svc = createTokenService(jwt, { clock, cacheSize: 0 });
 
-  it('mints HS256 tokens with typ JWT and every claim of SPEC §5', async () => {
+  it('mints HS256 tokens with typ JWT and every documented claim', async () => {
     const minted = await svc.mint({ userId: SUB, tenantId: TID, email: 'a@b.test', role: 'admin' });
     const [h, p] = minted.token.split('.');
     expect(JSON.parse(Buffer.from(h!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' });
@@ -132,5 +132,93 @@ describe('token service', () => {
     expect(cached.verifyCached(token)).toEqual({ ok: false, reason: 'expired' });
     expect(cached.verifyCached(token)).toBeNull();
     expect(await cached.verify(token)).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  describe('lifetime and encoding: a token the gateway could have minted, spelled one way', () => {
+    const ttl = jwt.ttlSeconds;
+    const sign = (payload: unknown, secret = SECRET) => hmac('sha256', { alg: 'HS256', typ: 'JWT' }, payload, secret);
+    /** The token with the last character of segment `i` replaced. */
+    const lastChar = (token: string, i: number, c: string) => {
+      const parts = token.split('.');
+      parts[i] = parts[i]!.slice(0, -1) + c;
+      return parts.join('.');
+    };
+    const flipPadBits = (token: string, i: number) => {
+      const seg = token.split('.')[i]!;
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const v = alphabet.indexOf(seg.at(-1)!);
+      // The lowest bit of the last character is a pad bit whenever the length is not a multiple of 4.
+      return lastChar(token, i, alphabet[v ^ 0x01]!);
+    };
+
+    it('refuses exp: 1e20 (no expiry at all), with or without iat', async () => {
+      expect(await svc.verify(sign(claims(now, { exp: 1e20 })))).toEqual({ ok: false, reason: 'claims' });
+      expect(await svc.verify(sign(claims(now, { exp: 1e20, iat: undefined })))).toEqual({ ok: false, reason: 'claims' });
+    });
+
+    it('refuses a lifetime (exp - iat) over AUTH_JWT_TTL_SECONDS + 30 s, even when exp is near', async () => {
+      const iat = now - ttl;
+      expect((await svc.verify(sign(claims(now, { iat, exp: iat + ttl + 30 })))).ok).toBe(true);
+      expect(await svc.verify(sign(claims(now, { iat, exp: iat + ttl + 31 })))).toEqual({ ok: false, reason: 'claims' });
+    });
+
+    it('refuses an exp more than AUTH_JWT_TTL_SECONDS + 30 s ahead, also without iat', async () => {
+      expect((await svc.verify(sign(claims(now, { iat: undefined, exp: now + ttl + 30 })))).ok).toBe(true);
+      expect(await svc.verify(sign(claims(now, { iat: undefined, exp: now + ttl + 31 })))).toEqual({ ok: false, reason: 'claims' });
+    });
+
+    it('refuses an iat more than 30 s in the future; 30 s of skew passes', async () => {
+      expect((await svc.verify(sign(claims(now, { iat: now + 30, exp: now + 3600 })))).ok).toBe(true);
+      expect(await svc.verify(sign(claims(now, { iat: now + 31, exp: now + 3600 })))).toEqual({ ok: false, reason: 'not_yet_valid' });
+    });
+
+    it('a token without iat counts as issued as early as its exp allows (a password change catches it)', async () => {
+      const verified = await svc.verify(sign(claims(now, { iat: undefined, exp: now + 600 })));
+      expect(verified.ok && verified.claims.iat).toBe(now + 600 - ttl - 30);
+    });
+
+    it('refuses a signature re-encoded with non-zero pad bits (RFC 4648 §3.5), with or without jti', async () => {
+      for (const extra of [{}, { jti: undefined }]) {
+        const token = sign(claims(now, extra));
+        expect((await svc.verify(token)).ok).toBe(true);
+        const variant = flipPadBits(token, 2);
+        expect(variant).not.toBe(token);
+        expect(Buffer.from(variant.split('.')[2]!, 'base64url')).toEqual(Buffer.from(token.split('.')[2]!, 'base64url'));
+        expect(await svc.verify(variant)).toEqual({ ok: false, reason: 'malformed' });
+      }
+    });
+
+    it('refuses non-canonical header and payload segments, and a segment one character too long', async () => {
+      // Header and payload whose encodings end mid-byte, so their last character has pad bits.
+      for (const i of [0, 1]) {
+        let token = '';
+        for (let n = 0; ; n += 1) {
+          token = hmac('sha256', { alg: 'HS256', typ: 'JWT', ...(i === 0 ? { x: 'y'.repeat(n) } : {}) }, claims(now, i === 1 ? { pad: 'z'.repeat(n) } : {}));
+          if (token.split('.')[i]!.length % 4 !== 0) break;
+        }
+        expect(await svc.verify(flipPadBits(token, i))).toEqual({ ok: false, reason: 'malformed' });
+      }
+      // 43 + 2 characters: 6 bits left over, the encoding of no byte string.
+      expect(await svc.verify(`${sign(claims(now))}AA`)).toEqual({ ok: false, reason: 'malformed' });
+    });
+
+    it('isCanonicalSegment: exactly the strings Buffer re-encodes to themselves', () => {
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      for (const prefix of ['', 'A', 'AB', 'ABC', 'ABCD']) {
+        for (const c of alphabet) {
+          const seg = prefix + c;
+          const roundTrip = Buffer.from(seg, 'base64url').toString('base64url') === seg;
+          expect(isCanonicalSegment(seg), seg).toBe(roundTrip);
+        }
+      }
+    });
+
+    it('a token without jti is revoked by its signed bytes: every accepted spelling has the same jti', async () => {
+      const token = sign(claims(now, { jti: undefined }));
+      const other = hmac('sha256', { alg: 'HS256', typ: 'JWT' }, claims(now, { jti: undefined }), OLD);
+      const a = await svc.verify(token);
+      const b = await svc.verify(other);
+      expect(a.ok && b.ok && a.claims.jti === b.claims.jti).toBe(true);
+    });
   });
 });

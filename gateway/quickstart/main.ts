@@ -61,7 +61,7 @@ function packageRoot(): string {
 /** The banner's admin CLI line: it runs as pasted from the checkout (the CLI reads `<dataDir>/database-url`). */
 function cliLine(dataDir: string): string {
   const prefix = dataDir === join(packageRoot(), '.data') ? '' : `GATEWAY_DATA_DIR=${dataDir} `;
-  return `${prefix}npm run cli -- node list --tenant ${DEMO_TENANT_DOMAIN}`;
+  return `${prefix}npm run -s cli -- node list --tenant ${DEMO_TENANT_DOMAIN}`;
 }
 
 async function start(running: Running, startedAt: number): Promise<void> {

@@ -139,7 +139,7 @@ describe('npm start: the quickstart (README.md)', () => {
     expect(out).toContain('starting embedded Postgres');
     expect(readFileSync(join(dir, '.data', 'database-url'), 'utf8')).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\n$/);
     expect(out).toContain(`Admin CLI  GATEWAY_DATA_DIR=${join(dir, '.data')} npm run -s cli -- node list --tenant demo.get2dial.local`);
-  });
+  }, 120_000); // a cold start (checks, embedded Postgres, seeding) on a busy 2-core machine takes 20–60 s
 
   it('prints an admin CLI line that runs as pasted, and says a restart clears in-process lockouts', async () => {
     const line = /Admin CLI {2}(.+)/.exec(qs!.output())?.[1] ?? '';
@@ -187,6 +187,15 @@ describe('npm start: the quickstart (README.md)', () => {
     const node = await api(`${base}/api/v1/nodes/heartbeat`, { method: 'POST', token: nodeKey });
     expect(node.status).toBe(200);
     expect(node.body.data.identity).toMatchObject({ kind: 'node', tenantId: me.tenant_id });
+  });
+
+  it('logs one uncoloured line per request when stdout is not a terminal (LOG_FORMAT=pretty)', async () => {
+    const line = /^.*INFO: request \{.*"url":"\/api\/v1\/whoami\?x=1".*$/m;
+    // Access lines are buffered (up to 100 ms) and pretty-printed in a worker thread.
+    for (let i = 0; i < 50 && !line.test(qs!.output()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(qs!.output()).toMatch(line);
+    expect(line.exec(qs!.output())?.[0]).toMatch(/"status":200/);
+    expect(qs!.output()).not.toContain('\x1b[');
   });
 
   it('opens /ws/agent?token= through the gateway', async () => {
@@ -259,7 +268,7 @@ describe('npm start: the quickstart (README.md)', () => {
     qs = undefined;
     // A stopped quickstart leaves no database URL behind for the CLI to trip over.
     expect(existsSync(join(dir, '.data', 'database-url'))).toBe(false);
-  });
+  }, 120_000);
 });
 
 describe('npm start: checks before it builds or opens anything', () => {

@@ -29,6 +29,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # bin/gateway.cjs sets UV_THREADPOOL_SIZE before the thread pool starts, then runs dist/gateway/main.js.
-# SIGTERM drains (SPEC §10): give the container a stop grace longer than SHUTDOWN_GRACE_SECONDS.
+# SIGTERM drains (docs/operations.md): give the container a stop grace longer than SHUTDOWN_GRACE_SECONDS.
 STOPSIGNAL SIGTERM
 CMD ["node", "bin/gateway.cjs"]

@@ -1,6 +1,6 @@
 /**
  * The bench's own data: a fresh database (migrated) and Redis key prefix, dropped at the end like
- * the test suite's (SPEC §12), plus one tenant, users, an edge node and tokens, created through the
+ * the test suite's (docs/testing.md), plus one tenant, users, an edge node and tokens, created through the
  * gateway's own stores and token service so they are exactly what the gateway would issue.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-/** Bench knobs, read once from the environment (documented in bench/README.md). */
+/** Bench knobs, read once from the environment (documented in docs/benchmark.md). */
 export interface BenchOptions {
   readonly quick: boolean;
   /** Seconds per measured run. */
@@ -25,7 +25,7 @@ export interface BenchOptions {
   readonly loadgen: string | undefined;
   /** A scenario id: run only it, under `node --cpu-prof`, and print the profile summary. */
   readonly profile: string | undefined;
-  /** Where results go (default bench/, whose README table is refreshed); smoke runs point elsewhere. */
+  /** Where results go (default bench/, and the table in docs/benchmark.md is refreshed); smoke runs point elsewhere. */
   readonly outDir: string | undefined;
   readonly postgresAdminUrl: string;
   readonly redisUrl: string;

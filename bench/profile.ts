@@ -1,6 +1,6 @@
 /**
  * Summarizes a V8 `.cpuprofile` (from `node --cpu-prof`): self time by function and by
- * file/package, and inclusive time by function (recursion counted once), so the README can say
+ * file/package, and inclusive time by function (recursion counted once), so docs/benchmark.md can say
  * where a proxied request's CPU goes. `node dist/bench/profile.js <file.cpuprofile> [top]`.
  */
 import { readFileSync } from 'node:fs';

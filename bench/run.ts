@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (issue 6, SPEC §13): starts the minimal upstream, nginx and HAProxy when
+ * `npm run bench` (docs/benchmark.md): starts the minimal upstream, nginx and HAProxy when
  * installed, and the compiled gateway on a database and Redis prefix of its own; drives each with
  * the same load generator, connections and duration in alternating rounds; prints every ratio next
  * to its target and writes bench/results.json, bench/results.md and bench/results.svg.
@@ -88,7 +88,7 @@ async function profileOnly(opts: BenchOptions, scenarioId: string, workDir: stri
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 
-/** Replaces the block between the markers in bench/README.md with the latest tables (when both markers are there). */
+/** Replaces the block between the markers in docs/benchmark.md with the latest tables (when both markers are there). */
 function updateReadme(file: string, markdown: string): void {
   let text: string;
   try {
@@ -176,11 +176,12 @@ async function main(): Promise<void> {
     const header = `Latest run: ${results.generatedAt} · ${results.machine.cpus} CPU (${results.machine.cpuModel}) · ${results.machine.loadgen}, ${opts.connections} connections, ${opts.durationSec} s × ${opts.rounds} alternating rounds · ${results.machine.minutes} min`;
     const markdown = `${header}\n\n${tables}\n${notes.length ? `\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
     writeFileSync(join(outDir, 'results.md'), markdown);
-    updateReadme(join(outDir, 'README.md'), markdown);
+    // The default run refreshes the table in docs/benchmark.md; a smoke run (BENCH_OUT) leaves it alone.
+    if (!opts.outDir) updateReadme(join(root, 'docs', 'benchmark.md'), markdown);
     process.stdout.write(`\n${header}\n\n${tables}\n\n`);
     for (const n of notes) process.stdout.write(`note: ${n}\n`);
     const shown = relative(process.cwd(), outDir) || '.';
-    process.stdout.write(`\nwrote ${shown}/results.json, results.md, results.svg (and the table in ${shown}/README.md if it has one) in ${((Date.now() - started) / 60000).toFixed(1)} min\n`);
+    process.stdout.write(`\nwrote ${shown}/results.json, results.md, results.svg ${opts.outDir ? '' : ' and the table in docs/benchmark.md'} in ${((Date.now() - started) / 60000).toFixed(1)} min\n`);
     ok = true;
   } finally {
     await stopAll();

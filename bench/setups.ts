@@ -2,7 +2,7 @@
  * The setups under test, each a child process on a loopback port with its configuration generated
  * into the run's temp dir (never system-wide config): the minimal upstream, nginx as a plain
  * reverse proxy, HAProxy checking the same HS256 tokens with its native `jwt_verify` and injecting
- * the same plain identity headers (SPEC §13), and the compiled gateway (dist/, what `npm run serve`
+ * the same plain identity headers (docs/benchmark.md), and the compiled gateway (dist/, what `npm run serve`
  * runs). nginx and HAProxy run in the foreground with as many workers/threads as the gateway has
  * processes (GATEWAY_WORKERS), and are killed at the end.
  */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench` (SPEC §13, bench/README.md): compiles dist/ first — the gateway under test is
+// `npm run bench` (docs/benchmark.md): compiles dist/ first — the gateway under test is
 // always the compiled one `npm run serve` runs — then starts the orchestrator, dist/bench/run.js.
 // CommonJS like bin/gateway.cjs; set BENCH_SKIP_BUILD=1 to reuse an existing dist/.
 const { spawnSync } = require('node:child_process');

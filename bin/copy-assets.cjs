@@ -8,3 +8,6 @@ for (const dir of ['gateway/store/migrations', 'gateway/auth/data']) {
   mkdirSync(join(root, 'dist', dir), { recursive: true });
   cpSync(join(root, dir), join(root, 'dist', dir), { recursive: true });
 }
+
+// Stamps the build, so `npm start` (bin/quickstart.cjs) can skip it while no source is newer.
+require('node:fs').writeFileSync(join(root, 'dist', '.build-stamp'), `${new Date().toISOString()}\n`);

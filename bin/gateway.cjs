@@ -10,7 +10,7 @@
 //
 // Pool priority (Linux): the pool threads run at nice 10, so under CPU contention the event loop,
 // which serves every proxied request, wins over password hashing and a login storm slows logins
-// rather than everyone else (issue 6). Idle CPU still goes to hashing at full speed.
+// rather than everyone else (docs/benchmark.md). Idle CPU still goes to hashing at full speed.
 const { readdirSync, stat } = require('node:fs');
 const { setPriority } = require('node:os');
 

@@ -1,5 +1,5 @@
 /**
- * `npm run stub` (SPEC §1): the upstream stub alone. STUB_PORT (9090), STUB_HOST (0.0.0.0),
+ * `npm run stub` (README.md): the upstream stub alone. STUB_PORT (9090), STUB_HOST (0.0.0.0),
  * STUB_JWKS_URL (the gateway's JWKS, default http://127.0.0.1:8080/.well-known/jwks.json),
  * IDENTITY_AUDIENCE (get2dial-upstream).
  */

@@ -1,5 +1,5 @@
 /**
- * The upstream stub (SPEC §1 `npm run stub`, §8): an echo server that trusts nothing it cannot
+ * The upstream stub (`npm run stub`; docs/upstream-integration.md): an echo server that trusts nothing it cannot
  * verify. Every HTTP request and WebSocket upgrade goes through the package's own verifier
  * (`createIdentityVerifier`); unsigned or mismatched traffic gets 401. Special paths, matched by
  * suffix so they work under any route prefix, serve the streaming, timeout and status tests.

@@ -1,9 +1,10 @@
 /**
- * Admin CLI (SPEC §9): `npm run cli -- <command>`. JSON on stdout; errors on stderr with a
+ * Admin CLI (docs/operations.md): `npm run cli -- <command>`. JSON on stdout; errors on stderr with a
  * non-zero exit code. Each command group lives in its own file and registers a CommandTable.
  */
 import { ConfigError, loadConfig } from '../config/index.js';
 import type { Config } from '../config/types.js';
+import { readDatabaseUrl } from '../quickstart/runtime-file.js';
 import { createPg, type Db } from '../store/pg.js';
 import { createRedisClient, createRedisStateStore } from '../store/redis.js';
 import type { AuthStateStore } from '../store/state.js';
@@ -39,14 +40,23 @@ function createContext(config: Config): CliContext & { close(): Promise<void> } 
     config,
     async db() {
       if (!db) {
-        if (!config.database.url) throw new CliError('DATABASE_URL (or DB_*) is not set', 1);
-        db = createPg({ url: config.database.url, poolSize: 2, ssl: config.database.ssl, applicationName: 'get2dial-cli' });
+        // Without DATABASE_URL/DB_*, a quickstart running on GATEWAY_DATA_DIR (default ./.data)
+        // leaves its embedded database's URL there (gateway/quickstart/runtime-file.ts).
+        const url = config.database.url ?? (config.production ? null : readDatabaseUrl(config.dataDir));
+        if (!url) throw new CliError(`DATABASE_URL (or DB_*) is not set, and no running quickstart was found in ${config.dataDir}`, 1);
+        db = createPg({ url, poolSize: 2, ssl: config.database.ssl, applicationName: 'get2dial-cli' });
       }
       return db;
     },
     async state() {
       if (!state) {
-        if (!config.redis.url && !config.redis.sentinels && !config.redis.clusterNodes) throw new CliError('REDIS_URL (or REDIS_ADDR) is not set', 1);
+        if (!config.redis.url && !config.redis.sentinels && !config.redis.clusterNodes) {
+          // The quickstart without REDIS_URL keeps lockouts in its own memory, out of the CLI's reach.
+          if (!config.production && readDatabaseUrl(config.dataDir)) {
+            throw new CliError('the quickstart keeps lockout counters in its own process (no REDIS_URL): restart it (Ctrl-C, then npm start) to clear them, or wait AUTH_LOCKOUT_SECONDS (default 900 s)', 1);
+          }
+          throw new CliError('REDIS_URL (or REDIS_ADDR) is not set', 1);
+        }
         state = createRedisStateStore(createRedisClient(config.redis), config.redis.keyPrefix);
       }
       return state;

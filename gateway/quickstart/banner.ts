@@ -1,5 +1,5 @@
 /**
- * The quickstart's start banner (SPEC §1): where the gateway is, the demo logins, and copy-paste
+ * The quickstart's start banner (README.md): where the gateway is, the demo logins, and copy-paste
  * commands that reproduce the reference documentation's examples (reference `authentication`)
  * against it. Pure: it returns text, main.ts prints it. Every command here is run by
  * test/e2e/quickstart.test.ts, so what the banner promises is what the gateway does.
@@ -20,9 +20,14 @@ export interface BannerInput {
   readonly users: readonly DemoUser[];
   readonly node: { readonly name: string; readonly apiKey: string };
   readonly startedInMs: number;
+  /**
+   * A ready-to-paste admin CLI line (the CLI finds the embedded database through the data
+   * directory's `database-url` file), or null when the database is an external DATABASE_URL.
+   */
+  readonly cliCommand: string | null;
 }
 
-/** A new password the policy accepts (SPEC §5: 12–256 chars, not common, not the current one). */
+/** A new password the policy accepts (docs/api.md: 12–256 chars, not common, not the current one). */
 export const EXAMPLE_NEW_PASSWORD = 'my-new-demo-passphrase';
 
 export interface BannerCommands {
@@ -34,6 +39,12 @@ export interface BannerCommands {
   readonly changePassword: string;
 }
 
+/**
+ * Every curl line uses `-fsS`: a 4xx/5xx makes curl say so on stderr and exit non-zero, instead of
+ * handing an error envelope to jq (which would print `null`).
+ */
+const CURL = 'curl -fsS';
+
 /** The copy-paste commands, by name (the e2e test runs each one). */
 export function bannerCommands(input: Pick<BannerInput, 'gatewayUrl' | 'users' | 'node'>): BannerCommands {
   const url = input.gatewayUrl;
@@ -42,17 +53,17 @@ export function bannerCommands(input: Pick<BannerInput, 'gatewayUrl' | 'users' |
   const wsUrl = url.replace(/^http/, 'ws');
   return {
     login: [
-      `TOKEN=$(curl -s ${url}/api/v1/auth/login \\`,
+      `TOKEN=$(${CURL} ${url}/api/v1/auth/login \\`,
       `  -H 'Content-Type: application/json' \\`,
       `  -d '{"email":"${admin.email}","password":"${admin.password}"}' \\`,
       `  | jq -r .data.token)`,
     ].join('\n'),
-    me: `curl -s ${url}/api/v1/auth/me -H "Authorization: Bearer $TOKEN"`,
-    proxied: `curl -s ${url}/api/v1/whoami -H "Authorization: Bearer $TOKEN" | jq .data.identity`,
-    node: `curl -s -X POST ${url}/api/v1/nodes/heartbeat -H 'Authorization: Bearer ${input.node.apiKey}' | jq .data.identity`,
-    websocket: `websocat "${wsUrl}/ws/agent?token=$TOKEN"`,
+    me: `${CURL} ${url}/api/v1/auth/me -H "Authorization: Bearer $TOKEN"`,
+    proxied: `${CURL} ${url}/api/v1/whoami -H "Authorization: Bearer $TOKEN" | jq .data.identity`,
+    node: `${CURL} -X POST ${url}/api/v1/nodes/heartbeat -H 'Authorization: Bearer ${input.node.apiKey}' | jq .data.identity`,
+    websocket: `npm run -s ws -- ${wsUrl}/ws/agent "$TOKEN"`,
     changePassword: [
-      `TOKEN=$(curl -s -X POST ${url}/api/v1/auth/me/password \\`,
+      `TOKEN=$(${CURL} -X POST ${url}/api/v1/auth/me/password \\`,
       `  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
       `  -d '{"current_password":"${admin.password}","new_password":"${EXAMPLE_NEW_PASSWORD}"}' \\`,
       `  | jq -r .data.token)`,
@@ -72,6 +83,7 @@ export function renderBanner(input: BannerInput): string {
     `  Upstream   ${input.upstreamUrl}${input.upstreamIsStub ? '  (the upstream stub: it echoes the identity it verified)' : ''}`,
     `  Data       ${input.dataDir}${input.embeddedDatabase ? '  (embedded Postgres, dev secrets, demo node key; delete it to start over)' : '  (dev secrets, demo node key)'}`,
   ];
+  if (input.cliCommand) where.push(`  Admin CLI  ${input.cliCommand}`);
   if (input.memoryState) where.push('  Note       single instance only: lockout, throttles and revocations live in this process (set REDIS_URL to share them)');
   return [
     '',
@@ -84,7 +96,7 @@ export function renderBanner(input: BannerInput): string {
     `  Demo edge node "${input.node.name}" API key:`,
     `    ${input.node.apiKey}`,
     '',
-    '  Try it (curl and jq):',
+    '  Try it (curl and jq; README.md walks through more):',
     '',
     '    # Log in as the demo admin and keep the token',
     indent(c.login),
@@ -100,9 +112,8 @@ export function renderBanner(input: BannerInput): string {
     indent(c.node),
     '',
     '    # The agent WebSocket (browsers cannot set headers, so the token rides in ?token=);',
-    '    # the stub echoes what you type, and answers "whoami" with the verified identity',
+    '    # type a line: the stub echoes it, and answers "whoami" with the verified identity (Ctrl-D ends)',
     indent(c.websocket),
-    `    # or: npx wscat -c "${input.gatewayUrl.replace(/^http/, 'ws')}/ws/agent?token=$TOKEN"`,
     '',
     '    # Change your password: the answer carries a new token; tokens issued before stop working',
     indent(c.changePassword),

@@ -1,5 +1,5 @@
 /**
- * SPEC §2's development defaults, shared by `npm start` and `npm run serve` outside production:
+ * The development defaults (docs/configuration.md), shared by `npm start` and `npm run serve` outside production:
  * a missing AUTH_JWT_SECRET or IDENTITY_SIGNING_KEY is generated once and kept in the data
  * directory (config/dev-secrets.ts), and a missing database is the embedded PGlite under that
  * directory, migrated on start. (A missing Redis is the in-process store: createApp decides and

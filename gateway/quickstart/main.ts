@@ -1,10 +1,13 @@
 /**
- * `npm start`: the whole thing on one machine with nothing installed but Node (SPEC §1).
+ * `npm start`: the whole thing on one machine with nothing installed but Node (README.md).
  * Embedded Postgres (PGlite) unless DATABASE_URL is set, the in-process auth state store unless
  * REDIS_URL is set (createApp warns that it is single-instance), dev secrets generated once under
  * the data directory, the upstream stub in process, demo data, and a banner with copy-paste
  * commands. Everything binds to 127.0.0.1 unless HOST says otherwise. Never in production.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { createApp, type App } from '../app.js';
 import { createPasswordHasher } from '../auth/passwords.js';
@@ -15,12 +18,15 @@ import type { EmbeddedPostgres } from '../store/embedded.js';
 import { migrate } from '../store/migrate.js';
 import { createPg } from '../store/pg.js';
 import { renderBanner } from './banner.js';
+import { removeDatabaseUrl, writeDatabaseUrl } from './runtime-file.js';
 import { withDevDefaults } from './dev-defaults.js';
-import { DEMO_USERS, seedDemo, type SeedResult } from './seed.js';
+import { DEMO_TENANT_DOMAIN, DEMO_USERS, seedDemo, type SeedResult } from './seed.js';
 import { startQuickstartStub, type QuickstartStub } from './stub.js';
 
 interface Running {
   embedded?: EmbeddedPostgres;
+  /** Set once `<dataDir>/database-url` was written: removed again on the way out. */
+  dataDir?: string;
   stub?: QuickstartStub;
   app?: App;
 }
@@ -30,6 +36,7 @@ async function closeAll(running: Running): Promise<void> {
   await running.app?.close().catch(() => {});
   await running.stub?.close().catch(() => {});
   await running.embedded?.close().catch(() => {});
+  if (running.dataDir) removeDatabaseUrl(running.dataDir);
 }
 
 async function prepareDatabase(config: Config, log: Logger): Promise<SeedResult> {
@@ -44,14 +51,34 @@ async function prepareDatabase(config: Config, log: Logger): Promise<SeedResult>
   }
 }
 
+/** The checkout this file runs from (where `npm run cli` runs, whatever the caller's directory). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/** The banner's admin CLI line: it runs as pasted from the checkout (the CLI reads `<dataDir>/database-url`). */
+function cliLine(dataDir: string): string {
+  const prefix = dataDir === join(packageRoot(), '.data') ? '' : `GATEWAY_DATA_DIR=${dataDir} `;
+  return `${prefix}npm run -s cli -- node list --tenant ${DEMO_TENANT_DOMAIN}`;
+}
+
 async function start(running: Running, startedAt: number): Promise<void> {
   const qs = loadQuickstartConfig();
   let config = qs.config;
   const log = createLogger(config.log);
 
+  // Said before the slow part, in plain text (the pretty log runs in a worker and may lag).
+  if (!config.database.url) process.stdout.write(`starting embedded Postgres (PGlite) in ${config.dataDir}…\n`);
   const defaults = await withDevDefaults(config, log);
   config = defaults.config;
-  if (defaults.embedded) running.embedded = defaults.embedded;
+  if (defaults.embedded) {
+    running.embedded = defaults.embedded;
+    // The admin CLI reads it when no DATABASE_URL is set (gateway/cli/main.ts).
+    writeDatabaseUrl(config.dataDir, defaults.embedded.url);
+    running.dataDir = config.dataDir;
+  }
   const seed = await prepareDatabase(config, log);
 
   let upstreamUrl = config.upstreamUrl;
@@ -88,6 +115,7 @@ async function start(running: Running, startedAt: number): Promise<void> {
       users,
       node: { name: seed.node.name, apiKey: seed.node.apiKey },
       startedInMs: Date.now() - startedAt,
+      cliCommand: running.embedded ? cliLine(config.dataDir) : null,
     }),
   );
 
@@ -115,7 +143,7 @@ async function main(): Promise<void> {
     await start(running, startedAt);
   } catch (err) {
     await closeAll(running);
-    // A ConfigError's message already lists every problem (SPEC §2).
+    // A ConfigError's message already lists every problem (docs/configuration.md).
     process.stderr.write(`get2dial quickstart: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }

@@ -1,5 +1,5 @@
 /**
- * Demo data for the quickstart (SPEC §1): a demo tenant, the Platform tenant, one user per role
+ * Demo data for the quickstart (README.md): a demo tenant, the Platform tenant, one user per role
  * with fixed, documented passwords, and a demo edge node. Idempotent: what exists is left as it
  * is, so a password changed in the demo survives a restart.
  */
@@ -17,7 +17,7 @@ import { createUserStore } from '../store/users.js';
 export const DEMO_TENANT_DOMAIN = 'demo.get2dial.local';
 export const PLATFORM_TENANT_DOMAIN = 'platform.get2dial.local';
 export const DEMO_NODE_NAME = 'demo-edge-node';
-/** Raw keys are never stored in Postgres (SPEC §6); the demo node's is kept here to be printed. */
+/** Raw keys are never stored in Postgres (docs/edge-nodes.md); the demo node's is kept here to be printed. */
 export const DEMO_NODE_KEY_FILE = 'demo-node.key';
 
 export interface DemoUser {
@@ -57,7 +57,7 @@ export async function seedDemo(deps: { db: Db; passwords: PasswordHasher; log: L
   const nodes = createNodeStore(db);
 
   const demoTenant = (await tenants.create({ domain: DEMO_TENANT_DOMAIN, name: 'Demo', isPlatform: false })).tenant;
-  // At most one Platform tenant exists (SPEC §3): a database bootstrapped earlier keeps its own.
+  // At most one Platform tenant exists (docs/operations.md, data model): a database bootstrapped earlier keeps its own.
   const platformTenant = (await tenants.findPlatform()) ?? (await tenants.create({ domain: PLATFORM_TENANT_DOMAIN, name: 'Platform', isPlatform: true })).tenant;
 
   const createdUsers: string[] = [];

@@ -1,5 +1,5 @@
 /**
- * The upstream stub, in the quickstart's process (SPEC §1): the same `createStub` as
+ * The upstream stub, in the quickstart's process (README.md): the same `createStub` as
  * `npm run stub`, on 127.0.0.1, verifying every request's identity assertion against the
  * gateway's own JWKS, so a proxied call shows the identity an upstream would trust.
  */

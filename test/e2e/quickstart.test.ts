@@ -1,12 +1,13 @@
 /**
- * `npm ci && npm start` (SPEC §1): the compiled quickstart entry, started in an empty temporary
+ * `npm ci && npm start` (README.md): the compiled quickstart entry, started in an empty temporary
  * directory with no database, Redis or secrets in its environment. It must come up on its own
  * (embedded Postgres, in-process state, generated secrets, the stub), answer the demo logins,
  * proxy with a verified identity, open the agent WebSocket, and keep its data across a restart.
  * The banner's copy-paste commands are run as printed, with bash, curl and jq.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -99,7 +100,7 @@ async function runBannerLines(lines: Record<string, string>): Promise<Record<str
 
 const hasTools = await Promise.all(['curl', 'jq'].map((t) => run('bash', ['-c', `command -v ${t}`]).then(() => true, () => false))).then((r) => r.every(Boolean));
 
-describe('npm start: the quickstart (SPEC §1)', () => {
+describe('npm start: the quickstart (README.md)', () => {
   let dir: string;
   let base: string;
   let env: Record<string, string>;
@@ -134,6 +135,33 @@ describe('npm start: the quickstart (SPEC §1)', () => {
     // Every copy-paste command is printed exactly as the test runs it.
     const commands = bannerCommands({ gatewayUrl: base, users: DEMO_USERS, node: { name: 'demo-edge-node', apiKey: nodeKey } });
     for (const cmd of Object.values(commands)) expect(out).toContain(cmd.split('\n').join('\n    '));
+    // It said what it was doing before the slow part, and left its database URL for the admin CLI.
+    expect(out).toContain('starting embedded Postgres');
+    expect(readFileSync(join(dir, '.data', 'database-url'), 'utf8')).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\n$/);
+    expect(out).toContain(`Admin CLI  GATEWAY_DATA_DIR=${join(dir, '.data')} npm run -s cli -- node list --tenant demo.get2dial.local`);
+  }, 120_000); // a cold start (checks, embedded Postgres, seeding) on a busy 2-core machine takes 20–60 s
+
+  it('prints an admin CLI line that runs as pasted, and says a restart clears in-process lockouts', async () => {
+    const line = /Admin CLI {2}(.+)/.exec(qs!.output())?.[1] ?? '';
+    const env = baseEnv({});
+    const list = await run('bash', ['-c', line], { cwd: ROOT, env, timeout: 60_000 });
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: 'demo-edge-node', status: 'active' })]);
+    const unlock = line.replace('node list --tenant demo.get2dial.local', 'user unlock --tenant demo.get2dial.local --email agent@demo.get2dial.local');
+    const err = await run('bash', ['-c', unlock], { cwd: ROOT, env, timeout: 60_000 }).then(
+      () => '',
+      (e: { stderr: string }) => e.stderr,
+    );
+    expect(err).toMatch(/quickstart keeps lockout counters in its own process.*restart it/);
+  });
+
+  it('npm run ws: sends stdin lines, prints the frames it receives, closes with 1000', async () => {
+    const agent = DEMO_USERS.find((u) => u.role === 'agent')!;
+    const { body } = await login(base, agent.email, agent.password);
+    const ws = await run('bash', ['-c', `printf 'hello\nwhoami\n' | node bin/ws.cjs /ws/agent "$T"`], { cwd: ROOT, env: { ...baseEnv({ PORT: String(new URL(base).port) }), T: body.data.token }, timeout: 30_000 });
+    const [echo, who] = ws.stdout.trim().split('\n');
+    expect(echo).toBe('hello');
+    expect(JSON.parse(who ?? '').identity).toMatchObject({ kind: 'user', email: agent.email });
+    expect(ws.stderr).toContain('closed: 1000');
   });
 
   it('logs in with the documented demo credentials and answers /auth/me', async () => {
@@ -161,6 +189,15 @@ describe('npm start: the quickstart (SPEC §1)', () => {
     expect(node.body.data.identity).toMatchObject({ kind: 'node', tenantId: me.tenant_id });
   });
 
+  it('logs one uncoloured line per request when stdout is not a terminal (LOG_FORMAT=pretty)', async () => {
+    const line = /^.*INFO: request \{.*"url":"\/api\/v1\/whoami\?x=1".*$/m;
+    // Access lines are buffered (up to 100 ms) and pretty-printed in a worker thread.
+    for (let i = 0; i < 50 && !line.test(qs!.output()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(qs!.output()).toMatch(line);
+    expect(line.exec(qs!.output())?.[0]).toMatch(/"status":200/);
+    expect(qs!.output()).not.toContain('\x1b[');
+  });
+
   it('opens /ws/agent?token= through the gateway', async () => {
     const { body } = await login(base, DEMO_USERS.find((u) => u.role === 'agent')!.email, 'demo-agent-password');
     const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws/agent?token=${body.data.token}`);
@@ -178,7 +215,7 @@ describe('npm start: the quickstart (SPEC §1)', () => {
       ws.send('whoami');
       const who = JSON.parse(await reply);
       expect(who.identity).toMatchObject({ kind: 'user', email: 'agent@demo.get2dial.local', role: 'agent' });
-      // The token rode in the URL to the gateway and was removed before the upstream (SPEC §6).
+      // The token rode in the URL to the gateway and was removed before the upstream (docs/api.md, WebSockets).
       expect(who.url).not.toContain('token=');
     } finally {
       ws.close();
@@ -229,5 +266,43 @@ describe('npm start: the quickstart (SPEC §1)', () => {
     expect((await api(`${base}/api/v1/nodes/heartbeat`, { method: 'POST', token: nodeKey })).status).toBe(200);
     expect(await qs.stop()).toBe(0);
     qs = undefined;
+    // A stopped quickstart leaves no database URL behind for the CLI to trip over.
+    expect(existsSync(join(dir, '.data', 'database-url'))).toBe(false);
+  }, 120_000);
+});
+
+describe('npm start: checks before it builds or opens anything', () => {
+  const servers: Server[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  });
+
+  it('lists a bad variable and both busy ports at once, exits 1, and creates no data directory', async () => {
+    const listen = () =>
+      new Promise<Server>((resolve) => {
+        const s = createServer().listen(0, '127.0.0.1', () => resolve(s));
+        servers.push(s);
+      });
+    const [a, b] = [await listen(), await listen()];
+    const port = (s: Server) => String((s.address() as { port: number }).port);
+    const dir = mkdtempSync(join(tmpdir(), 'g2d-preflight-'));
+    try {
+      const result = await run(process.execPath, [join(ROOT, 'bin', 'quickstart.cjs')], {
+        cwd: dir,
+        env: baseEnv({ PORT: port(a), STUB_PORT: port(b), LOG_FORMAT: 'fancy' }),
+        timeout: 30_000,
+      }).then(
+        () => ({ code: 0, stdout: '', stderr: '' }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('LOG_FORMAT: must be json or pretty');
+      expect(result.stderr).toContain(`port ${port(a)} on 127.0.0.1 is in use; set PORT to another port`);
+      expect(result.stderr).toContain(`port ${port(b)} on 127.0.0.1 is in use; set STUB_PORT to another port`);
+      expect(result.stdout).not.toMatch(/building|embedded Postgres/);
+      expect(existsSync(join(dir, '.data'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

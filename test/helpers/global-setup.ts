@@ -11,9 +11,21 @@ import { createPg } from '../../gateway/store/pg.js';
 import { migrate } from '../../gateway/store/migrate.js';
 import { createDatabase, dropDatabase, randomPrefix, startServices } from './services.js';
 
+/** A URL with its password replaced, for the one line the setup prints. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const services = await startServices();
+  // One line, so a reader knows which services this run talks to (docs/testing.md explains the order).
+  console.log(`test services (${services.source}): Postgres ${redactUrl(services.postgresAdminUrl)}, Redis ${redactUrl(services.redisUrl)}`);
   const databaseUrl = await createDatabase(services.postgresAdminUrl);
   const db = createPg({ url: databaseUrl, poolSize: 2 });
   await migrate(db);

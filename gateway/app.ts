@@ -42,6 +42,7 @@ import { createBootstrapRoute } from './routes/bootstrap.js';
 import { createWsTicketRoute } from './routes/ws-ticket.js';
 import { createNodeKeyAuthenticator, type NodeKeyAuthenticator } from './auth/node-keys.js';
 import { enforceNodeScope } from './auth/node-scope.js';
+import { createNodeKeyDeriver } from './auth/node-key-rotation.js';
 import { createNodeStore } from './store/nodes.js';
 import { createNodeRoutes } from './routes/nodes.js';
 import { createIdentitySigner, generateSigningKey } from './auth/identity.js';
@@ -148,7 +149,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : null;
   const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, db: listenDb, log, clock });
   await nodeKeys.start();
-  handlerMaps.push(createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason) }));
+  // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
+  const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
+  handlerMaps.push(
+    createNodeRoutes({
+      nodes: nodeStore,
+      nodeKeys,
+      lockout,
+      audit,
+      clock,
+      log,
+      deriver,
+      rotationGraceSeconds: config.nodeKeyRotationGraceSeconds,
+      onNodeFailure: (reason) => metrics.nodeAuthFailure(reason),
+    }),
+  );
   // Identity assertions for upstreams and the JWKS they verify them with (SPEC §8).
   const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
   handlerMaps.push(jwksRoutes(signer));

@@ -57,7 +57,7 @@ const CLOSE_GRACE_MS = 5_000;
 
 /**
  * The WebSocket proxy (SPEC §6, §7; the `ws` habit: nothing reaches the client until the upstream
- * accepted). `?token=` is removed from the upstream URL, identity headers are stripped-then-injected
+ * accepted). `?token=` and `?ticket=` are removed from the upstream URL, identity headers are stripped-then-injected
  * as for HTTP, frames keep their text/binary type with backpressure both ways, close codes are
  * relayed (reserved ones mapped to sendable ones), and a user socket is closed with 1008 when its
  * token expires or isStillValid says it was revoked.

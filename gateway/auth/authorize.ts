@@ -85,8 +85,8 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
 
   /**
    * The one credential of a WebSocket upgrade: `?ticket=`, `?token=` or the Authorization header
-   * (names judged after percent-decoding, as URLSearchParams reads them). A ticket beside any other
-   * credential, or two tickets, is ambiguous → 400; `?token=` with WS_QUERY_TOKEN=off → 400, so no
+   * (names judged after percent-decoding, as URLSearchParams reads them). A ticket beside a token
+   * (query or Bearer header), or two tickets, is ambiguous → 400; `?token=` with WS_QUERY_TOKEN=off → 400, so no
    * JWT ever travels in a URL. A `?token=` beside a different Authorization token stays a 401.
    */
   function upgradeCredential(ctx: RequestContext): { ticket: string } | { token: string | null } {
@@ -94,7 +94,10 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     const hasToken = ctx.query.has('token');
     if (tickets.length > 0) {
       if (tickets.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'ticket given more than once' });
-      if (hasToken || ctx.req.headers.authorization !== undefined) {
+      // Only a Bearer header competes: a browser behind HTTP Basic auth sends `Authorization: Basic`
+      // on the upgrade by itself, and that is no gateway credential.
+      const header = ctx.req.headers.authorization;
+      if (hasToken || (typeof header === 'string' && /^\s*bearer\b/i.test(header))) {
         throw new GatewayError('INVALID_QUERY', { publicMessage: 'give one credential: a ticket, a token or the Authorization header' });
       }
       return { ticket: tickets[0] as string };

@@ -172,6 +172,8 @@ describe('/ws/*?ticket=', () => {
     expect(await upgradeStatus(`/ws/agent?ticket=${a}&ticket=${b}`)).toBe(400);
     expect(await upgradeStatus(`/ws/agent?ticket=${a}&token=${token}`)).toBe(400);
     expect(await upgradeStatus(`/ws/agent?ticket=${a}`, env, { authorization: `Bearer ${token}` })).toBe(400);
+    // Basic credentials a browser adds by itself are no gateway credential: the ticket decides.
+    expect(await upgradeStatus(`/ws/agent?ticket=${a}`, env, { authorization: 'Basic dXNlcjpwYXNz' })).toBe(101);
   });
 
   it('on a plain HTTP request to a WebSocket route a ticket is refused (400) and never forwarded', async () => {

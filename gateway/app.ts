@@ -33,12 +33,16 @@ import { checkNewPassword, loadCommonPasswords } from './auth/password-policy.js
 import { createSessions } from './auth/sessions.js';
 import { createTokenService } from './auth/tokens.js';
 import { createUserAuthenticator } from './auth/user-auth.js';
+import { createTenantScope } from './auth/tenant-scope.js';
+import { createWsTickets } from './auth/ws-tickets.js';
 import type { AuthRouteDeps } from './routes/deps.js';
 import { createLoginRoute } from './routes/login.js';
 import { createMeRoutes } from './routes/me.js';
 import { createBootstrapRoute } from './routes/bootstrap.js';
+import { createWsTicketRoute } from './routes/ws-ticket.js';
 import { createNodeKeyAuthenticator, type NodeKeyAuthenticator } from './auth/node-keys.js';
 import { enforceNodeScope } from './auth/node-scope.js';
+import { createNodeKeyDeriver } from './auth/node-key-rotation.js';
 import { createNodeStore } from './store/nodes.js';
 import { createNodeRoutes } from './routes/nodes.js';
 import { createIdentitySigner, generateSigningKey } from './auth/identity.js';
@@ -127,7 +131,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 
   // ---- routes and proxy
-  const handlerMaps: HandlerMap[] = [createLoginRoute(authRouteDeps), createMeRoutes(authRouteDeps), createBootstrapRoute(authRouteDeps)];
+  // One tenant-scope decision for proxied routes and WebSocket tickets (same rules, same caches).
+  const tenantScope = createTenantScope({ tenants, audit, clock });
+  const tickets = createWsTickets({ state, clock }, { ttlSeconds: config.websocket.ticketTtlSeconds });
+  const handlerMaps: HandlerMap[] = [
+    createLoginRoute(authRouteDeps),
+    createMeRoutes(authRouteDeps),
+    createBootstrapRoute(authRouteDeps),
+    createWsTicketRoute({ userAuth, tickets, tenantScope }),
+  ];
   const health = createHealth({ db, state, metrics, isDraining: () => draining() });
   handlerMaps.push(health.routes);
   const nodeStore = createNodeStore(db);
@@ -140,12 +152,26 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : null;
   const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, db: listenDb, log, clock });
   await nodeKeys.start();
-  handlerMaps.push(createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason) }));
+  // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
+  const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
+  handlerMaps.push(
+    createNodeRoutes({
+      nodes: nodeStore,
+      nodeKeys,
+      lockout,
+      audit,
+      clock,
+      log,
+      deriver,
+      rotationGraceSeconds: config.nodeKeyRotationGraceSeconds,
+      onNodeFailure: (reason) => metrics.nodeAuthFailure(reason),
+    }),
+  );
   // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
   const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
   handlerMaps.push(jwksRoutes(signer));
   const gateway = createDispatcher(...handlerMaps);
-  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
+  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
   const clientIp = createClientIpResolver(config.trustedProxies);
   const trusts = (req: IncomingMessage) => clientIp.trusts(req);
   const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });
@@ -157,7 +183,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trusts,
     // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (docs/security-model.md).
     isStillValid: async (u) =>
-      (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp })).verdict === 'ok',
+      (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp, ...(u.sid !== undefined ? { sid: u.sid } : {}) })).verdict === 'ok',
     onOpen: () => metrics.websocketOpened(),
     onClose: () => metrics.websocketClosed(),
     onLimited: () => metrics.websocketLimited(),

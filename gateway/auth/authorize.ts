@@ -1,13 +1,14 @@
-import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import type { AuditLog } from '../store/audit.js';
-import { UUID_RE, type TenantStore } from '../store/tenants.js';
+import type { TenantStore } from '../store/tenants.js';
 import type { Lockout } from './lockout.js';
 import { NODE_KEY_RE } from './node-keys.js';
-import { scopedParams } from './node-scope.js';
+import type { Sessions } from './sessions.js';
+import { checkBoundTenant, createTenantScope, type TenantScope } from './tenant-scope.js';
+import type { WsTickets } from './ws-tickets.js';
 import type { NodeIdentity, Identity, UserIdentity } from './types.js';
 import { bearerToken, toUserIdentity, upgradeToken, type AuthenticatedUser, type UserAuthenticator } from './user-auth.js';
 
@@ -24,6 +25,14 @@ export interface AuthorizerDeps {
   readonly log: Logger;
   readonly clock?: Clock;
   readonly nodes?: NodeAuthenticator;
+  /** Tenant scope shared with the ticket endpoint; built from tenants/audit when absent. */
+  readonly tenantScope?: TenantScope;
+  /** WebSocket tickets (`?ticket=` on upgrades); without them a ticket is a 401. */
+  readonly tickets?: WsTickets;
+  /** Token state of a ticket's access token (revoked jti or session, disabled user, password change). */
+  readonly sessions?: Pick<Sessions, 'check'>;
+  /** WS_QUERY_TOKEN: whether `?token=` is accepted on upgrades (default true). */
+  readonly queryToken?: boolean;
   /** Forced node identity (SPEC §6): throws 403 when the request names another tenant or node. */
   readonly nodeScope?: (ctx: RequestContext, node: NodeIdentity) => void;
   /** A node credential was refused: not shaped like a key (`malformed`) or no such active key (`key`). */
@@ -41,20 +50,23 @@ const PUBLIC: Identity = Object.freeze({ kind: 'public' });
  */
 export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) => Identity | Promise<Identity> {
   const clock = deps.clock ?? systemClock;
-  // Tenant existence for platform-admin overrides: one lookup a minute per tenant, not per request.
-  const tenantExists = new LRUCache<string, boolean>({ max: 10_000, ttl: 60_000 });
-  // One tenant_override audit row per admin and tenant a minute, not one per proxied request.
-  const overrideAudited = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
+  const scopeTenant = deps.tenantScope ?? createTenantScope({ tenants: deps.tenants, audit: deps.audit, clock });
+  const queryToken = deps.queryToken ?? true;
 
   function userIdentity(ctx: RequestContext): UserIdentity | Promise<UserIdentity> {
     const route = ctx.route;
     let token: string | null;
     if (!route?.websocket) token = bearerToken(ctx.req);
-    else if (isUpgrade(ctx)) token = upgradeToken(ctx.req, ctx.query);
-    else if (ctx.query.has('token')) {
-      // `?token=` is for WebSocket upgrades only (SPEC §6), where it is removed before the
+    else if (isUpgrade(ctx)) {
+      const credential = upgradeCredential(ctx);
+      if ('ticket' in credential) return ticketIdentity(ctx, credential.ticket);
+      token = credential.token;
+    } else if (ctx.query.has('token')) {
+      // `?token=` is for WebSocket upgrades only (docs/api.md), where it is removed before the
       // upstream; a plain request would carry it upstream in the query, so it is refused.
       throw new GatewayError('INVALID_QUERY', { publicMessage: 'token is accepted only on websocket upgrades' });
+    } else if (ctx.query.has('ticket')) {
+      throw new GatewayError('INVALID_QUERY', { publicMessage: 'ticket is accepted only on websocket upgrades' });
     } else token = bearerToken(ctx.req);
     // Synchronous while everything it needs is cached (the proxied hot path, issue 6); the same
     // checks in the same order either way.
@@ -71,59 +83,53 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     return scopeTenant(ctx, identity).then((scoped) => allowRole(ctx, scoped));
   }
 
+  /**
+   * The one credential of a WebSocket upgrade: `?ticket=`, `?token=` or the Authorization header
+   * (names judged after percent-decoding, as URLSearchParams reads them). A ticket beside a token
+   * (query or Bearer header), or two tickets, is ambiguous → 400; `?token=` with WS_QUERY_TOKEN=off → 400, so no
+   * JWT ever travels in a URL. A `?token=` beside a different Authorization token stays a 401.
+   */
+  function upgradeCredential(ctx: RequestContext): { ticket: string } | { token: string | null } {
+    const tickets = ctx.query.getAll('ticket');
+    const hasToken = ctx.query.has('token');
+    if (tickets.length > 0) {
+      if (tickets.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'ticket given more than once' });
+      // Only a Bearer header competes: a browser behind HTTP Basic auth sends `Authorization: Basic`
+      // on the upgrade by itself, and that is no gateway credential.
+      const header = ctx.req.headers.authorization;
+      if (hasToken || (typeof header === 'string' && /^\s*bearer\b/i.test(header))) {
+        throw new GatewayError('INVALID_QUERY', { publicMessage: 'give one credential: a ticket, a token or the Authorization header' });
+      }
+      return { ticket: tickets[0] as string };
+    }
+    if (hasToken && !queryToken) {
+      throw new GatewayError('INVALID_QUERY', { publicMessage: 'token is not accepted in the URL; use a ticket or the Authorization header' });
+    }
+    return { token: upgradeToken(ctx.req, ctx.query) };
+  }
+
+  /**
+   * A ticket stands for the access token that obtained it: spent atomically (single use on every
+   * instance), then that token's state is checked as if it had been presented (revoked jti or
+   * session, password changed, user disabled, expired) and the identity acts in the bound tenant.
+   */
+  async function ticketIdentity(ctx: RequestContext, ticket: string): Promise<UserIdentity> {
+    if (!deps.tickets || !deps.sessions) throw new GatewayError('UNAUTHENTICATED', { detail: 'websocket tickets not configured' });
+    const grant = await deps.tickets.redeem(ticket);
+    if (!grant) throw new GatewayError('UNAUTHENTICATED', { detail: 'ticket malformed, unknown, spent or expired' });
+    if (grant.claims.exp <= clock.now() / 1000) throw new GatewayError('UNAUTHENTICATED', { detail: 'the token behind the ticket expired' });
+    const state = await deps.sessions.check(grant.claims);
+    if (state.verdict !== 'ok') throw new GatewayError('UNAUTHENTICATED', { detail: `ticket's token ${state.verdict}` });
+    if (state.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
+    const identity = toUserIdentity(grant.claims, grant.tenantId);
+    checkBoundTenant(ctx, identity);
+    return allowRole(ctx, identity);
+  }
+
   function allowRole(ctx: RequestContext, identity: UserIdentity): UserIdentity {
     const roles = ctx.route?.roles;
     if (roles && !roles.includes(identity.role)) throw new GatewayError('FORBIDDEN', { detail: 'role not allowed on route' });
     return identity;
-  }
-
-  async function scopeTenant(ctx: RequestContext, identity: UserIdentity): Promise<UserIdentity> {
-    const scoped = await scopeByTenantId(ctx, identity);
-    // `tenant_id=` is the documented form, but upstream frameworks also read `tenant_id[]`,
-    // `TENANT_ID`, `tenant%255Fid` or a `;`-separated copy as the same parameter. Whatever the
-    // spelling, it must name the tenant the gateway decided on, or the upstream could act in a
-    // tenant that was never checked (nor audited). Judged like a node's forced identity.
-    // Fast path (hot): a name can only spell tenant_id if the query says "tenant" or encodes something.
-    if (!/tenant|%/i.test(ctx.rawQuery)) return scoped;
-    for (const { which, value } of scopedParams(ctx.rawQuery)) {
-      if (which !== 'tenant_id' || value.toLowerCase() === scoped.tenantId) continue;
-      if (identity.role !== 'platform_admin') throw new GatewayError('FORBIDDEN', { detail: 'a tenant_id spelling names another tenant' });
-      throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id must be given once, as tenant_id=<uuid>' });
-    }
-    return scoped;
-  }
-
-  async function scopeByTenantId(ctx: RequestContext, identity: UserIdentity): Promise<UserIdentity> {
-    const requested = ctx.query.getAll('tenant_id');
-    if (requested.length === 0) return identity;
-    if (requested.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id given more than once' });
-    const wanted = (requested[0] as string).toLowerCase();
-    if (identity.role !== 'platform_admin') {
-      if (wanted === identity.homeTenantId) return identity;
-      throw new GatewayError('FORBIDDEN', { detail: 'tenant_id names another tenant' });
-    }
-    if (!UUID_RE.test(wanted)) throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id must be a UUID' });
-    if (wanted === identity.homeTenantId) return identity;
-    let exists = tenantExists.get(wanted);
-    if (exists === undefined) {
-      exists = (await deps.tenants.findById(wanted)) !== null;
-      tenantExists.set(wanted, exists, { ttl: exists ? 60_000 : 5_000 });
-    }
-    if (!exists) throw new GatewayError('NOT_FOUND', { detail: 'tenant_id names no tenant' });
-    const key = `${identity.userId}:${wanted}`;
-    if (!overrideAudited.has(key)) {
-      overrideAudited.set(key, true);
-      void deps.audit.record({
-        event: 'tenant_override',
-        tenantId: wanted,
-        userId: identity.userId,
-        ip: ctx.ip,
-        requestId: ctx.requestId,
-        userAgent: ua(ctx),
-        detail: { home_tenant_id: identity.homeTenantId, path: ctx.path, at: new Date(clock.now()).toISOString() },
-      });
-    }
-    return { ...identity, tenantId: wanted };
   }
 
   // SPEC §10 fault decision: the node per-IP throttle lives in Redis. Node keys are 256-bit random

@@ -75,6 +75,8 @@ interface Entry {
   readonly validatedAt: number;
   /** The listener generation it was validated in; a drop or reconnect makes it stale. */
   readonly gen: number;
+  /** Clock time the key stops working whatever happens: a previous key's grace end (else Infinity). */
+  readonly notAfter: number;
 }
 
 function positiveOption(name: string, value: number): number {
@@ -96,7 +98,7 @@ function isOutage(err: unknown): boolean {
  */
 export function createNodeKeyAuthenticator(
   deps: {
-    nodes: Pick<NodeStore, 'findActiveByKeyHash' | 'touchLastSeen'>;
+    nodes: Pick<NodeStore, 'findByKeyHash' | 'touchLastSeen' | 'retirePreviousKey'>;
     /**
      * Source of the LISTEN connection, best a pool of its own (the connection is held for good).
      * null: no notifications (embedded Postgres); every entry then lives at most listenerDownTtlMs.
@@ -161,7 +163,7 @@ export function createNodeKeyAuthenticator(
   if (!listener) log.warn('node keys: no revocation notifications; cached node keys are re-checked every 5 s');
 
   function isFresh(entry: Entry, now: number): boolean {
-    if (entry.gen !== gen) return false;
+    if (entry.gen !== gen || now >= entry.notAfter) return false;
     return now - entry.validatedAt < (listener?.connected ? ttl : downTtl);
   }
 
@@ -179,24 +181,45 @@ export function createNodeKeyAuthenticator(
     const startedAt = clock.now();
     const startGen = gen;
     const startSeq = notifySeq;
-    let node;
+    let match;
     try {
-      node = await nodes.findActiveByKeyHash(hash);
+      match = await nodes.findByKeyHash(hash, new Date(startedAt));
     } catch (err) {
       if (isOutage(err)) outageUntil = clock.now() + outageBackoff;
       throw err;
     }
-    if (!node) {
+    if (!match) {
       positive.delete(hash);
       negative.set(hash, true);
       return null;
     }
+    const { node } = match;
     const identity: NodeIdentity = { kind: 'node', tenantId: node.tenantId, nodeId: node.id, nodeName: node.name };
+    let cacheable = true;
+    if (match.via === 'current' && match.previousLive && !(await retirePrevious(node.id, hash))) cacheable = false;
+    const notAfter = match.via === 'previous' && match.previousExpiresAt ? match.previousExpiresAt.getTime() : Infinity;
     // A NOTIFY (or a listener drop) that arrived while the query ran may concern this very row,
     // read before the revocation committed: answer this request, but do not cache the answer.
-    if (gen === startGen && notifySeq === startSeq) positive.set(hash, { identity, validatedAt: startedAt, gen });
+    if (cacheable && gen === startGen && notifySeq === startSeq) positive.set(hash, { identity, validatedAt: startedAt, gen, notAfter });
     else positive.delete(hash);
     return identity;
+  }
+
+  /**
+   * The new key of a rotation was used for the first time: the previous key dies now, here at once
+   * and on every other instance through the NOTIFY committed with it (docs/edge-nodes.md). A failed
+   * write keeps the previous key alive until its grace ends at the latest; the answer is then not
+   * cached, so the next request tries again.
+   */
+  async function retirePrevious(nodeId: string, currentHash: string): Promise<boolean> {
+    try {
+      if (await nodes.retirePreviousKey(nodeId, currentHash)) log.info({ nid: nodeId }, 'node key rotation complete: new key used, previous key retired');
+      evictNode(nodeId);
+      return true;
+    } catch (err) {
+      log.warn({ nid: nodeId, err: err instanceof Error ? err.message : String(err) }, 'could not retire the previous node key; it dies at the end of its grace');
+      return false;
+    }
   }
 
   return {
@@ -215,7 +238,7 @@ export function createNodeKeyAuthenticator(
       }
       if (!hit && negative.get(hash)) return null;
 
-      const stale = hit !== undefined && now - hit.validatedAt < staleIfError ? hit : undefined;
+      const stale = hit !== undefined && now - hit.validatedAt < staleIfError && now < hit.notAfter ? hit : undefined;
       if (now < outageUntil) {
         if (stale) return stale.identity;
         throw unavailable('postgres', new Error('node key lookup skipped: Postgres failed moments ago'));

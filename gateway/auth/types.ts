@@ -14,6 +14,8 @@ export interface UserIdentity {
   /** Token expiry, seconds since the epoch. */
   readonly exp: number;
   readonly iat: number;
+  /** The session the token belongs to (claim `sid`), when it carries one. */
+  readonly sid?: string;
 }
 
 /** An edge node authenticated by its raw API key (SPEC §6). */
@@ -39,4 +41,6 @@ export interface TokenClaims {
   readonly jti: string;
   readonly iat: number;
   readonly exp: number;
+  /** Session id; tokens minted before sessions existed have none. */
+  readonly sid?: string;
 }

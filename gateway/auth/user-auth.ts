@@ -53,6 +53,7 @@ export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): User
     jti: claims.jti,
     exp: claims.exp,
     iat: claims.iat,
+    ...(claims.sid !== undefined ? { sid: claims.sid } : {}),
   };
 }
 

@@ -95,6 +95,9 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   const timeCost = r.int('PASSWORD_ARGON2_TIME_COST', 2, 1, 100);
   if (production && (memoryCost < 19456 || timeCost < 2)) problems.push('PASSWORD_ARGON2_*: production needs at least m=19456 KiB, t=2 (OWASP)');
 
+  const wsQueryToken = (r.str('WS_QUERY_TOKEN') ?? 'on').toLowerCase();
+  if (wsQueryToken !== 'on' && wsQueryToken !== 'off') problems.push('WS_QUERY_TOKEN: must be on or off');
+
   const headersTimeoutMs = r.int('GATEWAY_HEADERS_TIMEOUT_MS', 20_000, 500, 600_000);
   const requestTimeoutMs = r.int('GATEWAY_REQUEST_TIMEOUT_MS', 300_000, 500, 3_600_000);
   if (requestTimeoutMs < headersTimeoutMs) problems.push('GATEWAY_REQUEST_TIMEOUT_MS: must be at least GATEWAY_HEADERS_TIMEOUT_MS');
@@ -154,6 +157,12 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     trustedProxies,
     log: { level: logLevel, format: logFormat === 'pretty' ? 'pretty' : 'json' },
     workers: r.int('GATEWAY_WORKERS', 1, 1, 64),
+    websocket: {
+      queryToken: wsQueryToken !== 'off',
+      // A ticket travels in a URL: it must be short-lived (at most 30 s) as well as single-use.
+      ticketTtlSeconds: r.int('WS_TICKET_TTL_SECONDS', 30, 1, 30),
+    },
+    nodeKeyRotationGraceSeconds: r.int('NODE_KEY_ROTATION_GRACE_SECONDS', 300, 0, 86_400),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

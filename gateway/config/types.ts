@@ -109,4 +109,15 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
   readonly workers: number;
+  /** WebSocket upgrades: tickets and whether `?token=` is still accepted (docs/api.md, "WebSocket tickets"). */
+  readonly websocket: WebSocketAuthConfig;
+  /** NODE_KEY_ROTATION_GRACE_SECONDS: how long the previous node key keeps working after a rotation. */
+  readonly nodeKeyRotationGraceSeconds: number;
+}
+
+export interface WebSocketAuthConfig {
+  /** WS_QUERY_TOKEN: `?token=<jwt>` accepted on upgrades (`on`) or refused with 400 (`off`). */
+  readonly queryToken: boolean;
+  /** WS_TICKET_TTL_SECONDS: lifetime of a WebSocket ticket, 1–30 s. */
+  readonly ticketTtlSeconds: number;
 }

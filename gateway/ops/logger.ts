@@ -19,12 +19,14 @@ export const REDACT_PATHS = [
   'api_key',
   'apiKey',
   'enrollment_token',
+  'ticket',
   '*.password',
   '*.current_password',
   '*.new_password',
   '*.token',
   '*.api_key',
   '*.enrollment_token',
+  '*.ticket',
 ];
 
 export interface LoggerOptions {
@@ -134,9 +136,12 @@ function batched(dest: SonicBoom, fd: number): pino.DestinationStream {
   } as pino.DestinationStream;
 }
 
-const SECRET_PARAMS = /([?&](?:token|access_token|api_key|key|enrollment_token|password)=)[^&#]*/gi;
+/** Query parameter names that carry a credential: the one list the URL scrubber redacts. */
+export const CREDENTIAL_PARAMS = ['token', 'access_token', 'api_key', 'key', 'enrollment_token', 'password', 'ticket'] as const;
 
-/** Removes secrets from a URL before it is logged (`?token=` on WebSocket upgrades, docs/operations.md). */
+const SECRET_PARAMS = new RegExp(`([?&](?:${CREDENTIAL_PARAMS.join('|')})=)[^&#]*`, 'gi');
+
+/** Removes secrets from a URL before it is logged (`?token=` and `?ticket=` on WebSocket upgrades, docs/operations.md). */
 export function scrubUrl(url: string): string {
   return url.replace(SECRET_PARAMS, '$1[REDACTED]');
 }

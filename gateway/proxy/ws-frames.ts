@@ -1,12 +1,16 @@
 /** Pure helpers of the WebSocket proxy (kept apart so they are unit-tested without sockets). */
 import type { IncomingMessage } from 'node:http';
 
+/** The upgrade credentials carried in a query (docs/api.md): they never go upstream. */
+const UPGRADE_CREDENTIALS: ReadonlySet<string> = new Set(['token', 'ticket']);
+
 /**
- * Removes every `token` query parameter (SPEC §6: `?token=` never goes upstream), comparing names
- * after percent- and `+`-decoding so `%74oken=` goes too. Every other parameter keeps its exact bytes.
+ * Removes every `token` and `ticket` query parameter (the upgrade's credentials never go
+ * upstream), comparing names after percent- and `+`-decoding so `%74oken=` or `%74icket=` go too.
+ * Every other parameter keeps its exact bytes.
  */
 export function stripTokenParam(rawQuery: string): string {
-  if (rawQuery === '' || !/token|%/i.test(rawQuery)) return rawQuery;
+  if (rawQuery === '' || !/token|ticket|%/i.test(rawQuery)) return rawQuery;
   const kept: string[] = [];
   for (const part of rawQuery.split('&')) {
     const eq = part.indexOf('=');
@@ -17,7 +21,7 @@ export function stripTokenParam(rawQuery: string): string {
     } catch {
       // An invalid escape cannot spell "token" once decoded; keep the parameter as sent.
     }
-    if (name !== 'token') kept.push(part);
+    if (!UPGRADE_CREDENTIALS.has(name)) kept.push(part);
   }
   return kept.join('&');
 }

@@ -60,11 +60,11 @@ const CLOSE_GRACE_MS = 5_000;
 
 /**
  * The WebSocket proxy (RFC 6455, docs/api.md; the `ws` habit: nothing reaches the client until
- * the upstream accepted). `?token=` is removed from the upstream URL, identity headers are
- * stripped-then-injected as for HTTP, frames keep their text/binary type with backpressure both
- * ways, close codes are relayed (reserved ones mapped to sendable ones), and a user socket is
- * closed with 1008 when its token expires or isStillValid says it was revoked. One identity holds
- * at most WS_MAX_PER_IDENTITY sockets on this instance (proxy/ws-limit.ts); past it, 429.
+ * the upstream accepted). `?token=` and `?ticket=` are removed from the upstream URL, identity
+ * headers are stripped-then-injected as for HTTP, frames keep their text/binary type with
+ * backpressure both ways, close codes are relayed (reserved ones mapped to sendable ones), and a
+ * user socket is closed with 1008 when its token expires or isStillValid says it was revoked. One
+ * identity holds at most WS_MAX_PER_IDENTITY sockets on this instance (proxy/ws-limit.ts); past it, 429.
  */
 export function createWsProxy(deps: WsProxyDeps): WsProxy {
   const { config, log, signer } = deps;

@@ -6,6 +6,7 @@ import { readJsonBody } from '../http/body.js';
 import { NO_STORE, sendData } from '../http/reply.js';
 import type { Lockout } from '../auth/lockout.js';
 import { ENROLLMENT_TOKEN_RE, generateNodeKey, hashKey, type NodeKeyAuthenticator } from '../auth/node-keys.js';
+import type { NodeKeyDeriver } from '../auth/node-key-rotation.js';
 import { enforceNodeScope } from '../auth/node-scope.js';
 import { bearerToken } from '../auth/user-auth.js';
 import type { AuditLog } from '../store/audit.js';
@@ -24,6 +25,10 @@ export interface NodeRouteDeps {
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Derives (and re-derives, on a retry) the new key of a rotation. */
+  readonly deriver: NodeKeyDeriver;
+  /** NODE_KEY_ROTATION_GRACE_SECONDS: how long the previous key keeps working after a rotation. */
+  readonly rotationGraceSeconds: number;
   /** Called once per refused node credential on these routes (metrics); authorize has its own. */
   readonly onNodeFailure?: (reason: NodeFailureReason) => void;
 }
@@ -34,12 +39,24 @@ export interface NodeRouteDeps {
  *   The token is a one-time secret a platform admin issued (`cli node enroll`); it is redeemed and
  *   the node created in one transaction. A bad token is 401 `invalid credentials`: like a login
  *   password it travels in the body, so "authorization header" would be the wrong thing to blame.
- * - `POST /api/v1/nodes/rotate-key` (Bearer: the current key) → 200 `{node_id, tenant_id, api_key}`;
- *   the old key is dead here at once and on every instance within seconds (NOTIFY).
+ * - `POST /api/v1/nodes/rotate-key` (Bearer: the current key) → 200 `{node_id, tenant_id, api_key}`.
+ *   The previous key keeps working for NODE_KEY_ROTATION_GRACE_SECONDS or until the new key is first
+ *   used, whichever comes first; a retry with the previous key within that time answers the same
+ *   new key (docs/edge-nodes.md, "Key rotation").
  * Failures are throttled per client IP together with failed node keys on proxied routes.
  */
 export function createNodeRoutes(deps: NodeRouteDeps): HandlerMap {
-  const { nodes, nodeKeys, lockout, audit, clock, log } = deps;
+  const { nodes, nodeKeys, lockout, audit, clock, log, deriver } = deps;
+  const graceSeconds = deps.rotationGraceSeconds;
+
+  /** The new key of the rotation whose previous key was presented, while its grace runs; else null. */
+  async function sameKeyAgain(nodeId: string, presented: string, presentedHash: string): Promise<string | null> {
+    const pending = await nodes.pendingRotation(nodeId, presentedHash, new Date(clock.now()));
+    if (!pending) return null;
+    const raw = deriver.rederive(presented, pending.nonce, pending.currentKeyHash);
+    if (raw === null) log.warn({ nid: nodeId }, 'node key rotation retry: no server secret re-derives the new key (AUTH_JWT_SECRET changed during the grace?)');
+    return raw;
+  }
 
   async function refuse(ctx: RequestContext, reason: NodeFailureReason, detail: Record<string, unknown>): Promise<void> {
     deps.onNodeFailure?.(reason);
@@ -83,6 +100,7 @@ export function createNodeRoutes(deps: NodeRouteDeps): HandlerMap {
       ctx.req.resume();
       const presented = bearerToken(ctx.req);
       await lockout.checkIp('node', ctx.ip);
+      // Authenticating with the new key of a rotation retires the previous one (auth/node-keys.ts).
       const identity = presented ? await nodeKeys.authenticate(presented) : null;
       if (!presented || !identity) {
         await refuse(ctx, 'key', { reason: presented ? 'invalid node key' : 'missing node key' });
@@ -90,25 +108,38 @@ export function createNodeRoutes(deps: NodeRouteDeps): HandlerMap {
       }
       ctx.identity = identity;
       enforceNodeScope(ctx, identity);
-      const key = generateNodeKey();
-      // Compare-and-swap on the presented key: two concurrent rotations with one key yield one
-      // new key, and the loser is told its key is no longer valid (which is true).
-      const rotated = await nodes.rotateKey(identity.nodeId, key.hash, hashKey(presented));
-      nodeKeys.evictNode(identity.nodeId);
-      if (!rotated) {
+      const presentedHash = hashKey(presented);
+      // A retry: the presented key is the previous key of a rotation still in its grace (the node
+      // lost the answer). It gets the same new key again, never a third one.
+      let answer = await sameKeyAgain(identity.nodeId, presented, presentedHash);
+      let retry = answer !== null;
+      if (answer === null) {
+        const next = deriver.rotate(presented);
+        const previousExpiresAt = new Date(clock.now() + graceSeconds * 1000);
+        // Compare-and-swap on the presented key: of two concurrent rotations with one key one wins;
+        // the loser finds the winner's rotation and answers its key (a retry, seen from the node).
+        const rotated = await nodes.rotateKey(identity.nodeId, next.hash, presentedHash, { nonce: next.nonce, previousExpiresAt });
+        nodeKeys.evictNode(identity.nodeId);
+        if (rotated) answer = next.rawKey;
+        else {
+          answer = await sameKeyAgain(identity.nodeId, presented, presentedHash);
+          retry = answer !== null;
+        }
+      }
+      if (answer === null) {
         await refuse(ctx, 'key', { reason: 'key changed or node revoked during rotation', node_id: identity.nodeId });
         throw new GatewayError('UNAUTHENTICATED');
       }
       void audit.record({
         event: 'node_key_rotated',
-        tenantId: rotated.tenantId,
-        nodeId: rotated.id,
+        tenantId: identity.tenantId,
+        nodeId: identity.nodeId,
         ip: ctx.ip,
         requestId: ctx.requestId,
         userAgent: userAgent(ctx),
-        detail: { name: rotated.name },
+        detail: { name: identity.nodeName, retry, grace_seconds: graceSeconds },
       });
-      sendData(ctx.res, { node_id: rotated.id, tenant_id: rotated.tenantId, api_key: key.rawKey }, 200, NO_STORE);
+      sendData(ctx.res, { node_id: identity.nodeId, tenant_id: identity.tenantId, api_key: answer }, 200, NO_STORE);
     },
   };
 }

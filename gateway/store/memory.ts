@@ -85,6 +85,12 @@ export function createMemoryStateStore(clock: Clock = systemClock, maxKeys = 100
     async getMarkers(keys) {
       return keys.map((key) => live(key)?.value ?? null);
     },
+    async takeMarker(key) {
+      // One synchronous step on the event loop: as atomic as the Redis script.
+      const value = live(key)?.value ?? null;
+      entries.delete(key);
+      return value;
+    },
     async ping() {
       return true;
     },

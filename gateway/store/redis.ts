@@ -89,10 +89,19 @@ if c == 1 or redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], t
 return {c, redis.call('TTL', KEYS[1])}
 `;
 
+// KEYS[1] marker. GET + DEL in one script: GETDEL would do, but needs Redis 6.2; a script runs
+// atomically on every version and topology the gateway supports (one key, so one Cluster slot).
+const TAKE_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v
+`;
+
 type ScriptClient = RedisClient & {
   g2dAttempt(...args: (string | number)[]): Promise<[number, number, number]>;
   g2dStatus(...args: (string | number)[]): Promise<[number, number, number]>;
   g2dHit(...args: (string | number)[]): Promise<[number, number]>;
+  g2dTake(key: string): Promise<string | null>;
 };
 
 /**
@@ -105,6 +114,7 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
   c.defineCommand('g2dAttempt', { lua: ATTEMPT_SCRIPT });
   c.defineCommand('g2dStatus', { lua: STATUS_SCRIPT });
   c.defineCommand('g2dHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+  c.defineCommand('g2dTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   const k = (key: string) => prefix + key;
   // SPEC §10 fault decision: once connected, a lost connection fails every command at once (503 for
   // logins, fail-open for revocation checks) instead of queueing each one for the command timeout,
@@ -160,6 +170,7 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
         if (client instanceof Cluster) return Promise.all(keys.map((key) => c.get(k(key))));
         return c.mget(...keys.map(k));
       }),
+    takeMarker: (key) => guard(() => c.g2dTake(k(key))),
     async ping(timeoutMs) {
       if (wasReady && client.status !== 'ready') return false;
       let timer: NodeJS.Timeout | undefined;

@@ -40,6 +40,12 @@ export interface AuthStateStore {
   getMarker(key: string): Promise<string | null>;
   /** Reads several markers in one round trip (null where absent). */
   getMarkers(keys: readonly string[]): Promise<(string | null)[]>;
+  /**
+   * Reads and deletes a marker in one atomic step (a single-use credential: a WebSocket ticket).
+   * Of any number of concurrent takes of one key, on any number of instances, exactly one gets the
+   * value; the others get null, as does a take after expiry.
+   */
+  takeMarker(key: string): Promise<string | null>;
   ping(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -150,6 +150,19 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       expect(await store.getMarker(b)).toBe('replaced');
     });
 
+    it('takeMarker reads and deletes at once: one of many parallel takes gets the value, none after expiry', async () => {
+      const [a, b, missing] = [key('take-a'), key('take-b'), key('take-none')];
+      await store.setMarker(a, 'ticket-binding', 60);
+      const takes = await Promise.all(Array.from({ length: 20 }, () => store.takeMarker(a)));
+      expect(takes.filter((v) => v !== null)).toEqual(['ticket-binding']);
+      expect(await store.getMarker(a)).toBeNull();
+      expect(await store.takeMarker(a)).toBeNull();
+      expect(await store.takeMarker(missing)).toBeNull();
+      await store.setMarker(b, 'short', 1);
+      await h.advance(1.3);
+      expect(await store.takeMarker(b)).toBeNull();
+    });
+
     it('is atomic: 30 parallel attempts with max 10 let exactly 10 through', async () => {
       const k = key('race');
       const results = await Promise.all(Array.from({ length: 30 }, () => store.registerAttempt([k, `${k}:second`], 10, 60)));

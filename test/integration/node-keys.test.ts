@@ -32,11 +32,12 @@ let tenant: Tenant;
 /** The real store, with its lookups and touches counted (a spy, not a mock: every call hits Postgres). */
 function counted(inner: NodeStore) {
   const calls = { lookups: 0, touches: 0 };
-  const nodes: Pick<NodeStore, 'findActiveByKeyHash' | 'touchLastSeen'> = {
-    findActiveByKeyHash: (hash) => {
+  const nodes: Pick<NodeStore, 'findByKeyHash' | 'touchLastSeen' | 'retirePreviousKey'> = {
+    findByKeyHash: (hash, now) => {
       calls.lookups++;
-      return inner.findActiveByKeyHash(hash);
+      return inner.findByKeyHash(hash, now);
     },
+    retirePreviousKey: (id, hash) => inner.retirePreviousKey(id, hash),
     touchLastSeen: (id) => {
       calls.touches++;
       return inner.touchLastSeen(id);

@@ -32,6 +32,21 @@ describe('config', () => {
     expect(Object.isFrozen(c.jwt)).toBe(true);
   });
 
+  it('WebSocket tickets and node-key rotation: defaults, and validation in the one error', () => {
+    const c = loadConfig({});
+    expect(c.websocket).toEqual({ queryToken: true, ticketTtlSeconds: 30 });
+    expect(c.nodeKeyRotationGraceSeconds).toBe(300);
+    expect(loadConfig({ WS_QUERY_TOKEN: 'OFF', WS_TICKET_TTL_SECONDS: '5', NODE_KEY_ROTATION_GRACE_SECONDS: '0' })).toMatchObject({
+      websocket: { queryToken: false, ticketTtlSeconds: 5 },
+      nodeKeyRotationGraceSeconds: 0,
+    });
+    const problems = problemsOf({ WS_QUERY_TOKEN: 'maybe', WS_TICKET_TTL_SECONDS: '31', NODE_KEY_ROTATION_GRACE_SECONDS: '-1' });
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).toMatch(/WS_QUERY_TOKEN: must be on or off/);
+    expect(problems.join('\n')).toMatch(/WS_TICKET_TTL_SECONDS: must be a whole number from 1 to 30/);
+    expect(problems.join('\n')).toMatch(/NODE_KEY_ROTATION_GRACE_SECONDS: must be a whole number from 0 to 86400/);
+  });
+
   it('lists every problem in one error', () => {
     const problems = problemsOf({ PORT: 'abc', AUTH_JWT_SECRET: 'short', LOG_FORMAT: 'xml', TRUSTED_PROXIES: '10.0.0.0/33', HTTP_ALLOWED_ORIGINS: 'https://a.test/path' });
     expect(problems).toHaveLength(5);

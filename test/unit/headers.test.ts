@@ -175,6 +175,9 @@ describe('websocket helpers', () => {
     ['tokens=1&my_token=2', 'tokens=1&my_token=2'],
     ['a=%zz&token=1', 'a=%zz'],
     ['', ''],
+    ['ticket=g2dt_x&room=7', 'room=7'],
+    ['room=7&%74icket=g2dt_x&tick%65t=y&ticket', 'room=7'],
+    ['tickets=1&my_ticket=2&Ticket=3', 'tickets=1&my_ticket=2&Ticket=3'],
   ])('stripTokenParam(%j) = %j', (input, expected) => {
     expect(stripTokenParam(input)).toBe(expected);
   });

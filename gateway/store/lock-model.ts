@@ -1,0 +1,135 @@
+import type { BeginResult, LockPolicy, Settlement, SettleResult } from './state.js';
+
+/**
+ * The lockout counters of one email as plain fields, and the two atomic steps on them. The memory
+ * store runs this directly; the Redis store runs the same algorithm as Lua on a hash with the same
+ * fields (gateway/store/redis-lock.ts), so both stores keep one contract. Fields:
+ *   `w`       end of the fixed window, epoch ms (counters below are void once it has passed)
+ *   `*`       failures made without `tenant_domain` (email-wide: they count against every workspace)
+ *   `d:<ws>`  failures that named workspace <ws> (a tenant id, or `domain:<d>` for an unknown domain)
+ *   `l:<id>`  an in-flight attempt's lease: `<expiry ms>|<kind>|<ws>`, kind `n` named (counts in
+ *             `d:<ws>`), `f` named but folded into `*` (too many workspaces), `a` without a domain
+ */
+export type LockFields = Map<string, string>;
+
+/**
+ * At most this many workspace counters per email and window. Past it, a failure naming a further
+ * workspace is counted email-wide instead: stricter for everyone, never looser, and it keeps each
+ * atomic step (and the Redis script's run time) bounded however many domains an attacker names.
+ */
+export const MAX_WORKSPACES = 64;
+
+interface View {
+  star: number;
+  dom: Map<string, number>;
+  /** Live leases per workspace (named, not folded) and email-wide (`a` and `f`). */
+  leaseDom: Map<string, number>;
+  leaseStar: number;
+  windowEnd: number;
+}
+
+/** Drops what has expired (void counters, old leases) and reads the rest. */
+function load(fields: LockFields, now: number): View {
+  const windowEnd = Number(fields.get('w') ?? '0');
+  const open = windowEnd > now;
+  const view: View = { star: 0, dom: new Map(), leaseDom: new Map(), leaseStar: 0, windowEnd: open ? windowEnd : 0 };
+  for (const [f, v] of [...fields]) {
+    if (f === 'w') {
+      if (!open) fields.delete(f);
+    } else if (f === '*') {
+      if (open) view.star = Number(v);
+      else fields.delete(f);
+    } else if (f.startsWith('d:')) {
+      if (open) view.dom.set(f.slice(2), Number(v));
+      else fields.delete(f);
+    } else if (f.startsWith('l:')) {
+      const [exp = '0', kind = 'a', ws = ''] = splitLease(v);
+      if (Number(exp) <= now) fields.delete(f);
+      else if (kind === 'n') view.leaseDom.set(ws, (view.leaseDom.get(ws) ?? 0) + 1);
+      else view.leaseStar += 1;
+    }
+  }
+  return view;
+}
+
+function splitLease(v: string): [string, string, string] {
+  const a = v.indexOf('|');
+  const b = v.indexOf('|', a + 1);
+  return [v.slice(0, a), v.slice(a + 1, b), v.slice(b + 1)];
+}
+
+/** Settled failures and in-flight leases counting against a request naming `ws`, or without a domain (null). */
+function pressure(view: View, ws: string | null): { settled: number; inflight: number } {
+  if (ws !== null) {
+    return { settled: (view.dom.get(ws) ?? 0) + view.star, inflight: (view.leaseDom.get(ws) ?? 0) + view.leaseStar };
+  }
+  // Without a domain the password may be checked against any workspace: every one must have room.
+  let settled = 0;
+  let total = 0;
+  for (const [w, n] of view.dom) {
+    settled = Math.max(settled, n);
+    total = Math.max(total, n + (view.leaseDom.get(w) ?? 0));
+  }
+  for (const [w, n] of view.leaseDom) total = Math.max(total, n + (view.dom.get(w) ?? 0));
+  return { settled: settled + view.star, inflight: total - settled + view.leaseStar };
+}
+
+/** When the key may be forgotten: the window's end or the latest lease's expiry. */
+export function expiryOf(fields: LockFields): number {
+  let at = Number(fields.get('w') ?? '0');
+  for (const [f, v] of fields) if (f.startsWith('l:')) at = Math.max(at, Number(splitLease(v)[0]));
+  return at;
+}
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** The step before the password check (the Redis twin is BEGIN_SCRIPT). */
+export function beginAttempt(fields: LockFields, now: number, ws: string | null, leaseId: string, policy: LockPolicy): BeginResult {
+  const view = load(fields, now);
+  const { settled, inflight } = pressure(view, ws);
+  if (settled >= policy.max) return { outcome: 'locked', retryAfter: seconds(view.windowEnd - now), count: settled };
+  // "Total" here for a no-domain request is max over workspaces of (settled + leases), so this
+  // refuses whenever any workspace it could reach has no free slot left.
+  if (settled + inflight >= policy.max) return { outcome: 'busy', retryAfter: 0, count: settled };
+  const kind = ws === null ? 'a' : view.dom.has(ws) || view.dom.size < MAX_WORKSPACES ? 'n' : 'f';
+  fields.set(`l:${leaseId}`, `${now + policy.leaseSeconds * 1000}|${kind}|${ws ?? ''}`);
+  return { outcome: 'granted', retryAfter: 0, count: settled };
+}
+
+/** The step after the password check (the Redis twin is SETTLE_SCRIPT). */
+export function settleAttempt(fields: LockFields, now: number, leaseId: string, outcome: Settlement, policy: LockPolicy): SettleResult {
+  const view = load(fields, now);
+  const lease = fields.get(`l:${leaseId}`);
+  if (lease === undefined) return { settled: false, count: 0, locked: false };
+  fields.delete(`l:${leaseId}`);
+  if (outcome.kind === 'released') return { settled: true, count: 0, locked: false };
+  if (outcome.kind === 'authenticated') {
+    fields.delete(`d:${outcome.workspace}`);
+    view.dom.delete(outcome.workspace);
+    if (view.dom.size === 0 && view.star === 0) fields.delete('w');
+    return { settled: true, count: 0, locked: false };
+  }
+  const [, kind, ws] = splitLease(lease);
+  if (view.windowEnd === 0) fields.set('w', String(now + policy.windowSeconds * 1000));
+  if (kind === 'n') {
+    const n = (view.dom.get(ws) ?? 0) + 1;
+    view.dom.set(ws, n);
+    fields.set(`d:${ws}`, String(n));
+  } else {
+    view.star += 1;
+    fields.set('*', String(view.star));
+  }
+  const count = pressure(view, kind === 'a' ? null : ws).settled;
+  // Re-armed when the request's identity locks, so the lock lasts the full window from here.
+  if (count >= policy.max) fields.set('w', String(now + policy.windowSeconds * 1000));
+  return { settled: true, count, locked: count === policy.max };
+}
+
+/** `cli user unlock`: the workspace's counter and the email-wide one (the Redis twin is UNLOCK_SCRIPT). */
+export function unlock(fields: LockFields, now: number, ws: string): void {
+  const view = load(fields, now);
+  fields.delete(`d:${ws}`);
+  fields.delete('*');
+  view.dom.delete(ws);
+  if (view.dom.size === 0) fields.delete('w');
+}

@@ -24,9 +24,12 @@ export interface LoginAttempt {
    * failure is the one that locked. Throws 503 when the slot had expired (the outcome is not told).
    */
   fail(): Promise<{ count: number; locked: boolean }>;
-  /** The right password for the account in `tenantId`: clears that workspace's count only (same 503). */
+  /**
+   * The right password for the account in `tenantId`: that workspace's count starts again, no other
+   * one (same 503). Without a domain the attempt still counts email-wide.
+   */
   succeed(tenantId: string): Promise<void>;
-  /** Gives the slot back without counting (a disabled account, an error); never throws. */
+  /** Gives the slot back without counting (the password check itself broke); never throws. */
   release(): void;
 }
 

@@ -107,7 +107,8 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
       throw new GatewayError('INVALID_CREDENTIALS');
     }
     if (match.status !== 'active') {
-      slot.release();
+      // Not a login: counted like a failure, so it neither restarts nor escapes any count.
+      await slot.fail();
       void audit.record({ event: 'login_failure', tenantId: match.tenantId, userId: match.id, ...event, detail: { reason: 'disabled' } });
       throw new GatewayError('ACCOUNT_DISABLED');
     }

@@ -5,8 +5,12 @@ import type { BeginResult, LockPolicy, Settlement, SettleResult } from './state.
  * store runs this directly; the Redis store runs the same algorithm as Lua on a hash with the same
  * fields (gateway/store/redis-lock.ts), so both stores keep one contract. Fields:
  *   `w`       end of the fixed window, epoch ms (counters below are void once it has passed)
- *   `*`       failures made without `tenant_domain` (email-wide: they count against every workspace)
+ *   `*`       attempts made without `tenant_domain`, failed or not (email-wide: such an attempt checks
+ *             the password against every account of the email, so it counts against every workspace;
+ *             a success there is still a wrong password for the other accounts)
  *   `d:<ws>`  failures that named workspace <ws> (a tenant id, or `domain:<d>` for an unknown domain)
+ *   `c:<ws>`  the value of `*` when an account of <ws> last logged in: its own count starts again
+ *             from there, everybody else's does not
  *   `l:<id>`  an in-flight attempt's lease: `<expiry ms>|<kind>|<ws>`, kind `n` named (counts in
  *             `d:<ws>`), `f` named but folded into `*` (too many workspaces), `a` without a domain
  */
@@ -22,6 +26,7 @@ export const MAX_WORKSPACES = 64;
 interface View {
   star: number;
   dom: Map<string, number>;
+  credit: Map<string, number>;
   /** Live leases per workspace (named, not folded) and email-wide (`a` and `f`). */
   leaseDom: Map<string, number>;
   leaseStar: number;
@@ -32,15 +37,15 @@ interface View {
 function load(fields: LockFields, now: number): View {
   const windowEnd = Number(fields.get('w') ?? '0');
   const open = windowEnd > now;
-  const view: View = { star: 0, dom: new Map(), leaseDom: new Map(), leaseStar: 0, windowEnd: open ? windowEnd : 0 };
+  const view: View = { star: 0, dom: new Map(), credit: new Map(), leaseDom: new Map(), leaseStar: 0, windowEnd: open ? windowEnd : 0 };
   for (const [f, v] of [...fields]) {
     if (f === 'w') {
       if (!open) fields.delete(f);
     } else if (f === '*') {
       if (open) view.star = Number(v);
       else fields.delete(f);
-    } else if (f.startsWith('d:')) {
-      if (open) view.dom.set(f.slice(2), Number(v));
+    } else if (f.startsWith('d:') || f.startsWith('c:')) {
+      if (open) (f.startsWith('d:') ? view.dom : view.credit).set(f.slice(2), Number(v));
       else fields.delete(f);
     } else if (f.startsWith('l:')) {
       const [exp = '0', kind = 'a', ws = ''] = splitLease(v);
@@ -58,20 +63,24 @@ function splitLease(v: string): [string, string, string] {
   return [v.slice(0, a), v.slice(a + 1, b), v.slice(b + 1)];
 }
 
-/** Settled failures and in-flight leases counting against a request naming `ws`, or without a domain (null). */
+/** Wrong passwords a workspace's account (if it exists) has seen: its own failures, plus email-wide attempts since its last login. */
+function effective(view: View, ws: string): number {
+  return (view.dom.get(ws) ?? 0) + view.star - (view.credit.get(ws) ?? 0);
+}
+
+/** Settled counts and in-flight leases against a request naming `ws`, or without a domain (null). */
 function pressure(view: View, ws: string | null): { settled: number; inflight: number } {
-  if (ws !== null) {
-    return { settled: (view.dom.get(ws) ?? 0) + view.star, inflight: (view.leaseDom.get(ws) ?? 0) + view.leaseStar };
+  if (ws !== null) return { settled: effective(view, ws), inflight: (view.leaseDom.get(ws) ?? 0) + view.leaseStar };
+  // Without a domain the password may be checked against any workspace, including every one
+  // nobody named yet (count: the email-wide one): every one must have room.
+  let settled = view.star;
+  let total = view.star;
+  for (const w of new Set([...view.dom.keys(), ...view.credit.keys(), ...view.leaseDom.keys()])) {
+    const e = effective(view, w);
+    settled = Math.max(settled, e);
+    total = Math.max(total, e + (view.leaseDom.get(w) ?? 0));
   }
-  // Without a domain the password may be checked against any workspace: every one must have room.
-  let settled = 0;
-  let total = 0;
-  for (const [w, n] of view.dom) {
-    settled = Math.max(settled, n);
-    total = Math.max(total, n + (view.leaseDom.get(w) ?? 0));
-  }
-  for (const [w, n] of view.leaseDom) total = Math.max(total, n + (view.dom.get(w) ?? 0));
-  return { settled: settled + view.star, inflight: total - settled + view.leaseStar };
+  return { settled, inflight: total - settled + view.leaseStar };
 }
 
 /** When the key may be forgotten: the window's end or the latest lease's expiry. */
@@ -103,33 +112,52 @@ export function settleAttempt(fields: LockFields, now: number, leaseId: string, 
   if (lease === undefined) return { settled: false, count: 0, locked: false };
   fields.delete(`l:${leaseId}`);
   if (outcome.kind === 'released') return { settled: true, count: 0, locked: false };
-  if (outcome.kind === 'authenticated') {
-    fields.delete(`d:${outcome.workspace}`);
-    view.dom.delete(outcome.workspace);
-    if (view.dom.size === 0 && view.star === 0) fields.delete('w');
-    return { settled: true, count: 0, locked: false };
-  }
   const [, kind, ws] = splitLease(lease);
-  if (view.windowEnd === 0) fields.set('w', String(now + policy.windowSeconds * 1000));
-  if (kind === 'n') {
+  const window = () => {
+    if (view.windowEnd === 0) view.windowEnd = now + policy.windowSeconds * 1000;
+    fields.set('w', String(view.windowEnd));
+  };
+  if (kind === 'a') {
+    // Without a domain, even a success was a wrong password for every other account.
+    window();
+    view.star += 1;
+    fields.set('*', String(view.star));
+  }
+  if (outcome.kind === 'authenticated') {
+    const a = outcome.workspace;
+    fields.delete(`d:${a}`);
+    view.dom.delete(a);
+    if (view.star > 0) {
+      fields.set(`c:${a}`, String(view.star));
+      view.credit.set(a, view.star);
+    }
+  } else if (kind === 'n') {
+    window();
     const n = (view.dom.get(ws) ?? 0) + 1;
     view.dom.set(ws, n);
     fields.set(`d:${ws}`, String(n));
-  } else {
+  } else if (kind === 'f') {
+    window();
     view.star += 1;
     fields.set('*', String(view.star));
+  }
+  if (view.star === 0 && view.dom.size === 0) {
+    fields.delete('w');
+    return { settled: true, count: 0, locked: false };
   }
   const count = pressure(view, kind === 'a' ? null : ws).settled;
   // Re-armed when the request's identity locks, so the lock lasts the full window from here.
   if (count >= policy.max) fields.set('w', String(now + policy.windowSeconds * 1000));
-  return { settled: true, count, locked: count === policy.max };
+  return { settled: true, count, locked: outcome.kind === 'failed' && count === policy.max };
 }
 
-/** `cli user unlock`: the workspace's counter and the email-wide one (the Redis twin is UNLOCK_SCRIPT). */
+/** `cli user unlock`: the workspace's count and the email-wide one (the Redis twin is UNLOCK_SCRIPT). */
 export function unlock(fields: LockFields, now: number, ws: string): void {
   const view = load(fields, now);
   fields.delete(`d:${ws}`);
   fields.delete('*');
+  // Credits are marks on the email-wide count: they go with it.
+  for (const w of view.credit.keys()) fields.delete(`c:${w}`);
   view.dom.delete(ws);
   if (view.dom.size === 0) fields.delete('w');
 }

@@ -16,7 +16,7 @@ local windowEnd = 0
 for i = 1, #h, 2 do if h[i] == 'w' then windowEnd = tonumber(h[i + 1]) end end
 local open = windowEnd > now
 if not open then windowEnd = 0 end
-local star, dom, ndom, leaseDom, leaseStar, dead, leases = 0, {}, 0, {}, 0, {}, {}
+local star, dom, ndom, credit, leaseDom, leaseStar, dead, leases = 0, {}, 0, {}, {}, 0, {}, {}
 for i = 1, #h, 2 do
   local f, v = h[i], h[i + 1]
   local p = string.sub(f, 1, 2)
@@ -26,6 +26,8 @@ for i = 1, #h, 2 do
     if open then star = tonumber(v) else dead[#dead + 1] = f end
   elseif p == 'd:' then
     if open then dom[string.sub(f, 3)] = tonumber(v); ndom = ndom + 1 else dead[#dead + 1] = f end
+  elseif p == 'c:' then
+    if open then credit[string.sub(f, 3)] = tonumber(v) else dead[#dead + 1] = f end
   elseif p == 'l:' then
     local a = string.find(v, '|', 1, true)
     local b = string.find(v, '|', a + 1, true)
@@ -40,17 +42,22 @@ for i = 1, #h, 2 do
 end
 for i = 1, #dead, 500 do redis.call('HDEL', key, unpack(dead, i, math.min(i + 499, #dead))) end
 
+local function effective(ws)
+  return (dom[ws] or 0) + star - (credit[ws] or 0)
+end
+
 local function pressure(named, ws)
-  if named then return (dom[ws] or 0) + star, (leaseDom[ws] or 0) + leaseStar end
-  local settled, total = 0, 0
-  for w, n in pairs(dom) do
-    if n > settled then settled = n end
-    if n + (leaseDom[w] or 0) > total then total = n + (leaseDom[w] or 0) end
+  if named then return effective(ws), (leaseDom[ws] or 0) + leaseStar end
+  local settled, total = star, star
+  local function consider(w)
+    local e = effective(w)
+    if e > settled then settled = e end
+    if e + (leaseDom[w] or 0) > total then total = e + (leaseDom[w] or 0) end
   end
-  for w, n in pairs(leaseDom) do
-    if n + (dom[w] or 0) > total then total = n + (dom[w] or 0) end
-  end
-  return settled + star, total - settled + leaseStar
+  for w in pairs(dom) do consider(w) end
+  for w in pairs(credit) do consider(w) end
+  for w in pairs(leaseDom) do consider(w) end
+  return settled, total - settled + leaseStar
 end
 
 local function keepUntil()
@@ -80,10 +87,10 @@ keepUntil()
 return {0, 0, settled}
 `;
 
-// ARGV: lease id, outcome ('failed' | 'authenticated' | 'released'), workspace to clear, max, window ms.
+// ARGV: lease id, outcome ('failed' | 'authenticated' | 'released'), workspace that authenticated, max, window ms.
 // Returns {1 settled | 0 lease already gone, count, 1 when this failure locked}.
 export const SETTLE_SCRIPT = `${PRELUDE}
-local leaseId, outcome, clearWs, max, windowMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local leaseId, outcome, authWs, max, windowMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local lease = leases['l:' .. leaseId]
 if lease == nil then return {0, 0, 0} end
 redis.call('HDEL', key, 'l:' .. leaseId)
@@ -92,31 +99,47 @@ if outcome == 'released' then
   keepUntil()
   return {1, 0, 0}
 end
+local kind, ws = lease[1], lease[2]
+local function window()
+  if windowEnd == 0 then windowEnd = now + windowMs end
+  redis.call('HSET', key, 'w', tostring(windowEnd))
+end
+if kind == 'a' then
+  -- Without a domain, even a success was a wrong password for every other account.
+  window()
+  star = redis.call('HINCRBY', key, '*', 1)
+end
 if outcome == 'authenticated' then
-  if dom[clearWs] ~= nil then redis.call('HDEL', key, 'd:' .. clearWs); dom[clearWs] = nil; ndom = ndom - 1 end
-  if ndom == 0 and star == 0 then redis.call('HDEL', key, 'w'); windowEnd = 0 end
+  if dom[authWs] ~= nil then redis.call('HDEL', key, 'd:' .. authWs); dom[authWs] = nil; ndom = ndom - 1 end
+  if star > 0 then redis.call('HSET', key, 'c:' .. authWs, tostring(star)); credit[authWs] = star end
+elseif kind == 'n' then
+  window()
+  dom[ws] = redis.call('HINCRBY', key, 'd:' .. ws, 1)
+  ndom = 0
+  for _ in pairs(dom) do ndom = ndom + 1 end
+elseif kind == 'f' then
+  window()
+  star = redis.call('HINCRBY', key, '*', 1)
+end
+if star == 0 and ndom == 0 then
+  redis.call('HDEL', key, 'w')
+  windowEnd = 0
   keepUntil()
   return {1, 0, 0}
-end
-local kind, ws = lease[1], lease[2]
-if windowEnd == 0 then windowEnd = now + windowMs; redis.call('HSET', key, 'w', tostring(windowEnd)) end
-if kind == 'n' then
-  dom[ws] = redis.call('HINCRBY', key, 'd:' .. ws, 1)
-else
-  star = redis.call('HINCRBY', key, '*', 1)
 end
 local count = pressure(kind ~= 'a', ws)
 if count >= max then windowEnd = now + windowMs; redis.call('HSET', key, 'w', tostring(windowEnd)) end
 keepUntil()
 local locked = 0
-if count == max then locked = 1 end
+if outcome == 'failed' and count == max then locked = 1 end
 return {1, count, locked}
 `;
 
-// ARGV: workspace. Clears its counter and the email-wide one (cli user unlock).
+// ARGV: workspace. Clears its count, the email-wide one and the credits on it (cli user unlock).
 export const UNLOCK_SCRIPT = `${PRELUDE}
 local ws = ARGV[1]
 redis.call('HDEL', key, 'd:' .. ws, '*')
+for w in pairs(credit) do redis.call('HDEL', key, 'c:' .. w) end
 dom[ws] = nil
 local left = 0
 for _ in pairs(dom) do left = left + 1 end

@@ -9,8 +9,9 @@
 /**
  * How failed logins of one normalized email are counted (docs/security-model.md, "Lockout"): one
  * counter per named workspace (`tenant_domain` given) and one email-wide counter for attempts made
- * without `tenant_domain`. A request naming W is locked when count(W) + count(email-wide) reaches
- * `max`; a request without a domain when the highest workspace count + count(email-wide) does.
+ * without `tenant_domain`. A request naming W is locked when count(W) + the email-wide attempts since
+ * W's last login reach `max`; a request without a domain when that sum does for any workspace
+ * (a workspace nobody named counts the email-wide attempts alone).
  * In-flight attempts hold an expiring lease: they never lock anybody, but no attempt may start
  * while settled failures plus leases would exceed `max` for any workspace it could be checked against.
  */
@@ -38,9 +39,13 @@ export interface BeginResult {
 export type Settlement =
   /** A wrong password: count it in the lease's counter. */
   | { readonly kind: 'failed' }
-  /** The right password for this workspace (a tenant id): clear that workspace's counter only. */
+  /**
+   * The right password for this workspace (a tenant id): that workspace's own count starts again;
+   * no other count is cleared. Without a domain the attempt still counts email-wide: the password
+   * was checked (and wrong) for every other account of the email.
+   */
   | { readonly kind: 'authenticated'; readonly workspace: string }
-  /** Nothing to count (an error, a disabled account): give the slot back. */
+  /** Nothing to count (the check itself failed): give the slot back. */
   | { readonly kind: 'released' };
 
 export interface SettleResult {

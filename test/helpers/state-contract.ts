@@ -108,18 +108,35 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       expect(await probe(k, 'B', p)).toMatchObject({ count: 3 });
     });
 
-    it('success clears only the workspace that authenticated, never another one nor the email-wide count', async () => {
+    it('success restarts only the count of the workspace that authenticated, never another one', async () => {
       const k = key('success');
       const p = policy(10);
       for (let i = 0; i < 5; i++) await fail(k, 'A', p);
       for (let i = 0; i < 4; i++) await fail(k, 'B', p);
       for (let i = 0; i < 2; i++) await fail(k, null, p);
-      const id = lease();
-      expect((await store.beginAttempt(k, null, id, p)).outcome).toBe('granted');
-      expect(await store.settleAttempt(k, id, { kind: 'authenticated', workspace: 'B' }, p)).toMatchObject({ settled: true });
-      expect(await probe(k, 'B', p)).toMatchObject({ count: 2 });
+      // Named: clears B's count only.
+      const named = lease();
+      expect((await store.beginAttempt(k, 'B', named, p)).outcome).toBe('granted');
+      expect(await store.settleAttempt(k, named, { kind: 'authenticated', workspace: 'B' }, p)).toMatchObject({ settled: true });
+      expect(await probe(k, 'B', p)).toMatchObject({ count: 0 });
       expect(await probe(k, 'A', p)).toMatchObject({ count: 7 });
+      expect(await probe(k, 'other', p)).toMatchObject({ count: 2 });
       expect(await probe(k, null, p)).toMatchObject({ count: 7 });
+      // Without a domain: the password was checked against every account, so it still counts
+      // email-wide (a wrong password for everybody else); only B's own count starts again.
+      const any = lease();
+      expect((await store.beginAttempt(k, null, any, p)).outcome).toBe('granted');
+      expect(await store.settleAttempt(k, any, { kind: 'authenticated', workspace: 'B' }, p)).toMatchObject({ settled: true });
+      expect(await probe(k, 'B', p)).toMatchObject({ count: 0 });
+      expect(await probe(k, 'A', p)).toMatchObject({ count: 8 });
+      expect(await probe(k, 'other', p)).toMatchObject({ count: 3 });
+      expect(await probe(k, null, p)).toMatchObject({ count: 8 });
+      await fail(k, null, p);
+      expect(await probe(k, 'B', p)).toMatchObject({ count: 1 });
+      expect(await fail(k, 'A', p)).toMatchObject({ count: 10, locked: true });
+      expect(await probe(k, 'A', p)).toMatchObject({ outcome: 'locked', count: 10 });
+      expect(await probe(k, null, p)).toMatchObject({ outcome: 'locked', count: 10 });
+      expect(await probe(k, 'B', p)).toMatchObject({ outcome: 'granted', count: 1 });
     });
 
     it('unlock clears the workspace and the email-wide count (`cli user unlock`)', async () => {

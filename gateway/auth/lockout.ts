@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
-import type { AuthStateStore, LockPolicy, Settlement } from '../store/state.js';
+import type { AuthStateStore, BeginResult, LockPolicy, Settlement } from '../store/state.js';
 
 export interface LockoutPolicy {
   readonly maxAttempts: number;
@@ -19,6 +19,14 @@ export interface IpThrottlePolicy {
 export interface LoginAttempt {
   /** Settled failures that counted against this attempt when it began. */
   readonly count: number;
+  /**
+   * Set when a no-domain login's email-wide count is spent but workspaces that logged in during
+   * the window keep room of their own: check the password only against accounts of these tenants,
+   * and if none matches, count the failure and answer 403 ACCOUNT_LOCKED (see `lockedError`).
+   */
+  readonly only: readonly string[] | undefined;
+  /** The 403 a restricted attempt answers when no account of `only` matched. */
+  lockedError(): GatewayError;
   /**
    * A wrong password: counted. Resolves with the count, this failure included, and whether this
    * failure is the one that locked. Throws 503 when the slot had expired (the outcome is not told).
@@ -91,7 +99,7 @@ export function createLockout(deps: { state: AuthStateStore; clock?: Clock }, po
       let pause = 20;
       for (;;) {
         const r = await state.beginAttempt(key, workspace, leaseId, lock);
-        if (r.outcome === 'granted') return attempt(key, leaseId, r.count);
+        if (r.outcome === 'granted') return attempt(key, leaseId, r);
         if (r.outcome === 'locked') throw new GatewayError('ACCOUNT_LOCKED', { retryAfter: r.retryAfter || policy.seconds });
         // Busy: not locked, but every slot left is held by an attempt in flight. Its outcome decides
         // whether this one may run, so wait for it rather than answer "locked" on failures that
@@ -119,7 +127,7 @@ export function createLockout(deps: { state: AuthStateStore; clock?: Clock }, po
     },
   };
 
-  function attempt(key: string, leaseId: string, count: number): LoginAttempt {
+  function attempt(key: string, leaseId: string, begun: BeginResult): LoginAttempt {
     let done = false;
     const settle = async (outcome: Settlement) => {
       done = true;
@@ -130,7 +138,9 @@ export function createLockout(deps: { state: AuthStateStore; clock?: Clock }, po
       return r;
     };
     return {
-      count,
+      count: begun.count,
+      only: begun.only,
+      lockedError: () => new GatewayError('ACCOUNT_LOCKED', { retryAfter: begun.retryAfter || policy.seconds }),
       fail: async () => {
         const r = await settle({ kind: 'failed' });
         return { count: r.count, locked: r.locked };

@@ -73,15 +73,19 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
     const found = await candidates(email, body.tenant_domain, plausible);
     // Counts nothing yet: a slot is held while the password is checked, settled right after.
     const slot = await lockout.begin(email, found.workspace);
+    // A spent email-wide count leaves room only for the tenants whose account logged in during the
+    // window: the password is checked against those accounts alone (docs/security-model.md).
+    const only = slot.only;
+    const checked = only ? found.users.filter((u) => only.includes(u.tenantId)) : found.users;
 
     // Verify every candidate (oldest first) so the work done does not depend on which one matches.
     let match: User | undefined;
     let rehash = false;
     try {
-      if (found.users.length === 0) {
+      if (checked.length === 0) {
         await passwords.verifyDummy(plausible ? body.password : body.password.slice(0, MAX_PASSWORD));
       } else {
-        for (const user of found.users) {
+        for (const user of checked) {
           const result = await passwords.verify(user.passwordHash, body.password);
           if (result.ok && (!match || (match.status !== 'active' && user.status === 'active'))) {
             match = user;
@@ -98,13 +102,13 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
     if (!match) {
       // One round trip's time: the lockout count and the IP throttle are independent keys.
       const [counted] = await Promise.all([slot.fail(), lockout.failIp('login', ctx.ip)]);
-      const only = found.users.length === 1 ? found.users[0] : undefined;
-      void audit.record({ event: 'login_failure', tenantId: only?.tenantId ?? tenantIdOf(found), userId: only?.id ?? null, ...event, detail: { attempts: counted.count } });
+      const single = found.users.length === 1 ? found.users[0] : undefined;
+      void audit.record({ event: 'login_failure', tenantId: single?.tenantId ?? tenantIdOf(found), userId: single?.id ?? null, ...event, detail: { attempts: counted.count } });
       if (counted.locked) {
         deps.onLockout?.();
-        void audit.record({ event: 'lockout', tenantId: only?.tenantId ?? tenantIdOf(found), userId: only?.id ?? null, ...event, detail: { seconds: config.lockout.seconds } });
+        void audit.record({ event: 'lockout', tenantId: single?.tenantId ?? tenantIdOf(found), userId: single?.id ?? null, ...event, detail: { seconds: config.lockout.seconds } });
       }
-      throw new GatewayError('INVALID_CREDENTIALS');
+      throw only ? slot.lockedError() : new GatewayError('INVALID_CREDENTIALS');
     }
     if (match.status !== 'active') {
       // Not a login: counted like a failure, so it neither restarts nor escapes any count.

@@ -12,7 +12,9 @@ import type { BeginResult, LockPolicy, Settlement, SettleResult } from './state.
  *   `c:<ws>`  the value of `*` when an account of <ws> last logged in: its own count starts again
  *             from there, everybody else's does not
  *   `l:<id>`  an in-flight attempt's lease: `<expiry ms>|<kind>|<ws>`, kind `n` named (counts in
- *             `d:<ws>`), `f` named but folded into `*` (too many workspaces), `a` without a domain
+ *             `d:<ws>`), `f` named but folded into `*` (too many workspaces), `a` without a domain,
+ *             `r` without a domain but restricted to the comma-separated workspaces in <ws> (see
+ *             beginAttempt); `a`, `r` and `f` count in `*`
  */
 export type LockFields = Map<string, string>;
 
@@ -51,6 +53,7 @@ function load(fields: LockFields, now: number): View {
       const [exp = '0', kind = 'a', ws = ''] = splitLease(v);
       if (Number(exp) <= now) fields.delete(f);
       else if (kind === 'n') view.leaseDom.set(ws, (view.leaseDom.get(ws) ?? 0) + 1);
+      else if (kind === 'r') for (const w of ws.split(',')) view.leaseDom.set(w, (view.leaseDom.get(w) ?? 0) + 1);
       else view.leaseStar += 1;
     }
   }
@@ -92,16 +95,34 @@ export function expiryOf(fields: LockFields): number {
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-/** The step before the password check (the Redis twin is BEGIN_SCRIPT). */
+/**
+ * The step before the password check (the Redis twin is BEGIN_SCRIPT). A request without a domain
+ * whose email-wide count is spent is not simply refused: the workspaces whose own account logged in
+ * during this window (they hold a credit) still have room of their own, so the request is granted
+ * restricted to them (`only`): the password is checked against those accounts alone, and a miss
+ * answers "locked". Nobody else's account is reached, so a burst of right passwords without a
+ * domain keeps working, and the answer still depends only on the requests, never on existence.
+ */
 export function beginAttempt(fields: LockFields, now: number, ws: string | null, leaseId: string, policy: LockPolicy): BeginResult {
   const view = load(fields, now);
   const { settled, inflight } = pressure(view, ws);
-  if (settled >= policy.max) return { outcome: 'locked', retryAfter: seconds(view.windowEnd - now), count: settled };
-  // "Total" here for a no-domain request is max over workspaces of (settled + leases), so this
-  // refuses whenever any workspace it could reach has no free slot left.
+  const retryAfter = view.windowEnd > now ? seconds(view.windowEnd - now) : 0;
+  const lease = (kind: string, of: string) => fields.set(`l:${leaseId}`, `${now + policy.leaseSeconds * 1000}|${kind}|${of}`);
+  if (ws === null && settled >= policy.max) {
+    const credited = [...view.credit.keys()].filter((w) => effective(view, w) < policy.max).sort();
+    const roomy = credited.filter((w) => effective(view, w) + (view.leaseDom.get(w) ?? 0) + view.leaseStar < policy.max);
+    if (roomy.length > 0) {
+      lease('r', roomy.join(','));
+      return { outcome: 'granted', retryAfter, count: settled, only: roomy };
+    }
+    if (credited.length > 0) return { outcome: 'busy', retryAfter: 0, count: settled };
+  }
+  if (settled >= policy.max) return { outcome: 'locked', retryAfter, count: settled };
+  // For a no-domain request "inflight" is taken at the fullest workspace, so this refuses whenever
+  // any workspace it could reach has no free slot left.
   if (settled + inflight >= policy.max) return { outcome: 'busy', retryAfter: 0, count: settled };
   const kind = ws === null ? 'a' : view.dom.has(ws) || view.dom.size < MAX_WORKSPACES ? 'n' : 'f';
-  fields.set(`l:${leaseId}`, `${now + policy.leaseSeconds * 1000}|${kind}|${ws ?? ''}`);
+  lease(kind, ws ?? '');
   return { outcome: 'granted', retryAfter: 0, count: settled };
 }
 
@@ -117,7 +138,7 @@ export function settleAttempt(fields: LockFields, now: number, leaseId: string, 
     if (view.windowEnd === 0) view.windowEnd = now + policy.windowSeconds * 1000;
     fields.set('w', String(view.windowEnd));
   };
-  if (kind === 'a') {
+  if (kind === 'a' || kind === 'r') {
     // Without a domain, even a success was a wrong password for every other account.
     window();
     view.star += 1;
@@ -145,7 +166,7 @@ export function settleAttempt(fields: LockFields, now: number, leaseId: string, 
     fields.delete('w');
     return { settled: true, count: 0, locked: false };
   }
-  const count = pressure(view, kind === 'a' ? null : ws).settled;
+  const count = pressure(view, kind === 'a' || kind === 'r' ? null : ws).settled;
   // Re-armed when the request's identity locks, so the lock lasts the full window from here.
   if (count >= policy.max) fields.set('w', String(now + policy.windowSeconds * 1000));
   return { settled: true, count, locked: outcome.kind === 'failed' && count === policy.max };

@@ -36,7 +36,13 @@ for i = 1, #h, 2 do
       dead[#dead + 1] = f
     else
       leases[f] = { kind, ws, exp }
-      if kind == 'n' then leaseDom[ws] = (leaseDom[ws] or 0) + 1 else leaseStar = leaseStar + 1 end
+      if kind == 'n' then
+        leaseDom[ws] = (leaseDom[ws] or 0) + 1
+      elseif kind == 'r' then
+        for w in string.gmatch(ws, '[^,]+') do leaseDom[w] = (leaseDom[w] or 0) + 1 end
+      else
+        leaseStar = leaseStar + 1
+      end
     end
   end
 end
@@ -70,21 +76,42 @@ end
 `;
 
 // ARGV: max, window ms, lease ms, lease id, workspace ('' = none), max workspaces.
-// Returns {0 granted | 1 locked | 2 busy, retry-after seconds, settled count}.
+// Returns {0 granted | 1 locked | 2 busy, retry-after seconds, settled count, restricted workspaces ('' = none)}.
 export const BEGIN_SCRIPT = `${PRELUDE}
 local max, windowMs, leaseMs, leaseId, ws, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
 local named = ws ~= ''
 local settled, inflight = pressure(named, ws)
-if settled >= max then return {1, math.max(1, math.ceil((windowEnd - now) / 1000)), settled} end
-if settled + inflight >= max then return {2, 0, settled} end
+local retryAfter = 0
+if windowEnd > now then retryAfter = math.max(1, math.ceil((windowEnd - now) / 1000)) end
+local function lease(kind, of)
+  redis.call('HSET', key, 'l:' .. leaseId, tostring(now + leaseMs) .. '|' .. kind .. '|' .. of)
+  leases['l:' .. leaseId] = { kind, of, now + leaseMs }
+  keepUntil()
+end
+if not named and settled >= max then
+  local credited, roomy = {}, {}
+  for w in pairs(credit) do
+    if effective(w) < max then
+      credited[#credited + 1] = w
+      if effective(w) + (leaseDom[w] or 0) + leaseStar < max then roomy[#roomy + 1] = w end
+    end
+  end
+  if #roomy > 0 then
+    table.sort(roomy)
+    local list = table.concat(roomy, ',')
+    lease('r', list)
+    return {0, retryAfter, settled, list}
+  end
+  if #credited > 0 then return {2, 0, settled, ''} end
+end
+if settled >= max then return {1, retryAfter, settled, ''} end
+if settled + inflight >= max then return {2, 0, settled, ''} end
 local kind = 'a'
 if named then
   if dom[ws] ~= nil or ndom < cap then kind = 'n' else kind = 'f' end
 end
-redis.call('HSET', key, 'l:' .. leaseId, tostring(now + leaseMs) .. '|' .. kind .. '|' .. ws)
-leases['l:' .. leaseId] = { kind, ws, now + leaseMs }
-keepUntil()
-return {0, 0, settled}
+lease(kind, ws)
+return {0, 0, settled, ''}
 `;
 
 // ARGV: lease id, outcome ('failed' | 'authenticated' | 'released'), workspace that authenticated, max, window ms.
@@ -104,7 +131,7 @@ local function window()
   if windowEnd == 0 then windowEnd = now + windowMs end
   redis.call('HSET', key, 'w', tostring(windowEnd))
 end
-if kind == 'a' then
+if kind == 'a' or kind == 'r' then
   -- Without a domain, even a success was a wrong password for every other account.
   window()
   star = redis.call('HINCRBY', key, '*', 1)
@@ -127,7 +154,7 @@ if star == 0 and ndom == 0 then
   keepUntil()
   return {1, 0, 0}
 end
-local count = pressure(kind ~= 'a', ws)
+local count = pressure(kind == 'n' or kind == 'f', ws)
 if count >= max then windowEnd = now + windowMs; redis.call('HSET', key, 'w', tostring(windowEnd)) end
 keepUntil()
 local locked = 0

@@ -49,7 +49,7 @@ return {c, redis.call('TTL', KEYS[1])}
 `;
 
 type ScriptClient = RedisClient & {
-  g2dBegin(...args: (string | number)[]): Promise<[number, number, number]>;
+  g2dBegin(...args: (string | number)[]): Promise<[number, number, number, string]>;
   g2dSettle(...args: (string | number)[]): Promise<[number, number, number]>;
   g2dUnlock(...args: (string | number)[]): Promise<number>;
   g2dHit(...args: (string | number)[]): Promise<[number, number]>;
@@ -91,8 +91,8 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
     kind: 'redis',
     beginAttempt: (key, workspace, leaseId, policy) =>
       guard(async (): Promise<BeginResult> => {
-        const [outcome, retryAfter, count] = await c.g2dBegin(k(key), policy.max, policy.windowSeconds * 1000, policy.leaseSeconds * 1000, leaseId, workspace ?? '', MAX_WORKSPACES);
-        return { outcome: OUTCOMES[outcome] ?? 'busy', retryAfter, count };
+        const [outcome, retryAfter, count, only] = await c.g2dBegin(k(key), policy.max, policy.windowSeconds * 1000, policy.leaseSeconds * 1000, leaseId, workspace ?? '', MAX_WORKSPACES);
+        return { outcome: OUTCOMES[outcome] ?? 'busy', retryAfter, count, ...(only ? { only: only.split(',') } : {}) };
       }),
     settleAttempt: (key, leaseId, outcome, policy) =>
       guard(async (): Promise<SettleResult> => {

@@ -33,6 +33,12 @@ export interface BeginResult {
   readonly retryAfter: number;
   /** Settled failures counting against this request. */
   readonly count: number;
+  /**
+   * Granted without a domain although the email-wide count is spent: check the password only
+   * against the accounts of these workspaces (the ones that logged in during this window), and
+   * answer "locked" (Retry-After `retryAfter`) if none matches.
+   */
+  readonly only?: readonly string[];
 }
 
 /** What an attempt turned out to be, once its password was checked. */

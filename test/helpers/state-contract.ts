@@ -135,8 +135,34 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       expect(await probe(k, 'B', p)).toMatchObject({ count: 1 });
       expect(await fail(k, 'A', p)).toMatchObject({ count: 10, locked: true });
       expect(await probe(k, 'A', p)).toMatchObject({ outcome: 'locked', count: 10 });
-      expect(await probe(k, null, p)).toMatchObject({ outcome: 'locked', count: 10 });
+      // Without a domain only B, which logged in, still has room: such a request reaches B alone.
+      expect(await probe(k, null, p)).toMatchObject({ outcome: 'granted', count: 10, only: ['B'] });
       expect(await probe(k, 'B', p)).toMatchObject({ outcome: 'granted', count: 1 });
+    });
+
+    it('a spent email-wide count still admits no-domain logins restricted to workspaces that logged in', async () => {
+      const k = key('restricted');
+      const p = policy(3);
+      const login = async (ws: string | null, outcome: 'ok' | 'wrong', as = 'A') => {
+        const id = lease();
+        const b = await store.beginAttempt(k, ws, id, p);
+        if (b.outcome === 'granted') await store.settleAttempt(k, id, outcome === 'ok' ? { kind: 'authenticated', workspace: as } : { kind: 'failed' }, p);
+        return b;
+      };
+      await login(null, 'wrong');
+      await login(null, 'wrong');
+      await login(null, 'ok'); // the email-wide count is now 3: spent
+      expect((await probe(k, 'B', p)).outcome).toBe('locked');
+      for (let i = 0; i < 5; i++) {
+        const r = await login(null, 'ok');
+        expect(r).toMatchObject({ outcome: 'granted', only: ['A'] });
+        expect(r.retryAfter).toBeGreaterThan(0);
+      }
+      expect((await probe(k, 'A', p)).count).toBe(0);
+      // Misses count against A (and everyone), until A's own room is spent too.
+      for (let i = 0; i < 3; i++) expect(await login(null, 'wrong')).toMatchObject({ outcome: 'granted', only: ['A'] });
+      expect((await probe(k, null, p)).outcome).toBe('locked');
+      expect((await probe(k, 'A', p)).outcome).toBe('locked');
     });
 
     it('unlock clears the workspace and the email-wide count (`cli user unlock`)', async () => {

@@ -74,7 +74,7 @@ export const userCommands: CommandTable = {
       const tenant = await tenantOf(args, ctx);
       const email = normalizeEmail(need(args, 'email'));
       const lock = createLockout({ state: await ctx.state() }, ctx.config.lockout, ctx.config.loginIpLimit);
-      await lock.reset(lock.keysFor([tenant.id], email));
+      await lock.unlock(email, tenant.id);
       return { tenant: tenant.domain, email, unlocked: true };
     },
   },

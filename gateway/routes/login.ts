@@ -18,34 +18,46 @@ interface LoginBody {
 }
 
 interface Candidates {
-  /** Lock keys' tenant parts: tenant ids, or `domain:<d>` where no such tenant exists. */
+  /**
+   * The workspace the request named, whose lockout count it uses: the tenant id, or `domain:<d>`
+   * when no active tenant has that domain; null without `tenant_domain` (the email-wide count).
+   */
+  readonly workspace: string | null;
+  /** Tenants the email may resolve to (ids, or `domain:<d>`), for the audit row. */
   readonly tenantKeys: string[];
   readonly users: User[];
 }
 
 /**
- * POST /api/v1/auth/login (SPEC §5). Tenant from `tenant_domain`, else from the email (the
+ * POST /api/v1/auth/login (docs/api.md). Tenant from `tenant_domain`, else from the email (the
  * password disambiguates; the earliest-created matching account wins), else DEFAULT_TENANT_DOMAIN.
- * The attempt is counted before the password is checked; every credential failure is the same
- * 401 `invalid credentials` and costs one argon2 verify whether or not the identity exists.
+ * A lockout slot is taken before the password is checked and settled right after
+ * (docs/security-model.md, "Lockout"); every credential failure is the same 401 `invalid
+ * credentials` and costs one argon2 verify whether or not the identity exists.
  */
 export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
   const { config, users, tenants, passwords, tokens, lockout, audit, log } = deps;
 
-  async function candidates(email: string, tenantDomain: string | undefined): Promise<Candidates> {
+  /** Implausible input (`lookUp` false) names the same workspace but never reaches the users table. */
+  async function candidates(email: string, tenantDomain: string | undefined, lookUp: boolean): Promise<Candidates> {
     if (tenantDomain !== undefined) {
       const domain = tenantDomain.trim().toLowerCase();
       const tenant = domain.length > 0 && domain.length <= 253 ? await tenants.findByDomain(domain) : null;
-      if (!tenant || tenant.status !== 'active') return { tenantKeys: [`domain:${domain.slice(0, 253)}`], users: [] };
-      const user = await users.findInTenant(tenant.id, email);
-      return { tenantKeys: [tenant.id], users: user ? [user] : [] };
+      if (!tenant || tenant.status !== 'active') {
+        const workspace = `domain:${domain.slice(0, 253)}`;
+        return { workspace, tenantKeys: [workspace], users: [] };
+      }
+      const user = lookUp ? await users.findInTenant(tenant.id, email) : null;
+      return { workspace: tenant.id, tenantKeys: [tenant.id], users: user ? [user] : [] };
     }
+    const none = { workspace: null, tenantKeys: [`domain:${config.defaultTenantDomain}`], users: [] };
+    if (!lookUp) return none;
     const found = await users.findByEmailAcrossTenants(email);
-    if (found.length > 0) return { tenantKeys: found.map((u) => u.tenantId), users: found };
+    if (found.length > 0) return { workspace: null, tenantKeys: found.map((u) => u.tenantId), users: found };
     const fallback = await tenants.findByDomain(config.defaultTenantDomain);
-    if (!fallback || fallback.status !== 'active') return { tenantKeys: [`domain:${config.defaultTenantDomain}`], users: [] };
+    if (!fallback || fallback.status !== 'active') return none;
     const user = await users.findInTenant(fallback.id, email);
-    return { tenantKeys: [fallback.id], users: user ? [user] : [] };
+    return { workspace: null, tenantKeys: [fallback.id], users: user ? [user] : [] };
   }
 
   async function login(ctx: RequestContext): Promise<void> {
@@ -58,42 +70,56 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
     await lockout.checkIp('login', ctx.ip);
     const email = normalizeEmail(body.email);
     const plausible = email.length > 0 && email.length <= MAX_EMAIL && body.password.length > 0 && body.password.length <= MAX_PASSWORD;
-    const found = plausible ? await candidates(email, body.tenant_domain) : { tenantKeys: [`domain:${config.defaultTenantDomain}`], users: [] };
-    const keys = lockout.keysFor(found.tenantKeys, email);
-    const counted = await lockout.begin(keys);
+    const found = await candidates(email, body.tenant_domain, plausible);
+    // Counts nothing yet: a slot is held while the password is checked, settled right after.
+    const slot = await lockout.begin(email, found.workspace);
+    // A spent email-wide count leaves room only for the tenants whose account logged in during the
+    // window: the password is checked against those accounts alone (docs/security-model.md).
+    const only = slot.only;
+    const checked = only ? found.users.filter((u) => only.includes(u.tenantId)) : found.users;
 
     // Verify every candidate (oldest first) so the work done does not depend on which one matches.
     let match: User | undefined;
     let rehash = false;
-    if (found.users.length === 0) {
-      await passwords.verifyDummy(plausible ? body.password : body.password.slice(0, MAX_PASSWORD));
-    } else {
-      for (const user of found.users) {
-        const result = await passwords.verify(user.passwordHash, body.password);
-        if (result.ok && (!match || (match.status !== 'active' && user.status === 'active'))) {
-          match = user;
-          rehash = result.needsRehash;
+    try {
+      if (checked.length === 0) {
+        await passwords.verifyDummy(plausible ? body.password : body.password.slice(0, MAX_PASSWORD));
+      } else {
+        for (const user of checked) {
+          const result = await passwords.verify(user.passwordHash, body.password);
+          if (result.ok && (!match || (match.status !== 'active' && user.status === 'active'))) {
+            match = user;
+            rehash = result.needsRehash;
+          }
         }
       }
+    } catch (err) {
+      slot.release();
+      throw err;
     }
 
     const event = { ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) };
     if (!match) {
-      await lockout.failIp('login', ctx.ip);
-      const only = found.users.length === 1 ? found.users[0] : undefined;
-      void audit.record({ event: 'login_failure', tenantId: only?.tenantId ?? tenantIdOf(found), userId: only?.id ?? null, ...event, detail: { attempts: counted.count } });
-      if (lockout.reachedLimit(counted.count)) {
+      // One round trip's time: the lockout count and the IP throttle are independent keys.
+      const [counted] = await Promise.all([slot.fail(), lockout.failIp('login', ctx.ip)]);
+      const single = found.users.length === 1 ? found.users[0] : undefined;
+      void audit.record({ event: 'login_failure', tenantId: single?.tenantId ?? tenantIdOf(found), userId: single?.id ?? null, ...event, detail: { attempts: counted.count } });
+      if (counted.locked) {
         deps.onLockout?.();
-        void audit.record({ event: 'lockout', tenantId: only?.tenantId ?? tenantIdOf(found), userId: only?.id ?? null, ...event, detail: { seconds: config.lockout.seconds } });
+        void audit.record({ event: 'lockout', tenantId: single?.tenantId ?? tenantIdOf(found), userId: single?.id ?? null, ...event, detail: { seconds: config.lockout.seconds } });
       }
-      throw new GatewayError('INVALID_CREDENTIALS');
+      throw only ? slot.lockedError() : new GatewayError('INVALID_CREDENTIALS');
     }
     if (match.status !== 'active') {
+      // Not a login: counted like a failure, so it neither restarts nor escapes any count.
+      await slot.fail();
       void audit.record({ event: 'login_failure', tenantId: match.tenantId, userId: match.id, ...event, detail: { reason: 'disabled' } });
       throw new GatewayError('ACCOUNT_DISABLED');
     }
 
-    await lockout.reset(keys);
+    // Clears only the workspace of the account that authenticated, never another tenant's count
+    // nor the email-wide one (docs/security-model.md, "Lockout").
+    await slot.succeed(match.tenantId);
     const newHash = rehash ? await passwords.hash(body.password) : undefined;
     await users.recordLogin(match.id, newHash).catch((err: unknown) => log.warn({ err: String(err) }, 'recording last login failed'));
     const minted = await tokens.mint({ userId: match.id, tenantId: match.tenantId, email: match.email, role: match.role });

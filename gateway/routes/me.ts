@@ -9,7 +9,7 @@ import { userAgent } from './login.js';
 import type { HandlerMap } from './table.js';
 
 /**
- * The signed-in user's own endpoints (SPEC §5): `GET me` (fresh from Postgres), `POST me/password`
+ * The signed-in user's own endpoints (docs/api.md): `GET me` (fresh from Postgres), `POST me/password`
  * (wrong current password counts toward lockout; success returns a new token and invalidates every
  * earlier one) and `POST logout` (audit + the token's jti revoked until it expires). These three
  * stay open while `must_change_password` is set; every other route answers 403 until then.
@@ -34,19 +34,26 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
 
   /** After the body is read, under the password admission control (a storm is shed with 503). */
   async function changePassword(ctx: RequestContext, auth: Auth, user: User, body: PasswordBody): Promise<void> {
-    const keys = lockout.keysFor([user.tenantId], user.email);
-    const attempt = await lockout.begin(keys);
+    // The account's own workspace: a wrong current password counts like a login naming its tenant.
+    const slot = await lockout.begin(user.email, user.tenantId);
     const event = { tenantId: user.tenantId, userId: user.id, ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) };
-    const check = body.current_password.length <= 1024 ? await passwords.verify(user.passwordHash, body.current_password) : { ok: await passwords.verifyDummy('') };
+    let check: { ok: boolean };
+    try {
+      check = body.current_password.length <= 1024 ? await passwords.verify(user.passwordHash, body.current_password) : { ok: await passwords.verifyDummy('') };
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
     if (!check.ok) {
-      void audit.record({ event: 'login_failure', ...event, detail: { reason: 'password_change_wrong_current', attempts: attempt.count } });
-      if (lockout.reachedLimit(attempt.count)) {
+      const counted = await slot.fail();
+      void audit.record({ event: 'login_failure', ...event, detail: { reason: 'password_change_wrong_current', attempts: counted.count } });
+      if (counted.locked) {
         deps.onLockout?.();
         void audit.record({ event: 'lockout', ...event, detail: { seconds: config.lockout.seconds } });
       }
       throw new GatewayError('INVALID_CREDENTIALS');
     }
-    await lockout.reset(keys);
+    await slot.succeed(user.tenantId);
     deps.checkNewPassword(body.new_password, body.current_password);
     const hash = await passwords.hash(body.new_password);
     const at = clock.now();

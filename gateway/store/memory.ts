@@ -1,12 +1,33 @@
 import { systemClock, type Clock } from '../clock.js';
-import type { AttemptResult, AuthStateStore, CounterResult } from './state.js';
+import { beginAttempt, expiryOf, settleAttempt, unlock, type LockFields } from './lock-model.js';
+import type { AuthStateStore, CounterResult } from './state.js';
 
 /**
- * In-process AuthStateStore for the single-instance quickstart (SPEC §1). Same contract as the
- * Redis store, same key expiry; it is never used when NODE_ENV=production.
+ * In-process AuthStateStore for the single-instance quickstart (docs/operations.md). Same
+ * contract as the Redis store (the lockout steps are the very model the Redis scripts mirror), same
+ * key expiry; it is never used when NODE_ENV=production.
  */
 export function createMemoryStateStore(clock: Clock = systemClock, maxKeys = 100_000): AuthStateStore {
   const entries = new Map<string, { value: string; expiresAt: number }>();
+  // One email's lockout fields per key, forgotten when the window and every lease have ended.
+  const locks = new Map<string, LockFields>();
+  const lockFields = (key: string): LockFields => {
+    const now = clock.now();
+    let fields = locks.get(key);
+    if (fields && expiryOf(fields) <= now) fields = undefined;
+    if (!fields) {
+      if (locks.size >= maxKeys) {
+        for (const [k, f] of locks) if (expiryOf(f) <= now) locks.delete(k);
+        for (const k of locks.keys()) {
+          if (locks.size < maxKeys) break;
+          locks.delete(k);
+        }
+      }
+      fields = new Map();
+      locks.set(key, fields);
+    }
+    return fields;
+  };
 
   const live = (key: string) => {
     const e = entries.get(key);
@@ -35,37 +56,16 @@ export function createMemoryStateStore(clock: Clock = systemClock, maxKeys = 100
       entries.delete(key);
     }
   };
-  const status = (keys: readonly string[], max: number): AttemptResult => {
-    let highest = 0;
-    let ttl = 0;
-    for (const key of keys) {
-      const c = count(key);
-      highest = Math.max(highest, c);
-      if (c >= max) ttl = Math.max(ttl, ttlOf(key));
-    }
-    return highest >= max ? { locked: true, retryAfter: ttl, count: highest } : { locked: false, retryAfter: 0, count: highest };
-  };
-
   return {
     kind: 'memory',
-    async registerAttempt(keys, max, windowSeconds) {
-      const s = status(keys, max);
-      if (s.locked) return s;
-      let highest = 0;
-      for (const key of keys) {
-        const c = count(key) + 1;
-        const e = live(key);
-        const keepTtl = e && c < max ? (e.expiresAt - clock.now()) / 1000 : windowSeconds;
-        set(key, String(c), keepTtl);
-        highest = Math.max(highest, c);
-      }
-      return { locked: false, retryAfter: 0, count: highest };
+    async beginAttempt(key, workspace, leaseId, policy) {
+      return beginAttempt(lockFields(key), clock.now(), workspace, leaseId, policy);
     },
-    async lockStatus(keys, max) {
-      return status(keys, max);
+    async settleAttempt(key, leaseId, outcome, policy) {
+      return settleAttempt(lockFields(key), clock.now(), leaseId, outcome, policy);
     },
-    async clear(keys) {
-      for (const key of keys) entries.delete(key);
+    async unlock(key, workspace) {
+      unlock(lockFields(key), clock.now(), workspace);
     },
     async hit(key, windowSeconds): Promise<CounterResult> {
       const e = live(key);
@@ -96,6 +96,7 @@ export function createMemoryStateStore(clock: Clock = systemClock, maxKeys = 100
     },
     async close() {
       entries.clear();
+      locks.clear();
     },
   };
 }

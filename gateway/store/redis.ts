@@ -1,7 +1,9 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/types.js';
 import { GatewayError, unavailable } from '../errors.js';
-import type { AttemptResult, AuthStateStore, CounterResult } from './state.js';
+import { MAX_WORKSPACES } from './lock-model.js';
+import { BEGIN_SCRIPT, SETTLE_SCRIPT, UNLOCK_SCRIPT } from './redis-lock.js';
+import type { AuthStateStore, BeginResult, CounterResult, SettleResult } from './state.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -39,49 +41,6 @@ export function createRedisClient(config: RedisConfig, extra: Partial<RedisOptio
   return new Redis(config.url, common);
 }
 
-// KEYS = the lock counters. ARGV = max, window seconds.
-// Refuses without counting when any key is at or over max; else INCR each key, opening the
-// window on the first count and re-arming it when the count reaches max (the lock's duration).
-const ATTEMPT_SCRIPT = `
-local max = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local highest = 0
-local ttl = 0
-for i, key in ipairs(KEYS) do
-  local c = tonumber(redis.call('GET', key) or '0')
-  if c >= max then
-    local t = redis.call('TTL', key)
-    if t < 0 then t = window; redis.call('EXPIRE', key, window) end
-    if t > ttl then ttl = t end
-    if c > highest then highest = c end
-  end
-end
-if highest >= max then return {1, ttl, highest} end
-for i, key in ipairs(KEYS) do
-  local c = redis.call('INCR', key)
-  if c == 1 or c >= max then redis.call('EXPIRE', key, window) end
-  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, window) end
-  if c > highest then highest = c end
-end
-return {0, 0, highest}
-`;
-
-const STATUS_SCRIPT = `
-local max = tonumber(ARGV[1])
-local highest = 0
-local ttl = 0
-for i, key in ipairs(KEYS) do
-  local c = tonumber(redis.call('GET', key) or '0')
-  if c > highest then highest = c end
-  if c >= max then
-    local t = redis.call('TTL', key)
-    if t > ttl then ttl = t end
-  end
-end
-if highest >= max then return {1, ttl, highest} end
-return {0, 0, highest}
-`;
-
 // KEYS[1] counter, ARGV[1] window. INCR + EXPIRE on first hit, atomically (no immortal keys).
 const HIT_SCRIPT = `
 local c = redis.call('INCR', KEYS[1])
@@ -98,8 +57,9 @@ return v
 `;
 
 type ScriptClient = RedisClient & {
-  g2dAttempt(...args: (string | number)[]): Promise<[number, number, number]>;
-  g2dStatus(...args: (string | number)[]): Promise<[number, number, number]>;
+  g2dBegin(...args: (string | number)[]): Promise<[number, number, number, string]>;
+  g2dSettle(...args: (string | number)[]): Promise<[number, number, number]>;
+  g2dUnlock(...args: (string | number)[]): Promise<number>;
   g2dHit(...args: (string | number)[]): Promise<[number, number]>;
   g2dTake(key: string): Promise<string | null>;
 };
@@ -111,12 +71,13 @@ type ScriptClient = RedisClient & {
  */
 export function createRedisStateStore(client: RedisClient, prefix: string): AuthStateStore {
   const c = client as ScriptClient;
-  c.defineCommand('g2dAttempt', { lua: ATTEMPT_SCRIPT });
-  c.defineCommand('g2dStatus', { lua: STATUS_SCRIPT });
+  c.defineCommand('g2dBegin', { numberOfKeys: 1, lua: BEGIN_SCRIPT });
+  c.defineCommand('g2dSettle', { numberOfKeys: 1, lua: SETTLE_SCRIPT });
+  c.defineCommand('g2dUnlock', { numberOfKeys: 1, lua: UNLOCK_SCRIPT });
   c.defineCommand('g2dHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
   c.defineCommand('g2dTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   const k = (key: string) => prefix + key;
-  // SPEC §10 fault decision: once connected, a lost connection fails every command at once (503 for
+  // Fault decision (docs/operations.md): once connected, a lost connection fails every command at once (503 for
   // logins, fail-open for revocation checks) instead of queueing each one for the command timeout,
   // so a Redis outage costs token traffic nothing. Before the first connection commands still
   // queue, so requests racing the start-up connect are not refused.
@@ -134,20 +95,24 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
       throw unavailable('redis', err);
     }
   }
-  const toAttempt = ([locked, ttl, count]: [number, number, number]): AttemptResult => ({
-    locked: locked === 1,
-    retryAfter: Math.max(0, ttl),
-    count,
-  });
+  const OUTCOMES = ['granted', 'locked', 'busy'] as const;
 
   return {
     kind: 'redis',
-    registerAttempt: (keys, max, windowSeconds) =>
-      guard(async () => toAttempt(await c.g2dAttempt(keys.length, ...keys.map(k), max, windowSeconds))),
-    lockStatus: (keys, max) => guard(async () => toAttempt(await c.g2dStatus(keys.length, ...keys.map(k), max))),
-    clear: (keys) =>
+    beginAttempt: (key, workspace, leaseId, policy) =>
+      guard(async (): Promise<BeginResult> => {
+        const [outcome, retryAfter, count, only] = await c.g2dBegin(k(key), policy.max, policy.windowSeconds * 1000, policy.leaseSeconds * 1000, leaseId, workspace ?? '', MAX_WORKSPACES);
+        return { outcome: OUTCOMES[outcome] ?? 'busy', retryAfter, count, ...(only ? { only: only.split(',') } : {}) };
+      }),
+    settleAttempt: (key, leaseId, outcome, policy) =>
+      guard(async (): Promise<SettleResult> => {
+        const workspace = outcome.kind === 'authenticated' ? outcome.workspace : '';
+        const [settled, count, locked] = await c.g2dSettle(k(key), leaseId, outcome.kind, workspace, policy.max, policy.windowSeconds * 1000);
+        return { settled: settled === 1, count, locked: locked === 1 };
+      }),
+    unlock: (key, workspace) =>
       guard(async () => {
-        if (keys.length > 0) await Promise.all(keys.map((key) => c.del(k(key))));
+        await c.g2dUnlock(k(key), workspace);
       }),
     hit: (key, windowSeconds) =>
       guard(async (): Promise<CounterResult> => {

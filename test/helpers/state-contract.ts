@@ -1,11 +1,12 @@
 /**
- * One contract for AuthStateStore (STYLE habit 9), shared by every store and Redis topology the
+ * One contract for AuthStateStore (one suite for every implementation), shared by every store and Redis topology the
  * gateway supports: the in-process store (manual clock) and Redis single node, Cluster and
  * Sentinel (real servers, real waits of 1–2 s: their TTLs are the server's own).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuthStateStore } from '../../gateway/store/state.js';
+import { MAX_WORKSPACES } from '../../gateway/store/lock-model.js';
+import type { AuthStateStore, LockPolicy } from '../../gateway/store/state.js';
 
 export interface Harness {
   readonly store: AuthStateStore;
@@ -17,8 +18,7 @@ export interface Harness {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /**
  * Fresh logical keys per test (the Redis prefix is shared by every run of a file). The random part
- * is a Cluster hash tag, so keys derived from one (`${k}:a`, `${k}:b`) share a slot, as the
- * gateway's lock keys of one identity do (`lock:{<email hash>}:<tenant>`).
+ * is a Cluster hash tag, as in the gateway's lock keys (`lock:{<email digest>}`, one hash per email).
  */
 export const key = (name: string) => `${name}:{${randomBytes(6).toString('hex')}}`;
 
@@ -34,79 +34,193 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       await h.close();
     });
 
-    it('counts attempts, locks at max, and refuses without counting while locked', async () => {
+    const policy = (max: number, windowSeconds = 60, leaseSeconds = 30): LockPolicy => ({ max, windowSeconds, leaseSeconds });
+    let leases = 0;
+    const lease = () => `lease-${++leases}`;
+    /** One wrong password: begin, then settle as failed. */
+    const fail = async (k: string, ws: string | null, p: LockPolicy) => {
+      const id = lease();
+      const b = await store.beginAttempt(k, ws, id, p);
+      if (b.outcome !== 'granted') return b;
+      return { ...b, ...(await store.settleAttempt(k, id, { kind: 'failed' }, p)) };
+    };
+    const probe = async (k: string, ws: string | null, p: LockPolicy) => {
+      const id = lease();
+      const b = await store.beginAttempt(k, ws, id, p);
+      if (b.outcome === 'granted') await store.settleAttempt(k, id, { kind: 'released' }, p);
+      return b;
+    };
+
+    it('counts settled failures, locks at max, and refuses without counting while locked', async () => {
       const k = key('lock');
-      for (let i = 1; i <= 3; i++) {
-        expect(await store.registerAttempt([k], 3, 60)).toEqual({ locked: false, retryAfter: 0, count: i });
-      }
-      const refused = await store.registerAttempt([k], 3, 60);
-      expect(refused.locked).toBe(true);
-      expect(refused.count).toBe(3);
-      for (let i = 0; i < 5; i++) await store.registerAttempt([k], 3, 60);
-      expect((await store.lockStatus([k], 3)).count).toBe(3);
-      expect(await store.lockStatus([k], 4)).toEqual({ locked: false, retryAfter: 0, count: 3 });
+      const p = policy(3);
+      for (let i = 1; i <= 3; i++) expect(await fail(k, 'A', p)).toMatchObject({ outcome: 'granted', count: i, settled: true, locked: i === 3 });
+      const refused = await probe(k, 'A', p);
+      expect(refused).toMatchObject({ outcome: 'locked', count: 3 });
+      for (let i = 0; i < 5; i++) await fail(k, 'A', p);
+      expect((await probe(k, 'A', p)).count).toBe(3);
+      expect(await probe(k, 'A', policy(4))).toEqual({ outcome: 'granted', retryAfter: 0, count: 3 });
     });
 
     it('answers Retry-After from the lock: at most the window, more than zero', async () => {
       const k = key('retry');
-      for (let i = 0; i < 2; i++) await store.registerAttempt([k], 2, 60);
-      const r = await store.registerAttempt([k], 2, 60);
-      expect(r.locked).toBe(true);
+      for (let i = 0; i < 2; i++) await fail(k, null, policy(2));
+      const r = await probe(k, null, policy(2));
+      expect(r.outcome).toBe('locked');
       expect(r.retryAfter).toBeGreaterThanOrEqual(58);
       expect(r.retryAfter).toBeLessThanOrEqual(60);
-      const s = await store.lockStatus([k], 2);
-      expect(s.locked).toBe(true);
-      expect(s.retryAfter).toBeGreaterThan(0);
-      expect(s.retryAfter).toBeLessThanOrEqual(60);
     });
 
-    it('forgets failures when the window ends (count starts again at 1)', async () => {
+    it('forgets failures when the window ends (count starts again at 0)', async () => {
       const k = key('window');
-      await store.registerAttempt([k], 5, 1);
-      expect((await store.registerAttempt([k], 5, 1)).count).toBe(2);
+      await fail(k, 'A', policy(5, 1));
+      expect((await fail(k, null, policy(5, 1))).count).toBe(2); // highest workspace (A: 1) + email-wide (1)
       await h.advance(1.3);
-      expect(await store.lockStatus([k], 5)).toEqual({ locked: false, retryAfter: 0, count: 0 });
-      expect((await store.registerAttempt([k], 5, 1)).count).toBe(1);
+      expect(await probe(k, 'A', policy(5, 1))).toEqual({ outcome: 'granted', retryAfter: 0, count: 0 });
+      expect(await probe(k, null, policy(5, 1))).toEqual({ outcome: 'granted', retryAfter: 0, count: 0 });
     });
 
-    it('re-arms the window when the count reaches max, so the lock lasts the full window', async () => {
+    it('re-arms the window when a failure locks, so the lock lasts the full window', async () => {
       const k = key('rearm');
-      await store.registerAttempt([k], 2, 2);
+      const p = policy(2, 2);
+      await fail(k, 'A', p);
       await h.advance(1.2);
-      await store.registerAttempt([k], 2, 2); // reaches max: the lock now runs 2 s from here
-      await h.advance(1.2); // 2.4 s after the first attempt: past the original window
-      expect((await store.registerAttempt([k], 2, 2)).locked).toBe(true);
+      expect(await fail(k, 'A', p)).toMatchObject({ locked: true }); // the lock now runs 2 s from here
+      await h.advance(1.2); // 2.4 s after the first failure: past the original window
+      expect((await probe(k, 'A', p)).outcome).toBe('locked');
       await h.advance(1.1); // 2.3 s after the lock began
-      const after = await store.registerAttempt([k], 2, 2);
-      expect(after).toEqual({ locked: false, retryAfter: 0, count: 1 });
+      expect(await probe(k, 'A', p)).toEqual({ outcome: 'granted', retryAfter: 0, count: 0 });
     });
 
-    it('several keys: locked if any key is locked (none counted), otherwise every key is counted', async () => {
-      // One identity's keys (one hash tag), as the gateway's multi-key calls always are.
-      const k = key('multi');
-      const [a, b, c] = [`${k}:a`, `${k}:b`, `${k}:c`];
-      for (let i = 0; i < 3; i++) await store.registerAttempt([a], 3, 60);
-      const r = await store.registerAttempt([b, a], 3, 60);
-      expect(r.locked).toBe(true);
-      expect(r.retryAfter).toBeGreaterThan(0);
-      expect((await store.lockStatus([b], 3)).count).toBe(0);
-
-      await store.registerAttempt([b], 3, 60);
-      expect(await store.registerAttempt([b, c], 3, 60)).toEqual({ locked: false, retryAfter: 0, count: 2 });
-      expect((await store.lockStatus([b], 3)).count).toBe(2);
-      expect((await store.lockStatus([c], 3)).count).toBe(1);
-      expect((await store.lockStatus([c, a], 3)).locked).toBe(true);
+    it('a named request counts its workspace plus the email-wide count; a no-domain request the highest workspace plus it', async () => {
+      const k = key('sums');
+      const p = policy(10);
+      for (let i = 0; i < 6; i++) await fail(k, 'A', p);
+      for (let i = 0; i < 3; i++) await fail(k, null, p);
+      expect(await probe(k, 'A', p)).toMatchObject({ outcome: 'granted', count: 9 });
+      expect(await probe(k, 'B', p)).toMatchObject({ outcome: 'granted', count: 3 });
+      expect(await probe(k, null, p)).toMatchObject({ outcome: 'granted', count: 9 });
+      expect(await fail(k, 'A', p)).toMatchObject({ count: 10, locked: true });
+      expect((await probe(k, 'A', p)).outcome).toBe('locked');
+      expect((await probe(k, null, p)).outcome).toBe('locked');
+      expect(await probe(k, 'B', p)).toMatchObject({ outcome: 'granted', count: 3 });
+      expect(await fail(k, null, p)).toMatchObject({ outcome: 'locked' }); // refused, not counted
+      expect(await probe(k, 'B', p)).toMatchObject({ count: 3 });
     });
 
-    it('clear removes the counters (success, `cli user unlock`)', async () => {
-      const k = key('clear');
-      const [a, b] = [`${k}:a`, `${k}:b`];
-      for (let i = 0; i < 3; i++) await store.registerAttempt([a, b], 3, 60);
-      expect((await store.lockStatus([a], 3)).locked).toBe(true);
-      await store.clear([a, b]);
-      await store.clear([]);
-      expect(await store.lockStatus([a, b], 3)).toEqual({ locked: false, retryAfter: 0, count: 0 });
-      expect((await store.registerAttempt([a], 3, 60)).count).toBe(1);
+    it('success restarts only the count of the workspace that authenticated, never another one', async () => {
+      const k = key('success');
+      const p = policy(10);
+      for (let i = 0; i < 5; i++) await fail(k, 'A', p);
+      for (let i = 0; i < 4; i++) await fail(k, 'B', p);
+      for (let i = 0; i < 2; i++) await fail(k, null, p);
+      // Named: clears B's count only.
+      const named = lease();
+      expect((await store.beginAttempt(k, 'B', named, p)).outcome).toBe('granted');
+      expect(await store.settleAttempt(k, named, { kind: 'authenticated', workspace: 'B' }, p)).toMatchObject({ settled: true });
+      expect(await probe(k, 'B', p)).toMatchObject({ count: 0 });
+      expect(await probe(k, 'A', p)).toMatchObject({ count: 7 });
+      expect(await probe(k, 'other', p)).toMatchObject({ count: 2 });
+      expect(await probe(k, null, p)).toMatchObject({ count: 7 });
+      // Without a domain: the password was checked against every account, so it still counts
+      // email-wide (a wrong password for everybody else); only B's own count starts again.
+      const any = lease();
+      expect((await store.beginAttempt(k, null, any, p)).outcome).toBe('granted');
+      expect(await store.settleAttempt(k, any, { kind: 'authenticated', workspace: 'B' }, p)).toMatchObject({ settled: true });
+      expect(await probe(k, 'B', p)).toMatchObject({ count: 0 });
+      expect(await probe(k, 'A', p)).toMatchObject({ count: 8 });
+      expect(await probe(k, 'other', p)).toMatchObject({ count: 3 });
+      expect(await probe(k, null, p)).toMatchObject({ count: 8 });
+      await fail(k, null, p);
+      expect(await probe(k, 'B', p)).toMatchObject({ count: 1 });
+      expect(await fail(k, 'A', p)).toMatchObject({ count: 10, locked: true });
+      expect(await probe(k, 'A', p)).toMatchObject({ outcome: 'locked', count: 10 });
+      // Without a domain only B, which logged in, still has room: such a request reaches B alone.
+      expect(await probe(k, null, p)).toMatchObject({ outcome: 'granted', count: 10, only: ['B'] });
+      expect(await probe(k, 'B', p)).toMatchObject({ outcome: 'granted', count: 1 });
+    });
+
+    it('a spent email-wide count still admits no-domain logins restricted to workspaces that logged in', async () => {
+      const k = key('restricted');
+      const p = policy(3);
+      const login = async (ws: string | null, outcome: 'ok' | 'wrong', as = 'A') => {
+        const id = lease();
+        const b = await store.beginAttempt(k, ws, id, p);
+        if (b.outcome === 'granted') await store.settleAttempt(k, id, outcome === 'ok' ? { kind: 'authenticated', workspace: as } : { kind: 'failed' }, p);
+        return b;
+      };
+      await login(null, 'wrong');
+      await login(null, 'wrong');
+      await login(null, 'ok'); // the email-wide count is now 3: spent
+      expect((await probe(k, 'B', p)).outcome).toBe('locked');
+      for (let i = 0; i < 5; i++) {
+        const r = await login(null, 'ok');
+        expect(r).toMatchObject({ outcome: 'granted', only: ['A'] });
+        expect(r.retryAfter).toBeGreaterThan(0);
+      }
+      expect((await probe(k, 'A', p)).count).toBe(0);
+      // Misses count against A (and everyone), until A's own room is spent too.
+      for (let i = 0; i < 3; i++) expect(await login(null, 'wrong')).toMatchObject({ outcome: 'granted', only: ['A'] });
+      expect((await probe(k, null, p)).outcome).toBe('locked');
+      expect((await probe(k, 'A', p)).outcome).toBe('locked');
+    });
+
+    it('unlock clears the workspace and the email-wide count (`cli user unlock`)', async () => {
+      const k = key('unlock');
+      const p = policy(3);
+      await fail(k, 'B', p);
+      await fail(k, 'A', p);
+      await fail(k, null, p);
+      expect(await fail(k, 'A', p)).toMatchObject({ count: 3, locked: true });
+      expect((await probe(k, null, p)).outcome).toBe('locked');
+      await store.unlock(k, 'A');
+      expect(await probe(k, 'A', p)).toEqual({ outcome: 'granted', retryAfter: 0, count: 0 });
+      expect(await probe(k, 'B', p)).toMatchObject({ outcome: 'granted', count: 1 });
+      await store.unlock(k, 'B');
+      expect(await probe(k, null, p)).toEqual({ outcome: 'granted', retryAfter: 0, count: 0 });
+    });
+
+    it('in-flight attempts make others wait (busy), never lock; a right password frees the slot', async () => {
+      const k = key('busy');
+      const p = policy(3);
+      const ids = [lease(), lease(), lease()];
+      for (const id of ids) expect((await store.beginAttempt(k, 'A', id, p)).outcome).toBe('granted');
+      expect(await probe(k, 'A', p)).toEqual({ outcome: 'busy', retryAfter: 0, count: 0 });
+      expect((await probe(k, null, p)).outcome).toBe('busy'); // could be checked against A
+      expect((await probe(k, 'B', p)).outcome).toBe('granted');
+      for (const id of ids) expect(await store.settleAttempt(k, id, { kind: 'authenticated', workspace: 'A' }, p)).toMatchObject({ settled: true });
+      expect(await probe(k, 'A', p)).toEqual({ outcome: 'granted', retryAfter: 0, count: 0 });
+      // No-domain leases hold a slot of every workspace.
+      const all = [lease(), lease()];
+      for (const id of all) expect((await store.beginAttempt(k, null, id, p)).outcome).toBe('granted');
+      await fail(k, 'B', p);
+      expect((await probe(k, 'B', p)).outcome).toBe('busy');
+      expect((await probe(k, 'C', p)).outcome).toBe('granted');
+      for (const id of all) await store.settleAttempt(k, id, { kind: 'released' }, p);
+      expect(await probe(k, 'B', p)).toMatchObject({ outcome: 'granted', count: 1 });
+    });
+
+    it('a lease expires by itself (a gateway that died mid-attempt), and settling it late changes nothing', async () => {
+      const k = key('lease');
+      const p = policy(2, 60, 1);
+      const [x, y] = [lease(), lease()];
+      expect((await store.beginAttempt(k, 'A', x, p)).outcome).toBe('granted');
+      expect((await store.beginAttempt(k, 'A', y, p)).outcome).toBe('granted');
+      expect((await probe(k, 'A', p)).outcome).toBe('busy');
+      await h.advance(1.3);
+      expect(await store.settleAttempt(k, x, { kind: 'failed' }, p)).toEqual({ settled: false, count: 0, locked: false });
+      expect(await probe(k, 'A', p)).toEqual({ outcome: 'granted', retryAfter: 0, count: 0 });
+    });
+
+    it('folds failures naming more than MAX_WORKSPACES workspaces into the email-wide count', async () => {
+      const k = key('fold');
+      const p = policy(1000);
+      for (let i = 0; i < MAX_WORKSPACES; i++) await fail(k, `w${i}`, p);
+      expect(await probe(k, 'w0', p)).toMatchObject({ count: 1 });
+      await fail(k, 'extra', p);
+      expect(await probe(k, 'w0', p)).toMatchObject({ count: 2 });
+      expect(await probe(k, 'other', p)).toMatchObject({ count: 1 });
+      expect(await probe(k, null, p)).toMatchObject({ count: 2 });
     });
 
     it('hit / peek: a fixed window that counts, reads without counting, and resets when it ends', async () => {
@@ -163,13 +277,18 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       expect(await store.takeMarker(b)).toBeNull();
     });
 
-    it('is atomic: 30 parallel attempts with max 10 let exactly 10 through', async () => {
+    it('is atomic: 30 parallel attempts with max 10 let exactly 10 through; they lock only once settled', async () => {
       const k = key('race');
-      const results = await Promise.all(Array.from({ length: 30 }, () => store.registerAttempt([k, `${k}:second`], 10, 60)));
-      expect(results.filter((r) => !r.locked)).toHaveLength(10);
-      expect(results.filter((r) => r.locked)).toHaveLength(20);
-      expect(results.filter((r) => !r.locked).map((r) => r.count).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      expect((await store.lockStatus([`${k}:second`], 10)).count).toBe(10);
+      const p = policy(10);
+      const ids = Array.from({ length: 30 }, () => lease());
+      const begun = await Promise.all(ids.map((id, i) => store.beginAttempt(k, i % 2 ? 'A' : null, id, p)));
+      expect(begun.filter((r) => r.outcome === 'granted')).toHaveLength(10);
+      expect(begun.filter((r) => r.outcome === 'busy')).toHaveLength(20);
+      const granted = ids.filter((_, i) => begun[i]?.outcome === 'granted');
+      const settled = await Promise.all(granted.map((id) => store.settleAttempt(k, id, { kind: 'failed' }, p)));
+      expect(settled.filter((r) => r.locked)).toHaveLength(1);
+      expect((await probe(k, 'A', p)).outcome).toBe('locked');
+      expect((await probe(k, null, p)).outcome).toBe('locked');
     });
 
     it('pings', async () => {

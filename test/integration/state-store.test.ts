@@ -1,6 +1,6 @@
 /**
  * The AuthStateStore contract (test/helpers/state-contract.ts) against the in-process store the
- * quickstart uses and the single-node Redis store production uses (SPEC §5, §6, §11); Cluster and
+ * quickstart uses and the single-node Redis store production uses; Cluster and
  * Sentinel run it in redis-topologies.test.ts.
  */
 import { randomBytes } from 'node:crypto';
@@ -40,10 +40,16 @@ describe('Redis', () => {
     // One fresh key of every kind with long windows, beside whatever the contract left behind.
     const store = createRedisStateStore(client!, prefix);
     const k = key('ttl');
-    for (let i = 0; i < 4; i++) await store.registerAttempt([`${k}:lock-a`, `${k}:lock-b`], 3, 600);
+    const p = { max: 3, windowSeconds: 600, leaseSeconds: 600 };
+    for (let i = 0; i < 4; i++) {
+      if ((await store.beginAttempt(`${k}:lock-a`, 'A', `l${i}`, p)).outcome === 'granted') await store.settleAttempt(`${k}:lock-a`, `l${i}`, { kind: 'failed' }, p);
+    }
+    await store.beginAttempt(`${k}:lock-c`, null, 'in-flight', p); // a lease only: the key lives as long as it
+    await store.beginAttempt(`${k}:lock-b`, null, 'x', p);
+    await store.settleAttempt(`${k}:lock-b`, 'x', { kind: 'failed' }, p);
+    await store.unlock(`${k}:lock-b`, 'A');
     await store.hit(`${k}:ip`, 600);
     await store.setMarker(`${k}:jti`, 'revoked', 600);
-    await store.clear([`${k}:lock-b`]);
     const keys: string[] = [];
     let cursor = '0';
     do {
@@ -51,7 +57,7 @@ describe('Redis', () => {
       cursor = next;
       keys.push(...batch);
     } while (cursor !== '0');
-    expect(keys).toEqual(expect.arrayContaining([`${prefix}${k}:lock-a`, `${prefix}${k}:ip`, `${prefix}${k}:jti`]));
+    expect(keys).toEqual(expect.arrayContaining([`${prefix}${k}:lock-a`, `${prefix}${k}:lock-c`, `${prefix}${k}:ip`, `${prefix}${k}:jti`]));
     expect(keys).not.toContain(`${prefix}${k}:lock-b`);
     const ttls = await Promise.all(keys.map((k) => inspector.ttl(k)));
     const immortal = keys.filter((_, i) => (ttls[i] ?? -1) < 0);

@@ -15,6 +15,7 @@ import { createCors } from './http/cors.js';
 import { createRouter } from './http/router.js';
 import { createLogger } from './ops/logger.js';
 import { createHealth } from './ops/health.js';
+import { createAuditRetention } from './ops/audit-retention.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { createDrainer, createInFlight } from './ops/shutdown.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
@@ -96,6 +97,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const users = createUserStore(db);
   const tenants = createTenantStore(db);
   const audit = createAuditLog(db, log);
+  metrics.buildInfo(config.build);
+  // One instance of many prunes old audit events each day (AUDIT_RETENTION_DAYS; 0 = keep forever).
+  const retention = createAuditRetention({ db, log, clock, onRun: (result, deleted) => metrics.auditPrune(result, deleted) }, { retentionDays: config.auditRetentionDays });
+  retention.start();
   const tokens = createTokenService({ ...config.jwt, secret: config.jwt.secret }, { clock });
   const passwords = createPasswordHasher(config.passwords);
   // The dummy hash is computed now, so the first unknown-email login costs what every other does.
@@ -187,6 +192,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     closeWebSockets: () => wsProxy.closeAll(1001),
     closeResources: async () => {
       health.close();
+      await retention.stop();
       // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
       await nodeKeys.close();
       await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);

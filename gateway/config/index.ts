@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { packageVersion } from './build-info.js';
 import { DEFAULT_PROXY_ROUTES, GATEWAY_ROUTES, isHttpUrl, loadRoutesFile } from './routes.js';
 import { Reader, type Env } from './reader.js';
 import type { Config, DatabaseConfig, RedisConfig } from './types.js';
@@ -99,6 +100,9 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   const requestTimeoutMs = r.int('GATEWAY_REQUEST_TIMEOUT_MS', 300_000, 500, 3_600_000);
   if (requestTimeoutMs < headersTimeoutMs) problems.push('GATEWAY_REQUEST_TIMEOUT_MS: must be at least GATEWAY_HEADERS_TIMEOUT_MS');
 
+  const buildCommit = r.str('GATEWAY_BUILD_COMMIT') ?? null;
+  if (buildCommit !== null && !/^[0-9a-f]{7,40}$/i.test(buildCommit)) problems.push('GATEWAY_BUILD_COMMIT: must be a git commit hash (7 to 40 hex digits)');
+
   const config: Config = {
     nodeEnv,
     production,
@@ -153,6 +157,8 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     trustedProxies,
     log: { level: logLevel, format: logFormat === 'pretty' ? 'pretty' : 'json' },
     workers: r.int('GATEWAY_WORKERS', 1, 1, 64),
+    auditRetentionDays: r.int('AUDIT_RETENTION_DAYS', 365, 0, 36_500),
+    build: { version: packageVersion(), commit: buildCommit?.toLowerCase() ?? null },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

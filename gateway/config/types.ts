@@ -104,4 +104,8 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
   readonly workers: number;
+  /** AUDIT_RETENTION_DAYS: audit events older than this are pruned daily; 0 keeps them forever. */
+  readonly auditRetentionDays: number;
+  /** What this build is, for g2d_gateway_build_info: package.json version, GATEWAY_BUILD_COMMIT. */
+  readonly build: { readonly version: string; readonly commit: string | null };
 }

@@ -1,5 +1,5 @@
 /**
- * Composition root (STYLE: config → store → auth → routes/proxy → server → main). Wiring only:
+ * Composition root (config → store → auth → routes/proxy → server → main). Wiring only:
  * every piece is created by its own factory and handed what it needs.
  */
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,8 @@ import { createRouter } from './http/router.js';
 import { createLogger } from './ops/logger.js';
 import { createHealth } from './ops/health.js';
 import { createAuditRetention } from './ops/audit-retention.js';
+import { createReloader } from './ops/reload.js';
+import { readReloadable } from './config/reload.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { createDrainer, createInFlight } from './ops/shutdown.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
@@ -65,14 +67,16 @@ export interface App {
   readonly db: Db;
   readonly state: AuthStateStore;
   readonly metrics: GatewayMetrics;
-  /** Edge-node key verification (SPEC §6); its LISTEN connection is closed by close(). */
+  /** Edge-node key verification (docs/api.md); its LISTEN connection is closed by close(). */
   readonly nodeKeys: NodeKeyAuthenticator;
-  /** True once close() started: readiness 503, Connection: close, upgrades refused (SPEC §10). */
+  /** True once close() started: readiness 503, Connection: close, upgrades refused (docs/operations.md). */
   draining(): boolean;
   /** Listens on config.host:config.port; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
-  /** Drains and closes everything (SPEC §10). */
+  /** Drains and closes everything (docs/operations.md). */
   close(): Promise<void>;
+  /** Re-reads the route table and rotation keys (SIGHUP); true when they were valid and swapped in. */
+  reload(): Promise<boolean>;
 }
 
 /** Builds the whole gateway from a validated Config whose secrets are resolved. */
@@ -133,7 +137,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const health = createHealth({ db, state, metrics, isDraining: () => draining() });
   handlerMaps.push(health.routes);
   const nodeStore = createNodeStore(db);
-  // Revocation LISTEN (SPEC §6, §11) on a one-connection pool of its own, so it never takes a slot
+  // Revocation LISTEN (docs/edge-nodes.md, docs/scale-out.md) on a one-connection pool of its own, so it never takes a slot
   // from request traffic. An injected Db comes without a URL for a second connection: no LISTEN
   // then, and cached node keys are re-checked every 5 s instead (node-keys.ts).
   const listenDb =
@@ -143,7 +147,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, db: listenDb, log, clock });
   await nodeKeys.start();
   handlerMaps.push(createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason) }));
-  // Identity assertions for upstreams and the JWKS they verify them with (SPEC §8).
+  // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
   const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
   handlerMaps.push(jwksRoutes(signer));
   const gateway = createDispatcher(...handlerMaps);
@@ -157,7 +161,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     signer,
     clock,
     trusts,
-    // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (SPEC §7).
+    // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (docs/configuration.md).
     isStillValid: async (u) =>
       (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp })).verdict === 'ok',
     onOpen: () => metrics.websocketOpened(),
@@ -167,11 +171,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
   // ---- server
+  const router = createRouter(config.routes);
+  const reloader = createReloader({
+    read: () => readReloadable(),
+    router,
+    tokens,
+    signer,
+    log,
+    previousSecrets: config.jwt.previousSecrets,
+    previousPublicKeys: config.identity.previousPublicKeys,
+  });
   const inFlight = createInFlight();
   const server = createGatewayServer({
     config,
     log,
-    router: createRouter(config.routes),
+    router,
     clientIp,
     cors: createCors(config.allowedOrigins),
     gateway,
@@ -219,6 +233,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         });
       }),
     close: () => drainer.drain(),
+    reload: () => reloader.reload(),
   };
 }
 

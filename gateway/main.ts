@@ -37,14 +37,14 @@ async function main(): Promise<void> {
     serveClusterMetrics();
     process.exit(await superviseWorkers({ workers: config.workers, log, graceMs: config.shutdownGraceSeconds * 1000 }));
   }
-  // Outside production, a missing secret or database gets SPEC §2's development default.
+  // Outside production, a missing secret or database gets its development default (docs/configuration.md).
   const defaults = await withDevDefaults(config, log);
   if (defaults.embedded) await migrateEmbedded(defaults.config, log);
   const app = await createApp(defaults.config, { log, metrics: createMetrics({ clusterWorker: isClusterWorker() }) });
   const address = await app.listen();
   log.info({ host: address.address, port: address.port, ...(config.workers > 1 ? {} : { pid: process.pid }) }, 'gateway listening');
 
-  // SPEC §10: the first SIGTERM/SIGINT drains (readiness 503, stop accepting, finish in-flight
+  // docs/operations.md: the first SIGTERM/SIGINT drains (readiness 503, stop accepting, finish in-flight
   // requests within SHUTDOWN_GRACE_SECONDS, WebSockets closed with 1001) and exits 0. A second
   // signal, or a drain that overruns its deadline by 10 s, exits at once with 1.
   let stopping = false;
@@ -74,6 +74,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP re-reads GATEWAY_ROUTES_FILE and the previous-key lists (docs/operations.md).
+  process.on('SIGHUP', () => {
+    if (!stopping) void app.reload();
+  });
   if (isClusterWorker()) onPrimaryShutdown((reason) => stop(reason, false));
 }
 

@@ -20,10 +20,15 @@ export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reas
 
 export interface TokenService {
   mint(subject: { userId: string; tenantId: string; email: string; role: Role }): Promise<MintedToken>;
-  /** Verifies signature and claims (SPEC §5). Never throws for a bad token. */
+  /** Verifies signature and claims (docs/api.md). Never throws for a bad token. */
   verify(token: string): Promise<VerifyResult>;
   /** verify()'s answer for a token already verified and cached, at once; null when it must be verified. */
   verifyCached(token: string): VerifyResult | null;
+  /**
+   * Replaces the older verification-only secrets (SIGHUP reload, ops/reload.ts). The verified-token
+   * cache is emptied, so a token of a secret just removed is refused from the next request on.
+   */
+  setPreviousSecrets(secrets: readonly string[]): void;
 }
 
 export interface TokenServiceOptions {
@@ -39,7 +44,7 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const enc = new TextEncoder();
 
 /**
- * HS256 token minting and verification (SPEC §5, RFC 8725). Keys are imported once (first use),
+ * HS256 token minting and verification (docs/api.md, RFC 8725). Keys are imported once (first use),
  * not per call. Verification accepts only HS256 (never `none`, never another HMAC size), requires
  * `tid`/`sub`/`exp` and the configured `iss`/`aud`, allows 30 s of clock skew, and follows no
  * header parameter (`kid`, `jku`, `jwk`, `x5u`); a `crit` header is refused. Older secrets from
@@ -49,7 +54,9 @@ const enc = new TextEncoder();
 export function createTokenService(config: JwtConfig & { secret: string }, options: TokenServiceOptions = {}): TokenService {
   const clock = options.clock ?? systemClock;
   const signingKey = hmacKey(enc.encode(config.secret), 'sign');
-  const verifyKeys = [config.secret, ...config.previousSecrets].map((s) => hmacKey(enc.encode(s), 'verify'));
+  const currentKey = hmacKey(enc.encode(config.secret), 'verify');
+  // Swapped whole on reload: verify() reads it once per call.
+  let verifyKeys = [currentKey, ...config.previousSecrets.map((s) => hmacKey(enc.encode(s), 'verify'))];
   const leeway = config.clockToleranceSeconds;
   const cacheSize = options.cacheSize ?? 10_000;
   const cache = cacheSize > 0 ? new LRUCache<string, TokenClaims>({ max: cacheSize }) : null;
@@ -85,6 +92,11 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
         .sign(await signingKey());
       const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp };
       return { token, claims, expiresAt: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    },
+
+    setPreviousSecrets(secrets) {
+      verifyKeys = [currentKey, ...secrets.map((s) => hmacKey(enc.encode(s), 'verify'))];
+      cache?.clear();
     },
 
     verifyCached(token) {
@@ -125,7 +137,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
 
 /**
  * An HMAC-SHA-256 CryptoKey imported once, on first use, then reused: handed raw bytes, jose
- * imports them again on every call, which measured half the cost of a verify (issue 6).
+ * imports them again on every call, which measured half the cost of a verify (docs/benchmark.md).
  */
 function hmacKey(bytes: Uint8Array, usage: 'sign' | 'verify'): () => Promise<CryptoKey> {
   let key: Promise<CryptoKey> | undefined;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { generateSigningKey } from '../../gateway/auth/identity.js';
 import { createPg } from '../../gateway/store/pg.js';
 import { makeTenant, makeUser } from '../helpers/fixtures.js';
 import { jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
@@ -22,6 +23,7 @@ const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 const dir = mkdtempSync(join(tmpdir(), 'g2d-reload-'));
 const routesFile = join(dir, 'routes.json');
 const secretsFile = join(dir, 'previous-secrets');
+const publicKeysFile = join(dir, 'previous-public-keys');
 let upstream: TestUpstream;
 let gw: GatewayProcess;
 
@@ -29,6 +31,7 @@ beforeAll(async () => {
   upstream = await startTestUpstream();
   writeFileSync(routesFile, JSON.stringify([{ prefix: '/alpha', auth: 'public', upstream: upstream.url }]));
   writeFileSync(secretsFile, `${OLD_SECRET}\n`);
+  writeFileSync(publicKeysFile, '');
   gw = await startGateway({
     DATABASE_URL: inject('databaseUrl'),
     REDIS_URL: inject('redisUrl'),
@@ -36,6 +39,7 @@ beforeAll(async () => {
     AUTH_JWT_SECRET: SECRET,
     AUTH_JWT_PREVIOUS_SECRETS_FILE: secretsFile,
     GATEWAY_ROUTES_FILE: routesFile,
+    IDENTITY_PREVIOUS_PUBLIC_KEYS_FILE: publicKeysFile,
   });
 });
 
@@ -119,5 +123,20 @@ describe('SIGHUP reload', () => {
 
     // Nothing secret ever reached the log.
     for (const s of [SECRET, OLD_SECRET, NEW_PREVIOUS]) expect(gw.output()).not.toContain(s);
+  });
+
+  it('publishes a newly added previous identity public key in the JWKS, and keeps the set when a key is bad', async () => {
+    const kids = async () => ((await (await fetch(`${gw.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const [current] = await kids();
+    const older = await generateSigningKey();
+    writeFileSync(publicKeysFile, older.publicPem);
+    expect(await hangUp()).toMatchObject({ msg: 'reloaded routes and rotation keys', previousPublicKeys: { total: 1, added: 1 }, jwksKeys: { after: 2 } });
+    expect(await kids()).toEqual([current, older.kid]);
+
+    writeFileSync(publicKeysFile, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
+    const failed = await hangUp();
+    expect(failed).toMatchObject({ level: 'error', msg: 'reload failed: keeping the current routes and keys' });
+    expect(JSON.stringify(failed.problems)).toMatch(/IDENTITY_PREVIOUS_PUBLIC_KEYS\[0\]/);
+    expect(await kids()).toEqual([current, older.kid]);
   });
 });

@@ -67,7 +67,7 @@ export interface App {
   readonly db: Db;
   readonly state: AuthStateStore;
   readonly metrics: GatewayMetrics;
-  /** Edge-node key verification (docs/api.md); its LISTEN connection is closed by close(). */
+  /** Edge-node key verification (docs/edge-nodes.md); its LISTEN connection is closed by close(). */
   readonly nodeKeys: NodeKeyAuthenticator;
   /** True once close() started: readiness 503, Connection: close, upgrades refused (docs/operations.md). */
   draining(): boolean;
@@ -161,7 +161,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     signer,
     clock,
     trusts,
-    // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (docs/configuration.md).
+    // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (docs/security-model.md).
     isStillValid: async (u) =>
       (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp })).verdict === 'ok',
     onOpen: () => metrics.websocketOpened(),

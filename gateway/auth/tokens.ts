@@ -20,7 +20,7 @@ export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reas
 
 export interface TokenService {
   mint(subject: { userId: string; tenantId: string; email: string; role: Role }): Promise<MintedToken>;
-  /** Verifies signature and claims (docs/api.md). Never throws for a bad token. */
+  /** Verifies signature and claims (docs/security-model.md). Never throws for a bad token. */
   verify(token: string): Promise<VerifyResult>;
   /** verify()'s answer for a token already verified and cached, at once; null when it must be verified. */
   verifyCached(token: string): VerifyResult | null;
@@ -137,7 +137,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
 
 /**
  * An HMAC-SHA-256 CryptoKey imported once, on first use, then reused: handed raw bytes, jose
- * imports them again on every call, which measured half the cost of a verify (docs/benchmark.md).
+ * imports them again on every call, which measured half the cost of a verify (bench/README.md).
  */
 function hmacKey(bytes: Uint8Array, usage: 'sign' | 'verify'): () => Promise<CryptoKey> {
   let key: Promise<CryptoKey> | undefined;

@@ -18,7 +18,7 @@ export { readReloadable, type Reloadable } from './reload.js';
 
 /**
  * Reads the environment once, validates all of it, and returns a deep-frozen Config
- * (docs/configuration.md). Every problem is collected and reported in one ConfigError.
+ * (docs/configuration.md; oauth2-proxy's one-pass validation). Every problem is collected and reported in one ConfigError.
  * Secrets may come from `NAME_FILE` (Docker/Kubernetes secrets) instead of `NAME`.
  */
 export interface LoadOptions {

@@ -2,8 +2,9 @@
  * Prometheus metrics (docs/operations.md). Every label value comes from a fixed set — the route group (the
  * matched route prefix from config, never the raw path), a normalized method, a status code, an
  * outcome or reason from a closed union — so cardinality stays bounded whatever clients send.
- * prom-client is imported by this module and its cluster half (metrics-cluster.ts) only, and each
- * gateway gets its own Registry, so several gateways in one test process never share counters.
+ * prom-client is imported here only (one adapter file per package), and into this module's own Registry, so
+ * several gateways in one test process never share counters.
+ * (Its cluster half, metrics-cluster.ts, is the one other file that imports prom-client.)
  */
 import { Counter, Gauge, type Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
@@ -127,7 +128,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
   });
   // The two histograms observed on every request are FastHistograms (ops/histogram.ts): same names,
-  // labels, buckets and exposition, a fraction of prom-client's per-observation cost (docs/benchmark.md).
+  // labels, buckets and exposition, a fraction of prom-client's per-observation cost (bench/README.md).
   const duration = new FastHistogram(
     'g2d_gateway_http_request_duration_seconds',
     'Time from request received to response finished, by route group and method',

@@ -14,6 +14,11 @@ import { migrate } from './store/migrate.js';
 import { createPg } from './store/pg.js';
 
 async function main(): Promise<void> {
+  // SIGHUP re-reads GATEWAY_ROUTES_FILE and the previous-key lists (docs/operations.md). Handled
+  // from the first moment, so one that arrives while the gateway starts (a supervisor forwarding
+  // it to a worker still booting) is ignored instead of ending the process, SIGHUP's default.
+  let onHangUp = (): void => {};
+  process.on('SIGHUP', () => onHangUp());
   let config;
   try {
     config = loadConfig();
@@ -74,10 +79,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // SIGHUP re-reads GATEWAY_ROUTES_FILE and the previous-key lists (docs/operations.md).
-  process.on('SIGHUP', () => {
+  onHangUp = () => {
     if (!stopping) void app.reload();
-  });
+  };
   if (isClusterWorker()) onPrimaryShutdown((reason) => stop(reason, false));
 }
 

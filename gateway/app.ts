@@ -1,5 +1,5 @@
 /**
- * Composition root (STYLE: config → store → auth → routes/proxy → server → main). Wiring only:
+ * Composition root (config → store → auth → routes/proxy → server → main). Wiring only:
  * every piece is created by its own factory and handed what it needs.
  */
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,9 @@ import { createCors } from './http/cors.js';
 import { createRouter } from './http/router.js';
 import { createLogger } from './ops/logger.js';
 import { createHealth } from './ops/health.js';
+import { createAuditRetention } from './ops/audit-retention.js';
+import { createReloader } from './ops/reload.js';
+import { readReloadable } from './config/reload.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { createDrainer, createInFlight } from './ops/shutdown.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
@@ -76,6 +79,8 @@ export interface App {
   listen(): Promise<AddressInfo>;
   /** Drains and closes everything (docs/operations.md). */
   close(): Promise<void>;
+  /** Re-reads the route table and rotation keys (SIGHUP); true when they were valid and swapped in. */
+  reload(): Promise<boolean>;
 }
 
 /** Builds the whole gateway from a validated Config whose secrets are resolved. */
@@ -100,6 +105,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const users = createUserStore(db);
   const tenants = createTenantStore(db);
   const audit = createAuditLog(db, log);
+  metrics.buildInfo(config.build);
+  // One instance of many prunes old audit events each day (AUDIT_RETENTION_DAYS; 0 = keep forever).
+  const retention = createAuditRetention({ db, log, clock, onRun: (result, deleted) => metrics.auditPrune(result, deleted) }, { retentionDays: config.auditRetentionDays });
+  retention.start();
   const tokens = createTokenService({ ...config.jwt, secret: config.jwt.secret }, { clock });
   const passwords = createPasswordHasher(config.passwords);
   // The dummy hash is computed now, so the first unknown-email login costs what every other does.
@@ -192,11 +201,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
   // ---- server
+  const router = createRouter(config.routes);
+  const reloader = createReloader({
+    read: () => readReloadable(),
+    router,
+    tokens,
+    signer,
+    log,
+    previousSecrets: config.jwt.previousSecrets,
+    previousPublicKeys: config.identity.previousPublicKeys,
+  });
   const inFlight = createInFlight();
   const server = createGatewayServer({
     config,
     log,
-    router: createRouter(config.routes),
+    router,
     clientIp,
     cors: createCors(config.allowedOrigins),
     gateway,
@@ -217,6 +236,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     closeWebSockets: () => wsProxy.closeAll(1001),
     closeResources: async () => {
       health.close();
+      await retention.stop();
       // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
       await nodeKeys.close();
       await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);
@@ -243,6 +263,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         });
       }),
     close: () => drainer.drain(),
+    reload: () => reloader.reload(),
   };
 }
 

@@ -14,6 +14,11 @@ import { migrate } from './store/migrate.js';
 import { createPg } from './store/pg.js';
 
 async function main(): Promise<void> {
+  // SIGHUP re-reads GATEWAY_ROUTES_FILE and the previous-key lists (docs/operations.md). Handled
+  // from the first moment, so one that arrives while the gateway starts (a supervisor forwarding
+  // it to a worker still booting) is ignored instead of ending the process, SIGHUP's default.
+  let onHangUp = (): void => {};
+  process.on('SIGHUP', () => onHangUp());
   let config;
   try {
     config = loadConfig();
@@ -37,14 +42,14 @@ async function main(): Promise<void> {
     serveClusterMetrics();
     process.exit(await superviseWorkers({ workers: config.workers, log, graceMs: config.shutdownGraceSeconds * 1000 }));
   }
-  // Outside production, a missing secret or database gets SPEC §2's development default.
+  // Outside production, a missing secret or database gets its development default (docs/configuration.md).
   const defaults = await withDevDefaults(config, log);
   if (defaults.embedded) await migrateEmbedded(defaults.config, log);
   const app = await createApp(defaults.config, { log, metrics: createMetrics({ clusterWorker: isClusterWorker() }) });
   const address = await app.listen();
   log.info({ host: address.address, port: address.port, ...(config.workers > 1 ? {} : { pid: process.pid }) }, 'gateway listening');
 
-  // SPEC §10: the first SIGTERM/SIGINT drains (readiness 503, stop accepting, finish in-flight
+  // docs/operations.md: the first SIGTERM/SIGINT drains (readiness 503, stop accepting, finish in-flight
   // requests within SHUTDOWN_GRACE_SECONDS, WebSockets closed with 1001) and exits 0. A second
   // signal, or a drain that overruns its deadline by 10 s, exits at once with 1.
   let stopping = false;
@@ -74,6 +79,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  onHangUp = () => {
+    if (!stopping) void app.reload();
+  };
   if (isClusterWorker()) onPrimaryShutdown((reason) => stop(reason, false));
 }
 

@@ -4,10 +4,10 @@ import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../clock.js';
 import type { Identity } from './types.js';
 
-/** `iss` of every identity assertion (SPEC §8); the verifier checks it. */
+/** `iss` of every identity assertion (docs/upstream-integration.md); the verifier checks it. */
 export const IDENTITY_ISSUER = 'get2dial-gateway';
 
-/** SPEC §8 caps the assertion lifetime at 60 s. */
+/** The assertion lifetime is capped at 60 s (docs/upstream-integration.md). */
 const MAX_TTL_SECONDS = 60;
 /** A cached assertion is reused only while it has more than this left, so upstreams never see a nearly-dead one. */
 const REUSE_MIN_REMAINING_SECONDS = 30;
@@ -18,7 +18,7 @@ export interface IdentitySignerOptions {
   /** Older public keys (SPKI PEM or JWK JSON) still published in the JWKS during a rotation. */
   readonly previousPublicKeys?: readonly string[];
   readonly audience: string;
-  /** Assertion lifetime; clamped to 60 s (SPEC §8). */
+  /** Assertion lifetime; clamped to 60 s (docs/upstream-integration.md). */
   readonly ttlSeconds?: number;
   readonly clock?: Clock;
   /** Distinct identities whose assertion is kept for reuse (bounded LRU). */
@@ -39,10 +39,15 @@ export interface JwkSet {
 export interface IdentitySigner {
   /** RFC 7638 thumbprint of the current public key; the `kid` of every assertion. */
   readonly kid: string;
-  /** A compact JWS asserting `identity` for upstreams (SPEC §8); reused while > 30 s of life remain. */
+  /** A compact JWS asserting `identity` for upstreams (docs/upstream-integration.md); reused while > 30 s of life remain. */
   sign(identity: Identity): Promise<string>;
   /** The JWKS served at `/.well-known/jwks.json`: the current key, then the previous ones. */
   jwks(): JwkSet;
+  /**
+   * Replaces the previously used public keys published next to the current one (SIGHUP reload).
+   * All are parsed first: one bad key throws and leaves the published set as it was.
+   */
+  setPreviousPublicKeys(keys: readonly string[]): Promise<void>;
 }
 
 interface CachedAssertion {
@@ -51,7 +56,7 @@ interface CachedAssertion {
 }
 
 /**
- * Creates the identity signer (SPEC §8, the Pomerium habit: an asymmetric assertion upstreams
+ * Creates the identity signer (docs/upstream-integration.md; as Pomerium does it: an asymmetric assertion upstreams
  * verify against a JWKS). Keys are parsed and imported once here; a bad key fails at start with a
  * message naming the variable. Assertions are EdDSA compact JWS with `kid` = RFC 7638 thumbprint,
  * cached per identity (bounded LRU) and reused while they have more than 30 s left: signing costs
@@ -66,13 +71,16 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
   const { privateKey, publicJwk } = await importSigningKey(options.signingKey);
   const kid = await calculateJwkThumbprint(publicJwk, 'sha256');
   const current: PublicJwk = { ...publicJwk, kid, alg: 'EdDSA', use: 'sig' };
-  const previous: PublicJwk[] = [];
-  for (const [i, text] of (options.previousPublicKeys ?? []).entries()) {
-    const jwk = await toPublicJwk(text, `IDENTITY_PREVIOUS_PUBLIC_KEYS[${i}]`);
-    if (jwk.kid === kid) continue;
-    previous.push(jwk);
-  }
-  const jwkSet: JwkSet = Object.freeze({ keys: Object.freeze([Object.freeze(current), ...previous.map((k) => Object.freeze(k))]) });
+  const buildSet = async (keys: readonly string[]): Promise<JwkSet> => {
+    const previous: PublicJwk[] = [];
+    for (const [i, text] of keys.entries()) {
+      const jwk = await toPublicJwk(text, `IDENTITY_PREVIOUS_PUBLIC_KEYS[${i}]`);
+      if (jwk.kid === kid) continue;
+      previous.push(jwk);
+    }
+    return Object.freeze({ keys: Object.freeze([Object.freeze(current), ...previous.map((k) => Object.freeze(k))]) });
+  };
+  let jwkSet = await buildSet(options.previousPublicKeys ?? []);
   const header = { alg: 'EdDSA', kid, typ: 'JWT' } as const;
   const cache = new LRUCache<string, CachedAssertion>({ max: options.cacheSize ?? 10_000 });
 
@@ -89,6 +97,9 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
   return {
     kid,
     jwks: () => jwkSet,
+    async setPreviousPublicKeys(keys) {
+      jwkSet = await buildSet(keys);
+    },
     sign(identity) {
       const nowSec = Math.floor(clock.now() / 1000);
       const key = cacheKey(identity);
@@ -103,7 +114,7 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
   };
 }
 
-/** The claims of SPEC §8: `kind`, `tid`, `sub`, and `role`/`email`(/`act_tid`) or `nid`. */
+/** The assertion's claims (docs/upstream-integration.md): `kind`, `tid`, `sub`, and `role`/`email`(/`act_tid`) or `nid`. */
 function claimsOf(identity: Identity): Record<string, string> {
   switch (identity.kind) {
     case 'user': {
@@ -114,7 +125,7 @@ function claimsOf(identity: Identity): Record<string, string> {
         role: identity.role,
         email: identity.email,
       };
-      // A platform admin acting in another tenant (SPEC §6): the home tenant travels as act_tid.
+      // A platform admin acting in another tenant (docs/api.md): the home tenant travels as act_tid.
       if (identity.homeTenantId !== identity.tenantId) claims.act_tid = identity.homeTenantId;
       return claims;
     }

@@ -24,6 +24,11 @@ export interface TokenService {
   verify(token: string): Promise<VerifyResult>;
   /** verify()'s answer for a token already verified and cached, at once; null when it must be verified. */
   verifyCached(token: string): VerifyResult | null;
+  /**
+   * Replaces the older verification-only secrets (SIGHUP reload, ops/reload.ts). The verified-token
+   * cache is emptied, so a token of a secret just removed is refused from the next request on.
+   */
+  setPreviousSecrets(secrets: readonly string[]): void;
 }
 
 export interface TokenServiceOptions {
@@ -78,7 +83,9 @@ function isCanonicalJws(token: string): boolean {
 export function createTokenService(config: JwtConfig & { secret: string }, options: TokenServiceOptions = {}): TokenService {
   const clock = options.clock ?? systemClock;
   const signingKey = hmacKey(enc.encode(config.secret), 'sign');
-  const verifyKeys = [config.secret, ...config.previousSecrets].map((s) => hmacKey(enc.encode(s), 'verify'));
+  const currentKey = hmacKey(enc.encode(config.secret), 'verify');
+  // Swapped whole on reload: verify() reads it once per call.
+  let verifyKeys = [currentKey, ...config.previousSecrets.map((s) => hmacKey(enc.encode(s), 'verify'))];
   const leeway = config.clockToleranceSeconds;
   const cacheSize = options.cacheSize ?? 10_000;
   const cache = cacheSize > 0 ? new LRUCache<string, TokenClaims>({ max: cacheSize }) : null;
@@ -114,6 +121,11 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
         .sign(await signingKey());
       const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp };
       return { token, claims, expiresAt: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    },
+
+    setPreviousSecrets(secrets) {
+      verifyKeys = [currentKey, ...secrets.map((s) => hmacKey(enc.encode(s), 'verify'))];
+      cache?.clear();
     },
 
     verifyCached(token) {

@@ -1,35 +1,33 @@
 /**
- * Admin CLI (docs/operations.md): `npm run cli -- <command>`. JSON on stdout; errors on stderr with a
- * non-zero exit code. Each command group lives in its own file and registers a CommandTable.
+ * Admin CLI: `npm run cli -- <command>` (docs/operations.md). JSON on stdout; errors on stderr with a
+ * non-zero exit code (1: the operation failed, 2: the command line is wrong). `--help`/`-h` prints
+ * usage on stdout with exit 0. Each command group lives in its own file and registers a CommandTable.
  */
+import { once } from 'node:events';
 import { ConfigError, loadConfig } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { readDatabaseUrl } from '../quickstart/runtime-file.js';
 import { createPg, type Db } from '../store/pg.js';
 import { createRedisClient, createRedisStateStore } from '../store/redis.js';
 import type { AuthStateStore } from '../store/state.js';
-import { CliError, parseArgs } from './args.js';
-import type { CliContext, CommandTable } from './context.js';
+import { CliError, parseArgs, wantsHelp } from './args.js';
+import { auditCommands } from './audit.js';
+import type { CliContext, CommandSpec, CommandTable } from './context.js';
+import { commandUsage, groupUsage, overallUsage } from './help.js';
 import { keysCommands } from './keys.js';
 import { migrateCommands } from './migrate.js';
 import { nodeCommands } from './node.js';
 import { tenantCommands } from './tenant.js';
 import { userCommands } from './user.js';
 
-const TABLES: CommandTable[] = [migrateCommands, tenantCommands, userCommands, nodeCommands, keysCommands];
+const ALL: CommandTable = { ...migrateCommands, ...tenantCommands, ...userCommands, ...nodeCommands, ...auditCommands, ...keysCommands };
 
-function lookup(argv: readonly string[]) {
-  const all: CommandTable = Object.assign({}, ...TABLES) as CommandTable;
+function lookup(argv: readonly string[]): { spec: CommandSpec; rest: readonly string[] } | null {
   const two = `${argv[0] ?? ''} ${argv[1] ?? ''}`;
-  if (all[two]) return { spec: all[two], rest: argv.slice(2) };
+  if (ALL[two]) return { spec: ALL[two], rest: argv.slice(2) };
   const one = argv[0] ?? '';
-  if (all[one]) return { spec: all[one], rest: argv.slice(1) };
-  return { spec: undefined, rest: argv, all };
-}
-
-function usage(): string {
-  const all: CommandTable = Object.assign({}, ...TABLES) as CommandTable;
-  return ['usage: npm run cli -- <command>', ...Object.values(all).map((c) => `  ${c.usage}`)].join('\n');
+  if (ALL[one]) return { spec: ALL[one], rest: argv.slice(1) };
+  return null;
 }
 
 /** Opens the database / state store on first use; they are closed when the command ends. */
@@ -72,11 +70,30 @@ function createContext(config: Config): CliContext & { close(): Promise<void> } 
   };
 }
 
+/** Writes to stdout, waiting when the pipe is full, so a long stream never piles up in memory. */
+async function write(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+}
+
 export async function runCli(argv: readonly string[]): Promise<number> {
-  const { spec, rest } = lookup(argv);
-  if (!spec) {
-    process.stderr.write(`${argv.length ? `unknown command: ${argv.join(' ')}\n` : ''}${usage()}\n`);
+  const found = lookup(argv);
+  if (!found) {
+    // `--help` alone, or `<group> --help`: usage on stdout. Anything else is not a command.
+    if (wantsHelp(argv) && argv.length <= 2) {
+      const group = argv.length === 2 ? groupUsage(ALL, argv[0] === '--help' || argv[0] === '-h' ? (argv[1] ?? '') : (argv[0] ?? '')) : null;
+      if (argv.length === 1 || group) {
+        process.stdout.write(`${group ?? overallUsage(ALL)}\n`);
+        return 0;
+      }
+    }
+    const group = argv.length > 0 ? groupUsage(ALL, argv[0] ?? '') : null;
+    process.stderr.write(`${argv.length ? `error: unknown command: ${argv.join(' ')}\n` : ''}${group ?? overallUsage(ALL)}\n`);
     return 2;
+  }
+  const { spec, rest } = found;
+  if (wantsHelp(rest)) {
+    process.stdout.write(`${commandUsage(spec)}\n`);
+    return 0;
   }
   let config: Config;
   try {
@@ -87,21 +104,32 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   }
   const ctx = createContext(config);
   try {
-    const args = parseArgs(rest, new Set(spec.booleans ?? []));
+    const args = parseArgs(rest, spec);
     const result = await spec.run(args, ctx);
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (spec.output === 'jsonl') {
+      for await (const item of result as AsyncIterable<unknown>) await write(`${JSON.stringify(item)}\n`);
+    } else {
+      await write(`${JSON.stringify(result, null, 2)}\n`);
+    }
     return 0;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`error: ${message}\n`);
+    const usageError = err instanceof CliError && err.exitCode === 2;
+    process.stderr.write(`error: ${message}\n${usageError ? `usage: npm run cli -- ${spec.usage}\n(--help for details)\n` : ''}`);
     return err instanceof CliError ? err.exitCode : 1;
   } finally {
     await ctx.close();
   }
 }
 
+// `audit export … | head` closes the pipe early: that is the reader's choice, not a failure.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1));
+
+// Exit only once stdout has flushed: a long export must not lose its tail in the pipe.
+const exitAfterFlush = (code: number) => process.stdout.write('', () => process.exit(code));
+
 runCli(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (err: unknown) => {
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

@@ -5,11 +5,13 @@ import { createAuditLog } from '../store/audit.js';
 import { createNodeStore, publicNode } from '../store/nodes.js';
 import { createTenantStore, UUID_RE, type Tenant } from '../store/tenants.js';
 import { rfc3339 } from '../store/users.js';
-import { allowOnly, CliError, need, optional, type ParsedArgs } from './args.js';
+import { CliError, need, optional, type ParsedArgs } from './args.js';
 import type { CliContext, CommandTable } from './context.js';
 
 const DEFAULT_TTL_MINUTES = 60;
 const MAX_TTL_MINUTES = 7 * 24 * 60;
+const TENANT = { type: 'string', description: 'the tenant domain' } as const;
+const NAME = { type: 'string', description: 'node name, 1 to 200 characters' } as const;
 
 async function tenantOf(args: ParsedArgs, ctx: CliContext, requireActive = true): Promise<Tenant> {
   const domain = need(args, 'tenant');
@@ -40,12 +42,13 @@ async function audit(ctx: CliContext) {
   return createAuditLog(await ctx.db(), createLogger({ level: 'silent', format: 'json', destination: process.stderr }));
 }
 
-/** Edge-node administration (SPEC §9). Raw keys and tokens are printed once and only their SHA-256 is stored. */
+/** Edge-node administration (docs/edge-nodes.md). Raw keys and tokens are printed once and only their SHA-256 is stored. */
 export const nodeCommands: CommandTable = {
   'node create': {
     usage: 'node create --tenant D --name N',
+    summary: 'Registers an edge node and prints its API key once (only its SHA-256 is stored).',
+    options: { tenant: TENANT, name: NAME },
     async run(args, ctx) {
-      allowOnly(args, ['tenant', 'name']);
       const name = nameOf(args);
       const tenant = await tenantOf(args, ctx);
       const db = await ctx.db();
@@ -57,8 +60,9 @@ export const nodeCommands: CommandTable = {
   },
   'node enroll': {
     usage: `node enroll --tenant D --name N [--ttl-minutes M (default ${DEFAULT_TTL_MINUTES})]`,
+    summary: 'A one-time enrollment token a node exchanges for its API key (POST /api/v1/nodes/register).',
+    options: { tenant: TENANT, name: NAME, 'ttl-minutes': { type: 'string', description: `token lifetime, 1 to ${MAX_TTL_MINUTES} minutes` } },
     async run(args, ctx) {
-      allowOnly(args, ['tenant', 'name', 'ttl-minutes']);
       const name = nameOf(args);
       const ttlText = optional(args, 'ttl-minutes') ?? String(DEFAULT_TTL_MINUTES);
       const ttl = Number(ttlText);
@@ -72,8 +76,9 @@ export const nodeCommands: CommandTable = {
   },
   'node revoke': {
     usage: 'node revoke --id ID',
+    summary: 'Revokes a node key at once on every instance. Idempotent.',
+    options: { id: { type: 'string', description: 'the node id (UUID)' } },
     async run(args, ctx) {
-      allowOnly(args, ['id']);
       const id = need(args, 'id').trim().toLowerCase();
       if (!UUID_RE.test(id)) throw new CliError('--id must be a node id (UUID)');
       const result = await createNodeStore(await ctx.db()).revoke(id);
@@ -87,8 +92,9 @@ export const nodeCommands: CommandTable = {
   },
   'node list': {
     usage: 'node list --tenant D',
+    summary: "A tenant's nodes (never keys or hashes).",
+    options: { tenant: TENANT },
     async run(args, ctx) {
-      allowOnly(args, ['tenant']);
       const tenant = await tenantOf(args, ctx, false);
       return (await createNodeStore(await ctx.db()).listByTenant(tenant.id)).map(publicNode);
     },

@@ -4,7 +4,7 @@ import { checkNewPassword, loadCommonPasswords } from '../auth/password-policy.j
 import { ROLES, type Role } from '../config/types.js';
 import { isGatewayError } from '../errors.js';
 import { createTenantStore, type Tenant } from '../store/tenants.js';
-import { createUserStore, normalizeEmail, publicUser } from '../store/users.js';
+import { createUserStore, normalizeEmail, publicUser, rfc3339 } from '../store/users.js';
 import { allowOnly, CliError, flag, need, optional, type ParsedArgs } from './args.js';
 import type { CliContext, CommandTable } from './context.js';
 
@@ -36,6 +36,16 @@ function setStatus(status: 'active' | 'disabled') {
 }
 
 export const userCommands: CommandTable = {
+  'user list': {
+    usage: 'user list --tenant D',
+    summary: "A tenant's users as a JSON array, ordered by email. Never includes password hashes.",
+    options: { tenant: { type: 'string', description: 'the tenant domain' } },
+    async run(args, ctx) {
+      const tenant = await tenantOf(args, ctx);
+      const users = await createUserStore(await ctx.db()).listByTenant(tenant.id);
+      return users.map((u) => ({ ...publicUser(u), last_login_at: u.lastLoginAt ? rfc3339(u.lastLoginAt) : null }));
+    },
+  },
   'user create': {
     usage: 'user create --tenant D --email E --role R (--password P | --password-stdin) [--must-change-password]',
     booleans: ['password-stdin', 'must-change-password'],

@@ -1,6 +1,9 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { DEFAULT_PROXY_ROUTES, GATEWAY_ROUTES, isHttpUrl, loadRoutesFile } from './routes.js';
+import { packageVersion } from './build-info.js';
+import { ConfigError } from './errors.js';
+import { isHttpUrl } from './routes.js';
+import { PLACEHOLDER_RE, readPreviousSecrets, readRoutes } from './reload.js';
 import { Reader, type Env } from './reader.js';
 import type { Config, DatabaseConfig, RedisConfig } from './types.js';
 
@@ -10,18 +13,8 @@ export { GATEWAY_ROUTES, DEFAULT_PROXY_ROUTES, validateRoutes } from './routes.j
 
 export type { Env } from './reader.js';
 
-/** What example files put where a secret goes (config/compose.env.example: `change-me…`). */
-const PLACEHOLDER_RE = /change[-_ ]?me|changeme|placeholder|example-secret/i;
-
-/** Thrown when the environment is invalid; `problems` lists every issue found in one pass. */
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
+export { ConfigError } from './errors.js';
+export { readReloadable, type Reloadable } from './reload.js';
 
 /**
  * Reads the environment once, validates all of it, and returns a deep-frozen Config
@@ -51,8 +44,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 16) problems.push('AUTH_JWT_SECRET: must be at least 16 bytes');
   else if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 32) warnings.push('AUTH_JWT_SECRET is under 32 bytes: use 32 random bytes or more (openssl rand -hex 32)');
   // Older keys are secrets too: `AUTH_JWT_PREVIOUS_SECRETS_FILE` works like the other `_FILE`s.
-  const previousSecrets = (r.secret('AUTH_JWT_PREVIOUS_SECRETS') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const s of previousSecrets) if (Buffer.byteLength(s) < 16) problems.push('AUTH_JWT_PREVIOUS_SECRETS: every key must be at least 16 bytes');
+  const previousSecrets = readPreviousSecrets(r, production && options.purpose !== 'cli');
   const signingKey = r.secret('IDENTITY_SIGNING_KEY');
   const bootstrapToken = r.secret('AUTH_BOOTSTRAP_TOKEN');
   if (bootstrapToken !== null && Buffer.byteLength(bootstrapToken) < 16) problems.push('AUTH_BOOTSTRAP_TOKEN: must be at least 16 bytes');
@@ -70,7 +62,6 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     for (const [name, value] of [
       ['AUTH_JWT_SECRET', jwtSecret],
       ['AUTH_BOOTSTRAP_TOKEN', bootstrapToken],
-      ...previousSecrets.map((v) => ['AUTH_JWT_PREVIOUS_SECRETS', v] as const),
     ] as const) {
       if (value !== null && PLACEHOLDER_RE.test(value)) problems.push(`${name}: still the example placeholder; generate one (openssl rand -hex 32)`);
     }
@@ -79,7 +70,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   const upstreamUrl = r.str('UPSTREAM_URL') ?? 'http://127.0.0.1:9090';
   if (!isHttpUrl(upstreamUrl)) problems.push('UPSTREAM_URL: must be an http(s)://host[:port] origin (no path, query or credentials)');
   const routesFile = r.str('GATEWAY_ROUTES_FILE') ?? null;
-  const proxyRoutes = routesFile === null ? DEFAULT_PROXY_ROUTES : loadRoutesFile(routesFile, problems);
+  const routes = readRoutes(routesFile, problems);
 
   const origins = r.list('HTTP_ALLOWED_ORIGINS');
   for (const o of origins) if (!isOrigin(o)) problems.push(`HTTP_ALLOWED_ORIGINS: "${o}" is not scheme://host[:port]`);
@@ -101,6 +92,9 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   const headersTimeoutMs = r.int('GATEWAY_HEADERS_TIMEOUT_MS', 20_000, 500, 600_000);
   const requestTimeoutMs = r.int('GATEWAY_REQUEST_TIMEOUT_MS', 300_000, 500, 3_600_000);
   if (requestTimeoutMs < headersTimeoutMs) problems.push('GATEWAY_REQUEST_TIMEOUT_MS: must be at least GATEWAY_HEADERS_TIMEOUT_MS');
+
+  const buildCommit = r.str('GATEWAY_BUILD_COMMIT') ?? null;
+  if (buildCommit !== null && !/^[0-9a-f]{7,40}$/i.test(buildCommit)) problems.push('GATEWAY_BUILD_COMMIT: must be a git commit hash (7 to 40 hex digits)');
 
   const config: Config = {
     nodeEnv,
@@ -139,7 +133,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     defaultTenantDomain: (r.str('DEFAULT_TENANT_DOMAIN') ?? 'dev.get2dial.local').toLowerCase(),
     bootstrapToken,
     upstreamUrl,
-    routes: [...GATEWAY_ROUTES, ...proxyRoutes],
+    routes,
     routesFile,
     identity: {
       signingKey,
@@ -163,6 +157,8 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
       ticketTtlSeconds: r.int('WS_TICKET_TTL_SECONDS', 30, 1, 30),
     },
     nodeKeyRotationGraceSeconds: r.int('NODE_KEY_ROTATION_GRACE_SECONDS', 300, 0, 86_400),
+    auditRetentionDays: r.int('AUDIT_RETENTION_DAYS', 365, 0, 36_500),
+    build: { version: packageVersion(), commit: buildCommit?.toLowerCase() ?? null },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -113,6 +113,10 @@ export interface Config {
   readonly websocket: WebSocketAuthConfig;
   /** NODE_KEY_ROTATION_GRACE_SECONDS: how long the previous node key keeps working after a rotation. */
   readonly nodeKeyRotationGraceSeconds: number;
+  /** AUDIT_RETENTION_DAYS: audit events older than this are pruned daily; 0 keeps them forever. */
+  readonly auditRetentionDays: number;
+  /** What this build is, for g2d_gateway_build_info: package.json version, GATEWAY_BUILD_COMMIT. */
+  readonly build: { readonly version: string; readonly commit: string | null };
 }
 
 export interface WebSocketAuthConfig {

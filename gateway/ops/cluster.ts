@@ -1,7 +1,7 @@
 /**
  * GATEWAY_WORKERS > 1 (node:cluster): several gateway processes on one host share the listening
  * port, so one instance uses more than one core. Each worker is a complete gateway with its own
- * pools (DB_POOL_SIZE each); everything that matters is in Redis and Postgres already (SPEC §11),
+ * pools (DB_POOL_SIZE each); everything that matters is in Redis and Postgres already (docs/scale-out.md),
  * so it makes no difference which worker serves a request. Measured on the 2-core machine with a
  * trivial upstream and autocannon on the same host (-c 64, 10 s, six paired runs on a busy box):
  * token-authenticated proxied requests ≈ 1.2–1.9× the single-process rate. Default stays 1: on a
@@ -107,6 +107,10 @@ export function superviseWorkers(options: SupervisorOptions): Promise<number> {
 
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // Each worker holds its own route table and keys: a reload is theirs to do.
+    process.on('SIGHUP', () => {
+      for (const w of live) w.process.kill('SIGHUP');
+    });
     for (let i = 0; i < workers; i++) fork();
     log.info({ workers, pid: process.pid }, 'gateway primary: workers starting');
   });

@@ -4,10 +4,13 @@
  * outcome or reason from a closed union — so cardinality stays bounded whatever clients send.
  * prom-client is imported here only (one adapter file per package), and into this module's own Registry, so
  * several gateways in one test process never share counters.
+ * (Its cluster half, metrics-cluster.ts, is the one other file that imports prom-client.)
  */
-import cluster from 'node:cluster';
-import { AggregatorRegistry, Counter, Gauge, type Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, type Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
+import { clusterRender } from './metrics-cluster.js';
+
+export { serveClusterMetrics } from './metrics-cluster.js';
 
 /** Methods that get their own label value; anything else counts as OTHER. */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -63,9 +66,22 @@ export interface GatewayMetrics {
   samplePasswordHashing(stats: () => { active: number; queued: number }): void;
   /** Sampled at scrape time: HTTP requests in flight (ops/shutdown.ts). */
   sampleInFlight(count: () => number): void;
+  /** Sets g2d_gateway_build_info{version, node, commit} to 1 (one series; a second call replaces it). */
+  buildInfo(info: BuildInfo): void;
+  /** One run of the audit retention job (ops/audit-retention.ts) and the rows it deleted. */
+  auditPrune(result: AuditPruneResult, deleted: number): void;
   /** The exposition text and its content type. */
   render(): Promise<{ contentType: string; body: string }>;
 }
+
+/** What this build is: package.json `version`, optionally the source commit (GATEWAY_BUILD_COMMIT). */
+export interface BuildInfo {
+  readonly version: string;
+  readonly commit?: string | null;
+}
+
+export const AUDIT_PRUNE_RESULTS = ['pruned', 'skipped', 'failed'] as const;
+export type AuditPruneResult = (typeof AUDIT_PRUNE_RESULTS)[number];
 
 export interface MetricsOptions {
   /** Node process metrics (CPU, memory, event loop lag, GC); off in unit tests to keep output small. */
@@ -77,53 +93,6 @@ export interface MetricsOptions {
    * primary (counters and histograms summed, dependency_up the minimum), not just this worker's.
    */
   readonly clusterWorker?: boolean;
-}
-
-const METRICS_REQUEST = 'g2d:metrics-req';
-const METRICS_RESPONSE = 'g2d:metrics-res';
-
-/**
- * In the cluster primary: answers workers' requests for the cluster-wide exposition by asking
- * every worker for its registry over IPC (prom-client's AggregatorRegistry) and merging them.
- */
-export function serveClusterMetrics(): void {
-  const aggregator = new AggregatorRegistry();
-  cluster.on('message', (worker, message: unknown) => {
-    const m = message as { type?: unknown; id?: unknown };
-    if (m?.type !== METRICS_REQUEST) return;
-    aggregator.clusterMetrics().then(
-      (body) => worker.isConnected() && worker.send({ type: METRICS_RESPONSE, id: m.id, body }),
-      (err: unknown) => worker.isConnected() && worker.send({ type: METRICS_RESPONSE, id: m.id, error: err instanceof Error ? err.message : String(err) }),
-    );
-  });
-}
-
-/** In a worker: the aggregated exposition from the primary (see serveClusterMetrics). */
-function clusterRender(registry: Registry): () => Promise<string> {
-  AggregatorRegistry.setRegistries([registry]);
-  new AggregatorRegistry(); // installs prom-client's worker-side responder for the primary's requests
-  const pending = new Map<number, { resolve: (body: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
-  let next = 0;
-  process.on('message', (message: unknown) => {
-    const m = message as { type?: unknown; id?: unknown; body?: unknown; error?: unknown };
-    if (m?.type !== METRICS_RESPONSE || typeof m.id !== 'number') return;
-    const waiter = pending.get(m.id);
-    if (!waiter) return;
-    pending.delete(m.id);
-    clearTimeout(waiter.timer);
-    if (typeof m.body === 'string') waiter.resolve(m.body);
-    else waiter.reject(new Error(`cluster metrics: ${String(m.error)}`));
-  });
-  return () =>
-    new Promise<string>((resolve, reject) => {
-      const id = ++next;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error('cluster metrics: the primary did not answer'));
-      }, 6_000);
-      pending.set(id, { resolve, reject, timer });
-      process.send?.({ type: METRICS_REQUEST, id });
-    });
 }
 
 /** Normalizes a request method to the fixed label set. */
@@ -254,10 +223,31 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
   });
 
+  // The usual Prometheus *_build_info idiom: value 1, the facts in labels; joined on `instance`.
+  const buildInfo = new Gauge({
+    name: 'g2d_gateway_build_info',
+    help: 'Always 1; labels say which gateway version, Node.js version and commit this instance runs',
+    labelNames: ['version', 'node', 'commit'] as const,
+    registers: [registry],
+    aggregator: 'max',
+  });
+  const auditPruneRuns = new Counter({
+    name: 'g2d_gateway_audit_prune_runs_total',
+    help: 'Audit retention runs: pruned (this instance held the lock), skipped (another one did), failed',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const auditPruned = new Counter({
+    name: 'g2d_gateway_audit_events_pruned_total',
+    help: 'Audit events deleted by the retention job (AUDIT_RETENTION_DAYS)',
+    registers: [registry],
+  });
+
   // Every fixed series exists from the start (a zero is information; a missing series is not).
   for (const o of LOGIN_OUTCOMES) logins.inc({ outcome: o }, 0);
   for (const r of TOKEN_REJECTION_REASONS) tokenRejections.inc({ reason: r }, 0);
   for (const r of NODE_FAILURE_REASONS) nodeFailures.inc({ reason: r }, 0);
+  for (const r of AUDIT_PRUNE_RESULTS) auditPruneRuns.inc({ result: r }, 0);
   for (const d of DEPENDENCIES) {
     failOpen.inc({ dependency: d }, 0);
     dependencyUp.set({ dependency: d }, 0);
@@ -305,6 +295,14 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     },
     sampleInFlight(count) {
       inFlight = count;
+    },
+    buildInfo(info) {
+      buildInfo.reset();
+      buildInfo.set({ version: info.version, node: process.version, commit: info.commit ?? '' }, 1);
+    },
+    auditPrune(result, deleted) {
+      auditPruneRuns.inc({ result });
+      if (deleted > 0) auditPruned.inc(deleted);
     },
     async render() {
       return { contentType: registry.contentType, body: renderCluster ? await renderCluster() : await registry.metrics() };

@@ -31,13 +31,15 @@ export interface TenantStore {
   findByDomain(domain: string): Promise<Tenant | null>;
   findById(id: string): Promise<Tenant | null>;
   findPlatform(): Promise<Tenant | null>;
+  /** Every tenant, by domain (admin listing). */
+  list(): Promise<Tenant[]>;
   /** Creates a tenant; an existing domain with the same name/platform flag is returned (idempotent). */
   create(input: { domain: string; name: string; isPlatform: boolean }): Promise<{ tenant: Tenant; created: boolean }>;
 }
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Tenants (SPEC §3): domains are stored lowercase; at most one Platform tenant. */
+/** Tenants: domains are stored lowercase; at most one Platform tenant. */
 export function createTenantStore(db: Pick<Db, 'query'>): TenantStore {
   return {
     async findByDomain(domain) {
@@ -52,6 +54,10 @@ export function createTenantStore(db: Pick<Db, 'query'>): TenantStore {
     async findPlatform() {
       const { rows } = await db.query<TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE is_platform`);
       return rows[0] ? toTenant(rows[0]) : null;
+    },
+    async list() {
+      const { rows } = await db.query<TenantRow>(`SELECT ${COLUMNS} FROM tenants ORDER BY domain`);
+      return rows.map(toTenant);
     },
     async create({ domain, name, isPlatform }) {
       const d = domain.trim().toLowerCase();

@@ -69,7 +69,7 @@ export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Emails are matched trimmed and case-insensitively (SPEC §5). */
+/** Emails are matched trimmed and case-insensitively (docs/api.md, login). */
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -79,6 +79,8 @@ export interface UserStore {
   findInTenant(tenantId: string, email: string): Promise<User | null>;
   /** Users with this email in active tenants, oldest first (login without tenant_domain). */
   findByEmailAcrossTenants(email: string): Promise<User[]>;
+  /** Every user of a tenant, by email (admin listing). */
+  listByTenant(tenantId: string): Promise<User[]>;
   create(input: { tenantId: string; email: string; passwordHash: string; role: Role; mustChangePassword: boolean }): Promise<User>;
   recordLogin(id: string, rehash?: string): Promise<void>;
   /** Sets a new hash, clears must_change_password, stamps password_changed_at; returns the user. */
@@ -88,7 +90,7 @@ export interface UserStore {
   statusOf(id: string): Promise<{ status: 'active' | 'disabled'; mustChangePassword: boolean; passwordChangedAt: Date } | null>;
 }
 
-/** Users (SPEC §3). The Platform flag is copied from the tenant so the CHECK can hold declaratively. */
+/** Users (docs/security-model.md). The Platform flag is copied from the tenant so the CHECK can hold declaratively. */
 export function createUserStore(db: Pick<Db, 'query'>): UserStore {
   const one = async (sql: string, params: unknown[]) => {
     const { rows } = await db.query<UserRow>(sql, params);
@@ -105,6 +107,10 @@ export function createUserStore(db: Pick<Db, 'query'>): UserStore {
           ORDER BY u.created_at, u.id LIMIT 20`,
         [normalizeEmail(email)],
       );
+      return rows.map(toUser);
+    },
+    async listByTenant(tenantId) {
+      const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users u WHERE u.tenant_id = $1 ORDER BY lower(u.email), u.id`, [tenantId]);
       return rows.map(toUser);
     },
     async create({ tenantId, email, passwordHash, role, mustChangePassword }) {

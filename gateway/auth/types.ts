@@ -11,6 +11,8 @@ export interface UserIdentity {
   readonly email: string;
   readonly role: Role;
   readonly jti: string;
+  /** The session the token belongs to (claim `sid`); absent on tokens minted before sessions existed. */
+  readonly sid?: string | undefined;
   /** Token expiry, seconds since the epoch. */
   readonly exp: number;
   readonly iat: number;
@@ -39,4 +41,6 @@ export interface TokenClaims {
   readonly jti: string;
   readonly iat: number;
   readonly exp: number;
+  /** Session id (docs/_incoming/sessions.md); tokens minted before sessions have none and live until `exp`. */
+  readonly sid?: string | undefined;
 }

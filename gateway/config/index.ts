@@ -134,8 +134,8 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
       windowSeconds: r.int('AUTH_LOGIN_IP_WINDOW_SECONDS', 900, 1, 86400 * 7),
     },
     sessions: {
-      refreshTtlSeconds: r.int('AUTH_REFRESH_TTL_SECONDS', 1_209_600, 60, 365 * 86400),
-      maxSeconds: r.int('AUTH_SESSION_MAX_SECONDS', 2_592_000, 60, 365 * 86400),
+      refreshTtlSeconds: r.int('AUTH_REFRESH_TTL_SECONDS', 1_209_600, 1, 365 * 86400),
+      maxSeconds: r.int('AUTH_SESSION_MAX_SECONDS', 2_592_000, 1, 365 * 86400),
     },
     defaultTenantDomain: (r.str('DEFAULT_TENANT_DOMAIN') ?? 'dev.get2dial.local').toLowerCase(),
     bootstrapToken,

@@ -160,7 +160,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     applyHere(event);
     void bus?.publish(event);
   };
-  const sessionService = createSessionService({ store: sessionStore, users, tokens, audit, clock, log, config: config.sessions, announce });
+  const sessionService = createSessionService({ store: sessionStore, users, tokens, audit, clock, log, config: config.sessions, accessTtlSeconds: config.jwt.ttlSeconds, announce });
   const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
   const authRouteDeps: AuthRouteDeps = {
     config,

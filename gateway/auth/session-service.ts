@@ -63,6 +63,8 @@ export function createSessionService(deps: {
   clock: Clock;
   log: Logger;
   config: SessionConfig;
+  /** Access-token lifetime (AUTH_JWT_TTL_SECONDS): a session is listed while one of its tokens may live. */
+  accessTtlSeconds: number;
   announce: (event: RevocationEvent) => void;
 }): SessionService {
   const { store, users, tokens, audit, clock, config, announce } = deps;
@@ -144,7 +146,7 @@ export function createSessionService(deps: {
     },
 
     async list(userId, currentSid) {
-      const rows = await store.listOpen(userId, new Date(clock.now()));
+      const rows = await store.listOpen(userId, new Date(clock.now()), deps.accessTtlSeconds);
       return rows.map((s) => ({
         id: s.id,
         created_at: rfc3339(s.createdAt),

@@ -77,7 +77,7 @@ export const userCommands: CommandTable = {
     async run(args, ctx) {
       allowOnly(args, ['tenant', 'email']);
       const { user } = await userOf(args, ctx);
-      const rows = await createSessionStore(await ctx.db()).listOpen(user.id, new Date());
+      const rows = await createSessionStore(await ctx.db()).listOpen(user.id, new Date(), ctx.config.jwt.ttlSeconds);
       return rows.map((r) => ({
         id: r.id,
         created_at: rfc3339(r.createdAt),

@@ -55,8 +55,12 @@ export interface SessionStore {
   revokeById(id: string, reason: RevokeReason, now: Date): Promise<SessionRow | null>;
   /** Revokes every open session of the user except `keep`; returns the revoked ids. */
   revokeAllForUser(userId: string, reason: RevokeReason, now: Date, keep?: string): Promise<string[]>;
-  /** Open (not revoked, not expired) sessions of the user, newest first. */
-  listOpen(userId: string, now: Date): Promise<SessionRow[]>;
+  /**
+   * Open sessions of the user, newest first: not revoked, before their absolute end, and either
+   * refreshable or holding an access token that may still be valid (minted at login or the last
+   * refresh, less than `accessTtlSeconds` ago).
+   */
+  listOpen(userId: string, now: Date, accessTtlSeconds: number): Promise<SessionRow[]>;
   /** Whether the session is revoked or past its absolute end; null when unknown. */
   statusOf(id: string): Promise<{ userId: string; revoked: boolean; expiresAt: Date } | null>;
   /** Stamps `last_seen_at` for many sessions in one statement (batched off the request path). */
@@ -154,11 +158,12 @@ export function createSessionStore(db: Pick<Db, 'query'>): SessionStore {
       );
       return rows.map((r) => r.id);
     },
-    async listOpen(userId, now) {
+    async listOpen(userId, now, accessTtlSeconds) {
       const { rows } = await db.query<Row>(
-        `SELECT ${COLUMNS} FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.refresh_expires_at > $2
+        `SELECT ${COLUMNS} FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
+            AND (s.refresh_expires_at > $2 OR COALESCE(s.refreshed_at, s.created_at) + make_interval(secs => $3) > $2)
           ORDER BY s.created_at DESC, s.id DESC LIMIT 1000`,
-        [userId, now],
+        [userId, now, accessTtlSeconds],
       );
       return rows.map(toSession);
     },

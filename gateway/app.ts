@@ -33,10 +33,9 @@ import { checkNewPassword, loadCommonPasswords } from './auth/password-policy.js
 import { createSessions } from './auth/sessions.js';
 import { createSessionActivity } from './auth/session-activity.js';
 import { createSessionService } from './auth/session-service.js';
-import { createMemoryRevocationBus, decodeEvent, type BusHandlers, type RevocationBus, type RevocationEvent } from './auth/revocation-bus.js';
-import { createRedisRevocationBus } from './store/redis-bus.js';
-import { createPgListener, type PgListener } from './store/listener.js';
-import { createSessionStore, USER_REVOKED_CHANNEL } from './store/sessions.js';
+import type { RevocationEvent } from './auth/revocation-bus.js';
+import { createRevocationPush } from './auth/revocation-push.js';
+import { createSessionStore } from './store/sessions.js';
 import { createSessionRoutes } from './routes/sessions.js';
 import { createTokenService } from './auth/tokens.js';
 import { createUserAuthenticator } from './auth/user-auth.js';
@@ -120,46 +119,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     !options.db && config.database.url
       ? createPg({ url: config.database.url, poolSize: 2, ssl: config.database.ssl, applicationName: 'get2dial-gateway-listen' })
       : null;
-  let bus: RevocationBus | null = null;
-  let userListener: PgListener | null = null;
-  const sessions = createSessions(
-    { state, users, sessionStore, log },
-    { clock, onFailOpen: (dep) => metrics.failOpen(dep), pushUp: () => (bus?.connected() ?? false) && (userListener?.connected ?? false) },
-  );
+  const push = createRevocationPush({ client: built.client, redis: config.redis, listenDb, log });
+  const sessions = createSessions({ state, users, sessionStore, log }, { clock, onFailOpen: (dep) => metrics.failOpen(dep), pushUp: () => push.connected() });
+  push.attach(sessions);
   const activity = createSessionActivity({ store: sessionStore, log, clock });
   const userAuth = createUserAuthenticator({ tokens, sessions, onFailure: (reason) => metrics.tokenRejected(reason), onSessionSeen: (sid) => activity.seen(sid) });
-  // Set once the WebSocket proxy exists; a push before that has no socket to close.
-  let closeSockets = (_event: RevocationEvent): void => {};
-  const applyHere = (event: RevocationEvent) => {
-    sessions.apply(event);
-    closeSockets(event);
-  };
-  const handlers: BusHandlers = {
-    onEvent: applyHere,
-    // Events may have been missed while the channel was down: nothing cached can be trusted.
-    onConnected: () => sessions.forgetAll(),
-    onDisconnected: () => {},
-  };
-  bus = built.client ? createRedisRevocationBus({ publisher: built.client, redis: config.redis, log, handlers }) : createMemoryRevocationBus();
-  await bus.start();
-  if (listenDb) {
-    userListener = createPgListener({
-      db: listenDb,
-      log,
-      channel: USER_REVOKED_CHANNEL,
-      onNotification(payload) {
-        const decoded = decodeEvent(payload);
-        if (decoded) applyHere(decoded.event);
-      },
-      onConnected: () => sessions.forgetAll(),
-      onDisconnected: () => {},
-    });
-    await userListener.start();
-  }
-  const announce = (event: RevocationEvent) => {
-    applyHere(event);
-    void bus?.publish(event);
-  };
+  await push.start();
+  const announce = (event: RevocationEvent) => push.announce(event);
   const sessionService = createSessionService({ store: sessionStore, users, tokens, audit, clock, log, config: config.sessions, accessTtlSeconds: config.jwt.ttlSeconds, announce });
   const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
   const authRouteDeps: AuthRouteDeps = {
@@ -198,7 +164,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       void nodeStore
         .findById(nodeId)
         .then((node) => {
-          if (node?.status === 'revoked') closeSockets({ kind: 'node', nodeId });
+          if (node?.status === 'revoked') wsProxy.closeRevoked({ nodeId });
         })
         .catch(() => {});
     },
@@ -225,12 +191,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onOpen: () => metrics.websocketOpened(),
     onClose: () => metrics.websocketClosed(),
   });
-  closeSockets = (event) => {
-    if (event.kind === 'jti') wsProxy.closeRevoked({ jti: event.jti });
-    else if (event.kind === 'session') wsProxy.closeRevoked({ sid: event.sid });
-    else if (event.kind === 'user') wsProxy.closeRevoked({ userId: event.userId });
-    else wsProxy.closeRevoked({ nodeId: event.nodeId });
-  };
+  // A revocation (made here or pushed) closes the sockets it concerns at once (1008).
+  push.attach({
+    apply: (event) => {
+      if (event.kind === 'jti') wsProxy.closeRevoked({ jti: event.jti });
+      else if (event.kind === 'session') wsProxy.closeRevoked({ sid: event.sid });
+      else if (event.kind === 'user') wsProxy.closeRevoked({ userId: event.userId });
+      else wsProxy.closeRevoked({ nodeId: event.nodeId });
+    },
+    forgetAll: () => {},
+  });
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
@@ -262,7 +232,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       health.close();
       // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
       await nodeKeys.close();
-      await Promise.allSettled([userListener?.close(), bus?.close(), activity.close()]);
+      await Promise.allSettled([push.close(), activity.close()]);
       await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);
     },
   });

@@ -136,3 +136,24 @@ describe('dispatcher parameter segment', () => {
     expect(seen).toEqual(['list', 'delete /x/sessions/abc']);
   });
 });
+
+describe('session last_seen_at batching', () => {
+  it('queues a session at most once a minute and writes the queue in one statement', async () => {
+    const { createSessionActivity } = await import('../../gateway/auth/session-activity.js');
+    const clock = manualClock(Date.UTC(2026, 6, 1, 12));
+    const writes: string[][] = [];
+    const activity = createSessionActivity({ store: { touch: async (ids) => void writes.push([...ids]) }, log, clock }, { intervalMs: 60_000, flushMs: 3_600_000 });
+    for (let i = 0; i < 100; i++) activity.seen(SID);
+    activity.seen(OTHER);
+    await activity.flush();
+    expect(writes).toEqual([[SID, OTHER]]);
+    clock.advance(30_000);
+    activity.seen(SID);
+    await activity.flush();
+    expect(writes).toHaveLength(1); // within the minute: nothing new
+    clock.advance(31_000);
+    activity.seen(SID);
+    await activity.close();
+    expect(writes).toEqual([[SID, OTHER], [SID]]);
+  });
+});

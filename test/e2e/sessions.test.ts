@@ -119,6 +119,35 @@ describe('refresh tokens', () => {
     }
   });
 
+  it('whatever order refresh tokens of one session are presented in, on either instance, the outcome follows the rotation model', async () => {
+    // The attacker (holding a copy of some earlier token) chooses the order: presenting the current
+    // token rotates it; presenting any spent one ends the session for good; nothing else succeeds.
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.record({ pick: fc.nat(), onB: fc.boolean() }), { minLength: 1, maxLength: 6 }), async (ops) => {
+        const user = await freshUser();
+        const first = await login(a, user);
+        const issued = [first.refresh_token];
+        let access = first.token;
+        let alive = true;
+        for (const op of ops) {
+          const j = op.pick % issued.length;
+          const res = await refresh(op.onB ? b : a, issued[j]);
+          if (alive && j === issued.length - 1) {
+            if (res.status !== 200) return false;
+            issued.push(res.body.data.refresh_token);
+            access = res.body.data.token;
+          } else {
+            if (res.status !== 401) return false;
+            alive = false;
+          }
+        }
+        const statuses = await Promise.all([proxied(a, access), proxied(b, access)]);
+        return statuses.every((r) => r.status === (alive ? 200 : 401));
+      }),
+      { numRuns: 8 },
+    );
+  });
+
   it('a disabled user, a revoked session and a password change end refresh', async () => {
     const disabled = await freshUser();
     const s1 = await login(a, disabled);

@@ -23,6 +23,10 @@ export interface BenchOptions {
   readonly proxyWorkers: number;
   readonly gatewayLogLevel: string;
   readonly loadgen: string | undefined;
+  /** `revocation`: run only the revocation push scenario (two instances, no throughput phases). */
+  readonly only: string | undefined;
+  /** Logouts in the revocation scenario. */
+  readonly revocations: number;
   /** A scenario id: run only it, under `node --cpu-prof`, and print the profile summary. */
   readonly profile: string | undefined;
   /** Where results go (default bench/, and the table in docs/benchmark.md is refreshed); smoke runs point elsewhere. */
@@ -59,6 +63,8 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     proxyWorkers: int(env, 'BENCH_PROXY_WORKERS', int(env, 'BENCH_GATEWAY_WORKERS', 1, 1, 64), 1, 64),
     gatewayLogLevel: env.BENCH_GATEWAY_LOG_LEVEL ?? 'info',
     loadgen: env.BENCH_LOADGEN,
+    only: env.BENCH_ONLY || undefined,
+    revocations: int(env, 'BENCH_REVOCATIONS', quick ? 50 : 200, 1, 10_000),
     profile: env.BENCH_PROFILE || undefined,
     outDir: env.BENCH_OUT || undefined,
     postgresAdminUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',

@@ -3,6 +3,7 @@
  * Every ratio is taken inside one round (the two setups ran minutes apart at most, on the same
  * machine) and the median over rounds is reported, so a noisy neighbour moves both sides.
  */
+import type { RevocationResult } from './revocation.js';
 import type { LoadResult } from './load.js';
 import type { EchoResult } from './ws.js';
 
@@ -34,6 +35,8 @@ export interface BenchResults {
     extrapolated: boolean;
     skipped?: string;
   };
+  /** Revocation push: logout on one instance → first 401 on another (bench/revocation.ts). */
+  revocation?: RevocationResult;
   targets: TargetResult[];
   readonly notes: string[];
 }

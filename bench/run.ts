@@ -20,6 +20,7 @@ import { runPhases } from './phases.js';
 import { formatSummary, loadProfile, summarizeProfile } from './profile.js';
 import { evaluateTargets, renderTables, type BenchResults } from './report.js';
 import { checkScenario, httpScenarios } from './scenarios.js';
+import { measureRevocation } from './revocation.js';
 import { startGateway, startHaproxy, startNginx, startUpstream, type Service } from './setups.js';
 import { stopAll } from './procs.js';
 
@@ -131,6 +132,16 @@ async function main(): Promise<void> {
       ok = true;
       return;
     }
+    if (opts.only === 'revocation') {
+      // Only the revocation scenario: two instances, nothing else measured, no results files written.
+      const upstream = await startUpstream(workDir, entry('upstream'));
+      const env = gatewayEnv(opts, data, upstream, tuning);
+      const [a, b] = await Promise.all([startGateway(workDir, root, env, { label: 'gateway-a' }), startGateway(workDir, root, env, { label: 'gateway-b' })]);
+      const r = await measureRevocation(data, a, b, opts.revocations);
+      process.stdout.write(`\n${JSON.stringify(r)}\n`);
+      ok = true;
+      return;
+    } else if (opts.only !== undefined) throw new Error(`BENCH_ONLY=${opts.only}: the only scenario that runs alone is "revocation"`);
     const upstream = await startUpstream(workDir, entry('upstream'));
     const nginx = await startNginx(workDir, upstream.port, opts.proxyWorkers);
     const haproxy = await startHaproxy(workDir, upstream.port, { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 }, opts.proxyWorkers);
@@ -152,6 +163,14 @@ async function main(): Promise<void> {
       notes,
       startFreshGateway: () => startGateway(workDir, root, gatewayEnv(opts, data as BenchData, upstream, tuning), { label: 'gateway-ws' }),
     });
+    // Revocation push: a second instance next to the measured one.
+    const second = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning), { label: 'gateway-b' });
+    results.revocation = await measureRevocation(data, gateway, second, opts.revocations);
+    await second.proc.stop();
+    const rv = results.revocation;
+    notes.push(
+      `revocation push: logout on one instance → first 401 on another, ${rv.logouts} logouts, p50 ${rv.p50Ms.toFixed(1)} ms, p99 ${rv.p99Ms.toFixed(1)} ms (target p99 ≤ ${rv.targetP99Ms} ms: ${rv.p99Ms <= rv.targetP99Ms && rv.missed === 0 ? 'met' : 'not met'})`,
+    );
     Object.assign(results, {
       generatedAt: new Date().toISOString(),
       machine: {

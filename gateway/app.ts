@@ -23,7 +23,7 @@ import { createDrainer, createInFlight } from './ops/shutdown.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
 import { createGatewayServer } from './server.js';
 import { createPg, type Db } from './store/pg.js';
-import { createRedisClient, createRedisStateStore } from './store/redis.js';
+import { createRedisClient, createRedisStateStore, type RedisClient } from './store/redis.js';
 import { createMemoryStateStore } from './store/memory.js';
 import type { AuthStateStore } from './store/state.js';
 import { createAuditLog } from './store/audit.js';
@@ -34,6 +34,12 @@ import { createLockout } from './auth/lockout.js';
 import { createPasswordHasher } from './auth/passwords.js';
 import { checkNewPassword, loadCommonPasswords } from './auth/password-policy.js';
 import { createSessions } from './auth/sessions.js';
+import { createSessionActivity } from './auth/session-activity.js';
+import { createSessionService } from './auth/session-service.js';
+import type { RevocationEvent } from './auth/revocation-bus.js';
+import { createRevocationPush } from './auth/revocation-push.js';
+import { createSessionStore } from './store/sessions.js';
+import { createSessionRoutes } from './routes/sessions.js';
 import { createTokenService } from './auth/tokens.js';
 import { createUserAuthenticator } from './auth/user-auth.js';
 import { createTenantScope } from './auth/tenant-scope.js';
@@ -97,7 +103,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (!config.database.url) throw new Error('createApp: no database URL');
       return createPg({ url: config.database.url, poolSize: config.database.poolSize, ssl: config.database.ssl });
     })();
-  const state = options.state ?? createStateStore(config, log, clock, metrics);
+  const built = options.state ? { state: options.state, client: null } : createStateStore(config, log, clock, metrics);
+  const state = built.state;
   // Set once the drainer exists (it needs the server); readiness reads it through this indirection.
   let draining = (): boolean => false;
 
@@ -115,11 +122,29 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await passwords.warm();
   const commonPasswords = loadCommonPasswords();
   metrics.samplePasswordHashing(() => passwords.stats());
-  const sessions = createSessions(
-    { state, users, log },
-    { clock, onFailOpen: (dep) => metrics.failOpen(dep), longestTokenSeconds: config.jwt.ttlSeconds + config.jwt.clockToleranceSeconds },
-  );
-  const userAuth = createUserAuthenticator({ tokens, sessions, onFailure: (reason) => metrics.tokenRejected(reason) });
+  const sessionStore = createSessionStore(db);
+  // Revocation push (docs/_incoming/sessions.md): Redis pub/sub for what gateways revoke, Postgres
+  // LISTEN for what the CLI changes there. Hot-path caches keep answers longer only while both are up.
+  // The LISTEN connections (node revocations, user revocations) share a small pool of their own, so
+  // they never take a slot from request traffic. An injected Db comes without a URL for more
+  // connections: no LISTEN then, and caches keep their short lifetimes.
+  const listenDb =
+    !options.db && config.database.url
+      ? createPg({ url: config.database.url, poolSize: 2, ssl: config.database.ssl, applicationName: 'get2dial-gateway-listen' })
+      : null;
+  const push = createRevocationPush({ client: built.client, redis: config.redis, listenDb, log });
+  const sessions = createSessions({ state, users, sessionStore, log }, {
+      clock,
+      onFailOpen: (dep) => metrics.failOpen(dep),
+      pushUp: () => push.connected(),
+      longestTokenSeconds: config.jwt.ttlSeconds + config.jwt.clockToleranceSeconds,
+    });
+  push.attach(sessions);
+  const activity = createSessionActivity({ store: sessionStore, log, clock });
+  const userAuth = createUserAuthenticator({ tokens, sessions, onFailure: (reason) => metrics.tokenRejected(reason), onSessionSeen: (sid) => activity.seen(sid) });
+  await push.start();
+  const announce = (event: RevocationEvent) => push.announce(event);
+  const sessionService = createSessionService({ store: sessionStore, users, tokens, audit, clock, log, config: config.sessions, accessTtlSeconds: config.jwt.ttlSeconds, announce });
   const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
   const authRouteDeps: AuthRouteDeps = {
     config,
@@ -130,6 +155,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     checkNewPassword: (next, current) => checkNewPassword(next, current, config.passwords, commonPasswords),
     tokens,
     sessions,
+    sessionService,
+    announce,
     userAuth,
     lockout,
     audit,
@@ -146,20 +173,29 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const handlerMaps: HandlerMap[] = [
     createLoginRoute(authRouteDeps),
     createMeRoutes(authRouteDeps),
+    createSessionRoutes(authRouteDeps),
     createBootstrapRoute(authRouteDeps),
     createWsTicketRoute({ userAuth, tickets, tenantScope }),
   ];
   const health = createHealth({ db, state, metrics, isDraining: () => draining() });
   handlerMaps.push(health.routes);
   const nodeStore = createNodeStore(db);
-  // Revocation LISTEN (docs/edge-nodes.md, docs/scale-out.md) on a one-connection pool of its own, so it never takes a slot
-  // from request traffic. An injected Db comes without a URL for a second connection: no LISTEN
-  // then, and cached node keys are re-checked every 5 s instead (node-keys.ts).
-  const listenDb =
-    !options.db && config.database.url
-      ? createPg({ url: config.database.url, poolSize: 1, ssl: config.database.ssl, applicationName: 'get2dial-gateway-listen' })
-      : null;
-  const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, db: listenDb, log, clock });
+  // Node revocation LISTEN on the listen pool above; without it cached node keys are re-checked
+  // every 5 s instead (node-keys.ts). A revoked node's open sockets close at once.
+  const nodeKeys = createNodeKeyAuthenticator({
+    nodes: nodeStore,
+    db: listenDb,
+    log,
+    clock,
+    onNodeChanged: (nodeId) => {
+      void nodeStore
+        .findById(nodeId)
+        .then((node) => {
+          if (node?.status === 'revoked') wsProxy.closeRevoked({ nodeId });
+        })
+        .catch(() => {});
+    },
+  });
   await nodeKeys.start();
   // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
   const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
@@ -192,10 +228,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trusts,
     // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (docs/security-model.md).
     isStillValid: async (u) =>
-      (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp, ...(u.sid !== undefined ? { sid: u.sid } : {}) })).verdict === 'ok',
+      (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp, ...(u.sid === undefined ? {} : { sid: u.sid }) })).verdict === 'ok',
     onOpen: () => metrics.websocketOpened(),
     onClose: () => metrics.websocketClosed(),
     onLimited: () => metrics.websocketLimited(),
+  });
+  // A revocation (made here or pushed) closes the sockets it concerns at once (1008).
+  push.attach({
+    apply: (event) => {
+      if (event.kind === 'jti') wsProxy.closeRevoked({ jti: event.jti });
+      else if (event.kind === 'session') wsProxy.closeRevoked({ sid: event.sid });
+      else if (event.kind === 'user') wsProxy.closeRevoked({ userId: event.userId });
+      else wsProxy.closeRevoked({ nodeId: event.nodeId });
+    },
+    forgetAll: () => {},
   });
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
@@ -239,6 +285,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await retention.stop();
       // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
       await nodeKeys.close();
+      await Promise.allSettled([push.close(), activity.close()]);
       await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);
     },
   });
@@ -267,7 +314,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 }
 
-function createStateStore(config: Config, log: Logger, clock: Clock, metrics: GatewayMetrics): AuthStateStore {
+function createStateStore(config: Config, log: Logger, clock: Clock, metrics: GatewayMetrics): { state: AuthStateStore; client: RedisClient | null } {
   const r = config.redis;
   if (r.url || r.sentinels || r.clusterNodes) {
     const client = createRedisClient(r);
@@ -290,11 +337,11 @@ function createStateStore(config: Config, log: Logger, clock: Clock, metrics: Ga
       if (down) log.info('redis reconnected');
       down = false;
     });
-    return createRedisStateStore(client, r.keyPrefix);
+    return { state: createRedisStateStore(client, r.keyPrefix), client };
   }
   if (config.production) throw new Error('createApp: Redis is required in production');
   log.warn('no REDIS_URL: lockout, throttles and revocation are kept in process memory (single instance only)');
-  return createMemoryStateStore(clock);
+  return { state: createMemoryStateStore(clock), client: null };
 }
 
 /**

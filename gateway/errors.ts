@@ -17,6 +17,8 @@ export const ERRORS = {
   UNSUPPORTED_UPGRADE: { status: 400, message: 'upgrade not supported on a request with a body' },
   UNAUTHENTICATED: { status: 401, message: 'missing or invalid authorization header' },
   INVALID_CREDENTIALS: { status: 401, message: 'invalid credentials' },
+  /** A refresh token that is malformed, unknown, spent, expired, or whose session or user ended. */
+  INVALID_REFRESH_TOKEN: { status: 401, message: 'invalid refresh token' },
   ACCOUNT_LOCKED: { status: 403, message: 'account temporarily locked' },
   ACCOUNT_DISABLED: { status: 403, message: 'account disabled' },
   FORBIDDEN: { status: 403, message: 'forbidden' },

@@ -106,6 +106,8 @@ export function createNodeKeyAuthenticator(
     db: Pick<Db, 'connect'> | null;
     log: Logger;
     clock?: Clock;
+    /** Told of every revocation or rotation heard on the channel (open node sockets, docs/_incoming/sessions.md). */
+    onNodeChanged?: (nodeId: string) => void;
   },
   options: NodeKeyOptions = {},
 ): NodeKeyAuthenticator {
@@ -147,6 +149,7 @@ export function createNodeKeyAuthenticator(
           onNotification(payload) {
             notifySeq++;
             evictNode(payload);
+            deps.onNodeChanged?.(payload);
           },
           // Both edges start a new generation: what was verified before a drop may have been
           // revoked while we were deaf, and so may what was verified while deaf, before LISTEN was back.

@@ -1,8 +1,10 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
+import type { SessionStore } from '../store/sessions.js';
 import type { AuthStateStore } from '../store/state.js';
 import type { UserStore } from '../store/users.js';
+import type { RevocationEvent } from './revocation-bus.js';
 import { issuedAtMs } from './tokens.js';
 import type { TokenClaims } from './types.js';
 
@@ -27,14 +29,25 @@ export interface Sessions {
   invalidateBefore(userId: string, atMs: number, ttlSeconds: number): Promise<void>;
   /** Forgets cached state for a user (status changed through this instance). */
   forgetUser(userId: string): void;
+  /** A revocation pushed by any instance (or made here): cached answers it affects are replaced at once. */
+  apply(event: RevocationEvent): void;
+  /** Drops every cached answer (the push channel reconnected: messages may have been missed). */
+  forgetAll(): void;
 }
 
 export interface SessionsOptions {
   clock?: Clock;
   /** How long a "not revoked" answer from the store is reused (the cross-instance bound). */
   revocationCacheMs?: number;
-  /** How long a user's status (disabled, password change) from Postgres is reused (at most 5 s, docs/security-model.md). */
+  /** How long a user's status (disabled, password change) and a session's state from Postgres are reused (at most 5 s, docs/security-model.md). */
   statusCacheMs?: number;
+  /**
+   * Both lifetimes while every revocation is pushed (pushUp() true): a revocation then replaces the
+   * cached answer at once, so the cache no longer bounds staleness (docs/_incoming/sessions.md).
+   */
+  pushedCacheMs?: number;
+  /** Whether the revocation push channels are connected right now. */
+  pushUp?: () => boolean;
   /** Called when a dependency failed and the check failed open (for metrics). */
   onFailOpen?: (dependency: 'redis' | 'postgres') => void;
   /**
@@ -62,11 +75,19 @@ interface UserStatus {
 /** AUTH_JWT_TTL_SECONDS' upper bound (30 days) plus the clock leeway: the default revocation cap. */
 const MAX_TTL_SECONDS = 30 * 86400 + 30;
 
-const OK: SessionState = Object.freeze({ verdict: 'ok', mustChangePassword: false });
+interface SessionEntry {
+  /** Revoked, unknown, another user's, or past its absolute end at `expiresAt`. */
+  revoked: boolean;
+  expiresAt: number;
+  at: number;
+}
 
-function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus): SessionState {
+const OK: SessionState = Object.freeze({ verdict: 'ok', mustChangePassword: false });
+const NO_SESSION: SessionEntry = Object.freeze({ revoked: false, expiresAt: Infinity, at: Infinity });
+
+function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus, session: SessionEntry, now: number): SessionState {
   const mustChangePassword = status.mustChangePassword;
-  if (rev.revoked) return { verdict: 'revoked', mustChangePassword };
+  if (rev.revoked || session.revoked || session.expiresAt <= now) return { verdict: 'revoked', mustChangePassword };
   if (!status.exists) return { verdict: 'unknown_user', mustChangePassword };
   if (status.disabled) return { verdict: 'disabled', mustChangePassword };
   if (issuedAtMs(claims) < Math.max(rev.validAfter, status.validAfter)) return { verdict: 'stale', mustChangePassword };
@@ -82,16 +103,23 @@ function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus
  * when Redis is down) and is reported through onFailOpen.
  */
 export function createSessions(
-  deps: { state: AuthStateStore; users: UserStore; log: Logger },
+  deps: { state: AuthStateStore; users: UserStore; sessionStore?: Pick<SessionStore, 'statusOf'>; log: Logger },
   options: SessionsOptions = {},
 ): Sessions {
   const clock = options.clock ?? systemClock;
-  const revocationMs = options.revocationCacheMs ?? 2000;
-  const statusMs = options.statusCacheMs ?? 4000;
+  const shortRevocationMs = options.revocationCacheMs ?? 2000;
+  const shortStatusMs = options.statusCacheMs ?? 4000;
+  const pushedMs = options.pushedCacheMs ?? 30_000;
+  const pushUp = options.pushUp ?? (() => false);
+  // Read at every use: when the channel drops, entries older than the short lifetime are stale at once.
+  const revocationLife = () => (pushUp() ? Math.max(pushedMs, shortRevocationMs) : shortRevocationMs);
+  const statusLife = () => (pushUp() ? Math.max(pushedMs, shortStatusMs) : shortStatusMs);
   const longestTokenSeconds = options.longestTokenSeconds ?? MAX_TTL_SECONDS;
   const revoked = new LRUCache<string, RevocationEntry>({ max: 50_000 });
   const statuses = new LRUCache<string, UserStatus & { at: number }>({ max: 50_000 });
-  const { state, users, log } = deps;
+  const sessionStates = new LRUCache<string, SessionEntry & { userId: string }>({ max: 50_000 });
+  const sessionReads = new Map<string, { epoch: number; read: Promise<SessionEntry> }>();
+  const { state, users, sessionStore, log } = deps;
   // During an outage every request fails open: one warning per dependency per 10 s (with how many
   // were folded into it) instead of one per request; the exact count is the fail_open metric.
   const quietUntil = { redis: 0, postgres: 0 };
@@ -119,7 +147,7 @@ export function createSessions(
   function revocationOf(claims: TokenClaims): Promise<RevocationEntry> {
     const now = clock.now();
     const hit = revoked.get(claims.jti);
-    if (hit && now - hit.at < revocationMs) return Promise.resolve(hit);
+    if (hit && now - hit.at < revocationLife()) return Promise.resolve(hit);
     const key = `${claims.jti}\n${claims.sub}`;
     const pending = revocationReads.get(key);
     if (pending && pending.epoch === epoch) return pending.read;
@@ -148,7 +176,7 @@ export function createSessions(
   function statusOf(userId: string): Promise<UserStatus> {
     const now = clock.now();
     const hit = statuses.get(userId);
-    if (hit && now - hit.at < statusMs) return Promise.resolve(hit);
+    if (hit && now - hit.at < statusLife()) return Promise.resolve(hit);
     const pending = statusReads.get(userId);
     if (pending && pending.epoch === epoch) return pending.read;
     const entry = { epoch, read: readStatus(userId, hit, now) };
@@ -175,18 +203,66 @@ export function createSessions(
     }
   }
 
+  function sessionOf(claims: TokenClaims): Promise<SessionEntry> {
+    const sid = claims.sid;
+    if (sid === undefined || !sessionStore) return Promise.resolve(NO_SESSION);
+    const now = clock.now();
+    const hit = sessionStates.get(sid);
+    if (hit && (hit.revoked || now - hit.at < statusLife())) return Promise.resolve(hit);
+    const pending = sessionReads.get(sid);
+    if (pending && pending.epoch === epoch) return pending.read;
+    const entry = { epoch, read: readSession(sessionStore, sid, claims.sub, hit, now) };
+    sessionReads.set(sid, entry);
+    void entry.read.finally(() => {
+      if (sessionReads.get(sid) === entry) sessionReads.delete(sid);
+    });
+    return entry.read;
+  }
+
+  async function readSession(store: Pick<SessionStore, 'statusOf'>, sid: string, userId: string, hit: SessionEntry | undefined, now: number): Promise<SessionEntry> {
+    const startEpoch = epoch;
+    try {
+      const row = await store.statusOf(sid);
+      // Unknown, or another user's: the sid does not stand for a session of this token's subject.
+      const entry = !row || row.userId !== userId
+        ? { revoked: true, expiresAt: 0, at: now, userId }
+        : { revoked: row.revoked, expiresAt: row.expiresAt.getTime(), at: now, userId };
+      if (epoch === startEpoch) sessionStates.set(sid, entry);
+      return entry;
+    } catch (err) {
+      options.onFailOpen?.('postgres');
+      warnFailOpen('postgres', err, 'session check');
+      return hit ?? { revoked: false, expiresAt: Infinity, at: now };
+    }
+  }
+
+  function sessionCached(claims: TokenClaims, now: number): SessionEntry | null {
+    if (claims.sid === undefined || !sessionStore) return NO_SESSION;
+    const hit = sessionStates.get(claims.sid);
+    return hit && (hit.revoked || now - hit.at < statusLife()) ? hit : null;
+  }
+
+  function forgetAll(): void {
+    epoch += 1;
+    revoked.clear();
+    statuses.clear();
+    sessionStates.clear();
+  }
+
   return {
     async check(claims) {
-      const [rev, status] = await Promise.all([revocationOf(claims), statusOf(claims.sub)]);
-      return verdictOf(claims, rev, status);
+      const [rev, status, session] = await Promise.all([revocationOf(claims), statusOf(claims.sub), sessionOf(claims)]);
+      return verdictOf(claims, rev, status, session, clock.now());
     },
     checkCached(claims) {
       const now = clock.now();
       const rev = revoked.get(claims.jti);
-      if (!rev || now - rev.at >= revocationMs) return null;
+      if (!rev || now - rev.at >= revocationLife()) return null;
       const status = statuses.get(claims.sub);
-      if (!status || now - status.at >= statusMs) return null;
-      return verdictOf(claims, rev, status);
+      if (!status || now - status.at >= statusLife()) return null;
+      const session = sessionCached(claims, now);
+      if (session === null) return null;
+      return verdictOf(claims, rev, status, session, now);
     },
     async revoke(claims) {
       const ttl = Math.max(1, Math.min(Math.ceil(claims.exp - clock.now() / 1000), longestTokenSeconds) + 60);
@@ -204,5 +280,29 @@ export function createSessions(
       epoch += 1;
       statuses.delete(userId);
     },
+    apply(event) {
+      const now = clock.now();
+      epoch += 1;
+      switch (event.kind) {
+        case 'jti':
+          revoked.set(event.jti, { revoked: true, validAfter: 0, at: now });
+          break;
+        case 'session':
+          // Remembered as revoked until evicted: a revoked session never comes back.
+          sessionStates.set(event.sid, { revoked: true, expiresAt: 0, at: now, userId: event.userId });
+          break;
+        case 'user': {
+          // Password change, disable, logout of every session: the user's status and valid-after
+          // time are read again, and every revocation entry (they carry valid-after) with them.
+          statuses.delete(event.userId);
+          revoked.clear();
+          for (const [sid, entry] of sessionStates.entries()) if (entry.userId === event.userId && !entry.revoked) sessionStates.delete(sid);
+          break;
+        }
+        case 'node':
+          break;
+      }
+    },
+    forgetAll,
   };
 }

@@ -19,7 +19,7 @@ export type TokenFailure = 'malformed' | 'algorithm' | 'signature' | 'expired' |
 export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenFailure };
 
 export interface TokenService {
-  mint(subject: { userId: string; tenantId: string; email: string; role: Role }): Promise<MintedToken>;
+  mint(subject: { userId: string; tenantId: string; email: string; role: Role; sessionId?: string }): Promise<MintedToken>;
   /** Verifies signature and claims (docs/security-model.md). Never throws for a bad token. */
   verify(token: string): Promise<VerifyResult>;
   /** verify()'s answer for a token already verified and cached, at once; null when it must be verified. */
@@ -102,7 +102,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
   }
 
   return {
-    async mint({ userId, tenantId, email, role }) {
+    async mint({ userId, tenantId, email, role, sessionId }) {
       const nowMs = clock.now();
       const iat = Math.floor(nowMs / 1000);
       const exp = iat + config.ttlSeconds;
@@ -110,7 +110,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
       // seconds only, too coarse to tell a token minted just before a password change from one
       // minted just after it in the same second.
       const jti = uuidv7({ msecs: nowMs });
-      const token = await new SignJWT({ tid: tenantId, email, role })
+      const token = await new SignJWT(sessionId === undefined ? { tid: tenantId, email, role } : { tid: tenantId, email, role, sid: sessionId })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(userId)
         .setIssuer(config.issuer)
@@ -119,7 +119,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
         .setExpirationTime(exp)
         .setJti(jti)
         .sign(await signingKey());
-      const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp };
+      const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp, ...(sessionId === undefined ? {} : { sid: sessionId }) };
       return { token, claims, expiresAt: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
     },
 
@@ -199,7 +199,7 @@ function checkLifetime(claims: TokenClaims, hasIat: boolean, nowSec: number, ttl
  * allows, so a password change invalidates it whenever it could predate the change.
  */
 function toClaims(payload: Record<string, unknown>, token: string, longestLifetime: number): TokenClaims | null {
-  const { tid, sub, email, role, jti, iat, exp } = payload;
+  const { tid, sub, email, role, jti, iat, exp, sid } = payload;
   if (typeof tid !== 'string' || !UUID_RE.test(tid)) return null;
   if (typeof sub !== 'string' || !UUID_RE.test(sub)) return null;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return null;
@@ -207,6 +207,7 @@ function toClaims(payload: Record<string, unknown>, token: string, longestLifeti
   if (typeof role !== 'string' || !ROLES.includes(role as Role)) return null;
   if (typeof email !== 'string' || !SAFE_TEXT.test(email)) return null;
   if (jti !== undefined && (typeof jti !== 'string' || !SAFE_TEXT.test(jti))) return null;
+  if (sid !== undefined && (typeof sid !== 'string' || !UUID_RE.test(sid))) return null;
   return {
     tid: tid.toLowerCase(),
     sub: sub.toLowerCase(),
@@ -218,6 +219,7 @@ function toClaims(payload: Record<string, unknown>, token: string, longestLifeti
     jti: typeof jti === 'string' ? jti : createHash('sha256').update(token.slice(0, token.lastIndexOf('.'))).digest('base64url').slice(0, 32),
     iat: typeof iat === 'number' ? iat : exp - longestLifetime,
     exp,
+    ...(typeof sid === 'string' ? { sid: sid.toLowerCase() } : {}),
   };
 }
 

@@ -11,11 +11,11 @@ export interface UserIdentity {
   readonly email: string;
   readonly role: Role;
   readonly jti: string;
+  /** The session the token belongs to (claim `sid`); absent on tokens minted before sessions existed. */
+  readonly sid?: string | undefined;
   /** Token expiry, seconds since the epoch. */
   readonly exp: number;
   readonly iat: number;
-  /** The session the token belongs to (claim `sid`), when it carries one. */
-  readonly sid?: string;
 }
 
 /** An edge node authenticated by its raw API key (SPEC §6). */
@@ -41,6 +41,6 @@ export interface TokenClaims {
   readonly jti: string;
   readonly iat: number;
   readonly exp: number;
-  /** Session id; tokens minted before sessions existed have none. */
-  readonly sid?: string;
+  /** Session id (docs/api.md, sessions); tokens minted before sessions have none and live until `exp`. */
+  readonly sid?: string | undefined;
 }

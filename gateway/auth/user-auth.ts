@@ -51,6 +51,7 @@ export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): User
     email: claims.email,
     role: claims.role,
     jti: claims.jti,
+    ...(claims.sid === undefined ? {} : { sid: claims.sid }),
     exp: claims.exp,
     iat: claims.iat,
     ...(claims.sid !== undefined ? { sid: claims.sid } : {}),
@@ -62,13 +63,16 @@ export function createUserAuthenticator(deps: {
   tokens: TokenService;
   sessions: Sessions;
   onFailure?: (reason: TokenFailure | 'revoked' | 'stale' | 'disabled' | 'unknown_user' | 'missing') => void;
+  /** A token with a session was admitted (its session's last_seen_at, batched elsewhere). */
+  onSessionSeen?: (sid: string) => void;
 }): UserAuthenticator {
-  const { tokens, sessions, onFailure } = deps;
+  const { tokens, sessions, onFailure, onSessionSeen } = deps;
   const admit = (token: string, claims: TokenClaims, session: SessionState): AuthenticatedUser | null => {
     if (session.verdict !== 'ok') {
       onFailure?.(session.verdict);
       return null;
     }
+    if (claims.sid !== undefined) onSessionSeen?.(claims.sid);
     return { claims, token, mustChangePassword: session.mustChangePassword };
   };
   const refuse = (reason: TokenFailure): null => {

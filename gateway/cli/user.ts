@@ -4,6 +4,9 @@ import { checkNewPassword, loadCommonPasswords } from '../auth/password-policy.j
 import { ROLES, type Role } from '../config/types.js';
 import { isGatewayError } from '../errors.js';
 import { createTenantStore, type Tenant } from '../store/tenants.js';
+import { createLogger } from '../ops/logger.js';
+import { createAuditLog } from '../store/audit.js';
+import { createSessionStore } from '../store/sessions.js';
 import { createUserStore, normalizeEmail, publicUser, rfc3339 } from '../store/users.js';
 import { allowOnly, CliError, flag, need, optional, type ParsedArgs } from './args.js';
 import type { CliContext, CommandTable } from './context.js';
@@ -29,6 +32,8 @@ function setStatus(status: 'active' | 'disabled') {
   return async (args: ParsedArgs, ctx: CliContext) => {
     allowOnly(args, ['tenant', 'email']);
     const { user } = await userOf(args, ctx);
+    // A trigger (migration 003) announces the change on commit: every gateway drops the user's
+    // cached status and, on disable, closes their sockets at once.
     const updated = await createUserStore(await ctx.db()).setStatus(user.id, status);
     if (!updated) throw new CliError('user vanished', 1);
     return publicUser(updated);
@@ -77,6 +82,37 @@ export const userCommands: CommandTable = {
   },
   'user disable': { usage: 'user disable --tenant D --email E', run: setStatus('disabled') },
   'user enable': { usage: 'user enable --tenant D --email E', run: setStatus('active') },
+  'user sessions': {
+    usage: 'user sessions --tenant D --email E',
+    async run(args, ctx) {
+      allowOnly(args, ['tenant', 'email']);
+      const { user } = await userOf(args, ctx);
+      const rows = await createSessionStore(await ctx.db()).listOpen(user.id, new Date(), ctx.config.jwt.ttlSeconds);
+      return rows.map((r) => ({
+        id: r.id,
+        created_at: rfc3339(r.createdAt),
+        last_seen_at: rfc3339(r.lastSeenAt),
+        expires_at: rfc3339(r.expiresAt),
+        refresh_expires_at: rfc3339(r.refreshExpiresAt),
+        ip: r.ip,
+        user_agent: r.userAgent,
+      }));
+    },
+  },
+  'user revoke-sessions': {
+    usage: 'user revoke-sessions --tenant D --email E',
+    async run(args, ctx) {
+      allowOnly(args, ['tenant', 'email']);
+      const { tenant, user } = await userOf(args, ctx);
+      const db = await ctx.db();
+      // Each revoked row is announced to every gateway by a trigger (migration 003) on commit.
+      const ids = await createSessionStore(db).revokeAllForUser(user.id, 'admin', new Date());
+      // The CLI prints JSON on stdout; the audit row goes to Postgres only.
+      const audit = createAuditLog(db, createLogger({ level: 'silent', format: 'json', destination: process.stderr }));
+      for (const sid of ids) await audit.record({ event: 'session_revoked', tenantId: tenant.id, userId: user.id, detail: { sid, via: 'cli' } });
+      return { tenant: tenant.domain, email: user.email, revoked: ids };
+    },
+  },
   'user unlock': {
     usage: 'user unlock --tenant D --email E',
     async run(args, ctx) {

@@ -130,6 +130,10 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
       limit: r.int('AUTH_LOGIN_IP_LIMIT', 100, 1, 1_000_000),
       windowSeconds: r.int('AUTH_LOGIN_IP_WINDOW_SECONDS', 900, 1, 86400 * 7),
     },
+    sessions: {
+      refreshTtlSeconds: r.int('AUTH_REFRESH_TTL_SECONDS', 1_209_600, 1, 365 * 86400),
+      maxSeconds: r.int('AUTH_SESSION_MAX_SECONDS', 2_592_000, 1, 365 * 86400),
+    },
     defaultTenantDomain: (r.str('DEFAULT_TENANT_DOMAIN') ?? 'dev.get2dial.local').toLowerCase(),
     bootstrapToken,
     upstreamUrl,

@@ -46,6 +46,13 @@ export interface JwtConfig {
   readonly clockToleranceSeconds: number;
 }
 
+export interface SessionConfig {
+  /** AUTH_REFRESH_TTL_SECONDS: a refresh token's idle lifetime, from the last refresh. */
+  readonly refreshTtlSeconds: number;
+  /** AUTH_SESSION_MAX_SECONDS: a session's absolute lifetime, from login. */
+  readonly maxSeconds: number;
+}
+
 export interface PasswordConfig {
   readonly memoryCost: number;
   readonly timeCost: number;
@@ -83,6 +90,8 @@ export interface Config {
   readonly passwords: PasswordConfig;
   readonly lockout: { readonly maxAttempts: number; readonly seconds: number };
   readonly loginIpLimit: { readonly limit: number; readonly windowSeconds: number };
+  /** Sessions and refresh tokens (docs/_incoming/sessions.md). */
+  readonly sessions: SessionConfig;
   readonly defaultTenantDomain: string;
   readonly bootstrapToken: string | null;
   readonly upstreamUrl: string;

@@ -50,8 +50,8 @@ function nominated(connection: string | string[] | undefined): Set<string> | nul
   return out;
 }
 
-/** `Bearer <node key>` or `Bearer <JWS compact>` (RFC 6750 §2.1; scheme case-insensitive). */
-const GATEWAY_CREDENTIAL = /^bearer +(?:g2dn_[A-Za-z0-9_-]+|[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*) *$/i;
+/** `Bearer <node key | refresh token>` or `Bearer <JWS compact>` (RFC 6750 §2.1; scheme case-insensitive). */
+const GATEWAY_CREDENTIAL = /^bearer +(?:g2d[nr]_[A-Za-z0-9_-]+|[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*) *$/i;
 
 function isGatewayCredential(value: string | undefined): boolean {
   return value !== undefined && GATEWAY_CREDENTIAL.test(value);

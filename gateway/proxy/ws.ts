@@ -38,6 +38,11 @@ export interface WsProxy {
   closeAll(code?: number, reason?: string): void;
   /** Open proxied sockets (metrics). */
   count(): number;
+  /**
+   * Closes at once (1008) every socket a pushed revocation concerns: by the access token's `jti`,
+   * its session `sid`, the user (every socket of that user) or the node. Returns how many.
+   */
+  closeRevoked(target: { jti: string } | { sid: string } | { userId: string } | { nodeId: string }): number;
 }
 
 interface Conn {
@@ -71,6 +76,30 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
   const clock = deps.clock ?? systemClock;
   const trusts = deps.trusts ?? (() => false);
   const conns = new Set<Conn>();
+  // Open sockets by what a revocation names: `j:<jti>`, `s:<sid>`, `u:<user id>`, `n:<node id>`.
+  const index = new Map<string, Set<Conn>>();
+  const keysOf = (identity: Identity): string[] => {
+    if (identity.kind === 'user') return [`j:${identity.jti}`, `u:${identity.userId}`, ...(identity.sid === undefined ? [] : [`s:${identity.sid}`])];
+    if (identity.kind === 'node') return [`n:${identity.nodeId}`];
+    return [];
+  };
+  const track = (c: Conn) => {
+    conns.add(c);
+    for (const key of keysOf(c.identity)) {
+      let set = index.get(key);
+      if (!set) index.set(key, (set = new Set()));
+      set.add(c);
+    }
+  };
+  const untrack = (c: Conn): boolean => {
+    if (!conns.delete(c)) return false;
+    for (const key of keysOf(c.identity)) {
+      const set = index.get(key);
+      set?.delete(c);
+      if (set?.size === 0) index.delete(key);
+    }
+    return true;
+  };
   const pending = new Set<WebSocket>();
   const chosenProtocol = new WeakMap<IncomingMessage, string>();
   const slots = createWsIdentityLimiter(config.wsMaxPerIdentity);
@@ -203,6 +232,15 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
   return {
     count: () => conns.size,
 
+    closeRevoked(target) {
+      const key = 'jti' in target ? `j:${target.jti}` : 'sid' in target ? `s:${target.sid}` : 'userId' in target ? `u:${target.userId}` : `n:${target.nodeId}`;
+      const set = index.get(key);
+      if (!set) return 0;
+      const doomed = [...set];
+      for (const c of doomed) end(c, 1008, 'revoked');
+      return doomed.length;
+    },
+
     async upgrade(ctx, socket, head, identity) {
       const problem = validClientHandshake(ctx.req);
       if (problem !== null) throw new GatewayError('INVALID_HANDSHAKE', { detail: problem });
@@ -233,7 +271,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
         throw new GatewayError('BAD_GATEWAY', { detail: 'client handshake could not be completed' });
       }
       const c: Conn = { client, upstream, identity, clientAlive: true, upstreamAlive: true, expiry: null };
-      conns.add(c);
+      track(c);
       deps.onOpen?.();
       client.on('pong', () => (c.clientAlive = true));
       upstream.on('pong', () => (c.upstreamAlive = true));
@@ -242,7 +280,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
       pipe(client, upstream);
       pipe(upstream, client);
       const relayClose = (to: WebSocket, fromSide: 'client' | 'upstream') => (code: number, reason: Buffer) => {
-        if (conns.delete(c)) deps.onClose?.();
+        if (untrack(c)) deps.onClose?.();
         release();
         if (c.expiry) clearTimeout(c.expiry);
         if (to.readyState === WebSocket.CLOSED || to.readyState === WebSocket.CLOSING) return;

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Lockout } from '../auth/lockout.js';
+import type { RevocationEvent } from '../auth/revocation-bus.js';
+import type { SessionService } from '../auth/session-service.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { UserAuthenticator } from '../auth/user-auth.js';
@@ -33,6 +35,10 @@ export interface AuthRouteDeps {
   readonly checkNewPassword: (next: string, current: string) => void;
   readonly tokens: TokenService;
   readonly sessions: Sessions;
+  /** Sessions and refresh tokens (login opens one; refresh, list, revoke). */
+  readonly sessionService: SessionService;
+  /** Applies a revocation here at once and pushes it to every other instance. */
+  readonly announce: (event: RevocationEvent) => void;
   readonly userAuth: UserAuthenticator;
   readonly lockout: Lockout;
   readonly audit: AuditLog;

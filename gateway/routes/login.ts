@@ -36,7 +36,7 @@ interface Candidates {
  * credentials` and costs one argon2 verify whether or not the identity exists.
  */
 export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
-  const { config, users, tenants, passwords, tokens, lockout, audit, log } = deps;
+  const { config, users, tenants, passwords, lockout, audit, log } = deps;
 
   /** Implausible input (`lookUp` false) names the same workspace but never reaches the users table. */
   async function candidates(email: string, tenantDomain: string | undefined, lookUp: boolean): Promise<Candidates> {
@@ -122,9 +122,11 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
     await slot.succeed(match.tenantId);
     const newHash = rehash ? await passwords.hash(body.password) : undefined;
     await users.recordLogin(match.id, newHash).catch((err: unknown) => log.warn({ err: String(err) }, 'recording last login failed'));
-    const minted = await tokens.mint({ userId: match.id, tenantId: match.tenantId, email: match.email, role: match.role });
-    void audit.record({ event: 'login_success', tenantId: match.tenantId, userId: match.id, ...event, detail: newHash ? { rehashed: true } : {} });
-    sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(match) }, 200, NO_STORE);
+    // Opens the session (docs/_incoming/sessions.md): the token carries its `sid`, and the response
+    // gains refresh_token and refresh_expires_at; every other field is unchanged.
+    const minted = await deps.sessionService.open(match, event);
+    void audit.record({ event: 'login_success', tenantId: match.tenantId, userId: match.id, ...event, detail: newHash ? { rehashed: true, sid: minted.sessionId } : { sid: minted.sessionId } });
+    sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(match), ...minted.extra }, 200, NO_STORE);
   }
 
   return {

@@ -22,7 +22,7 @@ interface PasswordBody {
 }
 
 export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
-  const { users, passwords, tokens, sessions, userAuth, lockout, audit, clock, config } = deps;
+  const { users, passwords, sessions, sessionService, userAuth, lockout, audit, clock, config } = deps;
 
   const current = async (ctx: RequestContext) => {
     const auth = await requireUser(userAuth, bearerToken(ctx.req));
@@ -62,9 +62,13 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
     // password_changed_at in Postgres as the durable backstop), the presenting one included.
     await sessions.invalidateBefore(user.id, at, config.jwt.ttlSeconds);
     await sessions.revoke(auth.claims);
-    const minted = await tokens.mint({ userId: updated.id, tenantId: updated.tenantId, email: updated.email, role: updated.role });
-    void audit.record({ event: 'password_change', ...event });
-    sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(updated) }, 200, NO_STORE);
+    // Every session ends, this one included (their refresh tokens stop working); the new token
+    // opens a fresh session, so the response carries a new refresh token too.
+    const ended = await sessionService.revokeAll(user.id, 'password_change');
+    deps.announce({ kind: 'user', userId: user.id });
+    const minted = await sessionService.open(updated, event);
+    void audit.record({ event: 'password_change', ...event, detail: { sessions_revoked: ended.length, sid: minted.sessionId } });
+    sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(updated), ...minted.extra }, 200, NO_STORE);
   }
 
   return {
@@ -81,17 +85,31 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
 
     'POST /api/v1/auth/logout': async (ctx) => {
       const auth = await requireUser(userAuth, bearerToken(ctx.req));
-      await sessions.revoke(auth.claims);
-      void audit.record({
-        event: 'logout',
-        tenantId: auth.claims.tid,
-        userId: auth.claims.sub,
-        ip: ctx.ip,
-        requestId: ctx.requestId,
-        userAgent: userAgent(ctx),
-        detail: { jti: auth.claims.jti },
-      });
+      // The body is optional: none (or an empty one) is a plain logout; `{"all": true}` ends every session.
+      const body = hasBody(ctx) ? await readJsonBody(ctx.req, { all: 'boolean?' }) : {};
+      const { claims } = auth;
+      await sessions.revoke(claims);
+      deps.announce({ kind: 'jti', jti: claims.jti, userId: claims.sub });
+      const event = { tenantId: claims.tid, userId: claims.sub, ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) };
+      if (body.all === true) {
+        // Tokens without a session (minted before sessions existed) end too: valid-after = now.
+        await sessions.invalidateBefore(claims.sub, clock.now(), config.jwt.ttlSeconds);
+        const ended = await sessionService.revokeAll(claims.sub, 'logout_all');
+        deps.announce({ kind: 'user', userId: claims.sub });
+        void audit.record({ event: 'logout_all', ...event, detail: { jti: claims.jti, sessions_revoked: ended.length } });
+      } else {
+        if (claims.sid !== undefined) await sessionService.revoke(claims.sub, claims.sid, 'logout');
+        void audit.record({ event: 'logout', ...event, detail: { jti: claims.jti, ...(claims.sid === undefined ? {} : { sid: claims.sid }) } });
+      }
       sendData(ctx.res, { logged_out: true }, 200, { 'Cache-Control': 'no-store' });
     },
   };
+}
+
+/** Whether the request announces a body (RFC 9112 §6.3: Content-Length > 0 or Transfer-Encoding). */
+function hasBody(ctx: RequestContext): boolean {
+  const h = ctx.req.headers;
+  if (h['transfer-encoding'] !== undefined) return true;
+  const len = h['content-length'];
+  return len !== undefined && len !== '0';
 }

@@ -3,7 +3,7 @@ import type { RequestContext } from '../http/context.js';
 
 export type Handler = (ctx: RequestContext) => Promise<void>;
 
-/** `"METHOD /exact/path"` → handler. */
+/** `"METHOD /exact/path"` → handler; a last segment `{name}` matches any one segment there. */
 export type HandlerMap = Readonly<Record<string, Handler>>;
 
 /**
@@ -14,7 +14,9 @@ export function createDispatcher(...maps: HandlerMap[]): Handler {
   const byPath = new Map<string, Map<string, Handler>>();
   for (const map of maps) {
     for (const [key, handler] of Object.entries(map)) {
-      const [method = '', path = ''] = key.split(' ');
+      const [method = '', declared = ''] = key.split(' ');
+      // `/a/{id}` is stored as `/a/{}`: one parameter segment, matched after the exact paths.
+      const path = declared.replace(/\/\{[a-z_]+\}$/, '/{}');
       let methods = byPath.get(path);
       if (!methods) {
         methods = new Map<string, Handler>();
@@ -26,7 +28,8 @@ export function createDispatcher(...maps: HandlerMap[]): Handler {
   }
   return async (ctx) => {
     const path = ctx.path.length > 1 && ctx.path.endsWith('/') ? ctx.path.slice(0, -1) : ctx.path;
-    const methods = byPath.get(path);
+    const cut = path.lastIndexOf('/');
+    const methods = byPath.get(path) ?? (cut > 0 ? byPath.get(`${path.slice(0, cut)}/{}`) : undefined);
     if (!methods) throw new GatewayError('NOT_FOUND');
     const method = ctx.req.method === 'HEAD' ? 'GET' : (ctx.req.method ?? '');
     const handler = methods.get(method);

@@ -12,7 +12,10 @@ export type AuditEventName =
   | 'node_registered'
   | 'node_key_rotated'
   | 'node_revoked'
-  | 'node_auth_failure';
+  | 'node_auth_failure'
+  | 'session_revoked'
+  | 'logout_all'
+  | 'refresh_reuse';
 
 export interface AuditEvent {
   readonly event: AuditEventName;

@@ -46,7 +46,7 @@ describe('POST /api/v1/auth/login', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('x-request-id')).toBeTruthy();
     expect(res.body.status).toBe('success');
-    expect(Object.keys(res.body.data).sort()).toEqual(['expires_at', 'token', 'user']);
+    expect(Object.keys(res.body.data).sort()).toEqual(['expires_at', 'refresh_expires_at', 'refresh_token', 'token', 'user']);
     expect(res.body.data.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(res.body.data.user).toEqual({
       id: user.id,

@@ -8,6 +8,7 @@ const SPEC_TABLE: [keyof typeof ERRORS, number, string][] = [
   ['UNSUPPORTED_MEDIA_TYPE', 415, 'unsupported media type'],
   ['UNAUTHENTICATED', 401, 'missing or invalid authorization header'],
   ['INVALID_CREDENTIALS', 401, 'invalid credentials'],
+  ['INVALID_REFRESH_TOKEN', 401, 'invalid refresh token'],
   ['ACCOUNT_LOCKED', 403, 'account temporarily locked'],
   ['ACCOUNT_DISABLED', 403, 'account disabled'],
   ['FORBIDDEN', 403, 'forbidden'],

@@ -78,10 +78,11 @@ describe('strip: credentials', () => {
     expect(build({ authorization: 'Basic Zm9v' }, { identity: { kind: 'public' } }).authorization).toBe('Basic Zm9v');
     expect(build({ authorization: 'Bearer opaque-partner-token' }, { identity: { kind: 'public' } }).authorization).toBe('Bearer opaque-partner-token');
   });
-  it('removed on public routes when it is the gateway’s credential: a node key or a JWT (an edge node sends its key to edge/health too)', () => {
+  it('removed on public routes when it is the gateway’s credential: a node key, a refresh token or a JWT (an edge node sends its key to edge/health too)', () => {
     const nodeKey = `g2dn_${'A'.repeat(43)}`;
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
-    for (const value of [`Bearer ${nodeKey}`, `bearer ${nodeKey}`, `Bearer ${jwt}`, `BEARER  ${jwt}`]) {
+    const refreshToken = `g2dr_${'B'.repeat(43)}`;
+    for (const value of [`Bearer ${nodeKey}`, `bearer ${nodeKey}`, `Bearer ${jwt}`, `BEARER  ${jwt}`, `Bearer ${refreshToken}`]) {
       expect(build({ authorization: value }, { identity: { kind: 'public' } }).authorization, value).toBeUndefined();
     }
   });

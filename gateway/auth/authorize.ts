@@ -7,6 +7,7 @@ import type { AuditLog } from '../store/audit.js';
 import { UUID_RE, type TenantStore } from '../store/tenants.js';
 import type { Lockout } from './lockout.js';
 import { NODE_KEY_RE } from './node-keys.js';
+import { paramValues } from '../http/credentials.js';
 import { scopedParams } from './node-scope.js';
 import type { NodeIdentity, Identity, UserIdentity } from './types.js';
 import { bearerToken, toUserIdentity, upgradeToken, type AuthenticatedUser, type UserAuthenticator } from './user-auth.js';
@@ -51,7 +52,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     let token: string | null;
     if (!route?.websocket) token = bearerToken(ctx.req);
     else if (isUpgrade(ctx)) token = upgradeToken(ctx.req, ctx.query);
-    else if (ctx.query.has('token')) {
+    else if (ctx.rawQuery !== '' && paramValues(ctx.query, 'token').length > 0) {
       // `?token=` is for WebSocket upgrades only (SPEC §6), where it is removed before the
       // upstream; a plain request would carry it upstream in the query, so it is refused.
       throw new GatewayError('INVALID_QUERY', { publicMessage: 'token is accepted only on websocket upgrades' });

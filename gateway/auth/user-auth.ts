@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { paramValues } from '../http/credentials.js';
 import type { SessionState, Sessions } from './sessions.js';
 import type { TokenFailure, TokenService } from './tokens.js';
 import type { TokenClaims, UserIdentity } from './types.js';
@@ -29,10 +30,12 @@ export function bearerToken(req: IncomingMessage): string | null {
 
 /**
  * The token for a WebSocket upgrade (SPEC §6): `?token=` (browsers cannot set headers on the
- * upgrade) or the Authorization header. More than one token is ambiguous and refused.
+ * upgrade) or the Authorization header. More than one token is ambiguous and refused. Every
+ * parameter whose name folds to `token` counts (`%74oken`, `TOKEN`, `token[]`: http/credentials.ts),
+ * the same reading the log scrubber and the upstream strip use.
  */
 export function upgradeToken(req: IncomingMessage, query: URLSearchParams): string | null {
-  const fromQuery = query.getAll('token');
+  const fromQuery = paramValues(query, 'token');
   if (fromQuery.length > 1) return null;
   const header = bearerToken(req);
   if (fromQuery.length === 1) {

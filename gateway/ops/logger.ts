@@ -131,9 +131,8 @@ function batched(dest: SonicBoom, fd: number): pino.DestinationStream {
   } as pino.DestinationStream;
 }
 
-const SECRET_PARAMS = /([?&](?:token|access_token|api_key|key|enrollment_token|password)=)[^&#]*/gi;
-
-/** Removes secrets from a URL before it is logged (`?token=` on WebSocket upgrades, SPEC §6). */
-export function scrubUrl(url: string): string {
-  return url.replace(SECRET_PARAMS, '$1[REDACTED]');
-}
+/**
+ * Removes secrets from a request-target before it is logged (`?token=` on WebSocket upgrades, and
+ * every other spelling or credential-shaped value: http/credentials.ts).
+ */
+export { scrubUrl } from '../http/credentials.js';

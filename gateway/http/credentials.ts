@@ -70,6 +70,11 @@ export function holdsCredential(value: string): boolean {
   return decoded !== value && mentionsSecret(decoded) && (JWT_RE.test(decoded) || OPAQUE_RE.test(decoded));
 }
 
+/** A header name (lower-cased by Node) that is itself a credential, e.g. `eyj….eyj….sig: 1`. */
+export function nameHoldsCredential(lowerName: string): boolean {
+  return lowerName.length >= 21 && /eyj[a-z0-9_-]+\.[a-z0-9_-]+\.|g2d[a-z]_[a-z0-9_-]{16,}/.test(lowerName);
+}
+
 function mentionsSecret(value: string): boolean {
   return value.includes('eyJ') || value.includes('g2d');
 }

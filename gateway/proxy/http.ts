@@ -7,7 +7,8 @@ import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
-import { buildUpstreamHeaders, filterResponseHeaders } from './headers.js';
+import { buildUpstreamHeaders, compileHeaderStrip, filterResponseHeaders } from './headers.js';
+import { upstreamQuery } from './query.js';
 
 export interface HttpProxyDeps {
   readonly config: Config;
@@ -108,6 +109,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
   const trusts = deps.trusts ?? (() => false);
   const pools = new Map<string, Pool>();
   const timeout = config.upstreamTimeoutMs;
+  const strip = compileHeaderStrip(config.stripClientHeaders);
 
   const poolFor = (upstream: string): Pool => {
     const origin = new URL(upstream).origin;
@@ -134,7 +136,9 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       const upstream = ctx.route?.upstream ?? config.upstreamUrl;
       const pool = byUrl.get(upstream) ?? poolFor(upstream);
       const assertion = await signer.sign(identity);
-      const headers = buildUpstreamHeaders({ req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(req) });
+      const headers = buildUpstreamHeaders({ req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(req), strip });
+      // The client's query as sent, minus the gateway's credentials (proxy/query.ts).
+      const query = ctx.rawQuery === '' ? '' : upstreamQuery(ctx.rawQuery);
       const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
       const started = clock.now();
@@ -147,7 +151,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
         // ~10 µs more per request (a Writable pipeline and finished() listeners; issue 6).
         pool.dispatch(
           {
-            path: ctx.rawQuery === '' ? ctx.path : `${ctx.path}?${ctx.rawQuery}`,
+            path: query === '' ? ctx.path : `${ctx.path}?${query}`,
             method: req.method ?? 'GET',
             headers,
             body: hasBody ? req : null,

@@ -1,25 +1,13 @@
 /** Pure helpers of the WebSocket proxy (kept apart so they are unit-tested without sockets). */
 import type { IncomingMessage } from 'node:http';
+import { upstreamQuery } from './query.js';
 
 /**
- * Removes every `token` query parameter (SPEC §6: `?token=` never goes upstream), comparing names
- * after percent- and `+`-decoding so `%74oken=` goes too. Every other parameter keeps its exact bytes.
+ * The upgrade's query as the upstream receives it: proxy/query.ts upstreamQuery, the same strip as
+ * for HTTP (every `token`/`ticket` spelling and credential-shaped value removed, the rest as sent).
  */
 export function stripTokenParam(rawQuery: string): string {
-  if (rawQuery === '' || !/token|%/i.test(rawQuery)) return rawQuery;
-  const kept: string[] = [];
-  for (const part of rawQuery.split('&')) {
-    const eq = part.indexOf('=');
-    const rawName = (eq === -1 ? part : part.slice(0, eq)).replace(/\+/g, ' ');
-    let name = rawName;
-    try {
-      name = decodeURIComponent(rawName);
-    } catch {
-      // An invalid escape cannot spell "token" once decoded; keep the parameter as sent.
-    }
-    if (name !== 'token') kept.push(part);
-  }
-  return kept.join('&');
+  return upstreamQuery(rawQuery);
 }
 
 export interface MappedClose {

@@ -8,7 +8,8 @@ import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity, UserIdentity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
-import { buildUpstreamHeaders } from './headers.js';
+import { holdsCredential } from '../http/credentials.js';
+import { buildUpstreamHeaders, compileHeaderStrip } from './headers.js';
 import { sanitizeCloseCode, stripTokenParam, validClientHandshake } from './ws-frames.js';
 
 export interface WsProxyDeps {
@@ -67,6 +68,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
   const clock = deps.clock ?? systemClock;
   const trusts = deps.trusts ?? (() => false);
   const conns = new Set<Conn>();
+  const strip = compileHeaderStrip(config.stripClientHeaders);
   const pending = new Set<WebSocket>();
   const chosenProtocol = new WeakMap<IncomingMessage, string>();
   const wss = new WebSocketServer({
@@ -144,7 +146,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     const query = stripTokenParam(ctx.rawQuery);
     const url = `${scheme}//${upstreamBase.host}${ctx.path}${query === '' ? '' : `?${query}`}`;
     const offered = protocolsOf(ctx.req);
-    const headers = buildUpstreamHeaders({ req: ctx.req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(ctx.req), websocket: true });
+    const headers = buildUpstreamHeaders({ req: ctx.req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(ctx.req), websocket: true, strip });
     const upstream = new WebSocket(url, offered, {
       headers,
       perMessageDeflate: false,
@@ -261,5 +263,6 @@ function ignore(): void {}
 function protocolsOf(req: IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'];
   if (header === undefined) return [];
-  return header.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  // A subprotocol carrying a credential (the `access_token, <jwt>` pattern) is not offered upstream.
+  return header.split(',').map((p) => p.trim()).filter((p) => p !== '' && !holdsCredential(p));
 }

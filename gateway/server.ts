@@ -74,7 +74,7 @@ function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   mutable.path = target.path;
   mutable.rawQuery = target.rawQuery;
   mutable.query = new URLSearchParams(target.rawQuery);
-  ctx.route = deps.router.match(target.path);
+  ctx.route = deps.router.route(target.path);
   ctx.routeGroup = routeGroupOf(ctx);
   return ctx;
 }

@@ -107,6 +107,30 @@ function encodeSegment(decoded: string): string {
   return out;
 }
 
+/** Zero-width and invisible format characters (U+200B…, soft hyphen, BOM) an upstream may drop. */
+const INVISIBLE = /[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g;
+/** Only a canonical path with one of these can fold to something else (upper case, dot, escape). */
+const MAY_FOLD = /[A-Z.%]/;
+
+/**
+ * The path as a lenient upstream might read it: each segment decoded, NFKC-normalized,
+ * case-folded, without zero-width characters, trimmed, without trailing dots (Windows and IIS
+ * drop them), and empty segments collapsed. Express routes case-insensitively by default; other
+ * servers trim. Returns `canonical` itself when nothing would change (no allocation).
+ */
+export function foldPath(canonical: string): string {
+  if (!MAY_FOLD.test(canonical)) return canonical;
+  let out = '';
+  for (const raw of canonical.slice(1).split('/')) {
+    let seg = raw.includes('%') ? decodeURIComponent(raw) : raw;
+    seg = seg.normalize('NFKC').toLowerCase().replace(INVISIBLE, '').trim().replace(/[.\s]+$/, '');
+    if (seg !== '') out += '/' + seg;
+  }
+  if (out === '') out = '/';
+  else if (canonical.endsWith('/')) out += '/';
+  return out === canonical ? canonical : out;
+}
+
 function bad(detail: string): GatewayError {
   return new GatewayError('INVALID_PATH', { detail });
 }

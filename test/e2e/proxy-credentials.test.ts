@@ -163,3 +163,18 @@ describe('identity headers of other systems (STRIP_CLIENT_HEADERS defaults)', ()
     expect(seen['x-kept']).toBe('yes');
   });
 });
+
+describe('route confusion by case and trailing junk', () => {
+  it('a path that folds onto another route is 400 and never reaches the upstream; a harmless capital passes', async () => {
+    const before = env.stub.received.length;
+    for (const path of ['/api/v1/EDGE/state', '/api/v1/edge./state', '/api/v1/edge%20/state', '/api/v1/edge%E2%80%8B/state', '/api/v1/AUTH/me', '/api/v1/Edge/health']) {
+      const res = await send(`${env.base}${path}`, { headers: { authorization: `Bearer ${jwt}` } });
+      expect(res.status, path).toBe(400);
+      expect(res.json).toEqual({ status: 'error', message: 'invalid request path' });
+    }
+    expect(env.stub.received.length).toBe(before);
+    const ok = await send(`${env.base}/api/v1/Calls`, { headers: { authorization: `Bearer ${jwt}` } });
+    expect(ok.status).toBe(200);
+    expect(ok.json.data.path).toBe('/api/v1/Calls');
+  });
+});

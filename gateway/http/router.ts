@@ -6,7 +6,7 @@ export interface Router {
   /** First route whose prefix matches `path` on a segment boundary, or null (SPEC §7). */
   match(path: string): RouteDef | null;
   /**
-   * match(), refusing (400 INVALID_PATH) a path whose folded form (foldPath: case, trailing dots
+   * match(), refusing (400 INVALID_PATH) a routed path whose folded form (foldPath: case, trailing dots
    * and spaces, zero-width characters) falls under another route than the exact path: an upstream
    * that routes case-insensitively or trims would serve it from another route's handler.
    */
@@ -34,6 +34,8 @@ export function createRouter(routes: readonly RouteDef[]): Router {
     match: (path) => first(compiled, path),
     route(path) {
       const exact = first(compiled, path);
+      // No route: a 404 from the gateway itself, nothing is served that could be confused.
+      if (exact === null) return null;
       const alt = foldPath(path);
       if (alt !== path && first(folded, alt) !== exact) throw new GatewayError('INVALID_PATH', { detail: 'path folds (case, trailing dots or spaces, invisible characters) onto another route' });
       return exact;

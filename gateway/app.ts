@@ -145,7 +145,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
   const clientIp = createClientIpResolver(config.trustedProxies);
   const trusts = (req: IncomingMessage) => clientIp.trusts(req);
-  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });
+  const cors = createCors(config.allowedOrigins);
+  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, cors, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });
   const wsProxy = createWsProxy({
     config,
     log,
@@ -168,7 +169,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log,
     router: createRouter(config.routes),
     clientIp,
-    cors: createCors(config.allowedOrigins),
+    cors,
     gateway,
     authorize,
     proxy,

@@ -7,6 +7,12 @@ export interface Cors {
   originAllowed(req: IncomingMessage): boolean;
   /** Adds allow headers for a listed Origin (never echoes an unlisted one). */
   decorate(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Whether an upstream's `Access-Control-*` response headers may reach this client: always when
+   * no HTTP_ALLOWED_ORIGINS is set (the upstream runs its own CORS); with a list, only for a
+   * request whose Origin is listed (never for an unlisted one, nor for a request without Origin).
+   */
+  forwardsAccessControl(req: IncomingMessage): boolean;
   /** A CORS preflight (OPTIONS + Origin + Access-Control-Request-Method). */
   isPreflight(req: IncomingMessage): boolean;
   /** Answers a preflight: 204 with the allow headers for a listed origin, 403 otherwise. */
@@ -33,6 +39,11 @@ export function createCors(allowedOrigins: readonly string[]): Cors {
         res.setHeader('Access-Control-Allow-Origin', origin);
         res.setHeader('Access-Control-Expose-Headers', EXPOSE);
       }
+    },
+    forwardsAccessControl(req) {
+      if (allowed.size === 0) return true;
+      const origin = originOf(req);
+      return origin !== undefined && allowed.has(origin);
     },
     isPreflight(req) {
       return req.method === 'OPTIONS' && originOf(req) !== undefined && req.headers['access-control-request-method'] !== undefined;

@@ -208,19 +208,52 @@ function firstToken(value: string | string[] | undefined): string {
   return (comma === -1 ? v : v.slice(0, comma)).trim().toLowerCase();
 }
 
+/** What the gateway itself decided about a response before the upstream answered (CORS, http/cors.ts). */
+export interface ResponsePolicy {
+  /** Drop the upstream's `Access-Control-*` headers (an origin not in HTTP_ALLOWED_ORIGINS, or none). */
+  readonly dropAccessControl: boolean;
+  /** The client response, for the headers the gateway already set there (`Vary`, `Access-Control-*`). */
+  readonly res: { getHeader(name: string): number | string | string[] | undefined };
+}
+
 /**
  * The upstream response headers the client receives: hop-by-hop ones and names the upstream's
  * `Connection` lists are dropped (the gateway frames its own response), `x-request-id` is ours.
+ * With a policy: `Vary` and `Access-Control-Expose-Headers` are merged with what the gateway set
+ * (RFC 9110 §12.5.5: a cache must key on both lists; replacing ours would drop `Origin`), the
+ * gateway's `Access-Control-Allow-Origin` wins, and `Access-Control-*` is dropped when told.
  */
-export function filterResponseHeaders(headers: Record<string, string | string[] | undefined>, requestId: string): OutgoingHttpHeaders {
+export function filterResponseHeaders(headers: Record<string, string | string[] | undefined>, requestId: string, policy?: ResponsePolicy): OutgoingHttpHeaders {
   const drop = nominated(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     if (drop !== null && drop.has(name)) continue;
+    if (policy !== undefined) {
+      const accessControl = name.startsWith('access-control-');
+      if (accessControl && policy.dropAccessControl) continue;
+      if (name === 'vary' || name === 'access-control-expose-headers') {
+        out[name] = mergeLists(policy.res.getHeader(name), value);
+        continue;
+      }
+      if (accessControl && policy.res.getHeader(name) !== undefined) continue;
+    }
     out[name] = value;
   }
   out['x-request-id'] = requestId;
   return out;
+}
+
+/** Two comma-separated header lists as one, each name once (case-insensitive); `*` absorbs the rest. */
+function mergeLists(ours: number | string | string[] | undefined, theirs: string | string[]): string {
+  const seen = new Map<string, string>();
+  for (const list of [ours, theirs]) {
+    if (list === undefined) continue;
+    for (const part of (Array.isArray(list) ? list.join(',') : String(list)).split(',')) {
+      const item = part.trim();
+      if (item !== '' && !seen.has(item.toLowerCase())) seen.set(item.toLowerCase(), item);
+    }
+  }
+  return seen.has('*') ? '*' : [...seen.values()].join(', ');
 }

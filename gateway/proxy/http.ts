@@ -17,6 +17,8 @@ export interface HttpProxyDeps {
   readonly clock?: Clock;
   /** Whether the socket peer is in TRUSTED_PROXIES (its X-Forwarded-* are extended, not replaced). */
   readonly trusts?: (req: IncomingMessage) => boolean;
+  /** CORS (http/cors.ts): whether the upstream's Access-Control-* headers may reach this client. */
+  readonly cors?: { forwardsAccessControl(req: IncomingMessage): boolean };
   /** Called once per exchange with the time from sending upstream to the response head (or the failure). */
   readonly onUpstream?: (ctx: RequestContext, ms: number, status: number) => void;
 }
@@ -44,6 +46,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     private readonly requestId: string,
     private readonly clock: Clock,
+    private readonly dropAccessControl: boolean,
   ) {
     this.done = new Promise<void>((resolve, reject) => {
       this.settle = (err) => (err ? reject(err) : resolve());
@@ -67,7 +70,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     this.headersAt = this.clock.now();
     try {
-      this.res.writeHead(statusCode, filterResponseHeaders(headers, this.requestId));
+      this.res.writeHead(statusCode, filterResponseHeaders(headers, this.requestId, { dropAccessControl: this.dropAccessControl, res: this.res }));
     } catch (err) {
       // A header Node refuses to send (invalid characters from the upstream): 502, not a crash.
       controller.abort(err as Error);
@@ -142,7 +145,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
       const started = clock.now();
-      const exchange = new Exchange(res, ctx.requestId, clock);
+      const exchange = new Exchange(res, ctx.requestId, clock, deps.cors !== undefined && !deps.cors.forwardsAccessControl(req));
       exchange.headersAt = started;
       // The server's close listener tells the exchange when the client goes away (ctx.onClientGone).
       ctx.onClientGone = exchange;

@@ -10,7 +10,7 @@ import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { holdsCredential } from '../http/credentials.js';
 import { buildUpstreamHeaders, compileHeaderStrip } from './headers.js';
-import { sanitizeCloseCode, stripTokenParam, validClientHandshake } from './ws-frames.js';
+import { rawTargetUrl, sanitizeCloseCode, stripTokenParam, validClientHandshake } from './ws-frames.js';
 
 export interface WsProxyDeps {
   readonly config: Config;
@@ -144,7 +144,8 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     const upstreamBase = new URL(ctx.route?.upstream ?? config.upstreamUrl);
     const scheme = upstreamBase.protocol === 'https:' ? 'wss:' : 'ws:';
     const query = stripTokenParam(ctx.rawQuery);
-    const url = `${scheme}//${upstreamBase.host}${ctx.path}${query === '' ? '' : `?${query}`}`;
+    // Path and query byte for byte, as HTTP requests get them (rawTargetUrl).
+    const url = rawTargetUrl(`${scheme}//${upstreamBase.host}`, ctx.path, query);
     const offered = protocolsOf(ctx.req);
     const headers = buildUpstreamHeaders({ req: ctx.req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(ctx.req), websocket: true, strip });
     const upstream = new WebSocket(url, offered, {

@@ -38,20 +38,29 @@ export function paramName(raw: string): string {
   return n;
 }
 
-/** Percent-decodes until nothing changes (at most three rounds); an invalid escape stops the decoding there. */
+/**
+ * Percent-decodes until nothing changes (at most three rounds). Leniently: each run of escapes is
+ * decoded on its own and a run that is not UTF-8 stays as written, so one invalid escape (`%zz`)
+ * cannot shield the rest of a value from being read, as upstreams decode part by part.
+ */
 export function decodeRepeatedly(value: string): string {
   let v = value;
   for (let i = 0; i < MAX_DECODE_ROUNDS && v.includes('%'); i++) {
-    let next: string;
-    try {
-      next = decodeURIComponent(v);
-    } catch {
-      break;
-    }
+    const next = v.replace(ESCAPE_RUN, decodeRun);
     if (next === v) break;
     v = next;
   }
   return v;
+}
+
+const ESCAPE_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
+
+function decodeRun(run: string): string {
+  try {
+    return decodeURIComponent(run);
+  } catch {
+    return run;
+  }
 }
 
 /**
@@ -61,12 +70,20 @@ export function decodeRepeatedly(value: string): string {
  */
 export const GATEWAY_PARAMS: ReadonlySet<string> = new Set(['token', 'ticket']);
 
+/**
+ * Escapes that can spell part of a credential once decoded (`%65` e, `%79` y, `%4A` J, `%67` g,
+ * `%32` 2, `%64` d, `%5F` _, `%2E` ., `%25` a second encoding): a value with none of them and no
+ * literal `eyJ`/`g2d` cannot hold one, so it is never decoded (cookies are full of `%3D`).
+ */
+const TELLING_ESCAPE = /%(?:25|2[eE]|32|4[aA]|5[fF]|6[47]|65|79)/;
+
 /** Whether a value a parameter or header carries is one of the gateway's credentials (or holds one). */
 export function holdsCredential(value: string): boolean {
   if (value.length < 21) return false;
-  if (mentionsSecret(value) && (JWT_RE.test(value) || OPAQUE_RE.test(value))) return true;
-  if (!value.includes('%') && !value.includes('+')) return false;
-  const decoded = decodeRepeatedly(value.replaceAll('+', ' '));
+  const literal = mentionsSecret(value);
+  if (literal && (JWT_RE.test(value) || OPAQUE_RE.test(value))) return true;
+  if (!value.includes('%') || (!literal && !TELLING_ESCAPE.test(value))) return false;
+  const decoded = decodeRepeatedly(value);
   return decoded !== value && mentionsSecret(decoded) && (JWT_RE.test(decoded) || OPAQUE_RE.test(decoded));
 }
 

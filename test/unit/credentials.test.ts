@@ -26,13 +26,14 @@ describe('paramName: every spelling folds to one name', () => {
     ['tenant%255Fid', 'tenant_id'],
     ['page', 'page'],
     ['%zz', '%zz'],
+    ['%zz%74oken', '%zztoken'],
   ])('%j → %j', (raw, folded) => {
     expect(paramName(raw)).toBe(folded);
   });
 });
 
 describe('holdsCredential', () => {
-  it.each([JWT, KEY, REFRESH, `Bearer\t${JWT}`, `Token ${KEY}`, `${JWT}=`, encodeURIComponent(`x=${KEY}`).replaceAll('_', '%5F'), `session=${JWT}; theme=dark`])('%s', (v) => {
+  it.each([JWT, KEY, REFRESH, `Bearer\t${JWT}`, `Token ${KEY}`, `${JWT}=`, encodeURIComponent(`x=${KEY}`).replaceAll('_', '%5F'), `session=${JWT}; theme=dark`, `a=%zz; t=%65yJ${JWT.slice(3)}`])('%s', (v) => {
     expect(holdsCredential(v)).toBe(true);
   });
   it.each(['1.2.3', 'application/json', 'Bearer opaque-partner-token', 'g2d-something', 'eyJ.short', 'Mozilla/5.0 (X11; Linux x86_64)'])('not %s', (v) => {

@@ -25,7 +25,7 @@ export interface AuthorizerDeps {
   readonly log: Logger;
   readonly clock?: Clock;
   readonly nodes?: NodeAuthenticator;
-  /** Forced node identity (SPEC §6): throws 403 when the request names another tenant or node. */
+  /** Forced node identity: throws 403 when the request names another tenant or node. */
   readonly nodeScope?: (ctx: RequestContext, node: NodeIdentity) => void;
   /** A node credential was refused: not shaped like a key (`malformed`) or no such active key (`key`). */
   readonly onNodeFailure?: (reason: 'malformed' | 'key') => void;
@@ -36,7 +36,7 @@ export interface AuthorizerDeps {
 const PUBLIC: Identity = Object.freeze({ kind: 'public' });
 
 /**
- * Authenticates and authorizes every proxied request (SPEC §6): user routes by JWT (the
+ * Authenticates and authorizes every proxied request: user routes by JWT (the
  * `?token=` form only on WebSocket routes), node routes by raw API key, public routes as
  * `public`. Then tenant scope and route roles. Nothing reaches an upstream unless this returns.
  */
@@ -53,11 +53,11 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     if (!route?.websocket) token = bearerToken(ctx.req);
     else if (isUpgrade(ctx)) token = upgradeToken(ctx.req, ctx.query);
     else if (ctx.rawQuery !== '' && paramValues(ctx.query, 'token').length > 0) {
-      // `?token=` is for WebSocket upgrades only (SPEC §6), where it is removed before the
+      // `?token=` is for WebSocket upgrades only, where it is removed before the
       // upstream; a plain request would carry it upstream in the query, so it is refused.
       throw new GatewayError('INVALID_QUERY', { publicMessage: 'token is accepted only on websocket upgrades' });
     } else token = bearerToken(ctx.req);
-    // Synchronous while everything it needs is cached (the proxied hot path, issue 6); the same
+    // Synchronous while everything it needs is cached (the proxied hot path); the same
     // checks in the same order either way.
     const user = deps.users.authenticate(token);
     return user instanceof Promise ? user.then((u) => admitUser(ctx, u)) : admitUser(ctx, user);
@@ -127,7 +127,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     return { ...identity, tenantId: wanted };
   }
 
-  // SPEC §10 fault decision: the node per-IP throttle lives in Redis. Node keys are 256-bit random
+  // Fault decision (docs/operations.md): the node per-IP throttle lives in Redis. Node keys are 256-bit random
   // secrets, so the throttle sheds load rather than guards against guessing; while Redis is down it
   // fails open (counted) and edge nodes keep working, as user tokens do. Logins still answer 503.
   async function throttleFailOpen(step: () => Promise<void>): Promise<void> {

@@ -39,7 +39,7 @@ export function* scopedParams(rawQuery: string): Generator<{ readonly which: Sco
 }
 
 /**
- * Forced node identity (SPEC §6): a node may name only itself. Any `tenant_id` other than the
+ * Forced node identity: a node may name only itself. Any `tenant_id` other than the
  * node's tenant id, or any `node_id` other than its id or name, is 403 `forbidden` and nothing
  * reaches the upstream. Every occurrence counts (a repeated parameter with one foreign value is
  * refused, whichever copy the upstream would pick), and `;` is treated as a separator too, since

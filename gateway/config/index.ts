@@ -25,7 +25,7 @@ export class ConfigError extends Error {
 
 /**
  * Reads the environment once, validates all of it, and returns a deep-frozen Config
- * (SPEC §2, STYLE habit 5). Every problem is collected and reported in one ConfigError.
+ * (docs/configuration.md; one-pass validation). Every problem is collected and reported in one ConfigError.
  * Secrets may come from `NAME_FILE` (Docker/Kubernetes secrets) instead of `NAME`.
  */
 export interface LoadOptions {

@@ -1,10 +1,10 @@
-/** Typed, frozen configuration (SPEC §2). Built once by loadConfig and passed down. */
+/** Typed, frozen configuration. Built once by loadConfig and passed down. */
 
 export type AuthKind = 'user' | 'node' | 'public' | 'gateway';
 export type Role = 'agent' | 'supervisor' | 'admin' | 'platform_admin';
 export const ROLES: readonly Role[] = ['agent', 'supervisor', 'admin', 'platform_admin'];
 
-/** One row of the route table (SPEC §7). `gateway` rows are served by the gateway itself. */
+/** One row of the route table. `gateway` rows are served by the gateway itself. */
 export interface RouteDef {
   readonly prefix: string;
   readonly upstream?: string;

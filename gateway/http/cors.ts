@@ -23,7 +23,7 @@ const ALLOW_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 const ALLOW_HEADERS_DEFAULT = 'Authorization, Content-Type, X-Request-Id, If-None-Match, traceparent';
 const EXPOSE = 'X-Request-Id, Retry-After, WWW-Authenticate';
 
-/** CORS per HTTP_ALLOWED_ORIGINS (SPEC §2): exact `scheme://host[:port]` matches only. */
+/** CORS per HTTP_ALLOWED_ORIGINS: exact `scheme://host[:port]` matches only. */
 export function createCors(allowedOrigins: readonly string[]): Cors {
   const allowed = new Set(allowedOrigins);
   const originOf = (req: IncomingMessage) => (typeof req.headers.origin === 'string' ? req.headers.origin : undefined);
@@ -52,7 +52,7 @@ export function createCors(allowedOrigins: readonly string[]): Cors {
       const origin = originOf(req);
       res.setHeader('Vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
       if (origin === undefined || !allowed.has(origin)) {
-        // Refused in the SPEC §4 envelope like every other error (it was an empty 403).
+        // Refused in the error envelope like every other error (it was an empty 403).
         sendError(res, new GatewayError('FORBIDDEN', { detail: 'preflight from an origin not in HTTP_ALLOWED_ORIGINS' }));
         return 403;
       }

@@ -12,12 +12,12 @@ const KEEP = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/;
 const HEX = /^[0-9A-Fa-f]{2}$/;
 // A path already in canonical form: non-empty segments of KEEP characters only, at most one
 // trailing slash. Most request paths are; they skip the per-segment decode and re-encode, which
-// would return them unchanged (issue 6 hot path). Dot segments still go the slow way to be refused.
+// would return them unchanged (the proxied hot path). Dot segments still go the slow way to be refused.
 const CANONICAL = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@]+)+\/?$/;
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
 /**
- * Splits a request-target into a canonical path and the raw query (SPEC §7). The path is decoded
+ * Splits a request-target into a canonical path and the raw query. The path is decoded
  * exactly once and refused (400 `INVALID_PATH`) when it is ambiguous: dot segments raw or encoded,
  * encoded `/` or `\`, any `\`, empty segments (`//`), NUL or other control characters, `;`
  * path parameters, and invalid percent-encodings. The canonical form re-encodes only what must be,

@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.js';
 import { foldPath } from './paths.js';
 
 export interface Router {
-  /** First route whose prefix matches `path` on a segment boundary, or null (SPEC §7). */
+  /** First route whose prefix matches `path` on a segment boundary, or null. */
   match(path: string): RouteDef | null;
   /**
    * match(), refusing (400 INVALID_PATH) a routed path whose folded form (foldPath: case, trailing dots

@@ -2,7 +2,7 @@ import { writeSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 
 /**
- * Paths pino removes from every log line (SPEC §10): credentials never reach the log, whichever
+ * Paths pino removes from every log line: credentials never reach the log, whichever
  * object they travel in. URLs are scrubbed separately (scrubUrl) because a query string is a string.
  */
 export const REDACT_PATHS = [
@@ -70,7 +70,7 @@ const ACCESS_END = '"msg":"request"}\n';
  * sonic-boom's string mode measured its pending string with Buffer.byteLength on every write,
  * flattening (copying) a buffer grown by `+=` each time, so every new line copied everything
  * queued behind it. The access line was the largest item left in a proxied request's cost
- * (issue 6, bench/README.md). Order is kept; at exit, what sonic-boom holds is flushed, then the
+ * (bench/README.md). Order is kept; at exit, what sonic-boom holds is flushed, then the
  * bytes still here are written synchronously to `fd` (an asynchronous write begun at exit would
  * never complete).
  */

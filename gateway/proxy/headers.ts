@@ -27,7 +27,7 @@ const FORWARDED: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-
 
 /**
  * `x-g2d-`, `x_g2d_`, `x-g2d_`, `x_g2d-` in any case: servers that fold `_` into `-` (CGI, some
- * frameworks) would otherwise hand a spoofed identity header to the upstream. SPEC §8.
+ * frameworks) would otherwise hand a spoofed identity header to the upstream. (docs/security-model.md)
  */
 function isG2dHeader(name: string): boolean {
   if (name.length < 6) return false;
@@ -181,7 +181,7 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): Record<string,
     out[h.userId] = identity.userId;
     out[h.email] = identity.email;
     out[h.role] = identity.role;
-    // SPEC §6: a platform admin acting cross-tenant; the header carries the admin's HOME tenant.
+    // A platform admin acting cross-tenant; the header carries the admin's HOME tenant.
     if (identity.homeTenantId !== identity.tenantId) out[h.actingTenantId] = identity.homeTenantId;
   } else if (identity.kind === 'node') {
     out[h.tenantId] = identity.tenantId;

@@ -31,7 +31,7 @@ export interface AuditLog {
   record(event: AuditEvent): Promise<void>;
 }
 
-/** Audit trail (SPEC §3, §10): every auth event goes to Postgres and to the log. */
+/** Audit trail: every auth event goes to Postgres and to the log. */
 export function createAuditLog(db: Pick<Db, 'query'>, log: Logger): AuditLog {
   return {
     async record(event) {

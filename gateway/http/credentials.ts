@@ -132,20 +132,22 @@ export function scrubUrl(url: string): string {
   if (!SCRUB_HINT.test(url)) return url;
   const q = url.search(/[?#]/);
   const path = q === -1 ? url : url.slice(0, q);
-  let out = redactSecrets(path);
-  if (q === -1) return out;
-  // The query and a fragment (never sent by browsers, but a client may) are scrubbed alike.
-  const rest = url.slice(q + 1);
-  out += url[q];
-  let start = 0;
-  for (let i = 0; i <= rest.length; i++) {
-    const c = i < rest.length ? rest.charCodeAt(i) : -1;
+  const scrubbedPath = redactSecrets(path);
+  if (q === -1) return scrubbedPath;
+  // The query and a fragment (never sent by browsers, but a client may) are scrubbed alike. The
+  // line is rebuilt only from the first pair that changes (most queries hold no secret).
+  let out: string | null = scrubbedPath === path ? null : scrubbedPath + url[q];
+  let start = q + 1;
+  for (let i = start; i <= url.length; i++) {
+    const c = i < url.length ? url.charCodeAt(i) : -1;
     if (c !== -1 && c !== 0x26 /* & */ && c !== 0x3b /* ; */ && c !== 0x23 /* # */ && c !== 0x3f /* ? */) continue;
-    out += scrubPair(rest.slice(start, i));
-    if (c !== -1) out += rest[i];
+    const pair = url.slice(start, i);
+    const scrubbed = scrubPair(pair);
+    if (out === null && scrubbed !== pair) out = url.slice(0, start);
+    if (out !== null) out += c === -1 ? scrubbed : scrubbed + url[i];
     start = i + 1;
   }
-  return out;
+  return out ?? url;
 }
 
 function scrubPair(pair: string): string {

@@ -51,6 +51,8 @@ describe('scrubUrl', () => {
     [`/a?q=${JWT}&p=1`, '/a?q=[REDACTED]&p=1'],
     [`/a?${KEY}`, '/a?[REDACTED]'],
     [`/files/${JWT}/x`, '/files/[REDACTED]/x'],
+    [`/files/${JWT}?a=1&token=x;b=2`, '/files/[REDACTED]?a=1&token=[REDACTED];b=2'],
+    ['/a?b=1&c=2#f', '/a?b=1&c=2#f'],
     [`/files/${encodeURIComponent(KEY).replaceAll('_', '%5F')}`, '/files/[REDACTED]'],
   ])('%s', (url, scrubbed) => {
     expect(scrubUrl(url)).toBe(scrubbed);

@@ -219,7 +219,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
   const clientIp = createClientIpResolver(config.trustedProxies);
   const trusts = (req: IncomingMessage) => clientIp.trusts(req);
-  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });
+  const cors = createCors(config.allowedOrigins);
+  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, cors, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });
   const wsProxy = createWsProxy({
     config,
     log,
@@ -263,7 +264,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log,
     router,
     clientIp,
-    cors: createCors(config.allowedOrigins),
+    cors,
     gateway,
     authorize,
     proxy,

@@ -16,7 +16,7 @@ import { sendError } from './http/reply.js';
 import { requestIdFor } from './http/request-id.js';
 import { traceFor } from './http/trace.js';
 import type { Router } from './http/router.js';
-import { scrubUrl } from './ops/logger.js';
+import { redactSecrets, scrubUrl } from './http/credentials.js';
 import type { InFlight } from './ops/shutdown.js';
 
 /** What the server needs; every piece is built by the composition root (app.ts). */
@@ -75,7 +75,7 @@ function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   mutable.path = target.path;
   mutable.rawQuery = target.rawQuery;
   mutable.query = new URLSearchParams(target.rawQuery);
-  ctx.route = deps.router.match(target.path);
+  ctx.route = deps.router.route(target.path);
   ctx.routeGroup = routeGroupOf(ctx);
   return ctx;
 }
@@ -107,8 +107,9 @@ function logFinish(deps: ServerDeps, access: Logger, ctx: RequestContext, status
     reqId: ctx.requestId,
     trace: ctx.trace.traceId,
     method: ctx.req.method,
-    // Only a query can carry a secret (`?token=`, docs/security-model.md): a URL without one skips the scrub.
-    url: url.includes('?') ? scrubUrl(url) : url,
+    // Any credential spelling or credential-shaped value goes (http/credentials.ts); a plain URL
+    // returns at once from the scrubber's first test.
+    url: scrubUrl(url),
     route: ctx.routeGroup,
     status,
     ms: (deps.now ?? Date.now)() - ctx.startedAt,
@@ -123,7 +124,7 @@ function logFinish(deps: ServerDeps, access: Logger, ctx: RequestContext, status
     line.tid = id.tenantId;
     line.nid = id.nodeId;
   }
-  if (error && error.status >= 500) line.err = error.detail ?? error.message;
+  if (error && error.status >= 500) line.err = redactSecrets(error.detail ?? error.message);
   if (error) line.code = error.code;
   // A 503 from /readyz is an answer, not a fault (health.ts logs the failed dependency once per
   // probe at warn): probes every few seconds during an outage must not flood the error level.
@@ -195,7 +196,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
       // (Not req.destroyed: a fully read body destroys req too, which hid every 5xx of the auth routes.
       // req.socket is null once a body read was abandoned: no socket to ask, so count it as gone.)
       const clientGone = !res.headersSent && (req.socket?.destroyed ?? true);
-      if (e.status >= 500 && !clientGone) ctx.log.error({ reqId: ctx.requestId, err: e.detail ?? e.message, code: e.code, cause: describe(e.cause) }, 'request failed');
+      if (e.status >= 500 && !clientGone) ctx.log.error({ reqId: ctx.requestId, err: redactSecrets(e.detail ?? e.message), code: e.code, cause: describe(e.cause) }, 'request failed');
       if (!res.headersSent) sendError(res, e);
       else {
         ctx.cutStatus = e.status;
@@ -283,5 +284,5 @@ async function handle(deps: ServerDeps, ctx: RequestContext): Promise<void> {
 
 function describe(cause: unknown): string | undefined {
   if (cause === undefined) return undefined;
-  return cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : 'non-error thrown';
+  return redactSecrets(cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : 'non-error thrown');
 }

@@ -9,6 +9,7 @@ import { NODE_KEY_RE } from './node-keys.js';
 import type { Sessions } from './sessions.js';
 import { checkBoundTenant, createTenantScope, type TenantScope } from './tenant-scope.js';
 import type { WsTickets } from './ws-tickets.js';
+import { paramValues } from '../http/credentials.js';
 import type { NodeIdentity, Identity, UserIdentity } from './types.js';
 import { bearerToken, toUserIdentity, upgradeToken, type AuthenticatedUser, type UserAuthenticator } from './user-auth.js';
 
@@ -33,7 +34,7 @@ export interface AuthorizerDeps {
   readonly sessions?: Pick<Sessions, 'check'>;
   /** WS_QUERY_TOKEN: whether `?token=` is accepted on upgrades (default true). */
   readonly queryToken?: boolean;
-  /** Forced node identity (SPEC §6): throws 403 when the request names another tenant or node. */
+  /** Forced node identity: throws 403 when the request names another tenant or node. */
   readonly nodeScope?: (ctx: RequestContext, node: NodeIdentity) => void;
   /** A node credential was refused: not shaped like a key (`malformed`) or no such active key (`key`). */
   readonly onNodeFailure?: (reason: 'malformed' | 'key') => void;
@@ -44,7 +45,7 @@ export interface AuthorizerDeps {
 const PUBLIC: Identity = Object.freeze({ kind: 'public' });
 
 /**
- * Authenticates and authorizes every proxied request (SPEC §6): user routes by JWT (the
+ * Authenticates and authorizes every proxied request: user routes by JWT (the
  * `?token=` form only on WebSocket routes), node routes by raw API key, public routes as
  * `public`. Then tenant scope and route roles. Nothing reaches an upstream unless this returns.
  */
@@ -61,14 +62,14 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
       const credential = upgradeCredential(ctx);
       if ('ticket' in credential) return ticketIdentity(ctx, credential.ticket);
       token = credential.token;
-    } else if (ctx.query.has('token')) {
+    } else if (ctx.rawQuery !== '' && paramValues(ctx.query, 'token').length > 0) {
       // `?token=` is for WebSocket upgrades only (docs/api.md), where it is removed before the
       // upstream; a plain request would carry it upstream in the query, so it is refused.
       throw new GatewayError('INVALID_QUERY', { publicMessage: 'token is accepted only on websocket upgrades' });
     } else if (ctx.query.has('ticket')) {
       throw new GatewayError('INVALID_QUERY', { publicMessage: 'ticket is accepted only on websocket upgrades' });
     } else token = bearerToken(ctx.req);
-    // Synchronous while everything it needs is cached (the proxied hot path, issue 6); the same
+    // Synchronous while everything it needs is cached (the proxied hot path); the same
     // checks in the same order either way.
     const user = deps.users.authenticate(token);
     return user instanceof Promise ? user.then((u) => admitUser(ctx, u)) : admitUser(ctx, user);
@@ -90,8 +91,8 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
    * JWT ever travels in a URL. A `?token=` beside a different Authorization token stays a 401.
    */
   function upgradeCredential(ctx: RequestContext): { ticket: string } | { token: string | null } {
-    const tickets = ctx.query.getAll('ticket');
-    const hasToken = ctx.query.has('token');
+    const tickets = paramValues(ctx.query, 'ticket');
+    const hasToken = paramValues(ctx.query, 'token').length > 0;
     if (tickets.length > 0) {
       if (tickets.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'ticket given more than once' });
       // Only a Bearer header competes: a browser behind HTTP Basic auth sends `Authorization: Basic`
@@ -132,7 +133,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     return identity;
   }
 
-  // SPEC §10 fault decision: the node per-IP throttle lives in Redis. Node keys are 256-bit random
+  // Fault decision (docs/operations.md): the node per-IP throttle lives in Redis. Node keys are 256-bit random
   // secrets, so the throttle sheds load rather than guards against guessing; while Redis is down it
   // fails open (counted) and edge nodes keep working, as user tokens do. Logins still answer 503.
   async function throttleFailOpen(step: () => Promise<void>): Promise<void> {

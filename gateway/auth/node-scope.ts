@@ -1,26 +1,18 @@
 import { GatewayError } from '../errors.js';
+import { paramName } from '../http/credentials.js';
 import type { RequestContext } from '../http/context.js';
 import type { NodeIdentity } from './types.js';
 
 type ScopedName = 'tenant_id' | 'node_id';
 
 /**
- * The parameter a query name stands for, judged the way any upstream might read it: percent-decoded
- * (URLSearchParams does one pass; a second pass catches `tenant%255Fid` for an upstream that
- * decodes twice), case-insensitive, trimmed, without trailing `[]`/`[0]`/`[key]` groups (PHP, Rails
- * and qs array and map syntax), and with `.` and ` ` read as `_` (PHP folds them in parameter names).
+ * The scoped parameter a query name stands for, judged by paramName (http/credentials.ts), the
+ * parser authentication and the log scrubber use too: percent-decoded repeatedly, case-folded,
+ * trimmed, without trailing `[]`/`[0]`/`[key]` groups, with `.`, `-` and ` ` read as `_`.
  * Over-matching costs nothing: a request naming its own tenant or node passes whatever the spelling.
  */
 export function scopedName(name: string): ScopedName | null {
-  let n = name;
-  if (n.includes('%')) {
-    try {
-      n = decodeURIComponent(n);
-    } catch {
-      // not a second encoding; judge it as it is
-    }
-  }
-  n = n.trim().toLowerCase().replace(/(?:\[[^\]]*\])+$/, '').replace(/[. ]/g, '_');
+  const n = paramName(name);
   return n === 'tenant_id' || n === 'node_id' ? n : null;
 }
 
@@ -47,7 +39,7 @@ export function* scopedParams(rawQuery: string): Generator<{ readonly which: Sco
 }
 
 /**
- * Forced node identity (SPEC §6): a node may name only itself. Any `tenant_id` other than the
+ * Forced node identity: a node may name only itself. Any `tenant_id` other than the
  * node's tenant id, or any `node_id` other than its id or name, is 403 `forbidden` and nothing
  * reaches the upstream. Every occurrence counts (a repeated parameter with one foreign value is
  * refused, whichever copy the upstream would pick), and `;` is treated as a separator too, since

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { paramValues } from '../http/credentials.js';
 import type { SessionState, Sessions } from './sessions.js';
 import type { TokenFailure, TokenService } from './tokens.js';
 import type { TokenClaims, UserIdentity } from './types.js';
@@ -13,8 +14,8 @@ export interface AuthenticatedUser {
 export interface UserAuthenticator {
   /**
    * Verifies the bearer token and its session state. `null` means "not authenticated" (401);
-   * a throw means a dependency broke (STYLE habit 3). Answers at once (no promise) when the token
-   * and both session answers are cached: the proxied hot path (issue 6); `await` either way.
+   * a throw means a dependency broke (the authenticator contract). Answers at once (no promise) when the token
+   * and both session answers are cached: the proxied hot path; `await` either way.
    */
   authenticate(token: string | null): AuthenticatedUser | null | Promise<AuthenticatedUser | null>;
 }
@@ -28,11 +29,13 @@ export function bearerToken(req: IncomingMessage): string | null {
 }
 
 /**
- * The token for a WebSocket upgrade (SPEC §6): `?token=` (browsers cannot set headers on the
- * upgrade) or the Authorization header. More than one token is ambiguous and refused.
+ * The token for a WebSocket upgrade: `?token=` (browsers cannot set headers on the
+ * upgrade) or the Authorization header. More than one token is ambiguous and refused. Every
+ * parameter whose name folds to `token` counts (`%74oken`, `TOKEN`, `token[]`: http/credentials.ts),
+ * the same reading the log scrubber and the upstream strip use.
  */
 export function upgradeToken(req: IncomingMessage, query: URLSearchParams): string | null {
-  const fromQuery = query.getAll('token');
+  const fromQuery = paramValues(query, 'token');
   if (fromQuery.length > 1) return null;
   const header = bearerToken(req);
   if (fromQuery.length === 1) {
@@ -54,7 +57,6 @@ export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): User
     ...(claims.sid === undefined ? {} : { sid: claims.sid }),
     exp: claims.exp,
     iat: claims.iat,
-    ...(claims.sid !== undefined ? { sid: claims.sid } : {}),
   };
 }
 
@@ -92,7 +94,7 @@ export function createUserAuthenticator(deps: {
         return null;
       }
       // The same checks as the slow path, from the same caches: a cached token still has its
-      // revocation and user status consulted (SPEC §6), just without a promise when both are fresh.
+      // revocation and user status consulted, just without a promise when both are fresh.
       const cached = tokens.verifyCached(token);
       if (cached === null) return authenticate(token);
       if (!cached.ok) return refuse(cached.reason);
@@ -103,7 +105,7 @@ export function createUserAuthenticator(deps: {
   };
 }
 
-/** Throws the SPEC §4 401 when a user route has no valid token. */
+/** Throws the documented 401 when a user route has no valid token. */
 export async function requireUser(auth: UserAuthenticator, token: string | null): Promise<AuthenticatedUser> {
   const user = await auth.authenticate(token);
   if (!user) throw new GatewayError('UNAUTHENTICATED');

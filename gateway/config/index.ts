@@ -5,7 +5,7 @@ import { ConfigError } from './errors.js';
 import { isHttpUrl } from './routes.js';
 import { PLACEHOLDER_RE, readPreviousSecrets, readRoutes } from './reload.js';
 import { Reader, type Env } from './reader.js';
-import type { Config, DatabaseConfig, RedisConfig } from './types.js';
+import { DEFAULT_STRIP_CLIENT_HEADERS, type Config, type DatabaseConfig, type RedisConfig } from './types.js';
 
 export type { Config, RouteDef, Role, AuthKind } from './types.js';
 export { ROLES } from './types.js';
@@ -76,6 +76,8 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   for (const o of origins) if (!isOrigin(o)) problems.push(`HTTP_ALLOWED_ORIGINS: "${o}" is not scheme://host[:port]`);
   const trustedProxies = r.list('TRUSTED_PROXIES');
   for (const c of trustedProxies) if (!isCidr(c)) problems.push(`TRUSTED_PROXIES: "${c}" is not an IP or CIDR`);
+
+  const stripClientHeaders = readStripList(r);
 
   const logLevel = r.str('LOG_LEVEL') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) problems.push('LOG_LEVEL: must be fatal|error|warn|info|debug|trace|silent');
@@ -152,6 +154,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     headersTimeoutMs,
     requestTimeoutMs,
     allowedOrigins: origins,
+    stripClientHeaders,
     trustedProxies,
     log: { level: logLevel, format: logFormat === 'pretty' ? 'pretty' : 'json' },
     workers: r.int('GATEWAY_WORKERS', 1, 1, 64),
@@ -217,6 +220,30 @@ function readRedis(r: Reader, env: Env): RedisConfig {
     ...(sentinels.length > 0 && sentinelName ? { sentinels, sentinelName, ...(sentinelPassword ? { sentinelPassword } : {}) } : {}),
     ...(clusterNodes.length > 0 ? { clusterNodes } : {}),
   };
+}
+
+// An RFC 9110 §5.1 field name (token), optionally ending in `*` for a prefix.
+const STRIP_ENTRY_RE = /^[!#$%&'+.^_`|~0-9A-Za-z-]+\*?$/;
+const FRAMING = new Set(['content-length', 'transfer-encoding', 'content-type', 'host']);
+
+/**
+ * STRIP_CLIENT_HEADERS: comma-separated header names never forwarded from clients; a trailing `*`
+ * matches a prefix; case-insensitive, `_` read as `-`. Unset: the defaults (identity headers of
+ * other systems); `none`: nothing beyond what the gateway always strips. A value replaces the
+ * defaults, so list them again to extend them.
+ */
+function readStripList(r: Reader): readonly string[] {
+  const raw = r.str('STRIP_CLIENT_HEADERS');
+  if (raw === undefined) return DEFAULT_STRIP_CLIENT_HEADERS;
+  if (raw.toLowerCase() === 'none') return [];
+  const out: string[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const name = entry.toLowerCase().replaceAll('_', '-');
+    if (!STRIP_ENTRY_RE.test(entry) || name === '*') r.problem(`STRIP_CLIENT_HEADERS: "${entry}" is not a header name (a trailing * makes it a prefix; * alone is refused)`);
+    else if (FRAMING.has(name)) r.problem(`STRIP_CLIENT_HEADERS: "${entry}" frames the request and cannot be stripped`);
+    else out.push(name);
+  }
+  return out;
 }
 
 function isOrigin(value: string): boolean {

@@ -13,6 +13,13 @@ export interface RouteDef {
   readonly websocket?: boolean;
 }
 
+/**
+ * Identity headers of other systems (oauth2-proxy, nginx auth_request, Apache, app frameworks) a
+ * client could write to impersonate someone upstream: removed from every proxied request unless
+ * STRIP_CLIENT_HEADERS says otherwise. A trailing `*` is a prefix.
+ */
+export const DEFAULT_STRIP_CLIENT_HEADERS: readonly string[] = ['x-tenant-id', 'x-user-id', 'x-user-role', 'x-node-id', 'remote-user', 'x-forwarded-user', 'x-auth-request-*'];
+
 export interface DatabaseConfig {
   /** A postgres:// URL; null means the embedded PGlite database (never in production). */
   readonly url: string | null;
@@ -115,6 +122,11 @@ export interface Config {
    */
   readonly requestTimeoutMs: number;
   readonly allowedOrigins: readonly string[];
+  /**
+   * Client request headers never forwarded (STRIP_CLIENT_HEADERS): lower-case names, `_` read as
+   * `-`, a trailing `*` for a prefix. Optional so hand-built configs get the defaults.
+   */
+  readonly stripClientHeaders?: readonly string[];
   readonly trustedProxies: readonly string[];
   readonly log: { readonly level: string; readonly format: 'json' | 'pretty' };
   readonly workers: number;

@@ -12,12 +12,12 @@ const KEEP = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/;
 const HEX = /^[0-9A-Fa-f]{2}$/;
 // A path already in canonical form: non-empty segments of KEEP characters only, at most one
 // trailing slash. Most request paths are; they skip the per-segment decode and re-encode, which
-// would return them unchanged (issue 6 hot path). Dot segments still go the slow way to be refused.
+// would return them unchanged (the proxied hot path). Dot segments still go the slow way to be refused.
 const CANONICAL = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@]+)+\/?$/;
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
 /**
- * Splits a request-target into a canonical path and the raw query (SPEC §7). The path is decoded
+ * Splits a request-target into a canonical path and the raw query. The path is decoded
  * exactly once and refused (400 `INVALID_PATH`) when it is ambiguous: dot segments raw or encoded,
  * encoded `/` or `\`, any `\`, empty segments (`//`), NUL or other control characters, `;`
  * path parameters, and invalid percent-encodings. The canonical form re-encodes only what must be,
@@ -105,6 +105,30 @@ function encodeSegment(decoded: string): string {
     else for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
   }
   return out;
+}
+
+/** Zero-width and invisible format characters (U+200B…, soft hyphen, BOM) an upstream may drop. */
+const INVISIBLE = /[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g;
+/** Only a canonical path with one of these can fold to something else (upper case, dot, escape). */
+const MAY_FOLD = /[A-Z.%]/;
+
+/**
+ * The path as a lenient upstream might read it: each segment decoded, NFKC-normalized,
+ * case-folded, without zero-width characters, trimmed, without trailing dots (Windows and IIS
+ * drop them), and empty segments collapsed. Express routes case-insensitively by default; other
+ * servers trim. Returns `canonical` itself when nothing would change (no allocation).
+ */
+export function foldPath(canonical: string): string {
+  if (!MAY_FOLD.test(canonical)) return canonical;
+  let out = '';
+  for (const raw of canonical.slice(1).split('/')) {
+    let seg = raw.includes('%') ? decodeURIComponent(raw) : raw;
+    seg = seg.normalize('NFKC').toLowerCase().replace(INVISIBLE, '').trim().replace(/[.\s]+$/, '');
+    if (seg !== '') out += '/' + seg;
+  }
+  if (out === '') out = '/';
+  else if (canonical.endsWith('/')) out += '/';
+  return out === canonical ? canonical : out;
 }
 
 function bad(detail: string): GatewayError {

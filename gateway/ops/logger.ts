@@ -136,12 +136,8 @@ function batched(dest: SonicBoom, fd: number): pino.DestinationStream {
   } as pino.DestinationStream;
 }
 
-/** Query parameter names that carry a credential: the one list the URL scrubber redacts. */
-export const CREDENTIAL_PARAMS = ['token', 'access_token', 'api_key', 'key', 'enrollment_token', 'password', 'ticket'] as const;
-
-const SECRET_PARAMS = new RegExp(`([?&](?:${CREDENTIAL_PARAMS.join('|')})=)[^&#]*`, 'gi');
-
-/** Removes secrets from a URL before it is logged (`?token=` and `?ticket=` on WebSocket upgrades, docs/operations.md). */
-export function scrubUrl(url: string): string {
-  return url.replace(SECRET_PARAMS, '$1[REDACTED]');
-}
+/**
+ * Removes secrets from a request-target before it is logged (`?token=` on WebSocket upgrades, and
+ * every other spelling or credential-shaped value: http/credentials.ts).
+ */
+export { scrubUrl } from '../http/credentials.js';

@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Identity } from '../auth/types.js';
 import { IDENTITY_HEADERS } from '../auth/identity-verifier.js';
+import { DEFAULT_STRIP_CLIENT_HEADERS } from '../config/types.js';
+import { holdsCredential, nameHoldsCredential } from '../http/credentials.js';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) plus those that only make sense on one connection:
@@ -25,7 +27,7 @@ const FORWARDED: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-
 
 /**
  * `x-g2d-`, `x_g2d_`, `x-g2d_`, `x_g2d-` in any case: servers that fold `_` into `-` (CGI, some
- * frameworks) would otherwise hand a spoofed identity header to the upstream. SPEC §8.
+ * frameworks) would otherwise hand a spoofed identity header to the upstream. (docs/security-model.md)
  */
 function isG2dHeader(name: string): boolean {
   if (name.length < 6) return false;
@@ -50,11 +52,53 @@ function nominated(connection: string | string[] | undefined): Set<string> | nul
   return out;
 }
 
-/** `Bearer <node key | refresh token>` or `Bearer <JWS compact>` (RFC 6750 §2.1; scheme case-insensitive). */
-const GATEWAY_CREDENTIAL = /^bearer +(?:g2d[nr]_[A-Za-z0-9_-]+|[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*) *$/i;
 
-function isGatewayCredential(value: string | undefined): boolean {
-  return value !== undefined && GATEWAY_CREDENTIAL.test(value);
+/**
+ * Client headers of other identity systems, compiled once from STRIP_CLIENT_HEADERS: exact names
+ * in a Set, `*`-suffixed entries as prefixes; names compared lower-cased with `_` read as `-`
+ * (CGI and some frameworks fold one into the other).
+ */
+export interface HeaderStrip {
+  has(lowerName: string): boolean;
+}
+
+/** Compiles a STRIP_CLIENT_HEADERS list (defaults when undefined) into a lookup with no per-request allocation. */
+export function compileHeaderStrip(entries: readonly string[] = DEFAULT_STRIP_CLIENT_HEADERS): HeaderStrip {
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  for (const raw of entries) {
+    const e = raw.toLowerCase().replaceAll('_', '-');
+    if (e.endsWith('*')) prefixes.push(e.slice(0, -1));
+    else exact.add(e);
+  }
+  return {
+    has(lowerName) {
+      const n = lowerName.includes('_') ? lowerName.replaceAll('_', '-') : lowerName;
+      if (exact.has(n)) return true;
+      for (const p of prefixes) if (n.startsWith(p)) return true;
+      return false;
+    },
+  };
+}
+
+const DEFAULT_STRIP = compileHeaderStrip();
+
+/**
+ * Whether a client header value carries one of the gateway's credentials (http/credentials.ts):
+ * a JWT or a `g2d*_` secret under any scheme, spacing or position, also inside `Basic` (base64).
+ */
+function carriesCredential(name: string, value: string): boolean {
+  if (holdsCredential(value)) return true;
+  if (name === 'authorization' && value.length > 6 && /^basic\s/i.test(value)) {
+    return holdsCredential(Buffer.from(value.slice(6).trim(), 'base64').toString('latin1'));
+  }
+  return false;
+}
+
+/** The Cookie header without the pairs that carry a credential (the others still go); null when none is left. */
+function withoutCredentialCookies(value: string): string | null {
+  const kept = value.split(';').filter((pair) => !holdsCredential(pair));
+  return kept.length === 0 ? null : kept.map((p) => p.trim()).join('; ');
 }
 
 export interface UpstreamHeaderInput {
@@ -70,6 +114,8 @@ export interface UpstreamHeaderInput {
   readonly trace: { readonly traceparent: string; readonly parentId: string | null };
   /** A WebSocket upgrade: the client's handshake headers are dropped (the `ws` client writes its own). */
   readonly websocket?: boolean;
+  /** STRIP_CLIENT_HEADERS, compiled (compileHeaderStrip); the defaults when absent. */
+  readonly strip?: HeaderStrip;
 }
 
 function stripV4Mapped(ip: string): string {
@@ -77,44 +123,57 @@ function stripV4Mapped(ip: string): string {
 }
 
 /**
- * The header set the upstream receives (STYLE habit 6, SPEC §7/§8): copy the client's headers
- * minus hop-by-hop ones, names listed in `Connection`, every `x-g2d-*` spelling, `authorization`
- * on user/node requests (tokens and node keys never go upstream) and forwarding headers from
- * untrusted peers; THEN add the gateway's own, so no client header can remove or replace them.
+ * The header set the upstream receives (docs/security-model.md): copy the client's headers minus
+ * hop-by-hop ones, names listed in `Connection`, every `x-g2d-*` spelling, the identity headers of
+ * other systems (STRIP_CLIENT_HEADERS), `authorization` on user/node requests, any header whose
+ * name or value carries one of the gateway's credentials (a JWT or a `g2d*_` secret, any scheme or
+ * header: an edge node sends its key everywhere, edge/health too; a browser its JWT), cookies that
+ * carry one, and forwarding headers from untrusted peers; THEN add the gateway's own, so no client
+ * header can remove or replace them.
  */
 export function buildUpstreamHeaders(input: UpstreamHeaderInput): Record<string, string | string[]> {
   const { req, identity } = input;
   const src = req.headers;
   const drop = nominated(src.connection);
-  // On public routes a foreign credential passes, but never the gateway's own: edge nodes send
-  // their key everywhere (edge/health too), browsers their JWT (SPEC §6: keys never go upstream).
-  const dropAuthorization = identity.kind !== 'public' || isGatewayCredential(src.authorization);
+  const strip = input.strip ?? DEFAULT_STRIP;
+  // User and node requests were authenticated by this header: it is never forwarded. On public
+  // routes a foreign credential (Basic, a partner's opaque bearer) passes, the gateway's never.
+  const publicRoute = identity.kind === 'public';
   const out: Record<string, string | string[]> = {};
   for (const name in src) {
-    const value = src[name];
+    let value = src[name];
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || REQUEST_ONLY_DROP.has(name) || isG2dHeader(name)) continue;
+    if (HOP_BY_HOP.has(name) || REQUEST_ONLY_DROP.has(name) || isG2dHeader(name) || strip.has(name)) continue;
     if (drop !== null && drop.has(name)) continue;
-    if (dropAuthorization && name === 'authorization') continue;
+    if (name === 'authorization' && !publicRoute) continue;
     if (FORWARDED.has(name) && !input.trustedPeer) continue;
     if (input.websocket && WS_HANDSHAKE.has(name)) continue;
     if (name === 'traceparent' || name === 'tracestate' || name === 'x-request-id') continue;
+    if (typeof value === 'string') {
+      if (value.length > 20 && carriesCredential(name, value)) {
+        if (name !== 'cookie') continue;
+        const cookies = withoutCredentialCookies(value);
+        if (cookies === null) continue;
+        value = cookies;
+      }
+    } else if (value.some((v) => carriesCredential(name, v))) continue;
+    if (name.length > 20 && nameHoldsCredential(name)) continue;
     out[name] = value;
   }
 
   // ---- inject (after the strip: these always win)
   const peer = stripV4Mapped(req.socket.remoteAddress ?? '');
-  const priorXff = input.trustedPeer ? joinList(src['x-forwarded-for']) : '';
+  const priorXff = input.trustedPeer ? clean(joinList(src['x-forwarded-for'])) : '';
   out['x-forwarded-for'] = priorXff ? `${priorXff}, ${peer}` : peer;
   const proto = input.trustedPeer ? firstToken(src['x-forwarded-proto']) : '';
   out['x-forwarded-proto'] = proto === 'http' || proto === 'https' ? proto : req.socket.encrypted ? 'https' : 'http';
-  const fwdHost = input.trustedPeer ? firstToken(src['x-forwarded-host']) : '';
-  const host = fwdHost || src.host;
+  const fwdHost = input.trustedPeer ? clean(firstToken(src['x-forwarded-host'])) : '';
+  const host = fwdHost || clean(src.host ?? '');
   if (host) out['x-forwarded-host'] = host;
   else delete out['x-forwarded-host'];
   out['x-request-id'] = input.requestId;
   out.traceparent = input.trace.traceparent;
-  if (input.trace.parentId !== null && typeof src.tracestate === 'string') out.tracestate = src.tracestate;
+  if (input.trace.parentId !== null && typeof src.tracestate === 'string' && !holdsCredential(src.tracestate)) out.tracestate = src.tracestate;
 
   const h = IDENTITY_HEADERS;
   out[h.auth] = identity.kind;
@@ -123,7 +182,7 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): Record<string,
     out[h.userId] = identity.userId;
     out[h.email] = identity.email;
     out[h.role] = identity.role;
-    // SPEC §6: a platform admin acting cross-tenant; the header carries the admin's HOME tenant.
+    // A platform admin acting cross-tenant; the header carries the admin's HOME tenant.
     if (identity.homeTenantId !== identity.tenantId) out[h.actingTenantId] = identity.homeTenantId;
   } else if (identity.kind === 'node') {
     out[h.tenantId] = identity.tenantId;
@@ -131,6 +190,11 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): Record<string,
   }
   out[h.assertion] = input.assertion;
   return out;
+}
+
+/** A forwarding value from a trusted proxy, unless it carries a credential (then as if absent). */
+function clean(value: string): string {
+  return holdsCredential(value) ? '' : value;
 }
 
 function joinList(value: string | string[] | undefined): string {
@@ -145,19 +209,52 @@ function firstToken(value: string | string[] | undefined): string {
   return (comma === -1 ? v : v.slice(0, comma)).trim().toLowerCase();
 }
 
+/** What the gateway itself decided about a response before the upstream answered (CORS, http/cors.ts). */
+export interface ResponsePolicy {
+  /** Drop the upstream's `Access-Control-*` headers (an origin not in HTTP_ALLOWED_ORIGINS, or none). */
+  readonly dropAccessControl: boolean;
+  /** The client response, for the headers the gateway already set there (`Vary`, `Access-Control-*`). */
+  readonly res: { getHeader(name: string): number | string | string[] | undefined };
+}
+
 /**
  * The upstream response headers the client receives: hop-by-hop ones and names the upstream's
  * `Connection` lists are dropped (the gateway frames its own response), `x-request-id` is ours.
+ * With a policy: `Vary` and `Access-Control-Expose-Headers` are merged with what the gateway set
+ * (RFC 9110 §12.5.5: a cache must key on both lists; replacing ours would drop `Origin`), the
+ * gateway's `Access-Control-Allow-Origin` wins, and `Access-Control-*` is dropped when told.
  */
-export function filterResponseHeaders(headers: Record<string, string | string[] | undefined>, requestId: string): OutgoingHttpHeaders {
+export function filterResponseHeaders(headers: Record<string, string | string[] | undefined>, requestId: string, policy?: ResponsePolicy): OutgoingHttpHeaders {
   const drop = nominated(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     if (drop !== null && drop.has(name)) continue;
+    if (policy !== undefined) {
+      const accessControl = name.startsWith('access-control-');
+      if (accessControl && policy.dropAccessControl) continue;
+      if (name === 'vary' || name === 'access-control-expose-headers') {
+        out[name] = mergeLists(policy.res.getHeader(name), value);
+        continue;
+      }
+      if (accessControl && policy.res.getHeader(name) !== undefined) continue;
+    }
     out[name] = value;
   }
   out['x-request-id'] = requestId;
   return out;
+}
+
+/** Two comma-separated header lists as one, each name once (case-insensitive); `*` absorbs the rest. */
+function mergeLists(ours: number | string | string[] | undefined, theirs: string | string[]): string {
+  const seen = new Map<string, string>();
+  for (const list of [ours, theirs]) {
+    if (list === undefined) continue;
+    for (const part of (Array.isArray(list) ? list.join(',') : String(list)).split(',')) {
+      const item = part.trim();
+      if (item !== '' && !seen.has(item.toLowerCase())) seen.set(item.toLowerCase(), item);
+    }
+  }
+  return seen.has('*') ? '*' : [...seen.values()].join(', ');
 }

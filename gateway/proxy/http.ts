@@ -7,7 +7,8 @@ import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
-import { buildUpstreamHeaders, filterResponseHeaders } from './headers.js';
+import { buildUpstreamHeaders, compileHeaderStrip, filterResponseHeaders } from './headers.js';
+import { upstreamQuery } from './query.js';
 
 export interface HttpProxyDeps {
   readonly config: Config;
@@ -16,6 +17,8 @@ export interface HttpProxyDeps {
   readonly clock?: Clock;
   /** Whether the socket peer is in TRUSTED_PROXIES (its X-Forwarded-* are extended, not replaced). */
   readonly trusts?: (req: IncomingMessage) => boolean;
+  /** CORS (http/cors.ts): whether the upstream's Access-Control-* headers may reach this client. */
+  readonly cors?: { forwardsAccessControl(req: IncomingMessage): boolean };
   /** Called once per exchange with the time from sending upstream to the response head (or the failure). */
   readonly onUpstream?: (ctx: RequestContext, ms: number, status: number) => void;
 }
@@ -43,6 +46,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     private readonly requestId: string,
     private readonly clock: Clock,
+    private readonly dropAccessControl: boolean,
   ) {
     this.done = new Promise<void>((resolve, reject) => {
       this.settle = (err) => (err ? reject(err) : resolve());
@@ -66,7 +70,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     this.headersAt = this.clock.now();
     try {
-      this.res.writeHead(statusCode, filterResponseHeaders(headers, this.requestId));
+      this.res.writeHead(statusCode, filterResponseHeaders(headers, this.requestId, { dropAccessControl: this.dropAccessControl, res: this.res }));
     } catch (err) {
       // A header Node refuses to send (invalid characters from the upstream): 502, not a crash.
       controller.abort(err as Error);
@@ -94,8 +98,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
 /**
- * The HTTP proxy (SPEC §7). undici was measured against http-proxy and node:http on this machine
- * (Pool.stream ≈ 2× http-proxy, ≈ 1.3× node:http with a keep-alive Agent; see the issue; Pool.dispatch
+ * The HTTP proxy. undici was measured against http-proxy and node:http on this machine
+ * (Pool.stream ≈ 2× http-proxy, ≈ 1.3× node:http with a keep-alive Agent; Pool.dispatch
  * with a handler ≈ 1.2× Pool.stream, bench/README.md), so: one keep-alive undici Pool per upstream origin, the normalized path + raw query forwarded as-is,
  * bodies streamed both ways without buffering or a size cap, UPSTREAM_TIMEOUT_MS as the headers
  * and body-idle timeout. Refused/reset → 502, timeout → 504; once headers are out, an upstream
@@ -108,6 +112,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
   const trusts = deps.trusts ?? (() => false);
   const pools = new Map<string, Pool>();
   const timeout = config.upstreamTimeoutMs;
+  const strip = compileHeaderStrip(config.stripClientHeaders);
 
   const poolFor = (upstream: string): Pool => {
     const origin = new URL(upstream).origin;
@@ -134,20 +139,22 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       const upstream = ctx.route?.upstream ?? config.upstreamUrl;
       const pool = byUrl.get(upstream) ?? poolFor(upstream);
       const assertion = await signer.sign(identity);
-      const headers = buildUpstreamHeaders({ req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(req) });
+      const headers = buildUpstreamHeaders({ req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(req), strip });
+      // The client's query as sent, minus the gateway's credentials (proxy/query.ts).
+      const query = ctx.rawQuery === '' ? '' : upstreamQuery(ctx.rawQuery);
       const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
       const started = clock.now();
-      const exchange = new Exchange(res, ctx.requestId, clock);
+      const exchange = new Exchange(res, ctx.requestId, clock, deps.cors !== undefined && !deps.cors.forwardsAccessControl(req));
       exchange.headersAt = started;
       // The server's close listener tells the exchange when the client goes away (ctx.onClientGone).
       ctx.onClientGone = exchange;
       try {
         // undici's dispatch with a handler writes straight into `res`: the stream() API measured
-        // ~10 µs more per request (a Writable pipeline and finished() listeners; issue 6).
+        // ~10 µs more per request (a Writable pipeline and finished() listeners).
         pool.dispatch(
           {
-            path: ctx.rawQuery === '' ? ctx.path : `${ctx.path}?${ctx.rawQuery}`,
+            path: query === '' ? ctx.path : `${ctx.path}?${query}`,
             method: req.method ?? 'GET',
             headers,
             body: hasBody ? req : null,

@@ -1,29 +1,28 @@
 /** Pure helpers of the WebSocket proxy (kept apart so they are unit-tested without sockets). */
 import type { IncomingMessage } from 'node:http';
+import { upstreamQuery } from './query.js';
 
 /** The upgrade credentials carried in a query (docs/api.md): they never go upstream. */
-const UPGRADE_CREDENTIALS: ReadonlySet<string> = new Set(['token', 'ticket']);
 
 /**
- * Removes every `token` and `ticket` query parameter (the upgrade's credentials never go
- * upstream), comparing names after percent- and `+`-decoding so `%74oken=` or `%74icket=` go too.
- * Every other parameter keeps its exact bytes.
+ * The upgrade's query as the upstream receives it: proxy/query.ts upstreamQuery, the same strip as
+ * for HTTP (every `token`/`ticket` spelling and credential-shaped value removed, the rest as sent).
  */
 export function stripTokenParam(rawQuery: string): string {
-  if (rawQuery === '' || !/token|ticket|%/i.test(rawQuery)) return rawQuery;
-  const kept: string[] = [];
-  for (const part of rawQuery.split('&')) {
-    const eq = part.indexOf('=');
-    const rawName = (eq === -1 ? part : part.slice(0, eq)).replace(/\+/g, ' ');
-    let name = rawName;
-    try {
-      name = decodeURIComponent(rawName);
-    } catch {
-      // An invalid escape cannot spell "token" once decoded; keep the parameter as sent.
-    }
-    if (!UPGRADE_CREDENTIALS.has(name)) kept.push(part);
-  }
-  return kept.join('&');
+  return upstreamQuery(rawQuery);
+}
+
+/**
+ * The upstream URL of a proxied upgrade, whose request-target is exactly `path?query` as given.
+ * `ws` writes `pathname + search` of the URL it is handed, and a parsed URL re-encodes a query
+ * (`'` → `%27`, raw UTF-8 …): the upstream would read another query than the client sent, and
+ * than an HTTP request to the same route carries. Own properties shadow the URL's getters.
+ */
+export function rawTargetUrl(origin: string, path: string, query: string): URL {
+  const url = new URL(origin);
+  Object.defineProperty(url, 'pathname', { value: path });
+  Object.defineProperty(url, 'search', { value: query === '' ? '' : `?${query}` });
+  return url;
 }
 
 export interface MappedClose {

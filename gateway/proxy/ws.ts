@@ -8,9 +8,10 @@ import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity, UserIdentity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
-import { buildUpstreamHeaders } from './headers.js';
 import { createWsIdentityLimiter } from './ws-limit.js';
-import { sanitizeCloseCode, stripTokenParam, validClientHandshake } from './ws-frames.js';
+import { holdsCredential } from '../http/credentials.js';
+import { buildUpstreamHeaders, compileHeaderStrip } from './headers.js';
+import { rawTargetUrl, sanitizeCloseCode, stripTokenParam, validClientHandshake } from './ws-frames.js';
 
 export interface WsProxyDeps {
   readonly config: Config;
@@ -100,6 +101,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     }
     return true;
   };
+  const strip = compileHeaderStrip(config.stripClientHeaders);
   const pending = new Set<WebSocket>();
   const chosenProtocol = new WeakMap<IncomingMessage, string>();
   const slots = createWsIdentityLimiter(config.wsMaxPerIdentity);
@@ -176,9 +178,10 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     const upstreamBase = new URL(ctx.route?.upstream ?? config.upstreamUrl);
     const scheme = upstreamBase.protocol === 'https:' ? 'wss:' : 'ws:';
     const query = stripTokenParam(ctx.rawQuery);
-    const url = `${scheme}//${upstreamBase.host}${ctx.path}${query === '' ? '' : `?${query}`}`;
+    // Path and query byte for byte, as HTTP requests get them (rawTargetUrl).
+    const url = rawTargetUrl(`${scheme}//${upstreamBase.host}`, ctx.path, query);
     const offered = protocolsOf(ctx.req);
-    const headers = buildUpstreamHeaders({ req: ctx.req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(ctx.req), websocket: true });
+    const headers = buildUpstreamHeaders({ req: ctx.req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(ctx.req), websocket: true, strip });
     const upstream = new WebSocket(url, offered, {
       headers,
       perMessageDeflate: false,
@@ -315,5 +318,6 @@ function ignore(): void {}
 function protocolsOf(req: IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'];
   if (header === undefined) return [];
-  return header.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  // A subprotocol carrying a credential (the `access_token, <jwt>` pattern) is not offered upstream.
+  return header.split(',').map((p) => p.trim()).filter((p) => p !== '' && !holdsCredential(p));
 }

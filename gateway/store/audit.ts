@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { redactSecrets } from '../http/credentials.js';
 import type { Db } from './pg.js';
 
 export type AuditEventName =
@@ -33,10 +34,11 @@ export interface AuditLog {
   record(event: AuditEvent): Promise<void>;
 }
 
-/** Audit trail (SPEC §3, §10): every auth event goes to Postgres and to the log. */
+/** Audit trail: every auth event goes to Postgres and to the log. */
 export function createAuditLog(db: Pick<Db, 'query'>, log: Logger): AuditLog {
   return {
-    async record(e) {
+    async record(event) {
+      const e = scrubbed(event);
       log.info({ audit: e.event, tid: e.tenantId, sub: e.userId, nid: e.nodeId, ip: e.ip, reqId: e.requestId, detail: e.detail }, 'audit');
       try {
         await db.query(
@@ -49,4 +51,19 @@ export function createAuditLog(db: Pick<Db, 'query'>, log: Logger): AuditLog {
       }
     },
   };
+}
+
+/**
+ * The event without credentials: a request path or a User-Agent can carry a JWT or a node key
+ * (`/api/v1/edge/<key>`), and neither the log nor `auth_events` may hold one (docs/security-model.md).
+ */
+function scrubbed(e: AuditEvent): AuditEvent {
+  let detail = e.detail;
+  if (detail !== undefined) {
+    for (const [k, v] of Object.entries(detail)) {
+      if (typeof v === 'string' && redactSecrets(v) !== v) detail = { ...detail, [k]: redactSecrets(v) };
+    }
+  }
+  const userAgent = typeof e.userAgent === 'string' ? redactSecrets(e.userAgent) : e.userAgent;
+  return detail === e.detail && userAgent === e.userAgent ? e : { ...e, detail, userAgent };
 }

@@ -11,8 +11,10 @@ import { WebSocketServer } from 'ws';
 export interface TestUpstream {
   readonly port: number;
   readonly url: string;
-  /** Headers of every request received, newest last. */
-  readonly received: { path: string; headers: IncomingHttpHeaders }[];
+  /** Every HTTP request received, newest last; `url` is the request-target as it arrived. */
+  readonly received: { path: string; url: string; headers: IncomingHttpHeaders }[];
+  /** Every WebSocket handshake accepted, newest last, likewise. */
+  readonly upgrades: { path: string; url: string; headers: IncomingHttpHeaders }[];
   /** Close codes the upstream saw on its WebSocket side. */
   readonly wsCloses: number[];
   stop(): Promise<void>;
@@ -21,6 +23,7 @@ export interface TestUpstream {
 
 export async function startTestUpstream(): Promise<TestUpstream> {
   const received: TestUpstream['received'] = [];
+  const upgrades: TestUpstream['upgrades'] = [];
   const wsCloses: number[] = [];
   const sockets = new Set<Socket>();
   let server: Server | null = null;
@@ -31,7 +34,7 @@ export async function startTestUpstream(): Promise<TestUpstream> {
     new Promise<void>((resolve, reject) => {
       const srv = createServer((req, res) => {
         const url = new URL(req.url ?? '/', 'http://upstream');
-        received.push({ path: url.pathname, headers: req.headers });
+        received.push({ path: url.pathname, url: req.url ?? '', headers: req.headers });
         req.resume();
         const answer = () => {
           res.writeHead(200, { 'content-type': 'application/json' });
@@ -55,7 +58,8 @@ export async function startTestUpstream(): Promise<TestUpstream> {
         s.on('close', () => sockets.delete(s));
       });
       const ws = new WebSocketServer({ server: srv });
-      ws.on('connection', (socket) => {
+      ws.on('connection', (socket, req) => {
+        upgrades.push({ path: new URL(req.url ?? '/', 'http://upstream').pathname, url: req.url ?? '', headers: req.headers });
         socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
         socket.on('close', (code) => wsCloses.push(code));
       });
@@ -77,6 +81,7 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       return `http://127.0.0.1:${port}`;
     },
     received,
+    upgrades,
     wsCloses,
     async stop() {
       const srv = server;

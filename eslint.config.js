@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'bench/results/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'packages/*/dist/**', 'node_modules/**', '.data/**', 'bench/results/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -15,15 +15,15 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/require-await': 'off',
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through gateway/config (STYLE habit 5).' }],
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through gateway/config: it is read once, validated and frozen there.' }],
     },
   },
   {
-    files: ['gateway/config/**', 'test/**', 'bench/**', 'upstream-stub/**', 'bin/**', '*.js', '*.ts'],
+    files: ['gateway/config/**', 'test/**', 'packages/*/test/**', 'bench/**', 'upstream-stub/**', 'bin/**', '*.js', '*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
-    files: ['test/**'],
+    files: ['test/**', 'packages/*/test/**'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

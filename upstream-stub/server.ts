@@ -1,5 +1,5 @@
 /**
- * The upstream stub (SPEC §1 `npm run stub`, §8): an echo server that trusts nothing it cannot
+ * The upstream stub (`npm run stub`, the signed identity headers): an echo server that trusts nothing it cannot
  * verify. Every HTTP request and WebSocket upgrade goes through the package's own verifier
  * (`createIdentityVerifier`); unsigned or mismatched traffic gets 401. Special paths, matched by
  * suffix so they work under any route prefix, serve the streaming, timeout and status tests.
@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { JWK } from 'jose';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { createIdentityVerifier, IdentityVerificationError, type IdentityVerifier, type VerifiedIdentity } from '../gateway/auth/identity-verifier.js';
+import { createIdentityVerifier, IdentityVerificationError, type IdentityVerifier, type VerifiedIdentity } from '@get2dial/identity-verifier';
 import { pseudoRandomDigest, pseudoRandomStream } from './random.js';
 
 export interface StubOptions {

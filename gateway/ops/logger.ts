@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 
 /**
- * Paths pino removes from every log line (SPEC §10): credentials never reach the log, whichever
+ * Paths pino removes from every log line (docs/operations.md): credentials never reach the log, whichever
  * object they travel in. URLs are scrubbed separately (scrubUrl) because a query string is a string.
  */
 export const REDACT_PATHS = [
@@ -86,7 +86,7 @@ const ACCESS_END = '"msg":"request"}\n';
  * sonic-boom's string mode measured its pending string with Buffer.byteLength on every write,
  * flattening (copying) a buffer grown by `+=` each time, so every new line copied everything
  * queued behind it. The access line was the largest item left in a proxied request's cost
- * (issue 6, bench/README.md). Order is kept; at exit, what sonic-boom holds is flushed, then the
+ * (bench/README.md). Order is kept; at exit, what sonic-boom holds is flushed, then the
  * bytes still here are written synchronously to `fd` (an asynchronous write begun at exit would
  * never complete).
  */
@@ -149,7 +149,7 @@ function batched(dest: SonicBoom, fd: number): pino.DestinationStream {
 
 const SECRET_PARAMS = /([?&](?:token|access_token|api_key|key|enrollment_token|password)=)[^&#]*/gi;
 
-/** Removes secrets from a URL before it is logged (`?token=` on WebSocket upgrades, SPEC §6). */
+/** Removes secrets from a URL before it is logged (`?token=` on WebSocket upgrades, RFC 6455). */
 export function scrubUrl(url: string): string {
   return url.replace(SECRET_PARAMS, '$1[REDACTED]');
 }

@@ -1,5 +1,5 @@
 /**
- * Embedded Postgres for the quickstart (SPEC §1): PGlite (Postgres compiled to WASM, in process),
+ * Embedded Postgres for the quickstart (`npm start`): PGlite (Postgres compiled to WASM, in process),
  * persisted under `<dataDir>/pgdata`, served over the Postgres wire protocol on 127.0.0.1 by
  * pglite-server.ts. The gateway then talks to it through the same `createPg` pool, the same
  * migrations and the same SQL as production; nothing else in the code knows it is embedded.

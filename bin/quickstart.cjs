@@ -18,7 +18,7 @@ const { join } = require('node:path');
 const root = join(__dirname, '..');
 const STAMP = join(root, 'dist', '.build-stamp');
 // What the quickstart runs is compiled from these (bench/ is built by `npm run bench` itself).
-const SOURCES = ['gateway', 'upstream-stub', 'bin/copy-assets.cjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+const SOURCES = ['gateway', 'upstream-stub', 'packages/verifier/src', 'bin/copy-assets.cjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
 
 /** The newest modification time of the files under `path` (a file or a directory tree). */
 function newest(path) {

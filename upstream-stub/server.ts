@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { JWK } from 'jose';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { createIdentityVerifier, IdentityVerificationError, type IdentityVerifier, type VerifiedIdentity } from '../gateway/auth/identity-verifier.js';
+import { createIdentityVerifier, IdentityVerificationError, type IdentityVerifier, type VerifiedIdentity } from '@get2dial/identity-verifier';
 import { pseudoRandomDigest, pseudoRandomStream } from './random.js';
 
 export interface StubOptions {

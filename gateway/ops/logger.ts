@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 
 /**
@@ -37,7 +38,11 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
-/** Creates the process logger. Pretty output goes through pino-pretty's transport. */
+/**
+ * Creates the process logger. Pretty output goes through pino-pretty's transport, which pino loads
+ * in a worker only when asked: pino-pretty is an optional dependency, and without it (a lean
+ * production install) `pretty` falls back to JSON lines with one warning instead of failing.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const common: pino.LoggerOptions = {
     level: options.level,
@@ -47,13 +52,24 @@ export function createLogger(options: LoggerOptions): Logger {
     formatters: { level: (label) => ({ level: label }) },
   };
   if (options.destination) return pino(common, options.destination);
-  if (options.format === 'pretty') {
+  if (options.format === 'pretty' && installed('pino-pretty')) {
     // One line per event (the access line included), and colours only for a terminal: piped
     // into a file or `less`, escape codes are noise.
     const colorize = process.stdout.isTTY === true;
     return pino({ ...common, transport: { target: 'pino-pretty', options: { colorize, singleLine: true, translateTime: 'SYS:standard' } } });
   }
-  return pino(common, batched(pino.destination({ dest: STDOUT, sync: false, contentMode: 'buffer' }), STDOUT));
+  const log = pino(common, batched(pino.destination({ dest: STDOUT, sync: false, contentMode: 'buffer' }), STDOUT));
+  if (options.format === 'pretty') log.warn('LOG_FORMAT=pretty needs the optional package pino-pretty, which is not installed: logging JSON');
+  return log;
+}
+
+function installed(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 type SonicBoom = ReturnType<typeof pino.destination>;

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Identity } from '../auth/types.js';
-import { IDENTITY_HEADERS } from '../auth/identity-verifier.js';
+import { IDENTITY_HEADERS } from '@get2dial/identity-verifier';
 import { DEFAULT_STRIP_CLIENT_HEADERS } from '../config/types.js';
 import { holdsCredential, nameHoldsCredential } from '../http/credentials.js';
 

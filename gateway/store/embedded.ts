@@ -1,16 +1,17 @@
 /**
- * Embedded Postgres for the quickstart (SPEC §1): PGlite (Postgres compiled to WASM, in process),
+ * Embedded Postgres for the quickstart (`npm start`): PGlite (Postgres compiled to WASM, in process),
  * persisted under `<dataDir>/pgdata`, served over the Postgres wire protocol on 127.0.0.1 by
  * pglite-server.ts. The gateway then talks to it through the same `createPg` pool, the same
  * migrations and the same SQL as production; nothing else in the code knows it is embedded.
  *
- * With pglite-server.ts, the only importer of `@electric-sql/pglite` (STYLE habit 8). Never used
- * in production. PGlite is one backend session: connections take turns per exchange/transaction
+ * With pglite-server.ts, the only importer of `@electric-sql/pglite`, and only by a dynamic import
+ * when the embedded database starts: PGlite is an optional dependency that a production install
+ * (`npm ci --omit=dev --omit=optional`) leaves out. Never used in production. PGlite is one backend session: connections take turns per exchange/transaction
  * (see pglite-server.ts), so a small pool is plenty; LISTEN/NOTIFY works across connections.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { startPgliteServer, type PgliteServer } from './pglite-server.js';
 
 export interface EmbeddedPostgresOptions {
@@ -43,6 +44,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   let db: PGlite | undefined;
   let server: PgliteServer;
   try {
+    const { PGlite } = await loadPglite();
     db = await PGlite.create(pgdata);
     server = await startPgliteServer(db, { host: '127.0.0.1', port: 0 });
   } catch (err) {
@@ -66,6 +68,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       return closing;
     },
   };
+}
+
+/** The optional package, loaded only here; missing means a lean production install, said plainly. */
+async function loadPglite(): Promise<{ PGlite: typeof PGlite }> {
+  try {
+    return await import('@electric-sql/pglite');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new Error('the optional package @electric-sql/pglite is not installed (npm ci --omit=optional leaves it out): set DATABASE_URL, or install it', { cause: err });
+  }
 }
 
 /** Creates `path` exclusively with our pid; a lock left by a dead process is taken over. */

@@ -1,7 +1,7 @@
 /**
  * Runs once per `vitest run`: picks the services, creates this run's database (migrated) and Redis
- * prefix, compiles dist/ for the end-to-end tests that spawn the real `serve` process, and tears
- * everything down afterwards.
+ * prefix, compiles dist/ (the workspace verifier's, then the gateway's) for the end-to-end tests
+ * that spawn the real `serve` process, and tears everything down afterwards.
  */
 import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
@@ -38,10 +38,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (process.env.G2D_TEST_SKIP_BUILD !== '1') {
     // Emit even when a file elsewhere does not typecheck (lint and typecheck gate CI separately),
     // so the end-to-end tests always spawn the code under test.
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-    } catch {
-      // tsc exits non-zero on type errors but still writes dist/
+    // The workspace verifier first: the compiled gateway and stub import its dist/.
+    for (const project of ['packages/verifier/tsconfig.build.json', 'tsconfig.build.json']) {
+      try {
+        execFileSync('npx', ['tsc', '-p', project], { stdio: 'inherit' });
+      } catch {
+        // tsc exits non-zero on type errors but still writes dist/
+      }
     }
     execFileSync('node', ['bin/copy-assets.cjs'], { stdio: 'inherit' });
   }

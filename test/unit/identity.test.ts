@@ -3,7 +3,7 @@ import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { manualClock } from '../../gateway/clock.js';
 import { createIdentitySigner, generateSigningKey, type IdentitySigner } from '../../gateway/auth/identity.js';
-import { createIdentityVerifier, IdentityVerificationError } from '../../gateway/auth/identity-verifier.js';
+import { createIdentityVerifier, IdentityVerificationError } from '../../gateway/verifier.js';
 import type { Identity, NodeIdentity, UserIdentity } from '../../gateway/auth/types.js';
 import { buildUpstreamHeaders } from '../../gateway/proxy/headers.js';
 
@@ -46,7 +46,7 @@ async function rejection(p: Promise<unknown>): Promise<IdentityVerificationError
   return err as IdentityVerificationError;
 }
 
-describe('identity assertion round trip (SPEC §8)', () => {
+describe('identity assertion round trip (signed identity headers)', () => {
   it('user: signed, verified, plain headers agree', async () => {
     const { signer, verifier, key } = await setup();
     const h = await headersFor(signer, user);

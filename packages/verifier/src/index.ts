@@ -1,8 +1,8 @@
 /**
- * The public verifier upstream teams import (`get2dial-gateway/verifier`, SPEC §8). It turns the
- * gateway's identity headers into a trusted identity: the `X-G2D-Identity` assertion must be an
- * EdDSA JWS from a key in the gateway's JWKS, and every plain `X-G2D-*` header must agree exactly
- * with it. Standalone on purpose: it imports jose and nothing else from the gateway.
+ * `@get2dial/identity-verifier`: what an upstream service behind the get2dial gateway calls to turn
+ * the gateway's identity headers into a trusted identity. The `X-G2D-Identity` assertion must be an
+ * EdDSA JWS (RFC 8037) from a key in the gateway's JWKS, and every plain `X-G2D-*` header must
+ * agree exactly with it. Standalone on purpose: it depends on jose and nothing else (README.md).
  */
 import { calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, exportJWK, importSPKI, jwtVerify, type JWK, type JWTPayload } from 'jose';
 
@@ -28,7 +28,7 @@ const PLAIN_HEADERS = [
   IDENTITY_HEADERS.actingTenantId,
 ] as const;
 
-/** The assertion lifetime the gateway promises (SPEC §8: exp ≤ iat + 60 s). */
+/** The assertion lifetime the gateway promises: exp ≤ iat + 60 s. */
 const MAX_LIFETIME_SECONDS = 60;
 
 export type VerifiedIdentity =
@@ -40,6 +40,11 @@ export type VerifiedIdentity =
       readonly role: string;
       /** Set when a platform admin acts in another tenant: the admin's home tenant (the one it acts from). */
       readonly actingTenantId?: string;
+      /**
+       * How the user authenticated (RFC 8176 `amr`, e.g. `["pwd", "otp"]`), when the assertion says;
+       * absent from assertions of gateways that do not send it. README.md shows how to demand it.
+       */
+      readonly amr?: readonly string[];
       readonly expiresAt: number;
     }
   | { readonly kind: 'node'; readonly tenantId: string; readonly nodeId: string; readonly expiresAt: number }
@@ -83,7 +88,7 @@ type KeySet = ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRem
  * Creates a verifier from the gateway's JWKS URL (fetched with a cache and a cooldown, refetched
  * when an unknown `kid` shows up, so key rotation needs no restart) or from a fixed list of public
  * keys (JWK objects or SPKI PEM strings). Only EdDSA is accepted.
- * Options may be passed in the first argument (`{ jwksUrl, audience }`, as SPEC §8 shows) or the second.
+ * Options may be passed in the first argument (`{ jwksUrl, audience }`) or the second.
  */
 export function createIdentityVerifier(source: KeySource & Partial<VerifierOptions>, options?: VerifierOptions): IdentityVerifier {
   const audience = options?.audience ?? source.audience;
@@ -173,6 +178,16 @@ function str(payload: JWTPayload, name: string, required: boolean): string | und
   return v;
 }
 
+/** The optional `amr` claim: when present, a non-empty array of non-empty strings (RFC 8176). */
+function methods(payload: JWTPayload): readonly string[] | undefined {
+  const v = payload.amr;
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length === 0 || !v.every((m) => typeof m === 'string' && m !== '')) {
+    throw new IdentityVerificationError('claims', 'identity assertion claim amr is not a list of method names');
+  }
+  return Object.freeze([...(v as string[])]);
+}
+
 function toIdentity(payload: JWTPayload): VerifiedIdentity {
   const iat = payload.iat as number;
   const exp = payload.exp as number;
@@ -180,6 +195,7 @@ function toIdentity(payload: JWTPayload): VerifiedIdentity {
   const kind = payload.kind;
   if (kind === 'user') {
     const actingTenantId = str(payload, 'act_tid', false);
+    const amr = methods(payload);
     return {
       kind,
       tenantId: str(payload, 'tid', true) as string,
@@ -187,6 +203,7 @@ function toIdentity(payload: JWTPayload): VerifiedIdentity {
       email: str(payload, 'email', true) as string,
       role: str(payload, 'role', true) as string,
       ...(actingTenantId !== undefined ? { actingTenantId } : {}),
+      ...(amr !== undefined ? { amr } : {}),
       expiresAt: exp,
     };
   }

@@ -120,7 +120,7 @@ describe('the upstream never sees a gateway credential', () => {
   it('WebSocket upgrades: token/ticket spellings, credential values, subprotocols and headers stay at the gateway', async () => {
     const base = env.base.replace('http', 'ws');
     for (const [path, headers, protocols] of [
-      [`/ws/agent?%74oken=${jwt}&room=1&api_key=${nodeKey}&ticket=${ticket}`, { 'X-Api-Key': nodeKey }, []],
+      [`/ws/agent?%74oken=${jwt}&room=1&api_key=${nodeKey}`, { 'X-Api-Key': nodeKey }, []],
       [`/ws/agent?room=1&TOKEN=${jwt}`, { Cookie: `a=1; t=${refresh}` }, []],
       [`/ws/agent?room=1`, { Authorization: `Bearer ${jwt}` }, ['access_token', jwt]],
       [`/ws/pub?room=1&access_token=${jwt}&ticket=${ticket}`, { Authorization: `Bearer\t${jwt}` }, []],
@@ -137,6 +137,14 @@ describe('the upstream never sees a gateway credential', () => {
       expect(JSON.parse(who).url).toBe(`${path.split('?')[0]}?room=1`);
       for (const s of secrets()) expect(who.includes(s), `${path}: upstream saw ${s.slice(0, 8)}…`).toBe(false);
     }
+    // A token and a ticket together are ambiguous: refused before anything goes upstream.
+    const both = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`${base}/ws/agent?%74oken=${jwt}&room=1&ticket=${ticket}`);
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => reject(new Error('a token and a ticket together were accepted')));
+      ws.once('error', reject);
+    });
+    expect(both).toBe(400);
   });
 });
 

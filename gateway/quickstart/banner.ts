@@ -32,6 +32,7 @@ export const EXAMPLE_NEW_PASSWORD = 'my-new-demo-passphrase';
 
 export interface BannerCommands {
   readonly login: string;
+  readonly refresh: string;
   readonly me: string;
   readonly proxied: string;
   readonly node: string;
@@ -53,10 +54,15 @@ export function bannerCommands(input: Pick<BannerInput, 'gatewayUrl' | 'users' |
   const wsUrl = url.replace(/^http/, 'ws');
   return {
     login: [
-      `TOKEN=$(${CURL} ${url}/api/v1/auth/login \\`,
+      `LOGIN=$(${CURL} ${url}/api/v1/auth/login \\`,
       `  -H 'Content-Type: application/json' \\`,
-      `  -d '{"email":"${admin.email}","password":"${admin.password}"}' \\`,
-      `  | jq -r .data.token)`,
+      `  -d '{"email":"${admin.email}","password":"${admin.password}"}')`,
+      `TOKEN=$(echo "$LOGIN" | jq -r .data.token); REFRESH=$(echo "$LOGIN" | jq -r .data.refresh_token)`,
+    ].join('\n'),
+    refresh: [
+      `LOGIN=$(${CURL} ${url}/api/v1/auth/refresh -H 'Content-Type: application/json' \\`,
+      `  -d "{\\"refresh_token\\":\\"$REFRESH\\"}")`,
+      `TOKEN=$(echo "$LOGIN" | jq -r .data.token); REFRESH=$(echo "$LOGIN" | jq -r .data.refresh_token)`,
     ].join('\n'),
     me: `${CURL} ${url}/api/v1/auth/me -H "Authorization: Bearer $TOKEN"`,
     proxied: `${CURL} ${url}/api/v1/whoami -H "Authorization: Bearer $TOKEN" | jq .data.identity`,
@@ -98,8 +104,12 @@ export function renderBanner(input: BannerInput): string {
     '',
     '  Try it (curl and jq; README.md walks through more):',
     '',
-    '    # Log in as the demo admin and keep the token',
+    '    # Log in as the demo admin and keep the access token and the refresh token',
     indent(c.login),
+    '',
+    '    # Renew the access token (the refresh token rotates: the old one is spent, and presenting it',
+    '    # again ends the session). Clients that refresh do well with AUTH_JWT_TTL_SECONDS=900.',
+    indent(c.refresh),
     '',
     '    # Who am I (read fresh from Postgres)',
     indent(c.me),

@@ -226,6 +226,7 @@ describe('npm start: the quickstart (README.md)', () => {
     const c = bannerCommands({ gatewayUrl: base, users: DEMO_USERS, node: { name: 'demo-edge-node', apiKey: nodeKey } });
     const out = await runBannerLines({
       login: `${c.login}\necho "$TOKEN"`,
+      refresh: `${c.refresh}\necho "$TOKEN"`,
       me: c.me,
       proxied: c.proxied,
       node: c.node,
@@ -233,6 +234,8 @@ describe('npm start: the quickstart (README.md)', () => {
       meAfter: c.me,
     });
     expect(out.login).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(out.refresh).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(out.refresh).not.toBe(out.login);
     expect(JSON.parse(out.me ?? '')).toMatchObject({ status: 'success', data: { email: admin.email } });
     const me = JSON.parse(out.me ?? '').data;
     expect(JSON.parse(out.proxied ?? '')).toMatchObject({ kind: 'user', userId: me.id, tenantId: me.tenant_id, role: 'admin' });
@@ -242,6 +245,7 @@ describe('npm start: the quickstart (README.md)', () => {
     // The new token from the password change works; the old one is refused.
     expect(JSON.parse(out.meAfter ?? '')).toMatchObject({ status: 'success' });
     expect((await api(`${base}/api/v1/auth/me`, { token: out.login })).status).toBe(401);
+    expect((await api(`${base}/api/v1/auth/me`, { token: out.refresh })).status).toBe(401);
   });
 
   it('changes a password over the API when the banner lines could not run', async () => {

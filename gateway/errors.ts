@@ -45,6 +45,8 @@ export interface GatewayErrorOptions {
   publicMessage?: string;
   /** Logged with the request id, never sent to the client. */
   detail?: string;
+  /** Extra response fields sent with the error (a 429's RateLimit-Policy and RateLimit). */
+  headers?: Readonly<Record<string, string>>;
   cause?: unknown;
 }
 
@@ -54,6 +56,7 @@ export class GatewayError extends Error {
   readonly publicMessage: string;
   readonly retryAfter: number | undefined;
   readonly detail: string | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
     const entry = ERRORS[code];
@@ -65,6 +68,7 @@ export class GatewayError extends Error {
       options.publicMessage !== undefined && PUBLIC_DETAIL.has(code) ? options.publicMessage : entry.message;
     this.retryAfter = options.retryAfter;
     this.detail = options.detail;
+    this.headers = options.headers;
   }
 }
 

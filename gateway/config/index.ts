@@ -1,10 +1,11 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { readRateLimits } from './rate-limit.js';
 import { DEFAULT_PROXY_ROUTES, GATEWAY_ROUTES, isHttpUrl, loadRoutesFile } from './routes.js';
 import { Reader, type Env } from './reader.js';
 import type { Config, DatabaseConfig, RedisConfig } from './types.js';
 
-export type { Config, RouteDef, Role, AuthKind } from './types.js';
+export type { Config, RouteDef, Role, AuthKind, RateLimitPolicy, RateLimitKind } from './types.js';
 export { ROLES } from './types.js';
 export { GATEWAY_ROUTES, DEFAULT_PROXY_ROUTES, validateRoutes } from './routes.js';
 
@@ -138,6 +139,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     upstreamUrl,
     routes: [...GATEWAY_ROUTES, ...proxyRoutes],
     routesFile,
+    rateLimits: readRateLimits(r),
     identity: {
       signingKey,
       previousPublicKeys: r.pemList('IDENTITY_PREVIOUS_PUBLIC_KEYS'),

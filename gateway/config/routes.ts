@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { validateRouteRateLimit } from './rate-limit.js';
 import { ROLES, type RouteDef, type Role } from './types.js';
 
 /**
@@ -26,7 +27,7 @@ export const DEFAULT_PROXY_ROUTES: readonly RouteDef[] = [
 ];
 
 const PREFIX_RE = /^\/(?:[A-Za-z0-9._~!$&'()*+,=:@-]+\/?)*$/;
-const ROUTE_KEYS = new Set(['prefix', 'upstream', 'auth', 'roles', 'websocket']);
+const ROUTE_KEYS = new Set(['prefix', 'upstream', 'auth', 'roles', 'websocket', 'rateLimit']);
 
 /** Validates a route table value; pushes every problem into `problems` (one message at start). */
 export function validateRoutes(value: unknown, where: string, problems: string[]): RouteDef[] {
@@ -69,6 +70,8 @@ export function validateRoutes(value: unknown, where: string, problems: string[]
       problems.push(`${at}.websocket: must be true or false`);
       ok = false;
     }
+    const rateLimit = r.rateLimit === undefined ? undefined : validateRouteRateLimit(r.rateLimit, auth as RouteDef['auth'], `${at}.rateLimit`, problems);
+    if (rateLimit === null) ok = false;
     if (!ok) return;
     const route: RouteDef = {
       prefix: (prefix as string).length > 1 ? (prefix as string).replace(/\/$/, '') : (prefix as string),
@@ -76,6 +79,7 @@ export function validateRoutes(value: unknown, where: string, problems: string[]
       ...(upstream !== undefined ? { upstream: upstream as string } : {}),
       ...(roles !== undefined ? { roles: roles as Role[] } : {}),
       ...(websocket !== undefined ? { websocket: websocket as boolean } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
     };
     out.push(route);
   });

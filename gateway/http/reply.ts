@@ -24,8 +24,8 @@ export function sendData(res: ServerResponse, data: unknown, status = 200, heade
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
 /** The error body for a status/message pair, plus the headers SPEC §4 requires with it. */
-export function errorHeaders(status: number, retryAfter: number | undefined): Record<string, string> {
-  const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+export function errorHeaders(status: number, retryAfter: number | undefined, extra?: Readonly<Record<string, string>>): Record<string, string> {
+  const headers: Record<string, string> = extra ? { ...extra, 'Cache-Control': 'no-store' } : { 'Cache-Control': 'no-store' };
   // RFC 6750 §3 / RFC 9110 §15.5.2: every 401 names the scheme.
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="get2dial"';
   if (retryAfter !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfter)));
@@ -38,5 +38,5 @@ export function errorHeaders(status: number, retryAfter: number | undefined): Re
  */
 export function sendError(res: ServerResponse, err: unknown): void {
   const e = toGatewayError(err);
-  sendJson(res, e.status, { status: 'error', message: e.publicMessage }, errorHeaders(e.status, e.retryAfter));
+  sendJson(res, e.status, { status: 'error', message: e.publicMessage }, errorHeaders(e.status, e.retryAfter, e.headers));
 }

@@ -74,6 +74,8 @@ export interface RateLimiter {
   close(): void;
 }
 
+/** A key used within this long is refreshed from the shared store at every sync, used or not. */
+const REFRESH_MS = 2_000;
 /** A bucket idle this long is forgotten even if not yet full (the shared store still has its debt). */
 const IDLE_DROP_MS = 10 * 60_000;
 
@@ -166,7 +168,9 @@ export function createRateLimiter(deps: RateLimiterDeps, config: RateLimitConfig
     try {
       for (const slot of slots.values()) {
         for (const [key, bucket] of slot.buckets) {
-          if (!bucket.touched && bucket.pending === 0) {
+          // Keys used lately are refreshed even in an interval without requests, so an instance
+          // learns what the others admitted before its own next request.
+          if (!bucket.touched && bucket.pending === 0 && now - bucket.lastUsed > REFRESH_MS) {
             refill(bucket, slot.shape, now);
             if (bucket.tokens >= slot.shape.capacity || now - bucket.lastUsed > IDLE_DROP_MS) slot.buckets.delete(key);
             continue;

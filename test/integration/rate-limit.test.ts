@@ -21,7 +21,14 @@ import { deadPort } from '../helpers/proxy-env.js';
 const log = createLogger({ level: 'silent', format: 'json' });
 const prefix = `${inject('redisPrefix')}ratelimit:${randomBytes(4).toString('hex')}:`;
 const route: RouteDef = { prefix: '/api/v1', auth: 'user' };
-const ctx = { route, res: { setHeader: () => undefined } as unknown as ServerResponse } as unknown as RequestContext;
+// Every check is a request arriving now (the server stamps ctx.startedAt from its clock).
+const ctx = {
+  route,
+  res: { setHeader: () => undefined } as unknown as ServerResponse,
+  get startedAt() {
+    return Date.now();
+  },
+} as unknown as RequestContext;
 const clients: RedisClient[] = [];
 const limiters: RateLimiter[] = [];
 

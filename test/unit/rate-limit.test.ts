@@ -33,11 +33,16 @@ const user = (userId: string, tenantId = 't1'): Identity => ({
 });
 const node = (nodeId: string, tenantId = 't1'): Identity => ({ kind: 'node', tenantId, nodeId, nodeName: nodeId });
 
+/** The clock of the test running now: a context's arrival time is read from it, as the server does. */
+let current = manualClock(0);
+
 /** A context with a response that records the headers set on it (null response = an upgrade). */
 function ctxFor(route: RouteDef, upgrade = false): RequestContext & { headers: Map<string, string> } {
   const headers = new Map<string, string>();
   const res = upgrade ? null : ({ setHeader: (n: string, v: string) => headers.set(n.toLowerCase(), v) } as unknown as ServerResponse);
-  return { route, res, headers } as unknown as RequestContext & { headers: Map<string, string> };
+  // Each check is a request arriving now (the tests reuse a context across requests).
+  const ctx = { route, res, headers, get startedAt() { return current.now(); } };
+  return ctx as unknown as RequestContext & { headers: Map<string, string> };
 }
 
 function limits(partial: Partial<RateLimitConfig>): RateLimitConfig {
@@ -123,7 +128,7 @@ describe('createRateLimiter (one instance)', () => {
   const nodeRoute: RouteDef = { prefix: '/api/v1/nodes', auth: 'node' };
 
   it('refuses past the limit with 429, Retry-After and the draft RateLimit fields; refills with time', async () => {
-    const clock = manualClock(1_000_000);
+    const clock = (current = manualClock(1_000_000));
     const state = createMemoryStateStore(clock);
     const limiter = createRateLimiter({ state, log, clock }, limits({ user: { limit: 3, windowSeconds: 60, burst: 3 } }), { autoSync: false });
     const ctx = ctxFor(userRoute);
@@ -145,7 +150,7 @@ describe('createRateLimiter (one instance)', () => {
   });
 
   it('counts the tenant across its users and nodes, and a refusal by one limit spends nothing of the other', () => {
-    const clock = manualClock(5_000);
+    const clock = (current = manualClock(5_000));
     const limiter = createRateLimiter(
       { state: createMemoryStateStore(clock), log, clock },
       limits({ user: { limit: 2, windowSeconds: 10, burst: 2 }, node: { limit: 100, windowSeconds: 10, burst: 100 }, tenant: { limit: 4, windowSeconds: 10, burst: 4 } }),
@@ -169,7 +174,7 @@ describe('createRateLimiter (one instance)', () => {
   });
 
   it('a route override replaces the default with a bucket of its own, and "off" lifts it', () => {
-    const clock = manualClock(0);
+    const clock = (current = manualClock(0));
     const [special, open] = validateRoutes(
       [
         { prefix: '/api/v1/reports', auth: 'user', rateLimit: { user: '1/60:1' } },
@@ -189,7 +194,7 @@ describe('createRateLimiter (one instance)', () => {
   });
 
   it('keeps memory bounded: least recently used keys go past the cap, idle full buckets at the next sync', async () => {
-    const clock = manualClock(0);
+    const clock = (current = manualClock(0));
     const limiter = createRateLimiter({ state: createMemoryStateStore(clock), log, clock }, limits({ user: { limit: 10, windowSeconds: 1, burst: 10 } }), {
       autoSync: false,
       maxKeysPerPolicy: 100,
@@ -220,7 +225,7 @@ describe('two limiters sharing one store (two instances)', () => {
         fc.integer({ min: 5, max: 50 }),
         fc.array(fc.tuple(fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 8 })), { minLength: 10, maxLength: 120 }),
         async (limit, ticks) => {
-          const clock = manualClock(1_000_000);
+          const clock = (current = manualClock(1_000_000));
           const state: AuthStateStore = createMemoryStateStore(clock);
           const config = limits({ user: { limit, windowSeconds: 10, burst: limit } });
           const a = createRateLimiter({ state, log, clock }, config, { autoSync: false });

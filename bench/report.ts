@@ -74,7 +74,7 @@ function ratioTarget(name: string, value: number, min: number, skippedWhy?: stri
   return { name, value: Number.isFinite(value) ? `${fmt(value)}×` : 'n/a', target: `≥ ${min}×`, met: Number.isFinite(value) ? value >= min : null, ...(skippedWhy && !Number.isFinite(value) ? { detail: skippedWhy } : {}) };
 }
 
-/** Computes every ratio of issue 6 (and the SPEC §13 informational ones) from the raw rounds. */
+/** Computes every ratio with a target (docs/benchmark.md) and the informational ones from the raw rounds. */
 export function evaluateTargets(r: BenchResults): TargetResult[] {
   const nginx = scenario(r, 'nginx');
   const haproxy = scenario(r, 'haproxy');
@@ -126,7 +126,7 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
     met: ws.skipped || ws.held === 0 ? null : ws.per10kMiB * 1.048576 <= 300,
     ...(ws.skipped ? { detail: ws.skipped } : ws.firstError ? { detail: `${ws.failed} failed: ${ws.firstError}` } : {}),
   });
-  // SPEC §13 ratios without a target: reported for context.
+  // Ratios without a target: reported for context (docs/benchmark.md).
   const info = (name: string, v: number, why?: string): TargetResult => ({ name, value: Number.isFinite(v) ? `${fmt(v)}×` : 'n/a', target: '(reported)', met: null, ...(why && !Number.isFinite(v) ? { detail: why } : {}) });
   out.push(info('gateway user route / HAProxy jwt_verify req/s', paired(user, haproxy, rpsRatio), haproxy ? undefined : 'haproxy not installed (apt-get install haproxy)'));
   out.push(info('gateway user route / direct req/s', paired(user, direct, rpsRatio)));

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (issue 6, SPEC §13): starts the minimal upstream, nginx and HAProxy when
+ * `npm run bench` (docs/benchmark.md): starts the minimal upstream, nginx and HAProxy when
  * installed, and the compiled gateway on a database and Redis prefix of its own; drives each with
  * the same load generator, connections and duration in alternating rounds; prints every ratio next
  * to its target and writes bench/results.json, bench/results.md and bench/results.svg.

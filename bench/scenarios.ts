@@ -1,5 +1,5 @@
 /**
- * The HTTP throughput scenarios of issue 6, and the check each must pass before it is measured:
+ * The HTTP throughput scenarios of docs/benchmark.md, and the check each must pass before it is measured:
  * one request to the upstream's `/echo` path through the setup must answer 200 and, for the
  * gateway and HAProxy, carry the identity headers. A setup answering 401/502 fast must never be
  * reported as a fast proxy; one that fails the check is skipped with the reason.

@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { AttemptResult, AuthStateStore, CounterResult } from './state.js';
 
 /**
- * In-process AuthStateStore for the single-instance quickstart (SPEC §1). Same contract as the
+ * In-process AuthStateStore for the single-instance quickstart (docs/operations.md). Same contract as the
  * Redis store, same key expiry; it is never used when NODE_ENV=production.
  */
 export function createMemoryStateStore(clock: Clock = systemClock, maxKeys = 100_000): AuthStateStore {

@@ -133,7 +133,7 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
   c.defineCommand('g2dHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
   c.defineCommand('g2dRateSync', { lua: RATE_SYNC_SCRIPT });
   const k = (key: string) => prefix + key;
-  // SPEC §10 fault decision: once connected, a lost connection fails every command at once (503 for
+  // Fault decision (docs/operations.md): once connected, a lost connection fails every command at once (503 for
   // logins, fail-open for revocation checks) instead of queueing each one for the command timeout,
   // so a Redis outage costs token traffic nothing. Before the first connection commands still
   // queue, so requests racing the start-up connect are not refused.

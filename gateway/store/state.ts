@@ -1,5 +1,5 @@
 /**
- * Shared, expiring auth state (SPEC §5, §6, §11): lockout counters, per-IP throttles and token
+ * Shared, expiring auth state (docs/security-model.md, docs/scale-out.md): lockout counters, per-IP throttles and token
  * revocation. Two implementations hold the same contract (test/integration/state-store.test.ts):
  * Redis for production and scale-out, in-process memory for the single-instance quickstart.
  * Keys passed in are logical ("lock:<tenant>:<email>"); the implementation adds the prefix.

@@ -1,5 +1,5 @@
 /**
- * One contract for AuthStateStore (STYLE habit 9), shared by every store and Redis topology the
+ * One contract for AuthStateStore (one suite for every implementation), shared by every store and Redis topology the
  * gateway supports: the in-process store (manual clock) and Redis single node, Cluster and
  * Sentinel (real servers, real waits of 1–2 s: their TTLs are the server's own).
  */

@@ -1,6 +1,6 @@
 /**
  * The AuthStateStore contract (test/helpers/state-contract.ts) against the in-process store the
- * quickstart uses and the single-node Redis store production uses (SPEC §5, §6, §11); Cluster and
+ * quickstart uses and the single-node Redis store production uses; Cluster and
  * Sentinel run it in redis-topologies.test.ts.
  */
 import { randomBytes } from 'node:crypto';

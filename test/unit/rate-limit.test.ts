@@ -14,7 +14,7 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { RequestContext } from '../../gateway/http/context.js';
 import { createLogger } from '../../gateway/ops/logger.js';
 import { hasRoom, msUntilRoom, newBucket, refill, shapeOf, take } from '../../gateway/ratelimit/bucket.js';
-import { createRateLimiter, type RateLimiter } from '../../gateway/ratelimit/limiter.js';
+import { createRateLimiter, rateLimitsConfigured, type RateLimiter } from '../../gateway/ratelimit/limiter.js';
 import { createMemoryStateStore } from '../../gateway/store/memory.js';
 import type { AuthStateStore } from '../../gateway/store/state.js';
 
@@ -281,6 +281,15 @@ describe('settings', () => {
     expect(problems.join('\n')).toMatch(/RATE_LIMIT_TENANT: the window/);
     expect(problems.join('\n')).toMatch(/RATE_LIMIT_TENANT: the burst/);
     expect(problems.join('\n')).toMatch(/RATE_LIMIT_SYNC_MS/);
+  });
+
+  it('builds no limiter unless something is limited (a default or a route override)', () => {
+    const plain = loadConfig({});
+    expect(rateLimitsConfigured(plain.rateLimits, plain.routes)).toBe(false);
+    const tenantOnly = loadConfig({ RATE_LIMIT_TENANT: '100/1' });
+    expect(rateLimitsConfigured(tenantOnly.rateLimits, tenantOnly.routes)).toBe(true);
+    const override = validateRoutes([{ prefix: '/x', auth: 'node', rateLimit: { node: '5/1' } }], 'test', []);
+    expect(rateLimitsConfigured(plain.rateLimits, [...plain.routes, ...override])).toBe(true);
   });
 
   it('routes-file overrides are validated: syntax, kinds that fit the route, no limits on public routes', () => {

@@ -5,9 +5,11 @@
  * shared store, in one round trip, how many requests it admitted per key since the last report,
  * and gets back each key's shared state (GCRA in Redis: store/redis.ts), which replaces its view.
  *
- * Bound: between two syncs an instance cannot see what the others admit, so across N instances a
- * key may be admitted beyond its limit by at most what the other N − 1 instances admit for it in
- * one sync interval (plus the sync's round trip). The excess is booked in the shared state as
+ * Bound: an instance decides on a view of the shared state at most one sync interval (plus the
+ * sync's round trip) old while it uses a key — or, after an idle spell, on its last view refilled
+ * locally until its first sync. So an instance may admit beyond the shared limit at most what it
+ * admits for that key during one sync interval, and across N instances a key's excess is at most
+ * the sum of those N one-interval shares. The excess is booked in the shared state as
  * debt and paid back: the key is refused until its bucket refills, so over longer spans the rate
  * is the limit. While the store is unreachable each instance enforces the limits alone on its
  * own buckets (never refusing because of the outage); what it admits meanwhile is not reported.

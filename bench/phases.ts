@@ -90,7 +90,7 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
     }
   }
   for (const def of live) http.push({ id: def.id, label: def.label, rounds: rows.get(def.id) ?? [] });
-  const order = ['direct', 'nginx', 'haproxy', 'gw_public', 'gw_user', 'gw_user_1000', 'gw_node'];
+  const order = ['direct', 'nginx', 'haproxy', 'gw_public', 'gw_user', 'gw_user_limited', 'gw_user_1000', 'gw_node'];
   http.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
 
   // ---- WebSocket echo, direct vs gateway, alternating.

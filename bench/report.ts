@@ -86,12 +86,15 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
   const user = scenario(r, 'gw_user');
   const user1k = scenario(r, 'gw_user_1000');
   const node = scenario(r, 'gw_node');
+  const limited = scenario(r, 'gw_user_limited');
   const noNginx = nginx ? undefined : 'nginx not installed (apt-get install nginx)';
   const out: TargetResult[] = [
     ratioTarget('gateway user route (cached token) / nginx req/s', paired(user, nginx, rpsRatio), 0.45, noNginx),
     ratioTarget('gateway user route / gateway public route req/s', paired(user, pub, rpsRatio), 0.8),
     ratioTarget('gateway 1 000 distinct tokens / nginx req/s', paired(user1k, nginx, rpsRatio), 0.3, noNginx),
     ratioTarget('gateway node route / gateway user route req/s', paired(node, user, rpsRatio), 0.9),
+    // What request limits cost when they never bite (docs/configuration.md, "Request limits").
+    ratioTarget('gateway user route with a generous limit / without req/s', paired(limited, user, rpsRatio), 0.95),
   ];
   const p99Gap = paired(user, nginx, (x, y) => x.p99Ms - y.p99Ms);
   out.push({

@@ -19,7 +19,7 @@ import { readOptions, type BenchOptions } from './options.js';
 import { runPhases } from './phases.js';
 import { formatSummary, loadProfile, summarizeProfile } from './profile.js';
 import { evaluateTargets, renderTables, type BenchResults } from './report.js';
-import { checkScenario, httpScenarios } from './scenarios.js';
+import { benchRoutes, checkScenario, httpScenarios } from './scenarios.js';
 import { measureRevocation } from './revocation.js';
 import { startGateway, startHaproxy, startNginx, startUpstream, type Service } from './setups.js';
 import { stopAll } from './procs.js';
@@ -37,9 +37,11 @@ function version(cmd: string, args: string[]): string {
 }
 
 /** The gateway's environment: production mode, so nothing falls back to embedded defaults. */
-function gatewayEnv(opts: BenchOptions, data: BenchData, upstream: Service, tuning: Record<string, string>): Record<string, string> {
+function gatewayEnv(opts: BenchOptions, data: BenchData, upstream: Service, tuning: Record<string, string>, workDir: string): Record<string, string> {
   return {
     ...tuning,
+    // The built-in table plus a generously limited user route (bench/scenarios.ts, written by main).
+    GATEWAY_ROUTES_FILE: join(workDir, 'routes.json'),
     NODE_ENV: 'production',
     DATABASE_URL: data.databaseUrl,
     REDIS_URL: data.redisUrl,
@@ -69,7 +71,7 @@ async function profileOnly(opts: BenchOptions, scenarioId: string, workDir: stri
   mkdirSync(profDir, { recursive: true });
   const upstream = await startUpstream(workDir, entry('upstream'));
   // One process, so the profile is the one that served the traffic.
-  const gateway = await startGateway(workDir, root, { ...gatewayEnv(opts, data, upstream, tuning), GATEWAY_WORKERS: '1' }, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  const gateway = await startGateway(workDir, root, { ...gatewayEnv(opts, data, upstream, tuning, workDir), GATEWAY_WORKERS: '1' }, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
   const { defs } = httpScenarios({ upstream, nginx: null, haproxy: null, gateway, tokens: data.tokens, nodeKey: data.nodeKey, tenantId: data.tenantId });
   const def = defs.find((d) => d.id === scenarioId);
   if (!def) throw new Error(`BENCH_PROFILE=${scenarioId}: no such scenario (${defs.map((d) => d.id).join(', ')})`);
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const workDir = mkdtempSync(join(tmpdir(), 'g2d-bench-'));
   const tuning = tuningEnv();
+  writeFileSync(join(workDir, 'routes.json'), JSON.stringify(benchRoutes()));
   const passwords = loadConfig(tuning).passwords;
   const loadgen = createLoadGenerator({ workDir, threads: opts.threads, autocannonEntry: entry('autocannon-child').at(-1) as string, prefer: opts.loadgen });
   if (loadgen.tool === 'autocannon') log('wrk not found: using autocannon (apt-get install wrk for a generator that is not itself the bottleneck)');
@@ -135,7 +138,7 @@ async function main(): Promise<void> {
     if (opts.only === 'revocation') {
       // Only the revocation scenario: two instances, nothing else measured, no results files written.
       const upstream = await startUpstream(workDir, entry('upstream'));
-      const env = gatewayEnv(opts, data, upstream, tuning);
+      const env = gatewayEnv(opts, data, upstream, tuning, workDir);
       const [a, b] = await Promise.all([startGateway(workDir, root, env, { label: 'gateway-a' }), startGateway(workDir, root, env, { label: 'gateway-b' })]);
       const r = await measureRevocation(data, a, b, opts.revocations);
       process.stdout.write(`\n${JSON.stringify(r)}\n`);
@@ -145,7 +148,7 @@ async function main(): Promise<void> {
     const upstream = await startUpstream(workDir, entry('upstream'));
     const nginx = await startNginx(workDir, upstream.port, opts.proxyWorkers);
     const haproxy = await startHaproxy(workDir, upstream.port, { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 }, opts.proxyWorkers);
-    const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning));
+    const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir));
     const notes: string[] = [];
     if (!nginx) notes.push('nginx not installed: nginx ratios not measured (apt-get install nginx)');
     if (!haproxy) notes.push('haproxy not installed: HAProxy ratio not measured (apt-get install haproxy)');
@@ -161,10 +164,10 @@ async function main(): Promise<void> {
       tuning,
       entry,
       notes,
-      startFreshGateway: () => startGateway(workDir, root, gatewayEnv(opts, data as BenchData, upstream, tuning), { label: 'gateway-ws' }),
+      startFreshGateway: () => startGateway(workDir, root, gatewayEnv(opts, data as BenchData, upstream, tuning, workDir), { label: 'gateway-ws' }),
     });
     // Revocation push: a second instance next to the measured one.
-    const second = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning), { label: 'gateway-b' });
+    const second = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir), { label: 'gateway-b' });
     results.revocation = await measureRevocation(data, gateway, second, opts.revocations);
     await second.proc.stop();
     const rv = results.revocation;

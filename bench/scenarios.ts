@@ -4,6 +4,7 @@
  * gateway and HAProxy, carry the identity headers. A setup answering 401/502 fast must never be
  * reported as a fast proxy; one that fails the check is skipped with the reason.
  */
+import { DEFAULT_PROXY_ROUTES } from '../gateway/config/index.js';
 import type { LoadSpec } from './load.js';
 import type { Service } from './setups.js';
 
@@ -25,6 +26,18 @@ export interface ScenarioInputs {
   readonly tokens: readonly string[];
   readonly nodeKey: string;
   readonly tenantId: string;
+}
+
+/** A user route whose request limits (user and tenant) sit far above any load the bench offers. */
+export const GENEROUS_LIMIT_PREFIX = '/api/v1/limited';
+
+/**
+ * The bench gateway's GATEWAY_ROUTES_FILE: the built-in table with one more user route in front,
+ * limited generously, so "gw_user_limited" measures what the limiter costs against "gw_user",
+ * which stays unlimited (no RATE_LIMIT_* is set: the check does not run there at all).
+ */
+export function benchRoutes(): unknown[] {
+  return [{ prefix: GENEROUS_LIMIT_PREFIX, auth: 'user', rateLimit: { user: '1000000000/1', tenant: '1000000000/1' } }, ...DEFAULT_PROXY_ROUTES];
 }
 
 /** The throughput scenarios, in their first-round order; setups that are not installed are left out. */
@@ -53,6 +66,13 @@ export function httpScenarios(i: ScenarioInputs): { defs: HttpScenarioDef[]; mis
       label: 'gateway user route, 1 token',
       service: gw,
       spec: { url: `${gw.url}/api/v1/bench`, headers: { authorization: bearer(token) } },
+      expect: { 'x-g2d-auth': 'user', 'x-g2d-tenant-id': i.tenantId, 'x-g2d-identity': true },
+    },
+    {
+      id: 'gw_user_limited',
+      label: 'gateway user route, generous limit',
+      service: gw,
+      spec: { url: `${gw.url}${GENEROUS_LIMIT_PREFIX}/bench`, headers: { authorization: bearer(token) } },
       expect: { 'x-g2d-auth': 'user', 'x-g2d-tenant-id': i.tenantId, 'x-g2d-identity': true },
     },
     {

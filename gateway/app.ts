@@ -57,6 +57,7 @@ import { createNodeRoutes } from './routes/nodes.js';
 import { createIdentitySigner, generateSigningKey } from './auth/identity.js';
 import { createHttpProxy } from './proxy/http.js';
 import { createWsProxy } from './proxy/ws.js';
+import { createRateLimiter, rateLimitsConfigured } from './ratelimit/limiter.js';
 import { jwksRoutes } from './routes/jwks.js';
 
 export interface AppOptions {
@@ -247,6 +248,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
+  // Request limits (docs/configuration.md): built only when something is limited.
+  const limiter = rateLimitsConfigured(config.rateLimits, config.routes)
+    ? createRateLimiter({ state, log, clock, onLimited: (kind) => metrics.rateLimited(kind) }, config.rateLimits)
+    : null;
+
   // ---- server
   const router = createRouter(config.routes);
   const reloader = createReloader({
@@ -269,6 +275,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     authorize,
     proxy,
     upgrade,
+    ...(limiter ? { rateLimit: (ctx: RequestContext, identity: Identity) => limiter.check(ctx, identity) } : {}),
     isDraining: () => draining(),
     now: () => clock.now(),
     onFinish: (ctx, status) => metrics.requestFinished(ctx.routeGroup, ctx.req.method, status, (clock.now() - ctx.startedAt) / 1000),
@@ -284,6 +291,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     closeResources: async () => {
       health.close();
       await retention.stop();
+      limiter?.close();
       // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
       await nodeKeys.close();
       await Promise.allSettled([push.close(), activity.close()]);

@@ -1,11 +1,11 @@
 /**
- * The one error catalogue (SPEC §4). Every failure the gateway reports to a client is a
+ * The one error catalogue (docs/api.md). Every failure the gateway reports to a client is a
  * GatewayError with a stable `code`; the status and the public message come from this table
  * only, so tests assert on codes and clients see exactly the documented strings.
  */
 export const ERRORS = {
   INVALID_BODY: { status: 400, message: 'invalid request body' },
-  /** Password policy violations name the rule that failed (SPEC §5); the detail is public. */
+  /** Password policy violations name the rule that failed (docs/api.md); the detail is public. */
   PASSWORD_POLICY: { status: 400, message: 'password does not meet the policy' },
   INVALID_PATH: { status: 400, message: 'invalid request path' },
   INVALID_QUERY: { status: 400, message: 'invalid query parameter' },
@@ -47,6 +47,8 @@ export interface GatewayErrorOptions {
   publicMessage?: string;
   /** Logged with the request id, never sent to the client. */
   detail?: string;
+  /** Extra response fields sent with the error (a 429's RateLimit-Policy and RateLimit). */
+  headers?: Readonly<Record<string, string>>;
   cause?: unknown;
 }
 
@@ -56,6 +58,7 @@ export class GatewayError extends Error {
   readonly publicMessage: string;
   readonly retryAfter: number | undefined;
   readonly detail: string | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
     const entry = ERRORS[code];
@@ -67,6 +70,7 @@ export class GatewayError extends Error {
       options.publicMessage !== undefined && PUBLIC_DETAIL.has(code) ? options.publicMessage : entry.message;
     this.retryAfter = options.retryAfter;
     this.detail = options.detail;
+    this.headers = options.headers;
   }
 }
 
@@ -78,7 +82,7 @@ export function isGatewayError(err: unknown): err is GatewayError {
 /** Retry-After on a 503 for an unreachable dependency (the drivers reconnect within ~2 s). */
 export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
 
-/** A dependency (Postgres, Redis) is unreachable or failing: always 503, never 401 (STYLE habit 3). */
+/** A dependency (Postgres, Redis) is unreachable or failing: always 503, never 401: a broken dependency is not a failed login. */
 export function unavailable(dependency: string, cause: unknown): GatewayError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   // Clients and balancers retry sooner than a person would; a few seconds spreads the retries.

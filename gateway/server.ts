@@ -30,6 +30,11 @@ export interface ServerDeps {
   readonly gateway: (ctx: RequestContext) => Promise<void>;
   /** Authenticates and authorizes a proxied request: returns the identity or throws 401/403/400/404. */
   readonly authorize: (ctx: RequestContext) => Identity | Promise<Identity>;
+  /**
+   * Request limits (ratelimit/limiter.ts): throws 429 when the identity is over a limit. Absent
+   * when no limit is configured, so an unlimited gateway pays one check per request.
+   */
+  readonly rateLimit?: (ctx: RequestContext, identity: Identity) => void;
   /** Sends an authorized request upstream and streams the answer back. */
   readonly proxy: (ctx: RequestContext, identity: Identity) => Promise<void>;
   /** Completes an authorized WebSocket upgrade and pipes frames to the upstream. */
@@ -234,6 +239,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
       if (!deps.cors.originAllowed(req)) throw new GatewayError('FORBIDDEN', { detail: 'origin not allowed' });
       const identity = await deps.authorize(ctx);
       ctx.identity = identity;
+      deps.rateLimit?.(ctx, identity);
       await deps.upgrade(ctx, socket, head, identity);
       logFinish(deps, access, ctx, 101);
     })().catch((err: unknown) => {
@@ -278,6 +284,7 @@ async function handle(deps: ServerDeps, ctx: RequestContext): Promise<void> {
   const authorized = deps.authorize(ctx);
   const identity = authorized instanceof Promise ? await authorized : authorized;
   ctx.identity = identity;
+  if (deps.rateLimit !== undefined) deps.rateLimit(ctx, identity);
   sendContinue(req);
   await deps.proxy(ctx, identity);
 }

@@ -4,10 +4,11 @@ import { packageVersion } from './build-info.js';
 import { ConfigError } from './errors.js';
 import { isHttpUrl } from './routes.js';
 import { PLACEHOLDER_RE, readPreviousSecrets, readRoutes } from './reload.js';
+import { readRateLimits } from './rate-limit.js';
 import { Reader, type Env } from './reader.js';
 import { DEFAULT_STRIP_CLIENT_HEADERS, type Config, type DatabaseConfig, type RedisConfig } from './types.js';
 
-export type { Config, RouteDef, Role, AuthKind } from './types.js';
+export type { Config, RouteDef, Role, AuthKind, RateLimitPolicy, RateLimitKind } from './types.js';
 export { ROLES } from './types.js';
 export { GATEWAY_ROUTES, DEFAULT_PROXY_ROUTES, validateRoutes } from './routes.js';
 
@@ -141,6 +142,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     upstreamUrl,
     routes,
     routesFile,
+    rateLimits: readRateLimits(r),
     identity: {
       signingKey,
       previousPublicKeys: r.pemList('IDENTITY_PREVIOUS_PUBLIC_KEYS'),

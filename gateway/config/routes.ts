@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { validateRouteRateLimit } from './rate-limit.js';
 import { ROLES, type RouteDef, type Role } from './types.js';
 
 /**
- * Routes the gateway always serves itself (SPEC §7). They sit in front of every table, built-in
+ * Routes the gateway always serves itself (docs/configuration.md). They sit in front of every table, built-in
  * or from GATEWAY_ROUTES_FILE, so no file can hand login or the JWKS to an upstream.
  */
 export const GATEWAY_ROUTES: readonly RouteDef[] = [
@@ -15,7 +16,7 @@ export const GATEWAY_ROUTES: readonly RouteDef[] = [
   { prefix: '/api/v1/nodes/rotate-key', auth: 'gateway' },
 ];
 
-/** The built-in proxied table (SPEC §7); GATEWAY_ROUTES_FILE replaces exactly this part. */
+/** The built-in proxied table (docs/configuration.md); GATEWAY_ROUTES_FILE replaces exactly this part. */
 export const DEFAULT_PROXY_ROUTES: readonly RouteDef[] = [
   { prefix: '/api/v1/edge/health', auth: 'public' },
   { prefix: '/api/v1/nodes', auth: 'node' },
@@ -26,7 +27,7 @@ export const DEFAULT_PROXY_ROUTES: readonly RouteDef[] = [
 ];
 
 const PREFIX_RE = /^\/(?:[A-Za-z0-9._~!$&'()*+,=:@-]+\/?)*$/;
-const ROUTE_KEYS = new Set(['prefix', 'upstream', 'auth', 'roles', 'websocket']);
+const ROUTE_KEYS = new Set(['prefix', 'upstream', 'auth', 'roles', 'websocket', 'rateLimit']);
 
 /** Validates a route table value; pushes every problem into `problems` (one message at start). */
 export function validateRoutes(value: unknown, where: string, problems: string[]): RouteDef[] {
@@ -69,6 +70,8 @@ export function validateRoutes(value: unknown, where: string, problems: string[]
       problems.push(`${at}.websocket: must be true or false`);
       ok = false;
     }
+    const rateLimit = r.rateLimit === undefined ? undefined : validateRouteRateLimit(r.rateLimit, auth as RouteDef['auth'], `${at}.rateLimit`, problems);
+    if (rateLimit === null) ok = false;
     if (!ok) return;
     const route: RouteDef = {
       prefix: (prefix as string).length > 1 ? (prefix as string).replace(/\/$/, '') : (prefix as string),
@@ -76,6 +79,7 @@ export function validateRoutes(value: unknown, where: string, problems: string[]
       ...(upstream !== undefined ? { upstream: upstream as string } : {}),
       ...(roles !== undefined ? { roles: roles as Role[] } : {}),
       ...(websocket !== undefined ? { websocket: websocket as boolean } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
     };
     out.push(route);
   });
@@ -103,7 +107,7 @@ export function loadRoutesFile(file: string, problems: string[]): RouteDef[] {
 
 /**
  * An upstream is an origin: `http(s)://host[:port]` with no credentials, path, query or fragment.
- * The proxy sends the normalized request path as it is (SPEC §7), so a base path in the URL would
+ * The proxy sends the normalized request path as it is (docs/configuration.md), so a base path in the URL would
  * be silently ignored; it is refused instead.
  */
 export function isHttpUrl(value: unknown): value is string {

@@ -11,6 +11,34 @@ export interface RouteDef {
   readonly auth: AuthKind;
   readonly roles?: readonly Role[];
   readonly websocket?: boolean;
+  /** Per-route request limits replacing the RATE_LIMIT_* defaults on this route (docs/configuration.md). */
+  readonly rateLimit?: RouteRateLimit;
+}
+
+/** The three request-limit kinds: per user id, per node id, per acting tenant. */
+export type RateLimitKind = 'user' | 'node' | 'tenant';
+export const RATE_LIMIT_KINDS: readonly RateLimitKind[] = ['user', 'node', 'tenant'];
+
+/**
+ * `<limit>/<seconds>[:<burst>]`: a token bucket holding `burst` requests (default `limit`),
+ * refilled at `limit` per `windowSeconds`.
+ */
+export interface RateLimitPolicy {
+  readonly limit: number;
+  readonly windowSeconds: number;
+  readonly burst: number;
+}
+
+/** A route's override per kind: a policy, or `off` (no limit of that kind on the route). */
+export type RouteRateLimit = { readonly [K in RateLimitKind]?: RateLimitPolicy | 'off' };
+
+export interface RateLimitConfig {
+  /** RATE_LIMIT_USER / RATE_LIMIT_NODE / RATE_LIMIT_TENANT; null = off. */
+  readonly user: RateLimitPolicy | null;
+  readonly node: RateLimitPolicy | null;
+  readonly tenant: RateLimitPolicy | null;
+  /** RATE_LIMIT_SYNC_MS: how often each instance reconciles its local buckets with Redis. */
+  readonly syncMs: number;
 }
 
 /**
@@ -104,6 +132,8 @@ export interface Config {
   readonly upstreamUrl: string;
   readonly routes: readonly RouteDef[];
   readonly routesFile: string | null;
+  /** Request limits per user, node and tenant (docs/configuration.md); all off by default. */
+  readonly rateLimits: RateLimitConfig;
   readonly identity: IdentityConfig;
   readonly upstreamTimeoutMs: number;
   readonly shutdownGraceSeconds: number;

@@ -16,7 +16,7 @@ export function refuseUpgrade(socket: Duplex, err: unknown, requestId: string): 
     'Content-Length': String(Buffer.byteLength(body)),
     'X-Request-Id': requestId,
     Connection: 'close',
-    ...errorHeaders(e.status, e.retryAfter),
+    ...errorHeaders(e.status, e.retryAfter, e.headers),
   };
   if (socket.writable) {
     const head = `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\n` +

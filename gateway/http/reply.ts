@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { toGatewayError } from '../errors.js';
 
 /**
- * The one renderer (STYLE habit 4, SPEC §4). Success: {"status":"success","data":…}; error:
+ * The one renderer (docs/api.md). Success: {"status":"success","data":…}; error:
  * {"status":"error","message":…}. Never a stack trace, never HTML.
  */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -23,9 +23,9 @@ export function sendData(res: ServerResponse, data: unknown, status = 200, heade
 /** Responses carrying a token must not be cached (RFC 6749 §5.1). */
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
-/** The error body for a status/message pair, plus the headers SPEC §4 requires with it. */
-export function errorHeaders(status: number, retryAfter: number | undefined): Record<string, string> {
-  const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+/** The error body for a status/message pair, plus the headers docs/api.md requires with it. */
+export function errorHeaders(status: number, retryAfter: number | undefined, extra?: Readonly<Record<string, string>>): Record<string, string> {
+  const headers: Record<string, string> = extra ? { ...extra, 'Cache-Control': 'no-store' } : { 'Cache-Control': 'no-store' };
   // RFC 6750 §3 / RFC 9110 §15.5.2: every 401 names the scheme.
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="get2dial"';
   if (retryAfter !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfter)));
@@ -33,10 +33,10 @@ export function errorHeaders(status: number, retryAfter: number | undefined): Re
 }
 
 /**
- * Renders any thrown value as the SPEC §4 envelope. Unknown errors become 500 with the generic
+ * Renders any thrown value as the documented envelope (docs/api.md). Unknown errors become 500 with the generic
  * message; the caller logs the detail with the request id.
  */
 export function sendError(res: ServerResponse, err: unknown): void {
   const e = toGatewayError(err);
-  sendJson(res, e.status, { status: 'error', message: e.publicMessage }, errorHeaders(e.status, e.retryAfter));
+  sendJson(res, e.status, { status: 'error', message: e.publicMessage }, errorHeaders(e.status, e.retryAfter, e.headers));
 }

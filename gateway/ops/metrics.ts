@@ -37,6 +37,9 @@ export const TOKEN_REJECTION_REASONS = [
   'unknown_user',
 ] as const;
 
+/** Request-limit kinds (config RateLimitKind), one series each. */
+export const RATE_LIMITS = ['user', 'node', 'tenant'] as const;
+
 export const DEPENDENCIES = ['postgres', 'redis'] as const;
 export type Dependency = (typeof DEPENDENCIES)[number];
 
@@ -60,6 +63,8 @@ export interface GatewayMetrics {
   websocketClosed(): void;
   /** A WebSocket upgrade refused with 429: its identity held WS_MAX_PER_IDENTITY sockets already. */
   websocketLimited(): void;
+  /** A proxied request refused with 429 by a request limit (ratelimit/limiter.ts). */
+  rateLimited(limit: (typeof RATE_LIMITS)[number]): void;
   dependencyUp(dependency: Dependency, up: boolean): void;
   draining(on: boolean): void;
   /** Sampled at scrape time: argon2 jobs running and waiting (auth/semaphore.ts). */
@@ -183,6 +188,12 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     help: 'WebSocket upgrades refused with 429 because the identity held WS_MAX_PER_IDENTITY sockets on this instance',
     registers: [registry],
   });
+  const rateLimited = new Counter({
+    name: 'g2d_gateway_rate_limited_total',
+    help: 'Proxied requests and WebSocket upgrades refused with 429 by a request limit, by limit (user, node, tenant)',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+  });
   const dependencyUp = new Gauge({
     name: 'g2d_gateway_dependency_up',
     help: '1 when the dependency answered the last readiness probe, else 0',
@@ -248,6 +259,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   for (const r of TOKEN_REJECTION_REASONS) tokenRejections.inc({ reason: r }, 0);
   for (const r of NODE_FAILURE_REASONS) nodeFailures.inc({ reason: r }, 0);
   for (const r of AUDIT_PRUNE_RESULTS) auditPruneRuns.inc({ result: r }, 0);
+  for (const l of RATE_LIMITS) rateLimited.inc({ limit: l }, 0);
   for (const d of DEPENDENCIES) {
     failOpen.inc({ dependency: d }, 0);
     dependencyUp.set({ dependency: d }, 0);
@@ -288,6 +300,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     websocketOpened: () => websockets.inc(),
     websocketClosed: () => websockets.dec(),
     websocketLimited: () => websocketsLimited.inc(),
+    rateLimited: (limit) => rateLimited.inc({ limit }),
     dependencyUp: (dependency, up) => dependencyUp.set({ dependency }, up ? 1 : 0),
     draining: (on) => drainingGauge.set(on ? 1 : 0),
     samplePasswordHashing(stats) {

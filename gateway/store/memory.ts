@@ -91,6 +91,17 @@ export function createMemoryStateStore(clock: Clock = systemClock, maxKeys = 100
       entries.delete(key);
       return value;
     },
+    async rateSync(items) {
+      const now = clock.now();
+      return items.map(({ key, used, msPerRequest }) => {
+        let tat = Math.max(Number(live(key)?.value ?? '0'), now);
+        if (used > 0) {
+          tat += used * msPerRequest;
+          set(key, String(tat), (tat - now) / 1000 + 1);
+        }
+        return Math.ceil(tat - now);
+      });
+    },
     async ping() {
       return true;
     },

@@ -56,7 +56,33 @@ if v then redis.call('DEL', KEYS[1]) end
 return v
 `;
 
+// Request limits, GCRA (one theoretical-arrival time per key, in ms of Redis's own clock so every
+// instance agrees). KEYS = buckets; ARGV = used, ms per request, for each key in turn. Adds the
+// requests an instance admitted since its last report and answers each key's debt (ms booked
+// beyond now). The key expires once its debt is paid: a full bucket needs no state.
+const RATE_SYNC_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for i, key in ipairs(KEYS) do
+  local used = tonumber(ARGV[2 * i - 1])
+  local step = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  if used > 0 then
+    tat = tat + used * step
+    redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1000)
+  end
+  out[i] = math.ceil(tat - now)
+end
+return out
+`;
+
+/** Keys per rate-sync script call: bounds one call's run time inside Redis. */
+const RATE_SYNC_CHUNK = 500;
+
 type ScriptClient = RedisClient & {
+  g2dRateSync(...args: (string | number)[]): Promise<number[]>;
   g2dBegin(...args: (string | number)[]): Promise<[number, number, number, string]>;
   g2dSettle(...args: (string | number)[]): Promise<[number, number, number]>;
   g2dUnlock(...args: (string | number)[]): Promise<number>;
@@ -76,6 +102,7 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
   c.defineCommand('g2dUnlock', { numberOfKeys: 1, lua: UNLOCK_SCRIPT });
   c.defineCommand('g2dHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
   c.defineCommand('g2dTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+  c.defineCommand('g2dRateSync', { lua: RATE_SYNC_SCRIPT });
   const k = (key: string) => prefix + key;
   // Fault decision (docs/operations.md): once connected, a lost connection fails every command at once (503 for
   // logins, fail-open for revocation checks) instead of queueing each one for the command timeout,
@@ -136,6 +163,21 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
         return c.mget(...keys.map(k));
       }),
     takeMarker: (key) => guard(() => c.g2dTake(k(key))),
+    rateSync: (items) =>
+      guard(async () => {
+        if (items.length === 0) return [];
+        // Under Cluster the keys of one script call must share a slot: one call per key, which
+        // ioredis sends to each node without waiting for the previous answer.
+        if (client instanceof Cluster) return Promise.all(items.map((i) => c.g2dRateSync(1, k(i.key), i.used, i.msPerRequest).then((r) => r[0] ?? 0)));
+        const calls: Promise<number[]>[] = [];
+        for (let start = 0; start < items.length; start += RATE_SYNC_CHUNK) {
+          const chunk = items.slice(start, start + RATE_SYNC_CHUNK);
+          const args: (string | number)[] = [chunk.length, ...chunk.map((i) => k(i.key))];
+          for (const i of chunk) args.push(i.used, i.msPerRequest);
+          calls.push(c.g2dRateSync(...args));
+        }
+        return (await Promise.all(calls)).flat();
+      }),
     async ping(timeoutMs) {
       if (wasReady && client.status !== 'ready') return false;
       let timer: NodeJS.Timeout | undefined;

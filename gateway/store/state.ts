@@ -69,6 +69,16 @@ export interface CounterResult {
   readonly ttl: number;
 }
 
+/** One request-limit bucket's share of a reconciliation (gateway/ratelimit/limiter.ts). */
+export interface RateSyncItem {
+  /** Logical key ("rl:user:<id>"); the store adds its prefix. */
+  readonly key: string;
+  /** Requests this instance admitted for the key since its last report. */
+  readonly used: number;
+  /** Milliseconds one request costs: the limit's window divided by its request count. */
+  readonly msPerRequest: number;
+}
+
 export interface AuthStateStore {
   readonly kind: 'redis' | 'memory';
   /**
@@ -95,6 +105,12 @@ export interface AuthStateStore {
    * value; the others get null, as does a take after expiry.
    */
   takeMarker(key: string): Promise<string | null>;
+  /**
+   * Request limits (GCRA, one theoretical-arrival time per key): adds each item's `used` requests
+   * to its key and answers, per item in order, the key's debt — how many milliseconds of requests
+   * are booked beyond now, across every instance (0 when the bucket is full). One round trip.
+   */
+  rateSync(items: readonly RateSyncItem[]): Promise<number[]>;
   ping(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -291,6 +291,31 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       expect((await probe(k, null, p)).outcome).toBe('locked');
     });
 
+    it('rateSync books the requests reported as debt per key, answers in order, and the debt drains with time', async () => {
+      const a = key('rl');
+      const b = key('rl');
+      expect(await store.rateSync([])).toEqual([]);
+      expect(await store.rateSync([{ key: a, used: 0, msPerRequest: 100 }])).toEqual([0]);
+      const [da, db] = await store.rateSync([
+        { key: a, used: 3, msPerRequest: 100 },
+        { key: b, used: 1, msPerRequest: 60_000 },
+      ]);
+      expect(da).toBeGreaterThan(200);
+      expect(da).toBeLessThanOrEqual(300);
+      expect(db).toBeGreaterThan(59_800);
+      expect(db).toBeLessThanOrEqual(60_000);
+      // Reports from two instances add up: the debt is shared.
+      const [again] = await store.rateSync([{ key: a, used: 2, msPerRequest: 100 }]);
+      expect(again).toBeGreaterThan(350);
+      expect(again).toBeLessThanOrEqual(500);
+      await h.advance(0.2);
+      const [later] = await store.rateSync([{ key: a, used: 0, msPerRequest: 100 }]);
+      expect(later).toBeGreaterThan(100);
+      expect(later).toBeLessThanOrEqual(300);
+      await h.advance(0.4);
+      expect(await store.rateSync([{ key: a, used: 0, msPerRequest: 100 }])).toEqual([0]);
+    });
+
     it('pings', async () => {
       expect(await store.ping(1000)).toBe(true);
     });

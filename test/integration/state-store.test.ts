@@ -50,6 +50,7 @@ describe('Redis', () => {
     await store.unlock(`${k}:lock-b`, 'A');
     await store.hit(`${k}:ip`, 600);
     await store.setMarker(`${k}:jti`, 'revoked', 600);
+    await store.rateSync([{ key: `${k}:rl`, used: 5, msPerRequest: 60_000 }]);
     const keys: string[] = [];
     let cursor = '0';
     do {
@@ -57,7 +58,7 @@ describe('Redis', () => {
       cursor = next;
       keys.push(...batch);
     } while (cursor !== '0');
-    expect(keys).toEqual(expect.arrayContaining([`${prefix}${k}:lock-a`, `${prefix}${k}:lock-c`, `${prefix}${k}:ip`, `${prefix}${k}:jti`]));
+    expect(keys).toEqual(expect.arrayContaining([`${prefix}${k}:lock-a`, `${prefix}${k}:lock-c`, `${prefix}${k}:ip`, `${prefix}${k}:jti`, `${prefix}${k}:rl`]));
     expect(keys).not.toContain(`${prefix}${k}:lock-b`);
     const ttls = await Promise.all(keys.map((k) => inspector.ttl(k)));
     const immortal = keys.filter((_, i) => (ttls[i] ?? -1) < 0);

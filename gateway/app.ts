@@ -17,6 +17,7 @@ import { createLogger } from './ops/logger.js';
 import { createHealth } from './ops/health.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { createDrainer, createInFlight } from './ops/shutdown.js';
+import { loadTracer, traceAuthorize, type Tracer } from './ops/tracing.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
 import { createGatewayServer } from './server.js';
 import { createPg, type Db } from './store/pg.js';
@@ -59,6 +60,8 @@ export interface AppOptions {
   readonly state?: AuthStateStore;
   /** Injected metrics (a GATEWAY_WORKERS worker's, which aggregate across the cluster); else a fresh set. */
   readonly metrics?: GatewayMetrics;
+  /** Injected tracer; otherwise loaded from config.tracing (null, nothing imported, when off). */
+  readonly tracer?: Tracer | null;
 }
 
 export interface App {
@@ -84,6 +87,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const log = options.log ?? createLogger(config.log);
   const metrics = options.metrics ?? createMetrics();
   if (config.jwt.secret === null) throw new Error('createApp: AUTH_JWT_SECRET is not resolved');
+  // Before anything listens: the OpenTelemetry SDK is imported here or never (docs/operations.md).
+  const tracer = options.tracer !== undefined ? options.tracer : await loadTracer(config.tracing, log);
 
   // ---- store
   const db =
@@ -128,6 +133,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log,
     onLogin: (outcome) => metrics.login(outcome),
     onLockout: () => metrics.lockout(),
+    tracer,
   };
 
   // ---- routes and proxy
@@ -171,10 +177,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
   handlerMaps.push(jwksRoutes(signer));
   const gateway = createDispatcher(...handlerMaps);
-  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
+  const authorizeRequest = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
+  const authorize = tracer ? traceAuthorize(tracer, authorizeRequest) : authorizeRequest;
   const clientIp = createClientIpResolver(config.trustedProxies);
   const trusts = (req: IncomingMessage) => clientIp.trusts(req);
-  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });
+  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000), tracer });
   const wsProxy = createWsProxy({
     config,
     log,
@@ -187,6 +194,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onOpen: () => metrics.websocketOpened(),
     onClose: () => metrics.websocketClosed(),
     onLimited: () => metrics.websocketLimited(),
+    tracer,
   });
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
@@ -207,6 +215,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     now: () => clock.now(),
     onFinish: (ctx, status) => metrics.requestFinished(ctx.routeGroup, ctx.req.method, status, (clock.now() - ctx.startedAt) / 1000),
     inFlight,
+    tracer,
   });
   const drainer = createDrainer({
     server,
@@ -221,6 +230,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await nodeKeys.close();
       await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);
     },
+    ...(tracer ? { flushTelemetry: () => tracer.shutdown() } : {}),
   });
   draining = () => drainer.draining();
   metrics.sampleInFlight(() => drainer.inFlight());

@@ -18,6 +18,7 @@ import { traceFor } from './http/trace.js';
 import type { Router } from './http/router.js';
 import { scrubUrl } from './ops/logger.js';
 import type { InFlight } from './ops/shutdown.js';
+import type { Tracer } from './ops/tracing.js';
 
 /** What the server needs; every piece is built by the composition root (app.ts). */
 export interface ServerDeps {
@@ -40,6 +41,8 @@ export interface ServerDeps {
   readonly inFlight?: InFlight;
   readonly isDraining: () => boolean;
   readonly now?: () => number;
+  /** Span export (ops/tracing.ts); absent when tracing is off, so a request pays one check. */
+  readonly tracer?: Tracer | null;
 }
 
 /** Status logged and counted for a request whose response never completed (nginx's convention). */
@@ -130,6 +133,7 @@ function logFinish(deps: ServerDeps, access: Logger, ctx: RequestContext, status
   if (status >= 500 && ctx.routeGroup !== '/readyz') access.error(line, 'request');
   else access.info(line, 'request');
   deps.onFinish?.(ctx, status);
+  deps.tracer?.finish(ctx, status, error);
 }
 
 /**

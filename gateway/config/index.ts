@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { DEFAULT_PROXY_ROUTES, GATEWAY_ROUTES, isHttpUrl, loadRoutesFile } from './routes.js';
 import { Reader, type Env } from './reader.js';
+import { readTracing } from './tracing.js';
 import type { Config, DatabaseConfig, RedisConfig } from './types.js';
 
 export type { Config, RouteDef, Role, AuthKind } from './types.js';
@@ -163,6 +164,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
       ticketTtlSeconds: r.int('WS_TICKET_TTL_SECONDS', 30, 1, 30),
     },
     nodeKeyRotationGraceSeconds: r.int('NODE_KEY_ROTATION_GRACE_SECONDS', 300, 0, 86_400),
+    tracing: readTracing(r),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

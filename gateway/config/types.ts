@@ -113,6 +113,8 @@ export interface Config {
   readonly websocket: WebSocketAuthConfig;
   /** NODE_KEY_ROTATION_GRACE_SECONDS: how long the previous node key keeps working after a rotation. */
   readonly nodeKeyRotationGraceSeconds: number;
+  /** OpenTelemetry tracing from the standard `OTEL_*` variables (config/tracing.ts, docs/operations.md). */
+  readonly tracing: TracingConfig;
 }
 
 export interface WebSocketAuthConfig {
@@ -120,4 +122,30 @@ export interface WebSocketAuthConfig {
   readonly queryToken: boolean;
   /** WS_TICKET_TTL_SECONDS: lifetime of a WebSocket ticket, 1–30 s. */
   readonly ticketTtlSeconds: number;
+}
+
+export type SamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
+
+/** Span export over OTLP/HTTP; nothing of the SDK is loaded unless `enabled`. */
+export interface TracingConfig {
+  /** A traces endpoint is set, OTEL_SDK_DISABLED is not `true` and OTEL_TRACES_EXPORTER is not `none`. */
+  readonly enabled: boolean;
+  /** The full traces URL (…/v1/traces), or null when no endpoint is set. */
+  readonly endpoint: string | null;
+  readonly protocol: 'http/protobuf' | 'http/json';
+  /** Sent with every export (lower-case names); may hold a collector API key: never logged. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly compression: 'gzip' | 'none';
+  readonly timeoutMs: number;
+  readonly sampler: SamplerName;
+  /** OTEL_TRACES_SAMPLER_ARG for the ratio samplers, 0–1. */
+  readonly samplerRatio: number;
+  readonly serviceName: string;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly batch: {
+    readonly scheduledDelayMs: number;
+    readonly exportTimeoutMs: number;
+    readonly maxQueueSize: number;
+    readonly maxExportBatchSize: number;
+  };
 }

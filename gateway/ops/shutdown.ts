@@ -61,6 +61,8 @@ export interface DrainerOptions {
   readonly closeResources: () => Promise<void>;
   /** Called once when draining starts (metrics gauge). */
   readonly onDraining?: () => void;
+  /** Exports buffered telemetry (spans) after everything else closed; bounded by its own timeout. */
+  readonly flushTelemetry?: () => Promise<void>;
 }
 
 export interface Drainer {
@@ -135,6 +137,8 @@ export function createDrainer(options: DrainerOptions): Drainer {
     } catch (err) {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'closing resources failed');
     }
+    // Last, so the spans of the requests finished during the drain are exported too.
+    await options.flushTelemetry?.().catch(() => {});
     log.info({ ms: Date.now() - started }, 'drained');
   }
 

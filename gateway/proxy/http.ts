@@ -97,8 +97,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
 /**
- * The HTTP proxy (SPEC §7). undici was measured against http-proxy and node:http on this machine
- * (Pool.stream ≈ 2× http-proxy, ≈ 1.3× node:http with a keep-alive Agent; see the issue; Pool.dispatch
+ * The HTTP proxy (docs/api.md, routes and proxying). undici was measured against http-proxy and node:http on this machine
+ * (Pool.stream ≈ 2× http-proxy, ≈ 1.3× node:http with a keep-alive Agent; docs/decisions/0001-undici-instead-of-http-proxy.md; Pool.dispatch
  * with a handler ≈ 1.2× Pool.stream, bench/README.md), so: one keep-alive undici Pool per upstream origin, the normalized path + raw query forwarded as-is,
  * bodies streamed both ways without buffering or a size cap, UPSTREAM_TIMEOUT_MS as the headers
  * and body-idle timeout. Refused/reset → 502, timeout → 504; once headers are out, an upstream
@@ -148,7 +148,7 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       ctx.onClientGone = exchange;
       try {
         // undici's dispatch with a handler writes straight into `res`: the stream() API measured
-        // ~10 µs more per request (a Writable pipeline and finished() listeners; issue 6).
+        // ~10 µs more per request (a Writable pipeline and finished() listeners; bench/README.md profile).
         pool.dispatch(
           {
             path: ctx.rawQuery === '' ? ctx.path : `${ctx.path}?${ctx.rawQuery}`,

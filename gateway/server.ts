@@ -195,6 +195,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
     });
     void handle(deps, ctx).catch((err: unknown) => {
       const e = toGatewayError(err);
+      deps.tracer?.recordError(ctx, e);
       // A body read that failed because the client vanished is not a server fault worth an error line.
       // (Not req.destroyed: a fully read body destroys req too, which hid every 5xx of the auth routes.
       // req.socket is null once a body read was abandoned: no socket to ask, so count it as gone.)

@@ -156,6 +156,8 @@ export function createOtelTracer(config: TracingConfig, log: Logger): Tracer {
   const tracer = provider.getTracer('get2dial-gateway');
   // The server span of each request in progress, created on first use (a child, or the finish).
   const servers = new WeakMap<RequestContext, Span>();
+  // The error code of a request whose handler threw; its access line (and so `finish`) comes later.
+  const errors = new WeakMap<RequestContext, string>();
 
   function parentOf(ctx: RequestContext): Context {
     const t = ctx.trace;
@@ -243,6 +245,10 @@ export function createOtelTracer(config: TracingConfig, log: Logger): Tracer {
       };
     },
 
+    recordError(ctx, error) {
+      errors.set(ctx, error.code);
+    },
+
     finish(ctx, status, error) {
       const span = serverSpan(ctx);
       servers.delete(ctx);
@@ -253,7 +259,8 @@ export function createOtelTracer(config: TracingConfig, log: Logger): Tracer {
         if (id.kind !== 'public') span.setAttribute('g2d.tenant_id', id.tenantId);
       }
       // A server span fails on 5xx only: a 4xx is the client's mistake, answered correctly.
-      if (status >= 500) fail(span, error ?? { code: String(status) });
+      if (status >= 500) fail(span, error ?? { code: errors.get(ctx) ?? String(status) });
+      errors.delete(ctx);
       span.end();
     },
 

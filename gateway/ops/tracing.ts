@@ -34,6 +34,8 @@ export interface Tracer {
   child(ctx: RequestContext, name: ChildSpanName): ChildSpan;
   /** Starts the client span of the upstream call for `upstreamUrl` (an origin, or a ws(s) URL). */
   upstream(ctx: RequestContext, upstreamUrl: string): UpstreamSpan;
+  /** Remembers why a request failed (its error code), for the server span that `finish` ends. */
+  recordError(ctx: RequestContext, error: { readonly code: string }): void;
   /** Ends the request's server span with the status logged for it (once per request, from the access log). */
   finish(ctx: RequestContext, status: number, error?: { readonly code: string }): void;
   /** Exports what is buffered and stops, within `timeoutMs`. */

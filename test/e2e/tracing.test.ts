@@ -70,6 +70,7 @@ function gatewayEnv(label: string, extra: Record<string, string>): Record<string
     AUTH_LOGIN_IP_LIMIT: '100000',
     UPSTREAM_URL: upstream.url,
     SHUTDOWN_GRACE_SECONDS: '2',
+    UPSTREAM_TIMEOUT_MS: '1000',
     ...extra,
   };
 }
@@ -149,6 +150,8 @@ describe.each([
     const ws = traceparent();
     const socket = await wsOpen(`${gw.url.replace('http', 'ws')}/ws/agent?room=1`, { authorization: `Bearer ${token}`, traceparent: ws.header });
     socket.close();
+    const stalled = traceparent();
+    expect((await call(`${gw.url}/api/v1/calls/stall`, { token, headers: { traceparent: stalled.header } })).status).toBe(504);
     const fresh = await call(`${gw.url}/healthz`);
     expect(fresh.status).toBe(200);
 
@@ -156,7 +159,7 @@ describe.each([
     const spans = await waitFor(
       () => {
         const all = receiver.spans();
-        return [login, failed, proxied, node, refused, ws].every((t) => serverSpan(all, t.traceId)) && all.some((s) => s.name === 'GET /healthz') ? all : null;
+        return [login, failed, proxied, node, refused, ws, stalled].every((t) => serverSpan(all, t.traceId)) && all.some((s) => s.name === 'GET /healthz') ? all : null;
       },
       { what: 'the exported spans', timeoutMs: 15_000 },
     );
@@ -201,6 +204,14 @@ describe.each([
     expect(wsSpan.attributes['http.response.status_code']).toBe(101);
     expect(childrenOf(spans, wsSpan).find((s) => s.name === 'proxy.upstream')?.attributes['http.response.status_code']).toBe(101);
 
+    // An upstream that never answers: 504, both the server span and the upstream span failed.
+    const stalledSpan = serverSpan(spans, stalled.traceId)!;
+    expect(stalledSpan).toMatchObject({ status: { code: 2 } });
+    expect(stalledSpan.attributes).toMatchObject({ 'http.response.status_code': 504, 'error.type': 'GATEWAY_TIMEOUT' });
+    const stalledUpstream = childrenOf(spans, stalledSpan).find((s) => s.name === 'proxy.upstream')!;
+    expect(stalledUpstream.status.code).toBe(2);
+    expect(stalledUpstream.attributes['http.response.status_code']).toBeUndefined();
+
     // A new trace: the server span carries the trace id of the access log line.
     const healthSpan = spans.find((s) => s.name === 'GET /healthz')!;
     expect(healthSpan.parentSpanId).toBe('');
@@ -209,6 +220,7 @@ describe.each([
 
     // No credential, identity detail or query anywhere in what was exported.
     const exported = Buffer.concat(receiver.bodies).toString('latin1');
+    expect(exported).toContain(tenant.id); // the search below reads the right bytes
     const signature = token.split('.')[2]!;
     for (const secret of [token, signature, user.password, wrongPassword, user.email, key.rawKey, key.rawKey.slice(5), JWT_SECRET, COLLECTOR_KEY, 'limit=5', 'room=1', '/calls/42']) {
       expect(exported.includes(secret), `exported spans contain ${secret.slice(0, 12)}…`).toBe(false);

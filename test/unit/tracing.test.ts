@@ -16,6 +16,7 @@ function recordingTracer(): Tracer & { ended: { name: string; error?: unknown; a
     ended,
     child: (_ctx, name) => ({ end: (error, attributes) => void ended.push({ name, error, attributes }) }),
     upstream: () => ({ trace: { traceparent: '', parentId: null }, end: () => {} }),
+    recordError: () => {},
     finish: () => {},
     shutdown: async () => {},
   };

@@ -6,6 +6,7 @@
  * own what to export where. Every value is validated whether or not an endpoint is set, so a
  * typo shows up at the first start, not at the day tracing is switched on.
  */
+import { readFileSync } from 'node:fs';
 import type { Reader } from './reader.js';
 import type { SamplerName, TracingConfig } from './types.js';
 
@@ -54,6 +55,13 @@ export function readTracing(r: Reader): TracingConfig {
     else samplerRatio = n;
   }
 
+  const tls = {
+    ca: pemFile(r, 'CERTIFICATE'),
+    cert: pemFile(r, 'CLIENT_CERTIFICATE'),
+    key: pemFile(r, 'CLIENT_KEY'),
+  };
+  if ((tls.cert === null) !== (tls.key === null)) r.problem('OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY: set both or neither');
+
   const resourceAttributes = keyValues(r, 'OTEL_RESOURCE_ATTRIBUTES', r.str('OTEL_RESOURCE_ATTRIBUTES') ?? null);
   const serviceName = r.str('OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? 'get2dial-gateway';
 
@@ -68,6 +76,7 @@ export function readTracing(r: Reader): TracingConfig {
     headers,
     compression: compression === 'gzip' ? 'gzip' : 'none',
     timeoutMs,
+    tls,
     sampler: SAMPLERS.includes(sampler) ? sampler : 'parentbased_always_on',
     samplerRatio,
     serviceName,
@@ -106,6 +115,22 @@ function tracesEndpoint(r: Reader): string | null {
   if (!url.pathname.endsWith('/')) url.pathname += '/';
   url.pathname += 'v1/traces';
   return url.toString();
+}
+
+/**
+ * A PEM file named by OTEL_EXPORTER_OTLP_TRACES_<name> or OTEL_EXPORTER_OTLP_<name> (a path, as the
+ * specification defines these), read now so a missing file is a start-up error, not a failed export.
+ */
+function pemFile(r: Reader, name: string): string | null {
+  const variable = r.str(`OTEL_EXPORTER_OTLP_TRACES_${name}`) !== undefined ? `OTEL_EXPORTER_OTLP_TRACES_${name}` : `OTEL_EXPORTER_OTLP_${name}`;
+  const path = r.str(variable);
+  if (path === undefined) return null;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    r.problem(`${variable}: cannot read ${path}: ${(err as Error).message}`);
+    return null;
+  }
 }
 
 /**

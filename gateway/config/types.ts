@@ -137,6 +137,8 @@ export interface TracingConfig {
   readonly headers: Readonly<Record<string, string>>;
   readonly compression: 'gzip' | 'none';
   readonly timeoutMs: number;
+  /** PEM contents of OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE / CLIENT_CERTIFICATE / CLIENT_KEY (an https collector). */
+  readonly tls: { readonly ca: string | null; readonly cert: string | null; readonly key: string | null };
   readonly sampler: SamplerName;
   /** OTEL_TRACES_SAMPLER_ARG for the ratio samplers, 0–1. */
   readonly samplerRatio: number;

@@ -136,6 +136,12 @@ export function createOtelTracer(config: TracingConfig, log: Logger): Tracer {
     timeoutMillis: config.timeoutMs,
     // The exporter's CompressionAlgorithm enum has exactly these two string values.
     compression: config.compression as ExporterOptions['compression'],
+    // A private CA or mutual TLS for an https collector; keep-alive as the exporter's default agent.
+    httpAgentOptions: {
+      keepAlive: true,
+      ...(config.tls.ca !== null ? { ca: config.tls.ca } : {}),
+      ...(config.tls.cert !== null && config.tls.key !== null ? { cert: config.tls.cert, key: config.tls.key } : {}),
+    },
   };
   const exporter = config.protocol === 'http/json' ? new JsonExporter(exporterOptions) : new ProtobufExporter(exporterOptions);
   const ids = new RequestIds();

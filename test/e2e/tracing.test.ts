@@ -215,8 +215,9 @@ describe.each([
     // A new trace: the server span carries the trace id of the access log line.
     const healthSpan = spans.find((s) => s.name === 'GET /healthz')!;
     expect(healthSpan.parentSpanId).toBe('');
-    const accessLine = jsonLines(gw.output()).find((l) => l.msg === 'request' && l.route === '/healthz');
-    expect(accessLine?.trace).toBe(healthSpan.traceId);
+    // (The log is written asynchronously: wait for the line rather than race the exporter.)
+    const accessLine = await waitFor(() => jsonLines(gw.output()).find((l) => l.msg === 'request' && l.route === '/healthz'), { what: 'the /healthz access line' });
+    expect(accessLine.trace).toBe(healthSpan.traceId);
 
     // No credential, identity detail or query anywhere in what was exported.
     const exported = Buffer.concat(receiver.bodies).toString('latin1');

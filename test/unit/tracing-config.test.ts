@@ -24,6 +24,7 @@ describe('tracing config', () => {
       headers: {},
       compression: 'none',
       timeoutMs: 10_000,
+      tls: { ca: null, cert: null, key: null },
       sampler: 'parentbased_always_on',
       samplerRatio: 1,
       serviceName: 'get2dial-gateway',
@@ -48,6 +49,7 @@ describe('tracing config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'g2d-otel-'));
     const file = join(dir, 'headers');
     writeFileSync(file, 'Authorization=Bearer%20abc,x-tenant=t1\n');
+    writeFileSync(join(dir, 'ca.pem'), 'CA PEM');
     const t = loadConfig({
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
@@ -55,6 +57,7 @@ describe('tracing config', () => {
       OTEL_EXPORTER_OTLP_HEADERS_FILE: file,
       OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-tenant=t2',
       OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: join(dir, 'ca.pem'),
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: '0.25',
       OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs,deployment.environment=prod%20eu',
@@ -66,6 +69,7 @@ describe('tracing config', () => {
       protocol: 'http/json',
       headers: { authorization: 'Bearer abc', 'x-tenant': 't2' },
       compression: 'gzip',
+      tls: { ca: 'CA PEM', cert: null, key: null },
       sampler: 'parentbased_traceidratio',
       samplerRatio: 0.25,
       serviceName: 'from-attrs',
@@ -84,9 +88,13 @@ describe('tracing config', () => {
       OTEL_BSP_MAX_QUEUE_SIZE: '10',
       OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '20',
       OTEL_TRACES_EXPORTER: 'zipkin',
+      OTEL_EXPORTER_OTLP_CERTIFICATE: '/nonexistent/ca.pem',
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: import.meta.filename, // readable, but without its certificate
     });
     const text = problems.join('\n');
-    expect(problems).toHaveLength(6);
+    expect(problems).toHaveLength(8);
+    expect(text).toMatch(/OTEL_EXPORTER_OTLP_CERTIFICATE: cannot read \/nonexistent\/ca.pem/);
+    expect(text).toMatch(/OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY: set both or neither/);
     expect(text).toMatch(/OTEL_EXPORTER_OTLP_ENDPOINT: must be an http\(s\) URL/);
     expect(text).toMatch(/OTEL_EXPORTER_OTLP_PROTOCOL: must be http\/protobuf or http\/json \(got "grpc"; grpc is not supported\)/);
     expect(text).toMatch(/OTEL_TRACES_SAMPLER: must be one of .*parentbased_traceidratio/);

@@ -22,6 +22,11 @@ export interface BenchOptions {
   /** nginx worker processes and HAProxy threads: as many as gateway processes, unless set. */
   readonly proxyWorkers: number;
   readonly gatewayLogLevel: string;
+  /**
+   * BENCH_TRACING=1: also measure the user route on a second gateway that exports every span
+   * (OTEL_TRACES_SAMPLER=always_on) to a local OTLP sink, to report what tracing costs.
+   */
+  readonly tracing: boolean;
   readonly loadgen: string | undefined;
   /** `revocation`: run only the revocation push scenario (two instances, no throughput phases). */
   readonly only: string | undefined;
@@ -62,6 +67,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     gatewayWorkers: int(env, 'BENCH_GATEWAY_WORKERS', 1, 1, 64),
     proxyWorkers: int(env, 'BENCH_PROXY_WORKERS', int(env, 'BENCH_GATEWAY_WORKERS', 1, 1, 64), 1, 64),
     gatewayLogLevel: env.BENCH_GATEWAY_LOG_LEVEL ?? 'info',
+    tracing: env.BENCH_TRACING === '1' || env.BENCH_TRACING === 'true',
     loadgen: env.BENCH_LOADGEN,
     only: env.BENCH_ONLY || undefined,
     revocations: int(env, 'BENCH_REVOCATIONS', quick ? 50 : 200, 1, 10_000),

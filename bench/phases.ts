@@ -25,6 +25,8 @@ export interface PhaseContext {
   readonly nginx: Service | null;
   readonly haproxy: Service | null;
   readonly gateway: Service;
+  /** The gateway with tracing on (BENCH_TRACING=1), measured on the user route only. */
+  readonly tracedGateway?: Service | null;
   readonly passwords: PasswordConfig;
   readonly tuning: Record<string, string>;
   readonly entry: (name: string) => Entry;
@@ -90,7 +92,7 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
     }
   }
   for (const def of live) http.push({ id: def.id, label: def.label, rounds: rows.get(def.id) ?? [] });
-  const order = ['direct', 'nginx', 'haproxy', 'gw_public', 'gw_user', 'gw_user_limited', 'gw_user_1000', 'gw_node'];
+  const order = ['direct', 'nginx', 'haproxy', 'gw_public', 'gw_user', 'gw_user_limited', 'gw_user_traced', 'gw_user_1000', 'gw_node'];
   http.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
 
   // ---- WebSocket echo, direct vs gateway, alternating.

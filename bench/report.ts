@@ -134,6 +134,12 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
   out.push(info('gateway user route / HAProxy jwt_verify req/s', paired(user, haproxy, rpsRatio), haproxy ? undefined : 'haproxy not installed (apt-get install haproxy)'));
   out.push(info('gateway user route / direct req/s', paired(user, direct, rpsRatio)));
   out.push(info('gateway node route / nginx req/s', paired(node, nginx, rpsRatio), noNginx));
+  const traced = scenario(r, 'gw_user_traced');
+  if (traced) {
+    out.push(info('gateway user route, tracing 100 % sampled / tracing off req/s', paired(traced, user, rpsRatio)));
+    const gap = paired(traced, user, (x, y) => x.p99Ms - y.p99Ms);
+    out.push({ name: 'gateway user route p99: tracing 100 % − tracing off', value: Number.isFinite(gap) ? `${fmt(gap)} ms` : 'n/a', target: '(reported)', met: null });
+  }
   const wsRatio = median(r.websocket.gateway.map((g, i) => g.messagesPerSec / (r.websocket.direct[i]?.messagesPerSec ?? NaN)));
   out.push(info('WebSocket echo messages/s: gateway / direct', wsRatio, r.websocket.skipped));
   return out;

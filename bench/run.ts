@@ -21,7 +21,7 @@ import { formatSummary, loadProfile, summarizeProfile } from './profile.js';
 import { evaluateTargets, renderTables, type BenchResults } from './report.js';
 import { benchRoutes, checkScenario, httpScenarios } from './scenarios.js';
 import { measureRevocation } from './revocation.js';
-import { startGateway, startHaproxy, startNginx, startUpstream, type Service } from './setups.js';
+import { startGateway, startHaproxy, startNginx, startOtlpSink, startUpstream, type Service } from './setups.js';
 import { stopAll } from './procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,6 +57,20 @@ function gatewayEnv(opts: BenchOptions, data: BenchData, upstream: Service, tuni
     GATEWAY_MAX_CONNECTIONS: '40000',
     GATEWAY_WORKERS: String(opts.gatewayWorkers),
   };
+}
+
+/**
+ * BENCH_TRACING=1: a second gateway like the first, exporting every span (always_on, the SDK's
+ * default batch settings) over OTLP/HTTP protobuf to a local sink, for the tracing-cost row.
+ */
+async function startTracedGateway(opts: BenchOptions, data: BenchData, upstream: Service, tuning: Record<string, string>, workDir: string): Promise<Service> {
+  const sink = await startOtlpSink(workDir, entry('otlp-sink'));
+  return startGateway(
+    workDir,
+    root,
+    { ...gatewayEnv(opts, data, upstream, tuning, workDir), OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on', OTEL_SERVICE_NAME: 'get2dial-gateway-bench' },
+    { label: 'gateway-traced' },
+  );
 }
 
 /** PASSWORD_*, UV_THREADPOOL_SIZE and MALLOC_* set by the caller reach both the gateway and the raw argon2 baseline. */
@@ -149,6 +163,7 @@ async function main(): Promise<void> {
     const nginx = await startNginx(workDir, upstream.port, opts.proxyWorkers);
     const haproxy = await startHaproxy(workDir, upstream.port, { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 }, opts.proxyWorkers);
     const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir));
+    const tracedGateway = opts.tracing ? await startTracedGateway(opts, data, upstream, tuning, workDir) : null;
     const notes: string[] = [];
     if (!nginx) notes.push('nginx not installed: nginx ratios not measured (apt-get install nginx)');
     if (!haproxy) notes.push('haproxy not installed: HAProxy ratio not measured (apt-get install haproxy)');
@@ -160,6 +175,7 @@ async function main(): Promise<void> {
       nginx,
       haproxy,
       gateway,
+      tracedGateway,
       passwords,
       tuning,
       entry,

@@ -23,6 +23,8 @@ export interface ScenarioInputs {
   readonly nginx: Service | null;
   readonly haproxy: Service | null;
   readonly gateway: Service;
+  /** The same gateway exporting every span to a local OTLP sink (BENCH_TRACING=1), else absent. */
+  readonly tracedGateway?: Service | null;
   readonly tokens: readonly string[];
   readonly nodeKey: string;
   readonly tenantId: string;
@@ -90,6 +92,16 @@ export function httpScenarios(i: ScenarioInputs): { defs: HttpScenarioDef[]; mis
       expect: { 'x-g2d-auth': 'node', 'x-g2d-tenant-id': i.tenantId, 'x-g2d-identity': true },
     },
   );
+  const traced = i.tracedGateway;
+  if (traced) {
+    defs.push({
+      id: 'gw_user_traced',
+      label: 'gateway user route, 1 token, tracing 100 %',
+      service: traced,
+      spec: { url: `${traced.url}/api/v1/bench`, headers: { authorization: bearer(token) } },
+      expect: { 'x-g2d-auth': 'user', 'x-g2d-tenant-id': i.tenantId, 'x-g2d-identity': true },
+    });
+  }
   return { defs, missing };
 }
 

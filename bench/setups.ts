@@ -27,6 +27,15 @@ export async function startUpstream(workDir: string, entry: readonly string[]): 
   return { name: 'upstream', url: `http://127.0.0.1:${port}`, port, proc, logFile };
 }
 
+/** The local OTLP/HTTP receiver of the tracing-cost scenario (bench/otlp-sink.ts). */
+export async function startOtlpSink(workDir: string, entry: readonly string[]): Promise<Service> {
+  const port = await freePort();
+  const logFile = join(workDir, 'otlp-sink.log');
+  const proc = start('otlp-sink', process.execPath, [...entry, String(port)], { logFile });
+  await waitForPort(port, proc, logFile);
+  return { name: 'otlp-sink', url: `http://127.0.0.1:${port}`, port, proc, logFile };
+}
+
 /**
  * nginx as a plain reverse proxy (no auth): keep-alive to the upstream, HTTP/1.1, WebSocket
  * upgrade passed through, an access log (the gateway writes one too). Null when nginx is absent.

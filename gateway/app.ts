@@ -20,6 +20,7 @@ import { createReloader } from './ops/reload.js';
 import { readReloadable } from './config/reload.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { createDrainer, createInFlight } from './ops/shutdown.js';
+import { loadTracer, traceAuthorize, type Tracer } from './ops/tracing.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
 import { createGatewayServer } from './server.js';
 import { createPg, type Db } from './store/pg.js';
@@ -69,6 +70,8 @@ export interface AppOptions {
   readonly state?: AuthStateStore;
   /** Injected metrics (a GATEWAY_WORKERS worker's, which aggregate across the cluster); else a fresh set. */
   readonly metrics?: GatewayMetrics;
+  /** Injected tracer; otherwise loaded from config.tracing (null, nothing imported, when off). */
+  readonly tracer?: Tracer | null;
 }
 
 export interface App {
@@ -96,6 +99,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const log = options.log ?? createLogger(config.log);
   const metrics = options.metrics ?? createMetrics();
   if (config.jwt.secret === null) throw new Error('createApp: AUTH_JWT_SECRET is not resolved');
+  // Before anything listens: the OpenTelemetry SDK is imported here or never (docs/operations.md).
+  const tracer = options.tracer !== undefined ? options.tracer : await loadTracer(config.tracing, log);
 
   // ---- store
   const db =
@@ -165,6 +170,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     log,
     onLogin: (outcome) => metrics.login(outcome),
     onLockout: () => metrics.lockout(),
+    tracer,
   };
 
   // ---- routes and proxy
@@ -217,11 +223,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
   handlerMaps.push(jwksRoutes(signer));
   const gateway = createDispatcher(...handlerMaps);
-  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
+  const authorizeRequest = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
+  const authorize = tracer ? traceAuthorize(tracer, authorizeRequest) : authorizeRequest;
   const clientIp = createClientIpResolver(config.trustedProxies);
   const trusts = (req: IncomingMessage) => clientIp.trusts(req);
   const cors = createCors(config.allowedOrigins);
-  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, cors, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });
+  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, cors, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000), tracer });
   const wsProxy = createWsProxy({
     config,
     log,
@@ -234,6 +241,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onOpen: () => metrics.websocketOpened(),
     onClose: () => metrics.websocketClosed(),
     onLimited: () => metrics.websocketLimited(),
+    tracer,
   });
   // A revocation (made here or pushed) closes the sockets it concerns at once (1008).
   push.attach({
@@ -280,6 +288,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     now: () => clock.now(),
     onFinish: (ctx, status) => metrics.requestFinished(ctx.routeGroup, ctx.req.method, status, (clock.now() - ctx.startedAt) / 1000),
     inFlight,
+    tracer,
   });
   const drainer = createDrainer({
     server,
@@ -297,6 +306,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await Promise.allSettled([push.close(), activity.close()]);
       await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);
     },
+    ...(tracer ? { flushTelemetry: () => tracer.shutdown() } : {}),
   });
   draining = () => drainer.draining();
   metrics.sampleInFlight(() => drainer.inFlight());

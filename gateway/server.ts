@@ -18,6 +18,7 @@ import { traceFor } from './http/trace.js';
 import type { Router } from './http/router.js';
 import { redactSecrets, scrubUrl } from './http/credentials.js';
 import type { InFlight } from './ops/shutdown.js';
+import type { Tracer } from './ops/tracing.js';
 
 /** What the server needs; every piece is built by the composition root (app.ts). */
 export interface ServerDeps {
@@ -45,6 +46,8 @@ export interface ServerDeps {
   readonly inFlight?: InFlight;
   readonly isDraining: () => boolean;
   readonly now?: () => number;
+  /** Span export (ops/tracing.ts); absent when tracing is off, so a request pays one check. */
+  readonly tracer?: Tracer | null;
 }
 
 /** Status logged and counted for a request whose response never completed (nginx's convention). */
@@ -136,6 +139,7 @@ function logFinish(deps: ServerDeps, access: Logger, ctx: RequestContext, status
   if (status >= 500 && ctx.routeGroup !== '/readyz') access.error(line, 'request');
   else access.info(line, 'request');
   deps.onFinish?.(ctx, status);
+  deps.tracer?.finish(ctx, status, error);
 }
 
 /**
@@ -197,6 +201,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
     });
     void handle(deps, ctx).catch((err: unknown) => {
       const e = toGatewayError(err);
+      deps.tracer?.recordError(ctx, e);
       // A body read that failed because the client vanished is not a server fault worth an error line.
       // (Not req.destroyed: a fully read body destroys req too, which hid every 5xx of the auth routes.
       // req.socket is null once a body read was abandoned: no socket to ask, so count it as gone.)

@@ -7,6 +7,7 @@ import { PLACEHOLDER_RE, readPreviousSecrets, readRoutes } from './reload.js';
 import { readRateLimits } from './rate-limit.js';
 import { Reader, type Env } from './reader.js';
 import { DEFAULT_STRIP_CLIENT_HEADERS, type Config, type DatabaseConfig, type RedisConfig } from './types.js';
+import { readTracing } from './tracing.js';
 
 export type { Config, RouteDef, Role, AuthKind, RateLimitPolicy, RateLimitKind } from './types.js';
 export { ROLES } from './types.js';
@@ -168,6 +169,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     nodeKeyRotationGraceSeconds: r.int('NODE_KEY_ROTATION_GRACE_SECONDS', 300, 0, 86_400),
     auditRetentionDays: r.int('AUDIT_RETENTION_DAYS', 365, 0, 36_500),
     build: { version: packageVersion(), commit: buildCommit?.toLowerCase() ?? null },
+    tracing: readTracing(r),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

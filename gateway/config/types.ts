@@ -168,6 +168,8 @@ export interface Config {
   readonly auditRetentionDays: number;
   /** What this build is, for g2d_gateway_build_info: package.json version, GATEWAY_BUILD_COMMIT. */
   readonly build: { readonly version: string; readonly commit: string | null };
+  /** OpenTelemetry tracing from the standard `OTEL_*` variables (config/tracing.ts, docs/operations.md). */
+  readonly tracing: TracingConfig;
 }
 
 export interface WebSocketAuthConfig {
@@ -175,4 +177,32 @@ export interface WebSocketAuthConfig {
   readonly queryToken: boolean;
   /** WS_TICKET_TTL_SECONDS: lifetime of a WebSocket ticket, 1–30 s. */
   readonly ticketTtlSeconds: number;
+}
+
+export type SamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
+
+/** Span export over OTLP/HTTP; nothing of the SDK is loaded unless `enabled`. */
+export interface TracingConfig {
+  /** A traces endpoint is set, OTEL_SDK_DISABLED is not `true` and OTEL_TRACES_EXPORTER is not `none`. */
+  readonly enabled: boolean;
+  /** The full traces URL (…/v1/traces), or null when no endpoint is set. */
+  readonly endpoint: string | null;
+  readonly protocol: 'http/protobuf' | 'http/json';
+  /** Sent with every export (lower-case names); may hold a collector API key: never logged. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly compression: 'gzip' | 'none';
+  readonly timeoutMs: number;
+  /** PEM contents of OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE / CLIENT_CERTIFICATE / CLIENT_KEY (an https collector). */
+  readonly tls: { readonly ca: string | null; readonly cert: string | null; readonly key: string | null };
+  readonly sampler: SamplerName;
+  /** OTEL_TRACES_SAMPLER_ARG for the ratio samplers, 0–1. */
+  readonly samplerRatio: number;
+  readonly serviceName: string;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly batch: {
+    readonly scheduledDelayMs: number;
+    readonly exportTimeoutMs: number;
+    readonly maxQueueSize: number;
+    readonly maxExportBatchSize: number;
+  };
 }

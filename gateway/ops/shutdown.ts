@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown (SPEC §10): on SIGTERM the instance says "not ready", stops accepting, lets the
+ * Graceful shutdown (docs/operations.md): on SIGTERM the instance says "not ready", stops accepting, lets the
  * requests it already has finish within SHUTDOWN_GRACE_SECONDS, closes WebSockets with 1001
  * (RFC 6455 §7.4.1 "going away"), then closes its connections and pools. Nothing a client already
  * sent is dropped unless it outlives the grace period.
@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 /**
  * The requests a server has received and not yet answered, kept by the server's own request
  * handler and its one `close` listener per response: the drainer used to add a second `request`
- * listener and a second `close` listener per response, ~5 µs of every request (issue 6).
+ * listener and a second `close` listener per response, ~5 µs of every request (bench/README.md profile).
  */
 export interface InFlight {
   /** A request arrived. While draining, its response closes the connection (RFC 9112 §9.6). */
@@ -61,6 +61,8 @@ export interface DrainerOptions {
   readonly closeResources: () => Promise<void>;
   /** Called once when draining starts (metrics gauge). */
   readonly onDraining?: () => void;
+  /** Exports buffered telemetry (spans) after everything else closed; bounded by its own timeout. */
+  readonly flushTelemetry?: () => Promise<void>;
 }
 
 export interface Drainer {
@@ -135,6 +137,8 @@ export function createDrainer(options: DrainerOptions): Drainer {
     } catch (err) {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, 'closing resources failed');
     }
+    // Last, so the spans of the requests finished during the drain are exported too.
+    await options.flushTelemetry?.().catch(() => {});
     log.info({ ms: Date.now() - started }, 'drained');
   }
 

@@ -7,6 +7,7 @@ import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
+import type { Tracer } from '../ops/tracing.js';
 import { buildUpstreamHeaders, compileHeaderStrip, filterResponseHeaders } from './headers.js';
 import { upstreamQuery } from './query.js';
 
@@ -21,6 +22,8 @@ export interface HttpProxyDeps {
   readonly cors?: { forwardsAccessControl(req: IncomingMessage): boolean };
   /** Called once per exchange with the time from sending upstream to the response head (or the failure). */
   readonly onUpstream?: (ctx: RequestContext, ms: number, status: number) => void;
+  /** Span export (ops/tracing.ts): with it, the upstream's `traceparent` names the upstream call's span. */
+  readonly tracer?: Tracer | null;
 }
 
 export interface HttpProxy {
@@ -139,7 +142,8 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       const upstream = ctx.route?.upstream ?? config.upstreamUrl;
       const pool = byUrl.get(upstream) ?? poolFor(upstream);
       const assertion = await signer.sign(identity);
-      const headers = buildUpstreamHeaders({ req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(req), strip });
+      const span = deps.tracer?.upstream(ctx, upstream) ?? null;
+      const headers = buildUpstreamHeaders({ req, requestId: ctx.requestId, trace: span?.trace ?? ctx.trace, identity, assertion, trustedPeer: trusts(req), strip });
       // The client's query as sent, minus the gateway's credentials (proxy/query.ts).
       const query = ctx.rawQuery === '' ? '' : upstreamQuery(ctx.rawQuery);
       const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
@@ -162,8 +166,10 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
           exchange,
         );
         await exchange.done;
+        span?.end(exchange.status);
         deps.onUpstream?.(ctx, exchange.headersAt - started, exchange.status);
       } catch (err) {
+        span?.end(exchange.status, err);
         if (exchange.gone || (req.destroyed && !req.complete)) {
           // The client went away; undici has already torn the upstream request down.
           log.debug({ reqId: ctx.requestId }, 'client aborted proxied request');

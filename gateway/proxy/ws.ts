@@ -8,6 +8,7 @@ import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity, UserIdentity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
+import type { Tracer } from '../ops/tracing.js';
 import { createWsIdentityLimiter } from './ws-limit.js';
 import { holdsCredential } from '../http/credentials.js';
 import { buildUpstreamHeaders, compileHeaderStrip } from './headers.js';
@@ -30,6 +31,8 @@ export interface WsProxyDeps {
   readonly onClose?: () => void;
   /** An upgrade refused because its identity holds WS_MAX_PER_IDENTITY sockets already (a metric). */
   readonly onLimited?: () => void;
+  /** Span export (ops/tracing.ts): the upstream handshake is a `proxy.upstream` span. */
+  readonly tracer?: Tracer | null;
 }
 
 export interface WsProxy {
@@ -181,7 +184,8 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     // Path and query byte for byte, as HTTP requests get them (rawTargetUrl).
     const url = rawTargetUrl(`${scheme}//${upstreamBase.host}`, ctx.path, query);
     const offered = protocolsOf(ctx.req);
-    const headers = buildUpstreamHeaders({ req: ctx.req, requestId: ctx.requestId, trace: ctx.trace, identity, assertion, trustedPeer: trusts(ctx.req), websocket: true, strip });
+    const span = deps.tracer?.upstream(ctx, `${scheme}//${upstreamBase.host}`) ?? null;
+    const headers = buildUpstreamHeaders({ req: ctx.req, requestId: ctx.requestId, trace: span?.trace ?? ctx.trace, identity, assertion, trustedPeer: trusts(ctx.req), websocket: true, strip });
     const upstream = new WebSocket(url, offered, {
       headers,
       perMessageDeflate: false,
@@ -192,6 +196,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     pending.add(upstream);
     return new Promise<WebSocket>((resolve, reject) => {
       const fail = (e: GatewayError) => {
+        span?.end(0, e);
         cleanup();
         // terminate() on a CONNECTING socket emits 'error'; unheard, it would crash the process.
         upstream.on('error', ignore);
@@ -199,6 +204,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
         reject(e);
       };
       const onOpen = () => {
+        span?.end(101);
         cleanup();
         resolve(upstream);
       };

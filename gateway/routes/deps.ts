@@ -7,6 +7,7 @@ import type { SessionService } from '../auth/session-service.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { UserAuthenticator } from '../auth/user-auth.js';
+import type { Tracer } from '../ops/tracing.js';
 import type { AuditLog } from '../store/audit.js';
 import type { Db } from '../store/pg.js';
 import type { TenantStore } from '../store/tenants.js';
@@ -46,4 +47,6 @@ export interface AuthRouteDeps {
   readonly log: Logger;
   readonly onLogin?: (outcome: LoginOutcome) => void;
   readonly onLockout?: () => void;
+  /** Span export (ops/tracing.ts); null or absent when tracing is off. */
+  readonly tracer?: Tracer | null;
 }

@@ -81,6 +81,8 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
     // Verify every candidate (oldest first) so the work done does not depend on which one matches.
     let match: User | undefined;
     let rehash = false;
+    // One span for the whole check, dummy or real: no attribute of it says whether the email exists.
+    const span = deps.tracer?.child(ctx, 'auth.password_verify') ?? null;
     try {
       if (checked.length === 0) {
         await passwords.verifyDummy(plausible ? body.password : body.password.slice(0, MAX_PASSWORD));
@@ -94,9 +96,11 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
         }
       }
     } catch (err) {
+      span?.end(err);
       slot.release();
       throw err;
     }
+    span?.end();
 
     const event = { ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) };
     if (!match) {

@@ -1,0 +1,102 @@
+/**
+ * The gateway's own small tracing interface (docs/operations.md, "Tracing"). The server, the
+ * authorizer, the login route and the proxies call this, never OpenTelemetry directly: with no
+ * OTLP endpoint configured `loadTracer` returns null, nothing of the SDK is ever imported, and each
+ * call site pays one null check (`deps.tracer?.…`). With an endpoint, the OpenTelemetry adapter
+ * (ops/tracing-otel.ts) is imported once, at start.
+ *
+ * Spans never carry a credential: no token, key, password, email, cookie, query string or raw
+ * path (the route prefix names the request), enforced by what the adapter is given, not by a filter.
+ */
+import type { Logger } from 'pino';
+import type { TracingConfig } from '../config/types.js';
+import type { Identity } from '../auth/types.js';
+import type { RequestContext } from '../http/context.js';
+
+/** The internal spans under a request's server span. */
+export type ChildSpanName = 'auth.verify_token' | 'auth.verify_node_key' | 'auth.password_verify';
+
+export interface ChildSpan {
+  /** Ends the span; an error marks it failed (its code or class name only, never its message). */
+  end(error?: unknown, attributes?: Readonly<Record<string, string | number | boolean>>): void;
+}
+
+/** The span of one upstream exchange (HTTP request or WebSocket handshake). */
+export interface UpstreamSpan {
+  /** The W3C trace context to send upstream: its `traceparent` names this span. */
+  readonly trace: { readonly traceparent: string; readonly parentId: string | null };
+  /** `status` is the upstream's answer (0 when there was none); an error marks the span failed. */
+  end(status: number, error?: unknown): void;
+}
+
+export interface Tracer {
+  /** Starts a child of the request's server span (which starts with the request, at ctx.startedAt). */
+  child(ctx: RequestContext, name: ChildSpanName): ChildSpan;
+  /** Starts the client span of the upstream call for `upstreamUrl` (an origin, or a ws(s) URL). */
+  upstream(ctx: RequestContext, upstreamUrl: string): UpstreamSpan;
+  /** Remembers why a request failed (its error code), for the server span that `finish` ends. */
+  recordError(ctx: RequestContext, error: { readonly code: string }): void;
+  /** Ends the request's server span with the status logged for it (once per request, from the access log). */
+  finish(ctx: RequestContext, status: number, error?: { readonly code: string }): void;
+  /** Exports what is buffered and stops, within `timeoutMs`. */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+/** How long shutdown waits for the last export before giving up (the drain has its own deadline). */
+export const FLUSH_TIMEOUT_MS = 5_000;
+
+type Adapter = { createOtelTracer(config: TracingConfig, log: Logger): Tracer };
+
+/**
+ * The tracer for `config`, or null when tracing is off. The OpenTelemetry adapter is imported
+ * only here and only when enabled (`load` is injectable so a test can prove it is never called).
+ */
+export async function loadTracer(
+  config: TracingConfig,
+  log: Logger,
+  load: () => Promise<Adapter> = () => import('./tracing-otel.js'),
+): Promise<Tracer | null> {
+  if (!config.enabled) return null;
+  const adapter = await load();
+  const tracer = adapter.createOtelTracer(config, log);
+  // The endpoint may name a host with credentials in its URL: only the origin is logged.
+  log.info({ endpoint: config.endpoint ? new URL(config.endpoint).origin : null, protocol: config.protocol, sampler: config.sampler }, 'tracing: exporting spans over OTLP/HTTP');
+  return tracer;
+}
+
+type Authorize = (ctx: RequestContext) => Identity | Promise<Identity>;
+
+/**
+ * Wraps the authorizer so each token or node-key check is a child span (`auth.verify_token`,
+ * `auth.verify_node_key`). Recorded also when the answer came from the caches, with
+ * `g2d.auth.cached=true`: a trace always has the same shape, and a cached check costs a span
+ * object only while tracing is on. Public routes have nothing to check and get no span.
+ */
+export function traceAuthorize(tracer: Tracer, authorize: Authorize): Authorize {
+  return (ctx) => {
+    const kind = ctx.route?.auth;
+    if (kind !== 'user' && kind !== 'node') return authorize(ctx);
+    const span = tracer.child(ctx, kind === 'user' ? 'auth.verify_token' : 'auth.verify_node_key');
+    let result: Identity | Promise<Identity>;
+    try {
+      result = authorize(ctx);
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
+    if (!(result instanceof Promise)) {
+      span.end(undefined, { 'g2d.auth.cached': true });
+      return result;
+    }
+    return result.then(
+      (identity) => {
+        span.end(undefined, { 'g2d.auth.cached': false });
+        return identity;
+      },
+      (err: unknown) => {
+        span.end(err, { 'g2d.auth.cached': false });
+        throw err;
+      },
+    );
+  };
+}

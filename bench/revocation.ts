@@ -1,5 +1,5 @@
 /**
- * Revocation push latency (docs/_incoming/sessions.md): two gateway instances on one Postgres and
+ * Revocation push latency (docs/scale-out.md): two gateway instances on one Postgres and
  * one Redis; N sessions each log in on A and are used once on B (so B holds cached "valid"
  * answers), then log out on A; for each, the time from the logout's 200 to B's first 401, polling
  * B every 5 ms. Target: p99 ≤ 250 ms on loopback.

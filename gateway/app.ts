@@ -129,7 +129,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const commonPasswords = loadCommonPasswords();
   metrics.samplePasswordHashing(() => passwords.stats());
   const sessionStore = createSessionStore(db);
-  // Revocation push (docs/_incoming/sessions.md): Redis pub/sub for what gateways revoke, Postgres
+  // Revocation push (docs/scale-out.md): Redis pub/sub for what gateways revoke, Postgres
   // LISTEN for what the CLI changes there. Hot-path caches keep answers longer only while both are up.
   // The LISTEN connections (node revocations, user revocations) share a small pool of their own, so
   // they never take a slot from request traffic. An injected Db comes without a URL for more

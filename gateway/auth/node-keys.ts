@@ -106,7 +106,7 @@ export function createNodeKeyAuthenticator(
     db: Pick<Db, 'connect'> | null;
     log: Logger;
     clock?: Clock;
-    /** Told of every revocation or rotation heard on the channel (open node sockets, docs/_incoming/sessions.md). */
+    /** Told of every revocation or rotation heard on the channel (open node sockets, docs/scale-out.md). */
     onNodeChanged?: (nodeId: string) => void;
   },
   options: NodeKeyOptions = {},

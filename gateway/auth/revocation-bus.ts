@@ -1,5 +1,5 @@
 /**
- * Revocation push (docs/_incoming/sessions.md): every instance hears every revocation at once and
+ * Revocation push (docs/scale-out.md): every instance hears every revocation at once and
  * drops the cached answer it affects, and closes the WebSockets it concerns. Two transports carry
  * the same events: Redis pub/sub for what the gateway itself revokes (store/redis-bus.ts; an
  * in-process bus for the single-instance quickstart) and Postgres LISTEN/NOTIFY for what the

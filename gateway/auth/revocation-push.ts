@@ -26,7 +26,7 @@ export interface RevocationPush {
 }
 
 /**
- * The revocation push of one instance (docs/_incoming/sessions.md): a Redis pub/sub bus for what
+ * The revocation push of one instance (docs/scale-out.md): a Redis pub/sub bus for what
  * gateways revoke (in-process when there is no Redis: the quickstart) plus a Postgres LISTEN on
  * `g2d_user_revoked`, fed by triggers, for user and session changes made anywhere. Without a
  * LISTEN connection (embedded Postgres) connected() stays false and caches keep short lifetimes.

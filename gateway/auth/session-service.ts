@@ -51,7 +51,7 @@ export interface SessionService {
 }
 
 /**
- * Sessions and refresh-token rotation (docs/_incoming/sessions.md; RFC 9700 §4.14 refresh token
+ * Sessions and refresh-token rotation (docs/api.md; RFC 9700 §4.14 refresh token
  * rotation with reuse detection). Every revocation is stored first, then `announce`d: applied to
  * this instance's caches and open sockets at once and pushed to every other instance.
  */

@@ -43,7 +43,7 @@ export interface SessionsOptions {
   statusCacheMs?: number;
   /**
    * Both lifetimes while every revocation is pushed (pushUp() true): a revocation then replaces the
-   * cached answer at once, so the cache no longer bounds staleness (docs/_incoming/sessions.md).
+   * cached answer at once, so the cache no longer bounds staleness (docs/scale-out.md).
    */
   pushedCacheMs?: number;
   /** Whether the revocation push channels are connected right now. */

@@ -125,7 +125,7 @@ export interface Config {
   readonly passwords: PasswordConfig;
   readonly lockout: { readonly maxAttempts: number; readonly seconds: number };
   readonly loginIpLimit: { readonly limit: number; readonly windowSeconds: number };
-  /** Sessions and refresh tokens (docs/_incoming/sessions.md). */
+  /** Sessions and refresh tokens (docs/api.md). */
   readonly sessions: SessionConfig;
   readonly defaultTenantDomain: string;
   readonly bootstrapToken: string | null;

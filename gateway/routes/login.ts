@@ -126,7 +126,7 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
     await slot.succeed(match.tenantId);
     const newHash = rehash ? await passwords.hash(body.password) : undefined;
     await users.recordLogin(match.id, newHash).catch((err: unknown) => log.warn({ err: String(err) }, 'recording last login failed'));
-    // Opens the session (docs/_incoming/sessions.md): the token carries its `sid`, and the response
+    // Opens the session (docs/api.md): the token carries its `sid`, and the response
     // gains refresh_token and refresh_expires_at; every other field is unchanged.
     const minted = await deps.sessionService.open(match, event);
     void audit.record({ event: 'login_success', tenantId: match.tenantId, userId: match.id, ...event, detail: newHash ? { rehashed: true, sid: minted.sessionId } : { sid: minted.sessionId } });

@@ -10,7 +10,7 @@ import type { HandlerMap } from './table.js';
 const SESSIONS = '/api/v1/auth/sessions';
 
 /**
- * Refresh-token rotation and the caller's session management (docs/_incoming/sessions.md):
+ * Refresh-token rotation and the caller's session management (docs/api.md):
  * `POST refresh`, `GET sessions`, `DELETE sessions/{id}`. A failed refresh counts toward the
  * same per-IP throttle as failed logins.
  */

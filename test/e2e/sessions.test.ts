@@ -1,5 +1,5 @@
 /**
- * Sessions, refresh-token rotation and revocation push (docs/_incoming/sessions.md), against two
+ * Sessions, refresh-token rotation and revocation push (docs/api.md), against two
  * real gateway processes on one Postgres and one Redis: reuse detection and racing refreshes
  * across instances, logout of every session, session list/delete, junk refresh bodies, and how
  * fast a revocation on one instance reaches the other (pushed; and with the push channel killed).

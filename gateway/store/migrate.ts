@@ -30,10 +30,33 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
         version: file.slice(0, 3),
         name: file.replace(/\.sql$/, ''),
         sql,
-        checksum: createHash('sha256').update(sql).digest('hex'),
+        checksum: checksumOf(sql),
       };
     });
 }
+
+/**
+ * What a migration's checksum covers: its statements, not its comments. A comment can then be
+ * reworded in a released file without every database that applied it refusing to start.
+ */
+export function checksumOf(sql: string): string {
+  const code = sql
+    .split('\n')
+    .filter((line) => !/^\s*--/.test(line))
+    .map((line) => line.trimEnd())
+    .join('\n');
+  return createHash('sha256').update(code).digest('hex');
+}
+
+/**
+ * Checksums recorded before comments were left out of them (the whole file's SHA-256 as first
+ * released). A database that holds one of these has the same statements applied; it is accepted
+ * and its row moved to the current checksum.
+ */
+const RELEASED_CHECKSUMS: Readonly<Record<string, string>> = {
+  '001': 'e599be295536410396c79000e39f688eeb7200955584be2fb2c0cf001796446f',
+  '002': '52ff6585e5aced1fe4e042a86f1e5b20b3211e9012fa21bc79b8fe110f064057',
+};
 
 // Any constant works as long as every gateway uses the same one; this is "g2dmigr" as an int.
 const MIGRATION_LOCK_KEY = 0x6732646d;
@@ -56,7 +79,10 @@ export async function migrate(db: Db, migrations: readonly Migration[] = readMig
     for (const m of migrations) {
       const sum = done.get(m.version);
       if (sum !== undefined) {
-        if (sum !== m.checksum) throw new Error(`migration ${m.name} was changed after it was applied (checksum mismatch)`);
+        if (sum !== m.checksum) {
+          if (RELEASED_CHECKSUMS[m.version] !== sum) throw new Error(`migration ${m.name} was changed after it was applied (checksum mismatch)`);
+          await client.query('UPDATE schema_migrations SET checksum = $2 WHERE version = $1', [m.version, m.checksum]);
+        }
         alreadyApplied.push(m.name);
         continue;
       }

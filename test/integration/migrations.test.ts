@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { migrate, readMigrations } from '../../gateway/store/migrate.js';
+import { checksumOf, migrate, readMigrations } from '../../gateway/store/migrate.js';
 import { createPg, type Db } from '../../gateway/store/pg.js';
 import { createTenantStore } from '../../gateway/store/tenants.js';
 import { createUserStore } from '../../gateway/store/users.js';
@@ -36,9 +36,27 @@ describe('migrations', () => {
     const changed = readMigrations().map((m, i) => (i === 0 ? { ...m, checksum: 'x' } : m));
     await expect(migrate(db, changed)).rejects.toThrow(/checksum mismatch/);
   });
+
+  it('checksums cover statements, not comments: a reworded comment is the same migration', () => {
+    const sql = '-- first wording\nCREATE TABLE t (id int);\n';
+    expect(checksumOf(sql)).toBe(checksumOf('-- another wording, longer\n  -- and a second line\nCREATE TABLE t (id int);   \n'));
+    expect(checksumOf(sql)).not.toBe(checksumOf('-- first wording\nCREATE TABLE t (id bigint);\n'));
+  });
+
+  it('accepts a database that recorded the released whole-file checksums, and moves it to the current ones', async () => {
+    const released: Record<string, string> = {
+      '001': 'e599be295536410396c79000e39f688eeb7200955584be2fb2c0cf001796446f',
+      '002': '52ff6585e5aced1fe4e042a86f1e5b20b3211e9012fa21bc79b8fe110f064057',
+    };
+    for (const [version, sum] of Object.entries(released)) await db.query('UPDATE schema_migrations SET checksum = $2 WHERE version = $1', [version, sum]);
+    const names = readMigrations().map((m) => m.name);
+    expect(await migrate(db)).toEqual({ applied: [], alreadyApplied: names });
+    const { rows } = await db.query<{ version: string; checksum: string }>("SELECT version, checksum FROM schema_migrations WHERE version IN ('001', '002') ORDER BY version");
+    expect(rows.map((r) => r.checksum)).toEqual(readMigrations().slice(0, 2).map((m) => m.checksum));
+  });
 });
 
-describe('schema constraints (SPEC §3)', () => {
+describe('schema constraints (docs/api.md, data model)', () => {
   const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
   const tenants = createTenantStore(db);
   const users = createUserStore(db);

@@ -1,4 +1,4 @@
--- Core schema (SPEC §3). Tenants, users and the audit trail.
+-- Core schema (docs/api.md, data model). Tenants, users and the audit trail.
 
 CREATE TABLE tenants (
   id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),

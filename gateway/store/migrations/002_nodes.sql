@@ -1,4 +1,4 @@
--- Edge nodes and their one-time enrollment tokens (SPEC §3, §6).
+-- Edge nodes and their one-time enrollment tokens (docs/edge-nodes.md).
 
 CREATE TABLE nodes (
   id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),

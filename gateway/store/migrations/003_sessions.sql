@@ -1,4 +1,4 @@
--- Sessions and rotating refresh tokens (docs/_incoming/sessions.md). Every login opens a session;
+-- Sessions and rotating refresh tokens (docs/api.md, sessions). Every login opens a session;
 -- access tokens carry its id as claim `sid`. Refresh tokens are stored only as hex SHA-256.
 
 CREATE TABLE sessions (

@@ -1,0 +1,136 @@
+/**
+ * The whole gateway in process for unit tests of routes, auth and proxy modules: `createApp` on port
+ * 0 with the in-process (memory) auth state store and a manual clock, against a database of its own
+ * on the run's real Postgres (created and migrated here, dropped by `close()`). No process boundary,
+ * no Redis: where those matter, test/e2e/ spawns the real thing (spawn-gateway.ts).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { inject } from 'vitest';
+import { createApp, type App } from '../../gateway/app.js';
+import type { Clock } from '../../gateway/clock.js';
+import { loadConfig } from '../../gateway/config/index.js';
+import { createLogger } from '../../gateway/ops/logger.js';
+import { createMemoryStateStore } from '../../gateway/store/memory.js';
+import { migrate } from '../../gateway/store/migrate.js';
+import { createPg, type Db } from '../../gateway/store/pg.js';
+import { createDatabase, dropDatabase } from './services.js';
+
+export const APP_JWT_SECRET = 'unit-app-secret-unit-app-secret-0123456789';
+
+/** Cheapest argon2 parameters: unit tests check behaviour, not hashing cost. */
+export const FAST_ARGON2 = { PASSWORD_ARGON2_MEMORY_KIB: '1024', PASSWORD_ARGON2_TIME_COST: '1' } as const;
+
+export interface TestApp {
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  readonly app: App;
+  /** The clock every part of the app reads: move it to expire tokens, lockouts, tickets. */
+  readonly clock: TestClock;
+  /** A second connection to the app's own database, for fixtures and checks. */
+  readonly db: Db;
+  readonly databaseUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The injected clock: follows real time shifted by whatever `advance` added (rows Postgres stamps
+ * with now() stay in order with it), or stands still at a time `freeze` set.
+ */
+export interface TestClock extends Clock {
+  advance(ms: number): void;
+  freeze(ms?: number): void;
+}
+
+export function testClock(): TestClock {
+  let offset = 0;
+  let frozen: number | null = null;
+  return {
+    now: () => frozen ?? Date.now() + offset,
+    advance(ms) {
+      if (frozen !== null) frozen += ms;
+      else offset += ms;
+    },
+    freeze(ms) {
+      frozen = ms ?? Date.now() + offset;
+    },
+  };
+}
+
+export interface StartAppOptions {
+  /** Environment overrides on top of the test defaults (routes file, limits, secrets…). */
+  readonly env?: Record<string, string>;
+}
+
+/** A migrated database of its own on the run's Postgres. */
+export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = inject('postgresAdminUrl');
+  const url = await createDatabase(admin);
+  const db = createPg({ url, poolSize: 1 });
+  try {
+    await migrate(db);
+  } finally {
+    await db.close();
+  }
+  return { url, drop: () => dropDatabase(admin, url) };
+}
+
+/**
+ * Starts the gateway in process. Defaults: NODE_ENV=test, silent logs, fast argon2, a generous
+ * per-IP login limit, memory state store on the injected clock, a fresh database.
+ */
+export async function startApp(options: StartAppOptions = {}): Promise<TestApp> {
+  const database = await freshDatabase();
+  const clock = testClock();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: database.url,
+    AUTH_JWT_SECRET: APP_JWT_SECRET,
+    AUTH_LOGIN_IP_LIMIT: '100000',
+    LOG_LEVEL: 'silent',
+    ...FAST_ARGON2,
+    ...options.env,
+  });
+  const log = createLogger({ level: 'silent', format: 'json' });
+  const app = await createApp(config, { log, clock, state: createMemoryStateStore(clock) });
+  const address = await app.listen();
+  const db = createPg({ url: database.url, poolSize: 2 });
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    app,
+    clock,
+    db,
+    databaseUrl: database.url,
+    async close() {
+      await app.close();
+      await db.close();
+      await database.drop().catch(() => {});
+    },
+  };
+}
+
+/**
+ * A bare node:http server on port 0 whose handler exercises one module against real requests
+ * (client-ip, host, cors, body…): what the module sees is what a socket delivered.
+ */
+export async function startProbe(handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    Promise.resolve(handler(req, res)).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(599, { 'content-type': 'text/plain' });
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

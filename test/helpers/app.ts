@@ -5,7 +5,7 @@
  * no Redis: where those matter, test/e2e/ spawns the real thing (spawn-gateway.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../gateway/app.js';
 import type { Clock } from '../../gateway/clock.js';
@@ -133,4 +133,23 @@ export async function startProbe(handler: (req: IncomingMessage, res: ServerResp
         server.close(() => resolve());
       }),
   };
+}
+
+/** Writes `head` (request line and headers, CRLF-separated, without the blank line) and `body` raw; resolves with everything read until close. */
+export function rawExchange(port: number, head: string, body = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(`${head}\r\n\r\n${body}`));
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.setTimeout(5_000, () => socket.destroy());
+    socket.on('data', (d: string) => (data += d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(data));
+  });
+}
+
+/** The status code of a raw HTTP/1.1 answer (0 when none). */
+export function statusOf(raw: string): number {
+  const m = /^HTTP\/1\.1 (\d{3})/.exec(raw);
+  return m ? Number(m[1]) : 0;
 }

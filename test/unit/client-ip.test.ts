@@ -12,7 +12,7 @@ async function resolveWith(trusted: string[], xff?: string | string[]): Promise<
   const probe = await startProbe((req, res) => {
     res.end(JSON.stringify({ ip: resolver.resolve(req), trusts: resolver.trusts(req) }));
   });
-  close = probe.close;
+  close = () => probe.close();
   const headers = new Headers();
   for (const v of xff === undefined ? [] : Array.isArray(xff) ? xff : [xff]) headers.append('x-forwarded-for', v);
   return (await fetch(probe.url, { headers })).json() as Promise<{ ip: string; trusts: boolean }>;

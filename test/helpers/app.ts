@@ -153,3 +153,15 @@ export function statusOf(raw: string): number {
   const m = /^HTTP\/1\.1 (\d{3})/.exec(raw);
   return m ? Number(m[1]) : 0;
 }
+
+/** Logs `user` in through the app's own login route and returns the access token. */
+export async function tokenFor(t: Pick<TestApp, 'url'>, user: { email: string; password: string }, tenantDomain?: string): Promise<string> {
+  const res = await fetch(`${t.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: user.email, password: user.password, ...(tenantDomain ? { tenant_domain: tenantDomain } : {}) }),
+  });
+  const body = (await res.json()) as { data?: { token?: string } };
+  if (res.status !== 200 || !body.data?.token) throw new Error(`login failed for ${user.email}: ${res.status}`);
+  return body.data.token;
+}

@@ -60,6 +60,11 @@ export function testClock(): TestClock {
 export interface StartAppOptions {
   /** Environment overrides on top of the test defaults (routes file, limits, secrets…). */
   readonly env?: Record<string, string>;
+  /**
+   * `fresh` (default): a migrated database of its own, dropped by close(). `shared`: the run's
+   * database (faster; for apps that write nothing another test file could trip over).
+   */
+  readonly database?: 'fresh' | 'shared';
 }
 
 /** A migrated database of its own on the run's Postgres. */
@@ -80,7 +85,7 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
  * per-IP login limit, memory state store on the injected clock, a fresh database.
  */
 export async function startApp(options: StartAppOptions = {}): Promise<TestApp> {
-  const database = await freshDatabase();
+  const database = options.database === 'shared' ? { url: inject('databaseUrl'), drop: async () => {} } : await freshDatabase();
   const clock = testClock();
   const config = loadConfig({
     NODE_ENV: 'test',

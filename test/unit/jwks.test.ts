@@ -7,7 +7,7 @@ let t: TestApp;
 const JWKS = '/.well-known/jwks.json';
 
 beforeAll(async () => {
-  t = await startApp();
+  t = await startApp({ database: 'shared' });
 });
 afterAll(() => t?.close());
 

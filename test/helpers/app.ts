@@ -4,8 +4,11 @@
  * on the run's real Postgres (created and migrated here, dropped by `close()`). No process boundary,
  * no Redis: where those matter, test/e2e/ spawns the real thing (spawn-gateway.ts).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../gateway/app.js';
 import type { Clock } from '../../gateway/clock.js';
@@ -65,6 +68,8 @@ export interface StartAppOptions {
    * database (faster; for apps that write nothing another test file could trip over).
    */
   readonly database?: 'fresh' | 'shared';
+  /** A route table (GATEWAY_ROUTES_FILE), written to a temporary file removed by close(). */
+  readonly routes?: readonly unknown[];
 }
 
 /** A migrated database of its own on the run's Postgres. */
@@ -87,6 +92,8 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
 export async function startApp(options: StartAppOptions = {}): Promise<TestApp> {
   const database = options.database === 'shared' ? { url: inject('databaseUrl'), drop: async () => {} } : await freshDatabase();
   const clock = testClock();
+  const routesDir = options.routes ? mkdtempSync(join(tmpdir(), 'g2d-unit-routes-')) : null;
+  if (routesDir) writeFileSync(join(routesDir, 'routes.json'), JSON.stringify(options.routes));
   const config = loadConfig({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
@@ -96,6 +103,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
     AUTH_LOGIN_IP_LIMIT: '100000',
     LOG_LEVEL: 'silent',
     ...FAST_ARGON2,
+    ...(routesDir ? { GATEWAY_ROUTES_FILE: join(routesDir, 'routes.json') } : {}),
     ...options.env,
   });
   const log = createLogger({ level: 'silent', format: 'json' });
@@ -112,6 +120,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
       await app.close();
       await db.close();
       await database.drop().catch(() => {});
+      if (routesDir) rmSync(routesDir, { recursive: true, force: true });
     },
   };
 }

@@ -50,7 +50,7 @@ describe('createWsProxy', () => {
   it('relays text and binary frames both ways', async () => {
     const ws = (await connect('/ws/agent')) as WebSocket;
     const echoes: string[] = [];
-    ws.on("message", (data: Buffer, isBinary) => echoes.push(`${isBinary ? "bin" : "txt"}:${data.toString()}`));
+    ws.on('message', (data: Buffer, isBinary) => echoes.push(`${isBinary ? 'bin' : 'txt'}:${data.toString()}`));
     ws.send('hello');
     ws.send(Buffer.from('bytes'), { binary: true });
     await waitFor(() => echoes.length === 2, { timeoutMs: 3_000, what: 'echoes' });

@@ -10,23 +10,19 @@ import { generateNodeKey } from '../../gateway/auth/node-keys.js';
 import { createNodeStore } from '../../gateway/store/nodes.js';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
-import { startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { gatewayEnv, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let gws: GatewayProcess[] = [];
 
 beforeAll(async () => {
   const signingKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const env = {
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}multi:`,
-    AUTH_JWT_SECRET: 'multi-instance-secret-multi-instance-0123',
+  const env = gatewayEnv('multi', {
     IDENTITY_SIGNING_KEY: signingKey,
     AUTH_LOGIN_IP_LIMIT: '100000',
     UPSTREAM_URL: 'http://127.0.0.1:9',
     SHUTDOWN_GRACE_SECONDS: '2',
-  };
+  });
   gws = await Promise.all([startGateway(env), startGateway(env), startGateway(env)]);
 });
 

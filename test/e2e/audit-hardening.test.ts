@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, platformTenant } from '../helpers/fixtures.js';
 import { deadPort, send, startProxyEnv, type ProxyEnv } from '../helpers/proxy-env.js';
-import { jsonLines, startGateway, waitFor } from '../helpers/spawn-gateway.js';
+import { spawnGateway, jsonLines, waitFor } from '../helpers/spawn-gateway.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let env: ProxyEnv;
@@ -203,10 +203,8 @@ describe('a body the gateway stops reading', () => {
 describe('5xx on gateway routes are logged with their cause (the serve process)', () => {
   it('a login that fails with 503 after its body was read writes a "request failed" line with the code and request id', async () => {
     // Redis unreachable: the login answers 503 once it has read the body (SPEC §10).
-    const gw = await startGateway({
-      DATABASE_URL: inject('databaseUrl'),
+    const gw = await spawnGateway('audit-log', {
       REDIS_URL: `redis://127.0.0.1:${await deadPort()}`,
-      REDIS_KEY_PREFIX: `${inject('redisPrefix')}audit-log:`,
       AUTH_JWT_SECRET: 'audit-log-secret-audit-log-secret-0123',
     });
     try {

@@ -1,5 +1,5 @@
 /**
- * SPEC §10 fault drills on the real `serve` process. Redis is a private redis-server the test kills
+ * Fault drills (docs/operations.md) on the real `serve` process. Redis is a private redis-server the test kills
  * and restarts; Postgres is reached through a TCP relay the test cuts (the shared database is never
  * touched). Checked: the documented status for each route while a dependency is down, that nothing
  * lets a login through uncounted, and that the gateway recovers by itself when the dependency returns.

@@ -1,5 +1,5 @@
 /**
- * SPEC §10 logs: the real `serve` process at LOG_LEVEL=debug is put through every path that
+ * Logs (docs/operations.md): the real `serve` process at LOG_LEVEL=debug is put through every path that
  * handles a secret (login, failed login, password change, `?token=` on HTTP and WebSocket routes,
  * node keys, enrollment tokens, key rotation, bootstrap, cookies), then its captured output is
  * searched for each secret — whole and in telling pieces. Audit events must be in the log too.

@@ -1,5 +1,5 @@
 /**
- * SPEC §11 scale-out: three real gateway processes on one Postgres and one Redis, sharing only
+ * Scale-out (docs/scale-out.md): three real gateway processes on one Postgres and one Redis, sharing only
  * configuration (AUTH_JWT_SECRET, IDENTITY_SIGNING_KEY). No sticky sessions: a token minted by one
  * works on the others, failed logins spread across them lock at exactly the limit, and a logout, a
  * password change or a node revocation on one is honoured by all within 5 s.
@@ -34,7 +34,7 @@ afterAll(async () => {
 const login = (gw: GatewayProcess, json: unknown) => call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json });
 const me = (gw: GatewayProcess, token: string) => call(`${gw.url}/api/v1/auth/me`, { token });
 
-/** Resolves with the ms it took until `probe` held on every instance; fails past 5 s (SPEC §11). */
+/** Resolves with the ms it took until `probe` held on every instance; fails past 5 s (docs/scale-out.md). */
 async function everywhereWithin5s(probe: (gw: GatewayProcess) => Promise<boolean>, what: string): Promise<number> {
   const t0 = Date.now();
   await Promise.all(gws.map((gw, i) => waitFor(() => probe(gw), { timeoutMs: 5_000, intervalMs: 100, what: `${what} on instance ${i}` })));

@@ -1,5 +1,5 @@
 /**
- * SPEC §6 node endpoints end to end: the real `serve` process (dist/), real Postgres and Redis.
+ * Node endpoints (docs/edge-nodes.md) end to end: the real `serve` process (dist/), real Postgres and Redis.
  * Each test speaks from its own client IP (X-Forwarded-For from a trusted loopback proxy) so the
  * per-IP failure throttle of one test never touches another.
  *

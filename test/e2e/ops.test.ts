@@ -1,5 +1,5 @@
 /**
- * SPEC §10 operations end to end on the real `serve` process: /healthz, /readyz (200, then 503
+ * Operations (docs/operations.md) end to end on the real `serve` process: /healthz, /readyz (200, then 503
  * naming Redis while a private redis-server is down, then 200 again without a restart), /metrics
  * after real traffic (documented names, bounded labels, no raw paths), and the access log line
  * (request id, route group, status, latency, trace id), and the W3C trace id followed from the

@@ -1,5 +1,5 @@
 /**
- * SPEC §10 graceful shutdown on the real `serve` process: SIGTERM → readiness 503, no new
+ * Graceful shutdown (docs/operations.md) on the real `serve` process: SIGTERM → readiness 503, no new
  * connections, requests already in flight finish (with `Connection: close`), idle keep-alive
  * connections do not hold the exit back, exit code 0; past SHUTDOWN_GRACE_SECONDS a stuck request
  * is cut and the process still exits 0. Proxied: a slow upstream request in flight completes, and

@@ -10,13 +10,17 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { createApp, type App } from '../../gateway/app.js';
+import { createPasswordHasher } from '../../gateway/auth/passwords.js';
 import type { Clock } from '../../gateway/clock.js';
 import { loadConfig } from '../../gateway/config/index.js';
 import { createLogger } from '../../gateway/ops/logger.js';
 import { createMemoryStateStore } from '../../gateway/store/memory.js';
 import { migrate } from '../../gateway/store/migrate.js';
 import { createPg, type Db } from '../../gateway/store/pg.js';
+import type { Tenant } from '../../gateway/store/tenants.js';
+import { makeUser } from './fixtures.js';
 import { createDatabase, dropDatabase } from './services.js';
 
 export const APP_JWT_SECRET = 'unit-app-secret-unit-app-secret-0123456789';
@@ -178,4 +182,15 @@ export async function tokenFor(t: Pick<TestApp, 'url'>, user: { email: string; p
   const body = (await res.json()) as { data?: { token?: string } };
   if (res.status !== 200 || !body.data?.token) throw new Error(`login failed for ${user.email}: ${res.status}`);
   return body.data.token;
+}
+
+const fastHasher = createPasswordHasher(loadConfig(FAST_ARGON2).passwords);
+
+/**
+ * fixtures.makeUser with a hash of FAST_ARGON2 cost: every later verify of it is cheap too (argon2
+ * reads its parameters from the hash), and an app started by startApp does not rehash it.
+ */
+export async function fastUser(db: Db, tenant: Tenant, options: Omit<Parameters<typeof makeUser>[2] & object, 'passwordHash'> = {}): Promise<Awaited<ReturnType<typeof makeUser>>> {
+  const password = options.password ?? `pw-${randomBytes(8).toString('hex')}`;
+  return makeUser(db, tenant, { ...options, password, passwordHash: await fastHasher.hash(password) });
 }

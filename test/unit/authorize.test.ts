@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEnrollmentToken } from '../../gateway/auth/node-keys.js';
-import { startApp, tokenFor, type TestApp } from '../helpers/app.js';
-import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
+import { startApp, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
+import { call, makeTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
 import { createNodeStore } from '../../gateway/store/nodes.js';
@@ -21,8 +21,8 @@ beforeAll(async () => {
   upstream = await startTestUpstream();
   t = await startApp({ env: { UPSTREAM_URL: upstream.url, AUTH_LOGIN_IP_LIMIT: '3' } });
   tenant = await makeTenant(t.db);
-  agentToken = await tokenFor(t, await makeUser(t.db, tenant, { role: 'agent' }));
-  supervisorToken = await tokenFor(t, await makeUser(t.db, tenant, { role: 'supervisor' }));
+  agentToken = await tokenFor(t, await fastUser(t.db, tenant, { role: 'agent' }));
+  supervisorToken = await tokenFor(t, await fastUser(t.db, tenant, { role: 'supervisor' }));
 });
 afterAll(async () => {
   await t?.close();
@@ -54,7 +54,7 @@ describe('user routes', () => {
   });
 
   it('a token whose expiry passed on the clock → 401', async () => {
-    const token = await tokenFor(t, await makeUser(t.db, tenant));
+    const token = await tokenFor(t, await fastUser(t.db, tenant));
     t.clock.advance(13 * 3600 * 1000);
     try {
       expect((await call(`${t.url}/api/v1/x`, { token })).status).toBe(401);
@@ -64,7 +64,7 @@ describe('user routes', () => {
   });
 
   it('must_change_password → 403 on proxied routes', async () => {
-    const token = await tokenFor(t, await makeUser(t.db, tenant, { mustChangePassword: true }));
+    const token = await tokenFor(t, await fastUser(t.db, tenant, { mustChangePassword: true }));
     const r = await call(`${t.url}/api/v1/x`, { token });
     expect(r.status).toBe(403);
     expect(r.body).toEqual({ status: 'error', message: 'password change required' });

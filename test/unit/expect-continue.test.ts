@@ -5,8 +5,8 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, statusOf, tokenFor, type TestApp } from '../helpers/app.js';
-import { makeTenant, makeUser } from '../helpers/fixtures.js';
+import { startApp, statusOf, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
+import { makeTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 let t: TestApp;
@@ -18,7 +18,7 @@ beforeAll(async () => {
   upstream = await startTestUpstream();
   t = await startApp({ env: { UPSTREAM_URL: upstream.url } });
   port = Number(new URL(t.url).port);
-  token = await tokenFor(t, await makeUser(t.db, await makeTenant(t.db)));
+  token = await tokenFor(t, await fastUser(t.db, await makeTenant(t.db)));
 });
 afterAll(async () => {
   await t?.close();

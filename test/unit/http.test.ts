@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadPort, send } from '../helpers/proxy-env.js';
-import { startApp, tokenFor, type TestApp } from '../helpers/app.js';
-import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
+import { startApp, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
+import { call, makeTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 let t: TestApp;
@@ -25,7 +25,7 @@ beforeAll(async () => {
       { prefix: '/api/v1', upstream: upstream.url, auth: 'user' },
     ],
   });
-  const user = await makeUser(t.db, await makeTenant(t.db), { role: 'agent' });
+  const user = await fastUser(t.db, await makeTenant(t.db), { role: 'agent' });
   userId = user.id;
   token = await tokenFor(t, user);
 });

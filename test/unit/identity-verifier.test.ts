@@ -6,8 +6,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentityVerifier, IdentityVerificationError, type IdentityVerificationCode } from '../../gateway/auth/identity-verifier.js';
-import { startApp, tokenFor, type TestApp } from '../helpers/app.js';
-import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
+import { startApp, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
+import { call, makeTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 let t: TestApp;
@@ -18,7 +18,7 @@ let userId: string;
 beforeAll(async () => {
   upstream = await startTestUpstream();
   t = await startApp({ env: { UPSTREAM_URL: upstream.url } });
-  const user = await makeUser(t.db, await makeTenant(t.db), { role: 'supervisor' });
+  const user = await fastUser(t.db, await makeTenant(t.db), { role: 'supervisor' });
   userId = user.id;
   const r = await call(`${t.url}/api/v1/verify-me`, { token: await tokenFor(t, user) });
   expect(r.status).toBe(200);

@@ -1,8 +1,8 @@
 /** POST /api/v1/auth/login in process: answers, envelopes, bad input and lockout on a moved clock. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUserStore } from '../../gateway/store/users.js';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
+import { startApp, type TestApp, fastUser } from '../helpers/app.js';
+import { call, makeTenant, uniq } from '../helpers/fixtures.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
 
 let t: TestApp;
@@ -19,7 +19,7 @@ const login = (json: unknown, init: RequestInit = {}) => call(t.url + LOGIN, { m
 
 describe('login', () => {
   it('answers a token and the public user, never cached', async () => {
-    const u = await makeUser(t.db, tenant);
+    const u = await fastUser(t.db, tenant);
     const r = await login({ email: u.email, password: u.password, tenant_domain: tenant.domain });
     expect(r.status).toBe(200);
     expect(r.body.status).toBe('success');
@@ -32,12 +32,12 @@ describe('login', () => {
   });
 
   it('finds the tenant from the email alone', async () => {
-    const u = await makeUser(t.db, tenant);
+    const u = await fastUser(t.db, tenant);
     expect((await login({ email: u.email.toUpperCase(), password: u.password })).status).toBe(200);
   });
 
   it('answers the same 401 for a wrong password, an unknown email and an unknown domain', async () => {
-    const u = await makeUser(t.db, tenant);
+    const u = await fastUser(t.db, tenant);
     const answers = await Promise.all([
       login({ email: u.email, password: 'wrong-password' }),
       login({ email: `${uniq('nobody')}@example.test`, password: 'whatever' }),
@@ -51,7 +51,7 @@ describe('login', () => {
   });
 
   it('refuses a disabled account with 403 account disabled', async () => {
-    const u = await makeUser(t.db, tenant);
+    const u = await fastUser(t.db, tenant);
     await createUserStore(t.db).setStatus(u.id, 'disabled');
     const r = await login({ email: u.email, password: u.password, tenant_domain: tenant.domain });
     expect(r.status).toBe(403);
@@ -59,7 +59,7 @@ describe('login', () => {
   });
 
   it('locks after the configured failures and opens again when the clock passes the window', async () => {
-    const u = await makeUser(t.db, tenant);
+    const u = await fastUser(t.db, tenant);
     for (let i = 0; i < 3; i++) expect((await login({ email: u.email, password: 'nope', tenant_domain: tenant.domain })).status).toBe(401);
     const locked = await login({ email: u.email, password: u.password, tenant_domain: tenant.domain });
     expect(locked.status).toBe(403);

@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUserStore } from '../../gateway/store/users.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
-import { startApp, tokenFor, type TestApp } from '../helpers/app.js';
-import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
+import { startApp, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
+import { call, makeTenant } from '../helpers/fixtures.js';
 
 let t: TestApp;
 let tenant: Tenant;
@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 async function signedIn(options: { mustChangePassword?: boolean } = {}) {
-  const user = await makeUser(t.db, tenant, options);
+  const user = await fastUser(t.db, tenant, options);
   return { user, token: await tokenFor(t, user) };
 }
 

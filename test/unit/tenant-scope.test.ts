@@ -3,8 +3,8 @@
  * under any spelling the upstream might read; checked in process behind the default route table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, tokenFor, type TestApp } from '../helpers/app.js';
-import { call, makeTenant, makeUser, platformTenant } from '../helpers/fixtures.js';
+import { startApp, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
+import { call, makeTenant, platformTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
 
@@ -21,8 +21,8 @@ beforeAll(async () => {
   t = await startApp({ env: { UPSTREAM_URL: upstream.url } });
   home = await makeTenant(t.db);
   other = await makeTenant(t.db);
-  adminToken = await tokenFor(t, await makeUser(t.db, await platformTenant(t.db), { role: 'platform_admin' }));
-  agentToken = await tokenFor(t, await makeUser(t.db, home, { role: 'agent' }));
+  adminToken = await tokenFor(t, await fastUser(t.db, await platformTenant(t.db), { role: 'platform_admin' }));
+  agentToken = await tokenFor(t, await fastUser(t.db, home, { role: 'agent' }));
 });
 afterAll(async () => {
   await t?.close();

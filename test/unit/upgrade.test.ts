@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRouter } from '../../gateway/http/router.js';
 import { isWebSocketUpgradeForRoute } from '../../gateway/http/upgrade.js';
 import { DEFAULT_PROXY_ROUTES } from '../../gateway/config/index.js';
-import { rawExchange, startApp, statusOf, tokenFor, type TestApp } from '../helpers/app.js';
-import { makeTenant, makeUser } from '../helpers/fixtures.js';
+import { rawExchange, startApp, statusOf, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
+import { makeTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 let t: TestApp;
@@ -19,7 +19,7 @@ beforeAll(async () => {
   upstream = await startTestUpstream();
   t = await startApp({ env: { UPSTREAM_URL: upstream.url } });
   port = Number(new URL(t.url).port);
-  token = await tokenFor(t, await makeUser(t.db, await makeTenant(t.db)));
+  token = await tokenFor(t, await fastUser(t.db, await makeTenant(t.db)));
 });
 afterAll(async () => {
   await t?.close();

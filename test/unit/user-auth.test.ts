@@ -13,8 +13,8 @@ import { GatewayError } from '../../gateway/errors.js';
 import { createMemoryStateStore } from '../../gateway/store/memory.js';
 import { createPg, type Db } from '../../gateway/store/pg.js';
 import { createUserStore } from '../../gateway/store/users.js';
-import { APP_JWT_SECRET, freshDatabase, startProbe, testClock } from '../helpers/app.js';
-import { makeTenant, makeUser } from '../helpers/fixtures.js';
+import { APP_JWT_SECRET, freshDatabase, startProbe, testClock, fastUser } from '../helpers/app.js';
+import { makeTenant } from '../helpers/fixtures.js';
 
 describe('bearerToken / upgradeToken on real requests', () => {
   let probe: Awaited<ReturnType<typeof startProbe>>;
@@ -79,7 +79,7 @@ describe('createUserAuthenticator', () => {
     (await tokens.mint({ userId: user.id, tenantId: user.tenantId, email: user.email, role: user.role })).token;
 
   it('a fresh token of an active user authenticates, and again from the caches', async () => {
-    const user = await makeUser(db, await makeTenant(db));
+    const user = await fastUser(db, await makeTenant(db));
     const token = await mintFor({ ...user, role: 'agent' });
     const first = await auth.authenticate(token);
     expect(first?.claims.sub).toBe(user.id);
@@ -92,7 +92,7 @@ describe('createUserAuthenticator', () => {
     failures.length = 0;
     expect(await auth.authenticate(null)).toBeNull();
     expect(await auth.authenticate('x.y.z')).toBeNull();
-    const user = await makeUser(db, await makeTenant(db));
+    const user = await fastUser(db, await makeTenant(db));
     const token = await mintFor({ ...user, role: 'agent' });
     expect(await auth.authenticate(token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA'))).toBeNull();
     expect(failures[0]).toBe('missing');
@@ -101,19 +101,19 @@ describe('createUserAuthenticator', () => {
 
   it('revoked (logout), disabled and expired tokens are refused', async () => {
     const tenant = await makeTenant(db);
-    const a = await makeUser(db, tenant);
+    const a = await fastUser(db, tenant);
     const ta = await mintFor({ ...a, role: 'agent' });
     const claims = (await auth.authenticate(ta))!.claims;
     await sessions.revoke(claims);
     expect(await auth.authenticate(ta)).toBeNull();
 
-    const b = await makeUser(db, tenant);
+    const b = await fastUser(db, tenant);
     const tb = await mintFor({ ...b, role: 'agent' });
     await createUserStore(db).setStatus(b.id, 'disabled');
     sessions.forgetUser(b.id);
     expect(await auth.authenticate(tb)).toBeNull();
 
-    const c = await makeUser(db, tenant);
+    const c = await fastUser(db, tenant);
     const tc = await mintFor({ ...c, role: 'agent' });
     clock.advance(13 * 3600 * 1000);
     try {
@@ -124,7 +124,7 @@ describe('createUserAuthenticator', () => {
   });
 
   it('must_change_password is carried, not refused', async () => {
-    const user = await makeUser(db, await makeTenant(db), { mustChangePassword: true });
+    const user = await fastUser(db, await makeTenant(db), { mustChangePassword: true });
     expect((await auth.authenticate(await mintFor({ ...user, role: 'agent' })))?.mustChangePassword).toBe(true);
   });
 

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { TICKET_RE } from '../../gateway/auth/ws-tickets.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
-import { startApp, tokenFor, type TestApp } from '../helpers/app.js';
-import { call, makeTenant, makeUser, platformTenant } from '../helpers/fixtures.js';
+import { startApp, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
+import { call, makeTenant, platformTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 let t: TestApp;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   upstream = await startTestUpstream();
   t = await startApp({ env: { UPSTREAM_URL: upstream.url, WS_TICKET_TTL_SECONDS: '10' } });
   tenant = await makeTenant(t.db);
-  token = await tokenFor(t, await makeUser(t.db, tenant));
+  token = await tokenFor(t, await fastUser(t.db, tenant));
 });
 afterAll(async () => {
   await t?.close();
@@ -66,7 +66,7 @@ describe('ws-ticket', () => {
 
   it('no token → 401; a must-change-password token → 403', async () => {
     expect((await call(t.url + TICKET, { method: 'POST' })).status).toBe(401);
-    const pending = await tokenFor(t, await makeUser(t.db, tenant, { mustChangePassword: true }));
+    const pending = await tokenFor(t, await fastUser(t.db, tenant, { mustChangePassword: true }));
     const r = await issue(TICKET, pending);
     expect(r.status).toBe(403);
     expect(r.body).toEqual({ status: 'error', message: 'password change required' });
@@ -75,7 +75,7 @@ describe('ws-ticket', () => {
   it('tenant_id follows the tenant-scope rules', async () => {
     const other = await makeTenant(t.db);
     expect((await issue(`${TICKET}?tenant_id=${other.id}`)).status).toBe(403);
-    const admin = await tokenFor(t, await makeUser(t.db, await platformTenant(t.db), { role: 'platform_admin' }));
+    const admin = await tokenFor(t, await fastUser(t.db, await platformTenant(t.db), { role: 'platform_admin' }));
     expect((await issue(`${TICKET}?tenant_id=${other.id}`, admin)).status).toBe(200);
     expect((await issue(`${TICKET}?tenant_id=nope`, admin)).status).toBe(400);
   });

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { deadPort } from '../helpers/proxy-env.js';
-import { rawExchange, startApp, statusOf, tokenFor, type TestApp } from '../helpers/app.js';
-import { makeTenant, makeUser } from '../helpers/fixtures.js';
+import { rawExchange, startApp, statusOf, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
+import { makeTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 import { waitFor } from '../helpers/spawn-gateway.js';
 
@@ -27,7 +27,7 @@ beforeAll(async () => {
     ],
   });
   wsBase = t.url.replace('http', 'ws');
-  token = await tokenFor(t, await makeUser(t.db, await makeTenant(t.db)));
+  token = await tokenFor(t, await fastUser(t.db, await makeTenant(t.db)));
 });
 afterAll(async () => {
   await t?.close();
@@ -85,7 +85,7 @@ describe('createWsProxy', () => {
   });
 
   it('WS_MAX_PER_IDENTITY: the next socket of the same identity → 429 until one closes', async () => {
-    const own = await tokenFor(t, await makeUser(t.db, await makeTenant(t.db)));
+    const own = await tokenFor(t, await fastUser(t.db, await makeTenant(t.db)));
     const a = (await connect('/ws/agent', own)) as WebSocket;
     const b = (await connect('/ws/agent', own)) as WebSocket;
     expect(await connect('/ws/agent', own)).toBe(429);

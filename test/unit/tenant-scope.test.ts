@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
 import { call, makeTenant, platformTenant } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/spawn-gateway.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
 
@@ -61,9 +62,9 @@ describe('platform admin', () => {
   it('the override is audited (once a minute per admin and tenant)', async () => {
     await get(`tenant_id=${home.id}`, adminToken);
     await get(`tenant_id=${home.id}`, adminToken);
-    await new Promise((r) => setTimeout(r, 100));
-    const { rows } = await t.db.query<{ n: string }>("SELECT count(*) AS n FROM auth_events WHERE event = 'tenant_override' AND tenant_id = $1", [home.id]);
-    expect(Number(rows[0]?.n)).toBe(1);
+    const count = async () => Number((await t.db.query<{ n: string }>("SELECT count(*) AS n FROM auth_events WHERE event = 'tenant_override' AND tenant_id = $1", [home.id])).rows[0]?.n);
+    await waitFor(async () => (await count()) > 0, { timeoutMs: 10_000, what: 'the tenant_override audit row' });
+    expect(await count()).toBe(1);
   });
 });
 

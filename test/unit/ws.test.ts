@@ -53,7 +53,7 @@ describe('createWsProxy', () => {
     ws.on('message', (data: Buffer, isBinary) => echoes.push(`${isBinary ? 'bin' : 'txt'}:${data.toString()}`));
     ws.send('hello');
     ws.send(Buffer.from('bytes'), { binary: true });
-    await waitFor(() => echoes.length === 2, { timeoutMs: 3_000, what: 'echoes' });
+    await waitFor(() => echoes.length === 2, { timeoutMs: 10_000, what: 'echoes' });
     expect(echoes).toEqual(['txt:hello', 'bin:bytes']);
     ws.close(1000);
   });
@@ -62,7 +62,7 @@ describe('createWsProxy', () => {
     const ws = (await connect('/ws/agent')) as WebSocket;
     const before = upstream.wsCloses.length;
     ws.close(4001, 'bye');
-    await waitFor(() => upstream.wsCloses.length > before, { timeoutMs: 3_000, what: 'upstream close' });
+    await waitFor(() => upstream.wsCloses.length > before, { timeoutMs: 10_000, what: 'upstream close' });
     expect(upstream.wsCloses.at(-1)).toBe(4001);
   });
 
@@ -93,7 +93,7 @@ describe('createWsProxy', () => {
     const c = await waitFor(async () => {
       const r = await connect('/ws/agent', own);
       return r instanceof WebSocket ? r : null;
-    }, { timeoutMs: 3_000, what: 'a free slot' });
+    }, { timeoutMs: 10_000, what: 'a free slot' });
     b.close();
     c.close();
   });

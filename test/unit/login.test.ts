@@ -1,4 +1,5 @@
 /** POST /api/v1/auth/login in process: answers, envelopes, bad input and lockout on a moved clock. */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUserStore } from '../../gateway/store/users.js';
 import { startApp, type TestApp, fastUser } from '../helpers/app.js';
@@ -116,5 +117,25 @@ describe('login bad input', () => {
     const r = await call(t.url + LOGIN);
     expect(r.status).toBe(405);
     expect(r.headers.get('allow')).toBe('POST');
+  });
+});
+
+describe('login under arbitrary input', () => {
+  it('any body, any content type: a documented 4xx in the envelope, never a 5xx', async () => {
+    const body = fc.oneof(
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.record({ email: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), password: fc.oneof(fc.string(), fc.boolean()) }).map((v) => JSON.stringify(v)),
+      fc.string({ maxLength: 200 }),
+      fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a).toString('latin1')),
+    );
+    const type = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', '');
+    await fc.assert(
+      fc.asyncProperty(body, type, async (b, ct) => {
+        const r = await call(t.url + LOGIN, { method: 'POST', body: b, headers: ct ? { 'content-type': ct } : {} });
+        expect([400, 401, 403, 413, 415]).toContain(r.status);
+        expect(r.body).toEqual({ status: 'error', message: expect.any(String) });
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Regressions from the adversarial audit: requests a Pomerium/Envoy reviewer would send, each of
- * which got past a check or answered outside the SPEC §4 envelope. The real gateway (in process,
+ * which got past a check or answered outside the error envelope (docs/api.md). The real gateway (in process,
  * real Postgres and Redis) in front of the verifying stub, over real sockets.
  */
 import { connect } from 'node:net';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, platformTenant } from '../helpers/fixtures.js';
 import { deadPort, send, startProxyEnv, type ProxyEnv } from '../helpers/proxy-env.js';
-import { jsonLines, startGateway, waitFor } from '../helpers/spawn-gateway.js';
+import { spawnGateway, jsonLines, waitFor } from '../helpers/spawn-gateway.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let env: ProxyEnv;
@@ -40,7 +40,7 @@ async function loginAs(role: 'agent' | 'platform_admin' = 'agent') {
   return { tenant, user, token: res.body.data.token as string };
 }
 
-describe('tenant scope (SPEC §6): every spelling an upstream framework might read as tenant_id', () => {
+describe('tenant scope (docs/security-model.md): every spelling an upstream framework might read as tenant_id', () => {
   // PHP/Rails/qs read `tenant_id[]` and `tenant_id[0]` as tenant_id (PHP also `tenant.id`),
   // case-insensitive frameworks `TENANT_ID`, double-decoding ones `tenant%255Fid`, and some split
   // the query on `;`. Before the fix all of these reached the upstream unchecked.
@@ -91,7 +91,7 @@ describe('tenant scope (SPEC §6): every spelling an upstream framework might re
   });
 });
 
-describe('JSON bodies on gateway routes (SPEC §4): bad input is a 4xx in the envelope, never a 500', () => {
+describe('JSON bodies on gateway routes (docs/api.md): bad input is a 4xx in the envelope, never a 500', () => {
   const login = (body: Buffer | string, headers: Record<string, string> = {}) =>
     send(`${env.base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : Readable.from([body]) });
   const invalidBody = { status: 400, json: { status: 'error', message: 'invalid request body' } };
@@ -202,11 +202,9 @@ describe('a body the gateway stops reading', () => {
 
 describe('5xx on gateway routes are logged with their cause (the serve process)', () => {
   it('a login that fails with 503 after its body was read writes a "request failed" line with the code and request id', async () => {
-    // Redis unreachable: the login answers 503 once it has read the body (SPEC §10).
-    const gw = await startGateway({
-      DATABASE_URL: inject('databaseUrl'),
+    // Redis unreachable: the login answers 503 once it has read the body (docs/operations.md).
+    const gw = await spawnGateway('audit-log', {
       REDIS_URL: `redis://127.0.0.1:${await deadPort()}`,
-      REDIS_KEY_PREFIX: `${inject('redisPrefix')}audit-log:`,
       AUTH_JWT_SECRET: 'audit-log-secret-audit-log-secret-0123',
     });
     try {
@@ -222,7 +220,7 @@ describe('5xx on gateway routes are logged with their cause (the serve process)'
   });
 });
 
-describe('CORS and WebSocket Origin (SPEC §2 HTTP_ALLOWED_ORIGINS)', () => {
+describe('CORS and WebSocket Origin (HTTP_ALLOWED_ORIGINS, docs/configuration.md)', () => {
   let cors: ProxyEnv;
   beforeAll(async () => {
     cors = await startProxyEnv(

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { createUserStore } from '../../gateway/store/users.js';
 import { call, makeTenant, makeUser, platformTenant, uniq } from '../helpers/fixtures.js';
-import { ROOT, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { spawnGateway, ROOT, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const SECRET = 'e2e-auth-secret-e2e-auth-secret-0123';
 const db = createPg({ url: inject('databaseUrl'), poolSize: 4 });
@@ -21,10 +21,7 @@ let base: string;
 const login = (json: unknown, init: RequestInit = {}) => call(`${base}/api/v1/auth/login`, { method: 'POST', json, ...init });
 
 beforeAll(async () => {
-  gw = await startGateway({
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: prefix,
+  gw = await spawnGateway('auth', {
     AUTH_JWT_SECRET: SECRET,
     AUTH_LOGIN_IP_LIMIT: '100000',
     UPSTREAM_URL: 'http://127.0.0.1:9', // nothing listens: proxied calls that pass authorization get 502
@@ -364,10 +361,7 @@ describe('request authentication and tenant scope (docs/api.md)', () => {
 
 describe('per-IP throttle and bootstrap', () => {
   it('answers 429 with Retry-After after too many failures from one IP', async () => {
-    const g = await startGateway({
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: inject('redisUrl'),
-      REDIS_KEY_PREFIX: `${prefix}ip:`,
+    const g = await spawnGateway('auth:ip', {
       AUTH_JWT_SECRET: SECRET,
       AUTH_LOGIN_IP_LIMIT: '3',
       LOG_LEVEL: 'warn',
@@ -391,7 +385,7 @@ describe('per-IP throttle and bootstrap', () => {
     const url = await createDatabase(admin);
     const fresh = createPg({ url, poolSize: 2 });
     await migrate(fresh);
-    const g = await startGateway({ DATABASE_URL: url, REDIS_URL: inject('redisUrl'), REDIS_KEY_PREFIX: `${prefix}boot:`, AUTH_JWT_SECRET: SECRET, AUTH_BOOTSTRAP_TOKEN: 'bootstrap-token-123456', AUTH_LOGIN_IP_LIMIT: '3', LOG_LEVEL: 'warn' });
+    const g = await spawnGateway('auth:boot', { DATABASE_URL: url, AUTH_JWT_SECRET: SECRET, AUTH_BOOTSTRAP_TOKEN: 'bootstrap-token-123456', AUTH_LOGIN_IP_LIMIT: '3', LOG_LEVEL: 'warn' });
     try {
       const body = { email: 'root@platform.test', password: 'platform-root-password' };
       const post = (token?: string) => call(`${g.url}/api/v1/auth/bootstrap`, { method: 'POST', json: body, headers: token ? { 'x-bootstrap-token': token } : {} });

@@ -1,5 +1,5 @@
 /**
- * SPEC §10 fault drills on the real `serve` process. Redis is a private redis-server the test kills
+ * Fault drills (docs/operations.md) on the real `serve` process. Redis is a private redis-server the test kills
  * and restarts; Postgres is reached through a TCP relay the test cuts (the shared database is never
  * touched). Checked: the documented status for each route while a dependency is down, that nothing
  * lets a login through uncounted, and that the gateway recovers by itself when the dependency returns.
@@ -15,7 +15,7 @@ import { createNodeStore } from '../../gateway/store/nodes.js';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
-import { jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { spawnGateway, jsonLines, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startTcpRelay, type TcpRelay } from '../helpers/tcp-relay.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
@@ -28,10 +28,9 @@ beforeAll(async () => {
   redis = await startRedisServer();
   const pgUrl = new URL(inject('databaseUrl'));
   pgRelay = await startTcpRelay(pgUrl.hostname, Number(pgUrl.port || 5432));
-  gw = await startGateway({
+  gw = await spawnGateway('faults', {
     DATABASE_URL: pgRelay.via(inject('databaseUrl')),
     REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}faults:`,
     AUTH_JWT_SECRET: 'faults-test-secret-faults-test-secret-01',
     AUTH_LOGIN_IP_LIMIT: '100000',
     // Nothing listens here: a proxied request that passed authentication answers 502.
@@ -172,10 +171,7 @@ function exchange(port: number, request: string): Promise<string> {
 describe('slow, oversized and too many clients', () => {
   let limited: GatewayProcess;
   beforeAll(async () => {
-    limited = await startGateway({
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: inject('redisUrl'),
-      REDIS_KEY_PREFIX: `${inject('redisPrefix')}limits:`,
+    limited = await spawnGateway('limits', {
       AUTH_JWT_SECRET: 'faults-test-secret-faults-test-secret-01',
       GATEWAY_HEADERS_TIMEOUT_MS: '1000',
       GATEWAY_REQUEST_TIMEOUT_MS: '2000',
@@ -249,10 +245,7 @@ describe('upstream down, slow or dying', () => {
     dir = mkdtempSync(join(tmpdir(), 'g2d-faults-'));
     const routes = join(dir, 'routes.json');
     writeFileSync(routes, JSON.stringify([{ prefix: '/api/v1/slow', upstream: upstream.url, auth: 'public' }]));
-    proxied = await startGateway({
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: inject('redisUrl'),
-      REDIS_KEY_PREFIX: `${inject('redisPrefix')}upstream-faults:`,
+    proxied = await spawnGateway('upstream-faults', {
       AUTH_JWT_SECRET: 'faults-test-secret-faults-test-secret-01',
       GATEWAY_ROUTES_FILE: routes,
       UPSTREAM_TIMEOUT_MS: '1000',

@@ -15,7 +15,7 @@ import { loadConfig } from '../../gateway/config/index.js';
 import { createPg } from '../../gateway/store/pg.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
 import { call, makeTenant, makeUser, uniq, type JsonResponse } from '../helpers/fixtures.js';
-import { startGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { gatewayEnv, startGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const MAX = 3;
 const ARGON2 = { PASSWORD_ARGON2_MEMORY_KIB: '1024', PASSWORD_ARGON2_TIME_COST: '1' };
@@ -24,17 +24,13 @@ const db = createPg({ url: inject('databaseUrl'), poolSize: 4 });
 let gws: GatewayProcess[] = [];
 
 beforeAll(async () => {
-  const env = {
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}lockout:`,
-    AUTH_JWT_SECRET: 'e2e-lockout-secret-e2e-lockout-secret-01',
+  const env = gatewayEnv('lockout', {
     AUTH_LOGIN_IP_LIMIT: '100000',
     AUTH_LOCKOUT_MAX_ATTEMPTS: String(MAX),
     PASSWORD_HASH_CONCURRENCY: '4',
     UPSTREAM_URL: 'http://127.0.0.1:9',
     ...ARGON2,
-  };
+  });
   gws = await Promise.all([startGateway(env), startGateway(env)]);
 }, 60_000);
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
-import { startGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { spawnGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let gw: GatewayProcess;
@@ -15,11 +15,7 @@ let gw: GatewayProcess;
 const login = (json: unknown) => call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json });
 
 beforeAll(async () => {
-  gw = await startGateway({
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}shed:`,
-    AUTH_JWT_SECRET: 'e2e-shedding-secret-0123456789abcdef',
+  gw = await spawnGateway('shed', {
     AUTH_LOGIN_IP_LIMIT: '100000',
     PASSWORD_HASH_CONCURRENCY: '1',
     PASSWORD_HASH_QUEUE_MAX: '1',

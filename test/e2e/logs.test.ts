@@ -1,5 +1,5 @@
 /**
- * SPEC §10 logs: the real `serve` process at LOG_LEVEL=debug is put through every path that
+ * Logs (docs/operations.md): the real `serve` process at LOG_LEVEL=debug is put through every path that
  * handles a secret (login, failed login, password change, `?token=` on HTTP and WebSocket routes,
  * node keys, enrollment tokens, key rotation, bootstrap, cookies), then its captured output is
  * searched for each secret — whole and in telling pieces. Audit events must be in the log too.
@@ -11,18 +11,15 @@ import { generateEnrollmentToken, generateNodeKey } from '../../gateway/auth/nod
 import { createNodeStore } from '../../gateway/store/nodes.js';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
-import { jsonLines, startGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { gatewayEnv, jsonLines, startGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 const JWT_SECRET = 'logs-test-jwt-secret-never-logged-0123456';
 const BOOTSTRAP = 'logs-test-bootstrap-token-never-logged-42';
 const SIGNING_KEY = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
-function gatewayEnv(format: 'json' | 'pretty'): Record<string, string> {
-  return {
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}logs-${format}:`,
+function logsEnv(format: 'json' | 'pretty'): Record<string, string | undefined> {
+  return gatewayEnv(`logs-${format}`, {
     AUTH_JWT_SECRET: JWT_SECRET,
     AUTH_BOOTSTRAP_TOKEN: BOOTSTRAP,
     IDENTITY_SIGNING_KEY: SIGNING_KEY,
@@ -31,7 +28,7 @@ function gatewayEnv(format: 'json' | 'pretty'): Record<string, string> {
     LOG_LEVEL: 'debug',
     LOG_FORMAT: format,
     SHUTDOWN_GRACE_SECONDS: '2',
-  };
+  });
 }
 
 /** A WebSocket handshake with `?token=` on a raw socket; resolves with whatever the gateway answered. */
@@ -69,7 +66,7 @@ function fragments(secrets: string[]): string[] {
 describe('no secret reaches the log', () => {
   let gw: GatewayProcess;
   beforeAll(async () => {
-    gw = await startGateway(gatewayEnv('json'));
+    gw = await startGateway(logsEnv('json'));
   });
   afterAll(async () => {
     await gw?.stop();
@@ -169,7 +166,7 @@ describe('no secret reaches the log', () => {
 
 describe('LOG_FORMAT=pretty', () => {
   it('is human-readable and redacts the same way', async () => {
-    const gw = await startGateway(gatewayEnv('pretty'));
+    const gw = await startGateway(logsEnv('pretty'));
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
     const ok = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });

@@ -1,5 +1,5 @@
 /**
- * SPEC §11 scale-out: three real gateway processes on one Postgres and one Redis, sharing only
+ * Scale-out (docs/scale-out.md): three real gateway processes on one Postgres and one Redis, sharing only
  * configuration (AUTH_JWT_SECRET, IDENTITY_SIGNING_KEY). No sticky sessions: a token minted by one
  * works on the others, failed logins spread across them lock at exactly the limit, and a logout, a
  * password change or a node revocation on one is honoured by all within 5 s.
@@ -10,23 +10,19 @@ import { generateNodeKey } from '../../gateway/auth/node-keys.js';
 import { createNodeStore } from '../../gateway/store/nodes.js';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
-import { startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { gatewayEnv, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let gws: GatewayProcess[] = [];
 
 beforeAll(async () => {
   const signingKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const env = {
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}multi:`,
-    AUTH_JWT_SECRET: 'multi-instance-secret-multi-instance-0123',
+  const env = gatewayEnv('multi', {
     IDENTITY_SIGNING_KEY: signingKey,
     AUTH_LOGIN_IP_LIMIT: '100000',
     UPSTREAM_URL: 'http://127.0.0.1:9',
     SHUTDOWN_GRACE_SECONDS: '2',
-  };
+  });
   gws = await Promise.all([startGateway(env), startGateway(env), startGateway(env)]);
 });
 
@@ -38,7 +34,7 @@ afterAll(async () => {
 const login = (gw: GatewayProcess, json: unknown) => call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json });
 const me = (gw: GatewayProcess, token: string) => call(`${gw.url}/api/v1/auth/me`, { token });
 
-/** Resolves with the ms it took until `probe` held on every instance; fails past 5 s (SPEC §11). */
+/** Resolves with the ms it took until `probe` held on every instance; fails past 5 s (docs/scale-out.md). */
 async function everywhereWithin5s(probe: (gw: GatewayProcess) => Promise<boolean>, what: string): Promise<number> {
   const t0 = Date.now();
   await Promise.all(gws.map((gw, i) => waitFor(() => probe(gw), { timeoutMs: 5_000, intervalMs: 100, what: `${what} on instance ${i}` })));

@@ -1,5 +1,5 @@
 /**
- * SPEC §6 node endpoints end to end: the real `serve` process (dist/), real Postgres and Redis.
+ * Node endpoints (docs/edge-nodes.md) end to end: the real `serve` process (dist/), real Postgres and Redis.
  * Each test speaks from its own client IP (X-Forwarded-For from a trusted loopback proxy) so the
  * per-IP failure throttle of one test never touches another.
  *
@@ -13,7 +13,7 @@ import { createNodeStore } from '../../gateway/store/nodes.js';
 import { createPg } from '../../gateway/store/pg.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
 import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
-import { startGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { spawnGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const IP_LIMIT = 6;
 const db = createPg({ url: inject('databaseUrl'), poolSize: 4 });
@@ -48,11 +48,7 @@ async function registered(ip = clientIp()) {
 
 beforeAll(async () => {
   tenant = await makeTenant(db);
-  gw = await startGateway({
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}node-routes:`,
-    AUTH_JWT_SECRET: 'node-routes-e2e-secret-0123456789abcdef',
+  gw = await spawnGateway('node-routes', {
     AUTH_LOGIN_IP_LIMIT: String(IP_LIMIT),
     TRUSTED_PROXIES: '127.0.0.1/32',
     UPSTREAM_URL: 'http://127.0.0.1:9',

@@ -1,5 +1,5 @@
 /**
- * SPEC §10 operations end to end on the real `serve` process: /healthz, /readyz (200, then 503
+ * Operations (docs/operations.md) end to end on the real `serve` process: /healthz, /readyz (200, then 503
  * naming Redis while a private redis-server is down, then 200 again without a restart), /metrics
  * after real traffic (documented names, bounded labels, no raw paths), and the access log line
  * (request id, route group, status, latency, trace id), and the W3C trace id followed from the
@@ -13,7 +13,7 @@ import { createPg } from '../../gateway/store/pg.js';
 import { GATEWAY_ROUTES, DEFAULT_PROXY_ROUTES } from '../../gateway/config/index.js';
 import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
 import { startRedisServer, type RedisServerProcess } from '../helpers/redis-server.js';
-import { jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { spawnGateway, jsonLines, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
@@ -22,10 +22,8 @@ let gw: GatewayProcess;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  gw = await startGateway({
-    DATABASE_URL: inject('databaseUrl'),
+  gw = await spawnGateway('ops', {
     REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}ops:`,
     AUTH_JWT_SECRET: 'ops-test-secret-ops-test-secret-0123456',
     AUTH_LOGIN_IP_LIMIT: '100000',
     UPSTREAM_URL: 'http://127.0.0.1:9',
@@ -168,10 +166,7 @@ describe('trace context end to end', () => {
     dir = mkdtempSync(join(tmpdir(), 'g2d-ops-'));
     const routes = join(dir, 'routes.json');
     writeFileSync(routes, JSON.stringify([{ prefix: '/api/v1/traced', upstream: upstream.url, auth: 'public' }]));
-    traced = await startGateway({
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: inject('redisUrl'),
-      REDIS_KEY_PREFIX: `${inject('redisPrefix')}ops-trace:`,
+    traced = await spawnGateway('ops-trace', {
       AUTH_JWT_SECRET: 'ops-test-secret-ops-test-secret-0123456',
       GATEWAY_ROUTES_FILE: routes,
     });

@@ -1,5 +1,5 @@
 /**
- * SPEC §10 graceful shutdown on the real `serve` process: SIGTERM → readiness 503, no new
+ * Graceful shutdown (docs/operations.md) on the real `serve` process: SIGTERM → readiness 503, no new
  * connections, requests already in flight finish (with `Connection: close`), idle keep-alive
  * connections do not hold the exit back, exit code 0; past SHUTDOWN_GRACE_SECONDS a stuck request
  * is cut and the process still exits 0. Proxied: a slow upstream request in flight completes, and
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
-import { exited, jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { spawnGateway, exited, jsonLines, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
@@ -26,11 +26,7 @@ afterAll(async () => {
 });
 
 async function gateway(extra: Record<string, string> = {}): Promise<GatewayProcess> {
-  const gw = await startGateway({
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}shutdown:`,
-    AUTH_JWT_SECRET: 'shutdown-test-secret-shutdown-test-0123',
+  const gw = await spawnGateway('shutdown', {
     UPSTREAM_URL: 'http://127.0.0.1:9',
     ...extra,
   });

@@ -14,7 +14,7 @@ import { generateNodeKey, hashKey, NODE_KEY_RE } from '../../gateway/auth/node-k
 import { createNodeStore } from '../../gateway/store/nodes.js';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser, uniq } from '../helpers/fixtures.js';
-import { startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { gatewayEnv, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
 
 const GRACE_SECONDS = 3;
@@ -26,17 +26,13 @@ let b: GatewayProcess;
 
 beforeAll(async () => {
   upstream = await startTestUpstream();
-  const env = {
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}two-instance:`,
-    AUTH_JWT_SECRET: 'two-instance-secret-two-instance-0123456',
+  const env = gatewayEnv('two-instance', {
     IDENTITY_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     AUTH_LOGIN_IP_LIMIT: '100000',
     UPSTREAM_URL: upstream.url,
     NODE_KEY_ROTATION_GRACE_SECONDS: String(GRACE_SECONDS),
     SHUTDOWN_GRACE_SECONDS: '1',
-  };
+  });
   [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
 });
 

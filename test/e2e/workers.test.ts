@@ -7,17 +7,13 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { call, makeTenant, makeUser } from '../helpers/fixtures.js';
-import { exited, jsonLines, startGateway, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
+import { spawnGateway, exited, jsonLines, waitFor, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let gw: GatewayProcess;
 
 beforeAll(async () => {
-  gw = await startGateway({
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `${inject('redisPrefix')}workers:`,
-    AUTH_JWT_SECRET: 'workers-test-secret-workers-test-secret-0',
+  gw = await spawnGateway('workers', {
     AUTH_LOGIN_IP_LIMIT: '100000',
     GATEWAY_WORKERS: '2',
     SHUTDOWN_GRACE_SECONDS: '3',

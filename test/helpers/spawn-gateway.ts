@@ -8,6 +8,7 @@ import { createServer, connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -68,7 +69,7 @@ export function baseEnv(extra: Record<string, string | undefined>): NodeJS.Proce
   return env;
 }
 
-export async function startGateway(env: Record<string, string | undefined>, options: { entry?: string; timeoutMs?: number } = {}): Promise<GatewayProcess> {
+export async function startGateway(env: Record<string, string | undefined>, options: SpawnOptions = {}): Promise<GatewayProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   let out = '';
   const child = spawn(process.execPath, [options.entry ?? join(ROOT, 'bin', 'gateway.cjs')], {
@@ -97,6 +98,36 @@ export async function startGateway(env: Record<string, string | undefined>, opti
       });
     },
   };
+}
+
+export interface SpawnOptions {
+  /** The JS entry point (default bin/gateway.cjs, what `npm run serve` runs). */
+  readonly entry?: string;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The environment an end-to-end gateway of this run starts from: the run's database and Redis,
+ * a Redis key prefix of its own (`<run prefix><label>:`, so files never share counters) and a
+ * JWT secret derived from the label. `overrides` win; an `undefined` value removes a variable
+ * (e.g. `REDIS_URL: undefined` for the in-process state store).
+ */
+export function gatewayEnv(label: string, overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    DATABASE_URL: inject('databaseUrl'),
+    REDIS_URL: inject('redisUrl'),
+    REDIS_KEY_PREFIX: `${inject('redisPrefix')}${label}:`,
+    AUTH_JWT_SECRET: `${label}-e2e-secret-`.padEnd(40, '0123456789'),
+    ...overrides,
+  };
+}
+
+/**
+ * Spawns the real gateway process for an end-to-end test file: `gatewayEnv(label, overrides)`
+ * through `startGateway`. The one call each e2e file makes instead of repeating the setup.
+ */
+export function spawnGateway(label: string, overrides: Record<string, string | undefined> = {}, options: SpawnOptions = {}): Promise<GatewayProcess> {
+  return startGateway(gatewayEnv(label, overrides), options);
 }
 
 /**

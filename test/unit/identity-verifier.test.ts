@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityVerifier, IdentityVerificationError, type IdentityVerificationCode } from '../../gateway/auth/identity-verifier.js';
+import { createIdentityVerifier, IdentityVerificationError, type IdentityVerificationCode } from '@get2dial/identity-verifier';
 import { startApp, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
 import { call, makeTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';

@@ -16,6 +16,8 @@ export const IDENTITY_HEADERS = {
   role: 'x-g2d-role',
   nodeId: 'x-g2d-node-id',
   actingTenantId: 'x-g2d-acting-tenant-id',
+  /** RFC 8176 `amr` of the assertion, comma-separated (`pwd` or `pwd,otp`). */
+  authMethods: 'x-g2d-auth-methods',
 } as const;
 
 const PLAIN_HEADERS = [
@@ -26,6 +28,7 @@ const PLAIN_HEADERS = [
   IDENTITY_HEADERS.role,
   IDENTITY_HEADERS.nodeId,
   IDENTITY_HEADERS.actingTenantId,
+  IDENTITY_HEADERS.authMethods,
 ] as const;
 
 /** The assertion lifetime the gateway promises (SPEC §8: exp ≤ iat + 60 s). */
@@ -40,6 +43,11 @@ export type VerifiedIdentity =
       readonly role: string;
       /** Set when a platform admin acts in another tenant: the admin's home tenant (the one it acts from). */
       readonly actingTenantId?: string;
+      /**
+       * How the user authenticated (RFC 8176): `["pwd"]` or `["pwd","otp"]`. An assertion without
+       * `amr` (a gateway older than the second factor) reads as `["pwd"]`.
+       */
+      readonly amr: readonly string[];
       readonly expiresAt: number;
     }
   | { readonly kind: 'node'; readonly tenantId: string; readonly nodeId: string; readonly expiresAt: number }
@@ -123,7 +131,8 @@ export function createIdentityVerifier(source: KeySource & Partial<VerifierOptio
         throw classify(err);
       }
       const identity = toIdentity(payload);
-      const expected = expectedHeaders(identity);
+      // An assertion without `amr` comes from a gateway that sent no X-G2D-Auth-Methods either.
+      const expected = expectedHeaders(identity, payload.amr !== undefined);
       for (const name of PLAIN_HEADERS) {
         const got = plain.get(name);
         const want = expected[name];
@@ -180,6 +189,10 @@ function toIdentity(payload: JWTPayload): VerifiedIdentity {
   const kind = payload.kind;
   if (kind === 'user') {
     const actingTenantId = str(payload, 'act_tid', false);
+    const amr = payload.amr;
+    if (amr !== undefined && !(Array.isArray(amr) && amr.length > 0 && amr.every((m) => typeof m === 'string' && /^[a-z]{1,16}$/.test(m)))) {
+      throw new IdentityVerificationError('claims', 'identity assertion claim amr invalid');
+    }
     return {
       kind,
       tenantId: str(payload, 'tid', true) as string,
@@ -187,6 +200,7 @@ function toIdentity(payload: JWTPayload): VerifiedIdentity {
       email: str(payload, 'email', true) as string,
       role: str(payload, 'role', true) as string,
       ...(actingTenantId !== undefined ? { actingTenantId } : {}),
+      amr: amr === undefined ? ['pwd'] : [...(amr as string[])],
       expiresAt: exp,
     };
   }
@@ -200,7 +214,7 @@ function toIdentity(payload: JWTPayload): VerifiedIdentity {
 }
 
 /** What each plain header must be for this identity; `undefined` means "must be absent". */
-function expectedHeaders(identity: VerifiedIdentity): Record<(typeof PLAIN_HEADERS)[number], string | undefined> {
+function expectedHeaders(identity: VerifiedIdentity, hasAmr: boolean): Record<(typeof PLAIN_HEADERS)[number], string | undefined> {
   const h = IDENTITY_HEADERS;
   return {
     [h.auth]: identity.kind,
@@ -210,6 +224,7 @@ function expectedHeaders(identity: VerifiedIdentity): Record<(typeof PLAIN_HEADE
     [h.role]: identity.kind === 'user' ? identity.role : undefined,
     [h.nodeId]: identity.kind === 'node' ? identity.nodeId : undefined,
     [h.actingTenantId]: identity.kind === 'user' ? identity.actingTenantId : undefined,
+    [h.authMethods]: identity.kind === 'user' && hasAmr ? identity.amr.join(',') : undefined,
   };
 }
 

@@ -11,6 +11,11 @@ export type SessionVerdict = 'ok' | 'revoked' | 'stale' | 'disabled' | 'unknown_
 export interface SessionState {
   readonly verdict: SessionVerdict;
   readonly mustChangePassword: boolean;
+  /**
+   * The token's role is in AUTH_MFA_REQUIRED_ROLES and the user has no second factor yet: like
+   * `mustChangePassword`, the token is good only for `me`, the enrolment routes and `logout`.
+   */
+  readonly mfaEnrollmentRequired?: boolean;
 }
 
 export interface Sessions {
@@ -43,6 +48,8 @@ export interface SessionsOptions {
    * verifier already refuses longer-lived tokens, and Redis refuses an expiry past its range.
    */
   longestTokenSeconds?: number;
+  /** AUTH_MFA_REQUIRED_ROLES: roles whose users without a second factor get restricted tokens. */
+  mfaRequiredRoles?: readonly string[];
 }
 
 interface RevocationEntry {
@@ -54,6 +61,8 @@ interface RevocationEntry {
 interface UserStatus {
   disabled: boolean;
   mustChangePassword: boolean;
+  /** TOTP confirmed (fails open to true while Postgres is down, as the other status fields do). */
+  mfaEnabled: boolean;
   /** Milliseconds; tokens issued before it predate the last password change. */
   validAfter: number;
   exists: boolean;
@@ -64,12 +73,13 @@ const MAX_TTL_SECONDS = 30 * 86400 + 30;
 
 const OK: SessionState = Object.freeze({ verdict: 'ok', mustChangePassword: false });
 
-function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus): SessionState {
+function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus, mfaRoles: ReadonlySet<string>): SessionState {
   const mustChangePassword = status.mustChangePassword;
   if (rev.revoked) return { verdict: 'revoked', mustChangePassword };
   if (!status.exists) return { verdict: 'unknown_user', mustChangePassword };
   if (status.disabled) return { verdict: 'disabled', mustChangePassword };
   if (issuedAtMs(claims) < Math.max(rev.validAfter, status.validAfter)) return { verdict: 'stale', mustChangePassword };
+  if (!status.mfaEnabled && mfaRoles.has(claims.role)) return { verdict: 'ok', mustChangePassword, mfaEnrollmentRequired: true };
   return mustChangePassword ? { verdict: 'ok', mustChangePassword } : OK;
 }
 
@@ -89,6 +99,7 @@ export function createSessions(
   const revocationMs = options.revocationCacheMs ?? 2000;
   const statusMs = options.statusCacheMs ?? 4000;
   const longestTokenSeconds = options.longestTokenSeconds ?? MAX_TTL_SECONDS;
+  const mfaRoles: ReadonlySet<string> = new Set(options.mfaRequiredRoles ?? []);
   const revoked = new LRUCache<string, RevocationEntry>({ max: 50_000 });
   const statuses = new LRUCache<string, UserStatus & { at: number }>({ max: 50_000 });
   const { state, users, log } = deps;
@@ -164,21 +175,21 @@ export function createSessions(
     try {
       const row = await users.statusOf(userId);
       const entry = row
-        ? { disabled: row.status === 'disabled', mustChangePassword: row.mustChangePassword, validAfter: row.passwordChangedAt.getTime(), exists: true, at: now }
-        : { disabled: false, mustChangePassword: false, validAfter: 0, exists: false, at: now };
+        ? { disabled: row.status === 'disabled', mustChangePassword: row.mustChangePassword, mfaEnabled: row.mfaEnabled, validAfter: row.passwordChangedAt.getTime(), exists: true, at: now }
+        : { disabled: false, mustChangePassword: false, mfaEnabled: false, validAfter: 0, exists: false, at: now };
       if (epoch === startEpoch) statuses.set(userId, entry);
       return entry;
     } catch (err) {
       options.onFailOpen?.('postgres');
       warnFailOpen('postgres', err, 'user status check');
-      return hit ?? { disabled: false, mustChangePassword: false, validAfter: 0, exists: true };
+      return hit ?? { disabled: false, mustChangePassword: false, mfaEnabled: true, validAfter: 0, exists: true };
     }
   }
 
   return {
     async check(claims) {
       const [rev, status] = await Promise.all([revocationOf(claims), statusOf(claims.sub)]);
-      return verdictOf(claims, rev, status);
+      return verdictOf(claims, rev, status, mfaRoles);
     },
     checkCached(claims) {
       const now = clock.now();
@@ -186,7 +197,7 @@ export function createSessions(
       if (!rev || now - rev.at >= revocationMs) return null;
       const status = statuses.get(claims.sub);
       if (!status || now - status.at >= statusMs) return null;
-      return verdictOf(claims, rev, status);
+      return verdictOf(claims, rev, status, mfaRoles);
     },
     async revoke(claims) {
       const ttl = Math.max(1, Math.min(Math.ceil(claims.exp - clock.now() / 1000), longestTokenSeconds) + 60);

@@ -19,7 +19,8 @@ export type TokenFailure = 'malformed' | 'algorithm' | 'signature' | 'expired' |
 export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenFailure };
 
 export interface TokenService {
-  mint(subject: { userId: string; tenantId: string; email: string; role: Role }): Promise<MintedToken>;
+  /** `amr` (RFC 8176) defaults to `["pwd"]`. */
+  mint(subject: { userId: string; tenantId: string; email: string; role: Role; amr?: readonly string[] }): Promise<MintedToken>;
   /** Verifies signature and claims (docs/security-model.md). Never throws for a bad token. */
   verify(token: string): Promise<VerifyResult>;
   /** verify()'s answer for a token already verified and cached, at once; null when it must be verified. */
@@ -95,7 +96,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
   }
 
   return {
-    async mint({ userId, tenantId, email, role }) {
+    async mint({ userId, tenantId, email, role, amr = ['pwd'] }) {
       const nowMs = clock.now();
       const iat = Math.floor(nowMs / 1000);
       const exp = iat + config.ttlSeconds;
@@ -103,7 +104,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
       // seconds only, too coarse to tell a token minted just before a password change from one
       // minted just after it in the same second.
       const jti = uuidv7({ msecs: nowMs });
-      const token = await new SignJWT({ tid: tenantId, email, role })
+      const token = await new SignJWT({ tid: tenantId, email, role, amr: [...amr] })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(userId)
         .setIssuer(config.issuer)
@@ -112,7 +113,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
         .setExpirationTime(exp)
         .setJti(jti)
         .sign(await signingKey());
-      const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp };
+      const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp, amr: [...amr] };
       return { token, claims, expiresAt: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
     },
 
@@ -187,7 +188,7 @@ function checkLifetime(claims: TokenClaims, hasIat: boolean, nowSec: number, ttl
  * allows, so a password change invalidates it whenever it could predate the change.
  */
 function toClaims(payload: Record<string, unknown>, token: string, longestLifetime: number): TokenClaims | null {
-  const { tid, sub, email, role, jti, iat, exp } = payload;
+  const { tid, sub, email, role, jti, iat, exp, amr } = payload;
   if (typeof tid !== 'string' || !UUID_RE.test(tid)) return null;
   if (typeof sub !== 'string' || !UUID_RE.test(sub)) return null;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return null;
@@ -195,6 +196,8 @@ function toClaims(payload: Record<string, unknown>, token: string, longestLifeti
   if (typeof role !== 'string' || !ROLES.includes(role as Role)) return null;
   if (typeof email !== 'string' || !SAFE_TEXT.test(email)) return null;
   if (jti !== undefined && (typeof jti !== 'string' || !SAFE_TEXT.test(jti))) return null;
+  // RFC 8176 method names the gateway itself issues; anything else is not a token it minted.
+  if (amr !== undefined && !(Array.isArray(amr) && amr.length > 0 && amr.length <= 4 && amr.every((m) => m === 'pwd' || m === 'otp'))) return null;
   return {
     tid: tid.toLowerCase(),
     sub: sub.toLowerCase(),
@@ -206,6 +209,7 @@ function toClaims(payload: Record<string, unknown>, token: string, longestLifeti
     jti: typeof jti === 'string' ? jti : createHash('sha256').update(token.slice(0, token.lastIndexOf('.'))).digest('base64url').slice(0, 32),
     iat: typeof iat === 'number' ? iat : exp - longestLifetime,
     exp,
+    ...(amr !== undefined ? { amr: amr as string[] } : {}),
   };
 }
 

@@ -14,6 +14,8 @@ export interface UserIdentity {
   /** Token expiry, seconds since the epoch. */
   readonly exp: number;
   readonly iat: number;
+  /** How the user authenticated (RFC 8176 `amr`): `["pwd"]` or `["pwd","otp"]`. */
+  readonly amr?: readonly string[];
   /** The session the token belongs to (claim `sid`), when it carries one. */
   readonly sid?: string;
 }
@@ -43,4 +45,6 @@ export interface TokenClaims {
   readonly exp: number;
   /** Session id; tokens minted before sessions existed have none. */
   readonly sid?: string;
+  /** RFC 8176 authentication methods; absent on tokens minted before the second factor (read as `["pwd"]`). */
+  readonly amr?: readonly string[];
 }

@@ -8,6 +8,8 @@ export interface AuthenticatedUser {
   readonly claims: TokenClaims;
   readonly token: string;
   readonly mustChangePassword: boolean;
+  /** A role in AUTH_MFA_REQUIRED_ROLES without a second factor: only `me`, MFA enrolment and `logout`. */
+  readonly mfaEnrollmentRequired: boolean;
 }
 
 export interface UserAuthenticator {
@@ -42,6 +44,9 @@ export function upgradeToken(req: IncomingMessage, query: URLSearchParams): stri
   return header;
 }
 
+/** RFC 8176 `amr` of a token minted before the second factor existed: the password alone. */
+const PASSWORD_ONLY: readonly string[] = Object.freeze(['pwd']);
+
 export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): UserIdentity {
   return {
     kind: 'user',
@@ -53,6 +58,7 @@ export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): User
     jti: claims.jti,
     exp: claims.exp,
     iat: claims.iat,
+    amr: claims.amr ?? PASSWORD_ONLY,
     ...(claims.sid !== undefined ? { sid: claims.sid } : {}),
   };
 }
@@ -69,7 +75,7 @@ export function createUserAuthenticator(deps: {
       onFailure?.(session.verdict);
       return null;
     }
-    return { claims, token, mustChangePassword: session.mustChangePassword };
+    return { claims, token, mustChangePassword: session.mustChangePassword, mfaEnrollmentRequired: session.mfaEnrollmentRequired === true };
   };
   const refuse = (reason: TokenFailure): null => {
     onFailure?.(reason);

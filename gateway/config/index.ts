@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { DEFAULT_PROXY_ROUTES, GATEWAY_ROUTES, isHttpUrl, loadRoutesFile } from './routes.js';
 import { Reader, type Env } from './reader.js';
-import type { Config, DatabaseConfig, RedisConfig } from './types.js';
+import { ROLES, type Config, type DatabaseConfig, type MfaConfig, type RedisConfig, type Role } from './types.js';
 
 export type { Config, RouteDef, Role, AuthKind } from './types.js';
 export { ROLES } from './types.js';
@@ -163,9 +163,29 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
       ticketTtlSeconds: r.int('WS_TICKET_TTL_SECONDS', 30, 1, 30),
     },
     nodeKeyRotationGraceSeconds: r.int('NODE_KEY_ROTATION_GRACE_SECONDS', 300, 0, 86_400),
+    mfa: readMfa(r, env, production),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+function readMfa(r: Reader, env: Env, production: boolean): MfaConfig {
+  // Set but empty means "no role requires MFA"; unset means the default.
+  const raw = env.AUTH_MFA_REQUIRED_ROLES;
+  const names = raw === undefined ? ['platform_admin'] : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const requiredRoles: Role[] = [];
+  for (const name of names) {
+    if (ROLES.includes(name as Role)) requiredRoles.push(name as Role);
+    else r.problem(`AUTH_MFA_REQUIRED_ROLES: "${name}" is not a role (${ROLES.join(', ')})`);
+  }
+  const encryptionKey = r.secret('AUTH_MFA_ENCRYPTION_KEY');
+  const previous = (r.secret('AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const [name, value] of [['AUTH_MFA_ENCRYPTION_KEY', encryptionKey], ...previous.map((v) => ['AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS', v] as const)] as const) {
+    if (value === null) continue;
+    if (Buffer.byteLength(value) < 32) r.problem(`${name}: every key must be at least 32 bytes (openssl rand -hex 32)`);
+    else if (production && PLACEHOLDER_RE.test(value)) r.problem(`${name}: still the example placeholder; generate one (openssl rand -hex 32)`);
+  }
+  return { requiredRoles: [...new Set(requiredRoles)], encryptionKey, previousEncryptionKeys: previous };
 }
 
 function readDatabase(r: Reader, env: Env): DatabaseConfig {

@@ -113,6 +113,17 @@ export interface Config {
   readonly websocket: WebSocketAuthConfig;
   /** NODE_KEY_ROTATION_GRACE_SECONDS: how long the previous node key keeps working after a rotation. */
   readonly nodeKeyRotationGraceSeconds: number;
+  /** The second factor (docs/_incoming/mfa.md). */
+  readonly mfa: MfaConfig;
+}
+
+export interface MfaConfig {
+  /** AUTH_MFA_REQUIRED_ROLES (default `platform_admin`; empty: none). */
+  readonly requiredRoles: readonly Role[];
+  /** AUTH_MFA_ENCRYPTION_KEY(_FILE); null: generated in development, refused in production once a user has MFA. */
+  readonly encryptionKey: string | null;
+  /** AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS(_FILE): older keys, decrypt only. */
+  readonly previousEncryptionKeys: readonly string[];
 }
 
 export interface WebSocketAuthConfig {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Lockout } from '../auth/lockout.js';
+import type { MfaService } from '../auth/mfa.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { UserAuthenticator } from '../auth/user-auth.js';
@@ -35,6 +36,8 @@ export interface AuthRouteDeps {
   readonly sessions: Sessions;
   readonly userAuth: UserAuthenticator;
   readonly lockout: Lockout;
+  /** The second factor (enrolment, code checks, login challenges). */
+  readonly mfa: MfaService;
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly log: Logger;

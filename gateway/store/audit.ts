@@ -12,7 +12,11 @@ export type AuditEventName =
   | 'node_registered'
   | 'node_key_rotated'
   | 'node_revoked'
-  | 'node_auth_failure';
+  | 'node_auth_failure'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'mfa_failure'
+  | 'recovery_code_used';
 
 export interface AuditEvent {
   readonly event: AuditEventName;

@@ -12,6 +12,7 @@ const SPEC_TABLE: [keyof typeof ERRORS, number, string][] = [
   ['ACCOUNT_DISABLED', 403, 'account disabled'],
   ['FORBIDDEN', 403, 'forbidden'],
   ['PASSWORD_CHANGE_REQUIRED', 403, 'password change required'],
+  ['MFA_ENROLLMENT_REQUIRED', 403, 'mfa enrollment required'],
   ['TOO_MANY_REQUESTS', 429, 'too many requests'],
   ['NOT_FOUND', 404, 'not found'],
   ['SERVICE_UNAVAILABLE', 503, 'service unavailable'],

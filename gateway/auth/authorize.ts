@@ -33,7 +33,7 @@ export interface AuthorizerDeps {
   readonly sessions?: Pick<Sessions, 'check'>;
   /** WS_QUERY_TOKEN: whether `?token=` is accepted on upgrades (default true). */
   readonly queryToken?: boolean;
-  /** Forced node identity (SPEC §6): throws 403 when the request names another tenant or node. */
+  /** Forced node identity (docs/security-model.md): throws 403 when the request names another tenant or node. */
   readonly nodeScope?: (ctx: RequestContext, node: NodeIdentity) => void;
   /** A node credential was refused: not shaped like a key (`malformed`) or no such active key (`key`). */
   readonly onNodeFailure?: (reason: 'malformed' | 'key') => void;
@@ -44,7 +44,7 @@ export interface AuthorizerDeps {
 const PUBLIC: Identity = Object.freeze({ kind: 'public' });
 
 /**
- * Authenticates and authorizes every proxied request (SPEC §6): user routes by JWT (the
+ * Authenticates and authorizes every proxied request (docs/security-model.md): user routes by JWT (the
  * `?token=` form only on WebSocket routes), node routes by raw API key, public routes as
  * `public`. Then tenant scope and route roles. Nothing reaches an upstream unless this returns.
  */
@@ -68,7 +68,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     } else if (ctx.query.has('ticket')) {
       throw new GatewayError('INVALID_QUERY', { publicMessage: 'ticket is accepted only on websocket upgrades' });
     } else token = bearerToken(ctx.req);
-    // Synchronous while everything it needs is cached (the proxied hot path, issue 6); the same
+    // Synchronous while everything it needs is cached (the proxied hot path, bench/README.md); the same
     // checks in the same order either way.
     const user = deps.users.authenticate(token);
     return user instanceof Promise ? user.then((u) => admitUser(ctx, u)) : admitUser(ctx, user);
@@ -134,7 +134,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     return identity;
   }
 
-  // SPEC §10 fault decision: the node per-IP throttle lives in Redis. Node keys are 256-bit random
+  // Fault decision (docs/operations.md): the node per-IP throttle lives in Redis. Node keys are 256-bit random
   // secrets, so the throttle sheds load rather than guards against guessing; while Redis is down it
   // fails open (counted) and edge nodes keep working, as user tokens do. Logins still answer 503.
   async function throttleFailOpen(step: () => Promise<void>): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * The public verifier upstream teams import (`get2dial-gateway/verifier`, SPEC §8). It turns the
+ * The public verifier upstream teams import (`get2dial-gateway/verifier`, docs/upstream-integration.md). It turns the
  * gateway's identity headers into a trusted identity: the `X-G2D-Identity` assertion must be an
  * EdDSA JWS from a key in the gateway's JWKS, and every plain `X-G2D-*` header must agree exactly
  * with it. Standalone on purpose: it imports jose and nothing else from the gateway.
@@ -31,7 +31,7 @@ const PLAIN_HEADERS = [
   IDENTITY_HEADERS.authMethods,
 ] as const;
 
-/** The assertion lifetime the gateway promises (SPEC §8: exp ≤ iat + 60 s). */
+/** The assertion lifetime the gateway promises (docs/upstream-integration.md: exp ≤ iat + 60 s). */
 const MAX_LIFETIME_SECONDS = 60;
 
 export type VerifiedIdentity =
@@ -91,7 +91,7 @@ type KeySet = ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRem
  * Creates a verifier from the gateway's JWKS URL (fetched with a cache and a cooldown, refetched
  * when an unknown `kid` shows up, so key rotation needs no restart) or from a fixed list of public
  * keys (JWK objects or SPKI PEM strings). Only EdDSA is accepted.
- * Options may be passed in the first argument (`{ jwksUrl, audience }`, as SPEC §8 shows) or the second.
+ * Options may be passed in the first argument (`{ jwksUrl, audience }`, as docs/upstream-integration.md shows) or the second.
  */
 export function createIdentityVerifier(source: KeySource & Partial<VerifierOptions>, options?: VerifierOptions): IdentityVerifier {
   const audience = options?.audience ?? source.audience;

@@ -4,10 +4,10 @@ import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../clock.js';
 import type { Identity } from './types.js';
 
-/** `iss` of every identity assertion (SPEC §8); the verifier checks it. */
+/** `iss` of every identity assertion (docs/upstream-integration.md); the verifier checks it. */
 export const IDENTITY_ISSUER = 'get2dial-gateway';
 
-/** SPEC §8 caps the assertion lifetime at 60 s. */
+/** docs/upstream-integration.md caps the assertion lifetime at 60 s. */
 const MAX_TTL_SECONDS = 60;
 /** A cached assertion is reused only while it has more than this left, so upstreams never see a nearly-dead one. */
 const REUSE_MIN_REMAINING_SECONDS = 30;
@@ -18,7 +18,7 @@ export interface IdentitySignerOptions {
   /** Older public keys (SPKI PEM or JWK JSON) still published in the JWKS during a rotation. */
   readonly previousPublicKeys?: readonly string[];
   readonly audience: string;
-  /** Assertion lifetime; clamped to 60 s (SPEC §8). */
+  /** Assertion lifetime; clamped to 60 s (docs/upstream-integration.md). */
   readonly ttlSeconds?: number;
   readonly clock?: Clock;
   /** Distinct identities whose assertion is kept for reuse (bounded LRU). */
@@ -39,7 +39,7 @@ export interface JwkSet {
 export interface IdentitySigner {
   /** RFC 7638 thumbprint of the current public key; the `kid` of every assertion. */
   readonly kid: string;
-  /** A compact JWS asserting `identity` for upstreams (SPEC §8); reused while > 30 s of life remain. */
+  /** A compact JWS asserting `identity` for upstreams (docs/upstream-integration.md); reused while > 30 s of life remain. */
   sign(identity: Identity): Promise<string>;
   /** The JWKS served at `/.well-known/jwks.json`: the current key, then the previous ones. */
   jwks(): JwkSet;
@@ -51,7 +51,7 @@ interface CachedAssertion {
 }
 
 /**
- * Creates the identity signer (SPEC §8, the Pomerium habit: an asymmetric assertion upstreams
+ * Creates the identity signer (docs/upstream-integration.md, the Pomerium habit: an asymmetric assertion upstreams
  * verify against a JWKS). Keys are parsed and imported once here; a bad key fails at start with a
  * message naming the variable. Assertions are EdDSA compact JWS with `kid` = RFC 7638 thumbprint,
  * cached per identity (bounded LRU) and reused while they have more than 30 s left: signing costs
@@ -116,7 +116,7 @@ function claimsOf(identity: Identity): Record<string, string | string[]> {
         // RFC 8176 authentication methods: upstreams may demand `otp` for sensitive operations.
         amr: [...(identity.amr ?? ['pwd'])],
       };
-      // A platform admin acting in another tenant (SPEC §6): the home tenant travels as act_tid.
+      // A platform admin acting in another tenant (docs/security-model.md): the home tenant travels as act_tid.
       if (identity.homeTenantId !== identity.tenantId) claims.act_tid = identity.homeTenantId;
       return claims;
     }

@@ -1,6 +1,6 @@
 import type { Role } from '../config/types.js';
 
-/** A user authenticated by a gateway-minted JWT (SPEC §5, §6). */
+/** A user authenticated by a gateway-minted JWT (docs/api.md). */
 export interface UserIdentity {
   readonly kind: 'user';
   /** The tenant the request acts in: `tid`, or the `?tenant_id=` of a platform admin. */
@@ -20,7 +20,7 @@ export interface UserIdentity {
   readonly sid?: string;
 }
 
-/** An edge node authenticated by its raw API key (SPEC §6). */
+/** An edge node authenticated by its raw API key (docs/security-model.md). */
 export interface NodeIdentity {
   readonly kind: 'node';
   readonly tenantId: string;
@@ -34,7 +34,7 @@ export interface PublicIdentity {
 
 export type Identity = UserIdentity | NodeIdentity | PublicIdentity;
 
-/** Verified JWT claims (SPEC §5). */
+/** Verified JWT claims (docs/api.md). */
 export interface TokenClaims {
   readonly tid: string;
   readonly sub: string;

@@ -15,8 +15,8 @@ export interface AuthenticatedUser {
 export interface UserAuthenticator {
   /**
    * Verifies the bearer token and its session state. `null` means "not authenticated" (401);
-   * a throw means a dependency broke (STYLE habit 3). Answers at once (no promise) when the token
-   * and both session answers are cached: the proxied hot path (issue 6); `await` either way.
+   * a throw means a dependency broke. Answers at once (no promise) when the token
+   * and both session answers are cached: the proxied hot path (bench/README.md); `await` either way.
    */
   authenticate(token: string | null): AuthenticatedUser | null | Promise<AuthenticatedUser | null>;
 }
@@ -30,7 +30,7 @@ export function bearerToken(req: IncomingMessage): string | null {
 }
 
 /**
- * The token for a WebSocket upgrade (SPEC §6): `?token=` (browsers cannot set headers on the
+ * The token for a WebSocket upgrade (docs/security-model.md): `?token=` (browsers cannot set headers on the
  * upgrade) or the Authorization header. More than one token is ambiguous and refused.
  */
 export function upgradeToken(req: IncomingMessage, query: URLSearchParams): string | null {
@@ -94,7 +94,7 @@ export function createUserAuthenticator(deps: {
         return null;
       }
       // The same checks as the slow path, from the same caches: a cached token still has its
-      // revocation and user status consulted (SPEC §6), just without a promise when both are fresh.
+      // revocation and user status consulted (docs/security-model.md), just without a promise when both are fresh.
       const cached = tokens.verifyCached(token);
       if (cached === null) return authenticate(token);
       if (!cached.ok) return refuse(cached.reason);
@@ -105,7 +105,7 @@ export function createUserAuthenticator(deps: {
   };
 }
 
-/** Throws the SPEC §4 401 when a user route has no valid token. */
+/** Throws the 401 of docs/api.md when a user route has no valid token. */
 export async function requireUser(auth: UserAuthenticator, token: string | null): Promise<AuthenticatedUser> {
   const user = await auth.authenticate(token);
   if (!user) throw new GatewayError('UNAUTHENTICATED');

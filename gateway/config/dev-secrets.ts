@@ -46,7 +46,7 @@ export async function resolveDevSecrets(config: Config, options: DevSecretsOptio
   const stored = readStored(file);
   let changed = false;
   if (needJwt && !stored.AUTH_JWT_SECRET) {
-    // 48 random bytes: well over the 32 bytes SPEC §2 asks of an HS256 key.
+    // 48 random bytes: well over the 32 bytes docs/configuration.md asks of an HS256 key.
     stored.AUTH_JWT_SECRET = randomBytes(48).toString('base64url');
     changed = true;
   }

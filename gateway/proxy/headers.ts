@@ -25,7 +25,7 @@ const FORWARDED: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-
 
 /**
  * `x-g2d-`, `x_g2d_`, `x-g2d_`, `x_g2d-` in any case: servers that fold `_` into `-` (CGI, some
- * frameworks) would otherwise hand a spoofed identity header to the upstream. SPEC §8.
+ * frameworks) would otherwise hand a spoofed identity header to the upstream. docs/upstream-integration.md.
  */
 function isG2dHeader(name: string): boolean {
   if (name.length < 6) return false;
@@ -77,7 +77,7 @@ function stripV4Mapped(ip: string): string {
 }
 
 /**
- * The header set the upstream receives (STYLE habit 6, SPEC §7/§8): copy the client's headers
+ * The header set the upstream receives (docs/api.md, docs/upstream-integration.md): copy the client's headers
  * minus hop-by-hop ones, names listed in `Connection`, every `x-g2d-*` spelling, `authorization`
  * on user/node requests (tokens and node keys never go upstream) and forwarding headers from
  * untrusted peers; THEN add the gateway's own, so no client header can remove or replace them.
@@ -87,7 +87,7 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): Record<string,
   const src = req.headers;
   const drop = nominated(src.connection);
   // On public routes a foreign credential passes, but never the gateway's own: edge nodes send
-  // their key everywhere (edge/health too), browsers their JWT (SPEC §6: keys never go upstream).
+  // their key everywhere (edge/health too), browsers their JWT (docs/security-model.md: keys never go upstream).
   const dropAuthorization = identity.kind !== 'public' || isGatewayCredential(src.authorization);
   const out: Record<string, string | string[]> = {};
   for (const name in src) {
@@ -124,7 +124,7 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): Record<string,
     out[h.email] = identity.email;
     out[h.role] = identity.role;
     out[h.authMethods] = (identity.amr ?? ['pwd']).join(',');
-    // SPEC §6: a platform admin acting cross-tenant; the header carries the admin's HOME tenant.
+    // docs/security-model.md: a platform admin acting cross-tenant; the header carries the admin's HOME tenant.
     if (identity.homeTenantId !== identity.tenantId) out[h.actingTenantId] = identity.homeTenantId;
   } else if (identity.kind === 'node') {
     out[h.tenantId] = identity.tenantId;

@@ -34,7 +34,7 @@ export interface AuditLog {
   record(event: AuditEvent): Promise<void>;
 }
 
-/** Audit trail (SPEC §3, §10): every auth event goes to Postgres and to the log. */
+/** Audit trail (docs/security-model.md, docs/operations.md): every auth event goes to Postgres and to the log. */
 export function createAuditLog(db: Pick<Db, 'query'>, log: Logger): AuditLog {
   return {
     async record(e) {

@@ -69,7 +69,7 @@ export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Emails are matched trimmed and case-insensitively (SPEC §5). */
+/** Emails are matched trimmed and case-insensitively (docs/api.md). */
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -88,7 +88,7 @@ export interface UserStore {
   statusOf(id: string): Promise<{ status: 'active' | 'disabled'; mustChangePassword: boolean; passwordChangedAt: Date; mfaEnabled: boolean } | null>;
 }
 
-/** Users (SPEC §3). The Platform flag is copied from the tenant so the CHECK can hold declaratively. */
+/** Users (docs/security-model.md). The Platform flag is copied from the tenant so the CHECK can hold declaratively. */
 export function createUserStore(db: Pick<Db, 'query'>): UserStore {
   const one = async (sql: string, params: unknown[]) => {
     const { rows } = await db.query<UserRow>(sql, params);

@@ -6,7 +6,7 @@ import { loadConfig } from '../../gateway/config/index.js';
 import { resolveDevSecrets } from '../../gateway/config/dev-secrets.js';
 import { generateSigningKey } from '../../gateway/auth/identity.js';
 
-describe('resolveDevSecrets (SPEC §1, §2: generated in dev, kept under the data dir)', () => {
+describe('resolveDevSecrets (docs/configuration.md: generated in dev, kept under the data dir)', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'g2d-secrets-'));

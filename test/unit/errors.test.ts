@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ERRORS, GatewayError, toGatewayError, unavailable } from '../../gateway/errors.js';
 
-// SPEC §4 as a table: every documented case keeps its exact status and message.
+// The error table of docs/api.md: every documented case keeps its exact status and message.
 const SPEC_TABLE: [keyof typeof ERRORS, number, string][] = [
   ['INVALID_BODY', 400, 'invalid request body'],
   ['BODY_TOO_LARGE', 413, 'request body too large'],

@@ -21,6 +21,8 @@ const prefix = `${inject('redisPrefix')}mfa:`;
 let a: GatewayProcess;
 let b: GatewayProcess;
 let upstream: TestUpstream;
+/** One identity key for both instances (started together, they would each generate a dev key). */
+let signingKey: string;
 
 const env = () => ({
   DATABASE_URL: inject('databaseUrl'),
@@ -32,10 +34,12 @@ const env = () => ({
   AUTH_LOGIN_IP_LIMIT: '100000',
   AUTH_LOCKOUT_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
   UPSTREAM_URL: upstream.url,
+  IDENTITY_SIGNING_KEY: signingKey,
 });
 
 beforeAll(async () => {
   upstream = await startTestUpstream();
+  signingKey = (await generateSigningKey()).privatePem;
   [a, b] = await Promise.all([startGateway(env()), startGateway(env())]);
 });
 
@@ -293,8 +297,7 @@ describe('cli user mfa-reset and the production start check', () => {
 
   it('production refuses to start without AUTH_MFA_ENCRYPTION_KEY once a user has MFA', async () => {
     await enrolled();
-    const { privatePem } = await generateSigningKey();
-    const started = startGateway({ ...env(), NODE_ENV: 'production', AUTH_MFA_ENCRYPTION_KEY: undefined, IDENTITY_SIGNING_KEY: privatePem }, { timeoutMs: 15_000 });
+    const started = startGateway({ ...env(), NODE_ENV: 'production', AUTH_MFA_ENCRYPTION_KEY: undefined }, { timeoutMs: 15_000 });
     await expect(started).rejects.toThrow(/AUTH_MFA_ENCRYPTION_KEY is required/);
   });
 });

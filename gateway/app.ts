@@ -2,6 +2,7 @@
  * Composition root (config → store → auth → routes/proxy → server → main). Wiring only:
  * every piece is created by its own factory and handed what it needs.
  */
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -50,6 +51,10 @@ import { createLoginRoute } from './routes/login.js';
 import { createMeRoutes } from './routes/me.js';
 import { createBootstrapRoute } from './routes/bootstrap.js';
 import { createWsTicketRoute } from './routes/ws-ticket.js';
+import { createMfaRoutes } from './routes/mfa.js';
+import { createMfaService } from './auth/mfa.js';
+import { createSecretBox } from './auth/mfa-crypto.js';
+import { createMfaStore } from './store/mfa.js';
 import { createNodeKeyAuthenticator, type NodeKeyAuthenticator } from './auth/node-keys.js';
 import { enforceNodeScope } from './auth/node-scope.js';
 import { createNodeKeyDeriver } from './auth/node-key-rotation.js';
@@ -144,6 +149,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       onFailOpen: (dep) => metrics.failOpen(dep),
       pushUp: () => push.connected(),
       longestTokenSeconds: config.jwt.ttlSeconds + config.jwt.clockToleranceSeconds,
+      mfaRequiredRoles: config.mfa.requiredRoles,
     });
   push.attach(sessions);
   const activity = createSessionActivity({ store: sessionStore, log, clock });
@@ -152,6 +158,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const announce = (event: RevocationEvent) => push.announce(event);
   const sessionService = createSessionService({ store: sessionStore, users, tokens, audit, clock, log, config: config.sessions, accessTtlSeconds: config.jwt.ttlSeconds, announce });
   const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
+  const mfaStore = createMfaStore(db);
+  const mfa = createMfaService({ store: mfaStore, box: createSecretBox(await mfaKeyOf(config, log, mfaStore), config.mfa.previousEncryptionKeys), state, clock });
   const authRouteDeps: AuthRouteDeps = {
     config,
     db,
@@ -165,6 +173,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     announce,
     userAuth,
     lockout,
+    mfa,
     audit,
     clock,
     log,
@@ -181,6 +190,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     createLoginRoute(authRouteDeps),
     createMeRoutes(authRouteDeps),
     createSessionRoutes(authRouteDeps),
+    createMfaRoutes(authRouteDeps),
     createBootstrapRoute(authRouteDeps),
     createWsTicketRoute({ userAuth, tickets, tenantScope }),
   ];
@@ -361,6 +371,24 @@ function createStateStore(config: Config, log: Logger, clock: Clock, metrics: Ga
   if (config.production) throw new Error('createApp: Redis is required in production');
   log.warn('no REDIS_URL: lockout, throttles and revocation are kept in process memory (single instance only)');
   return { state: createMemoryStateStore(clock), client: null };
+}
+
+/**
+ * AUTH_MFA_ENCRYPTION_KEY. Production without it starts only while no user has MFA (then the
+ * enrolment routes answer 503); outside production an ephemeral key stands in (the quickstart
+ * keeps a generated one in its data directory instead), and secrets sealed with it do not survive
+ * a restart.
+ */
+async function mfaKeyOf(config: Config, log: Logger, store: { countEnabled(): Promise<number> }): Promise<string | null> {
+  if (config.mfa.encryptionKey !== null) return config.mfa.encryptionKey;
+  if (config.production) {
+    const enrolled = await store.countEnabled();
+    if (enrolled > 0) throw new Error(`createApp: AUTH_MFA_ENCRYPTION_KEY is required: ${enrolled} user(s) have MFA enabled`);
+    log.warn('no AUTH_MFA_ENCRYPTION_KEY: MFA enrolment answers 503 until one is configured');
+    return null;
+  }
+  log.warn('no AUTH_MFA_ENCRYPTION_KEY: TOTP secrets are sealed with an ephemeral dev key and stop opening after a restart');
+  return randomBytes(32).toString('base64url');
 }
 
 /**

@@ -23,6 +23,8 @@ export const ERRORS = {
   ACCOUNT_DISABLED: { status: 403, message: 'account disabled' },
   FORBIDDEN: { status: 403, message: 'forbidden' },
   PASSWORD_CHANGE_REQUIRED: { status: 403, message: 'password change required' },
+  /** A role in AUTH_MFA_REQUIRED_ROLES without a second factor, outside `me`, enrolment and `logout`. */
+  MFA_ENROLLMENT_REQUIRED: { status: 403, message: 'mfa enrollment required' },
   NOT_FOUND: { status: 404, message: 'not found' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
   CONFLICT: { status: 409, message: 'conflict' },

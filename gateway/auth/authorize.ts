@@ -78,6 +78,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
   function admitUser(ctx: RequestContext, user: AuthenticatedUser | null): UserIdentity | Promise<UserIdentity> {
     if (!user) throw new GatewayError('UNAUTHENTICATED');
     if (user.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
+    if (user.mfaEnrollmentRequired) throw new GatewayError('MFA_ENROLLMENT_REQUIRED');
     const identity = toUserIdentity(user.claims);
     // No query, nothing to scope: scopeTenant would return the identity unchanged.
     if (ctx.rawQuery === '') return allowRole(ctx, identity);
@@ -122,6 +123,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     const state = await deps.sessions.check(grant.claims);
     if (state.verdict !== 'ok') throw new GatewayError('UNAUTHENTICATED', { detail: `ticket's token ${state.verdict}` });
     if (state.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
+    if (state.mfaEnrollmentRequired) throw new GatewayError('MFA_ENROLLMENT_REQUIRED');
     const identity = toUserIdentity(grant.claims, grant.tenantId);
     checkBoundTenant(ctx, identity);
     return allowRole(ctx, identity);

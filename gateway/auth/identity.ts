@@ -114,16 +114,18 @@ export async function createIdentitySigner(options: IdentitySignerOptions): Prom
   };
 }
 
-/** The assertion's claims (docs/upstream-integration.md): `kind`, `tid`, `sub`, and `role`/`email`(/`act_tid`) or `nid`. */
-function claimsOf(identity: Identity): Record<string, string> {
+/** The assertion claims (docs/upstream-integration.md): `kind`, `tid`, `sub`, and `role`/`email`/`amr`(/`act_tid`) or `nid`. */
+function claimsOf(identity: Identity): Record<string, string | string[]> {
   switch (identity.kind) {
     case 'user': {
-      const claims: Record<string, string> = {
+      const claims: Record<string, string | string[]> = {
         kind: 'user',
         tid: identity.tenantId,
         sub: identity.userId,
         role: identity.role,
         email: identity.email,
+        // RFC 8176 authentication methods: upstreams may demand `otp` for sensitive operations.
+        amr: [...(identity.amr ?? ['pwd'])],
       };
       // A platform admin acting in another tenant (docs/api.md): the home tenant travels as act_tid.
       if (identity.homeTenantId !== identity.tenantId) claims.act_tid = identity.homeTenantId;
@@ -139,7 +141,7 @@ function claimsOf(identity: Identity): Record<string, string> {
 function cacheKey(identity: Identity): string {
   switch (identity.kind) {
     case 'user':
-      return `u\n${identity.tenantId}\n${identity.userId}\n${identity.role}\n${identity.email}\n${identity.homeTenantId}`;
+      return `u\n${identity.tenantId}\n${identity.userId}\n${identity.role}\n${identity.email}\n${identity.homeTenantId}\n${(identity.amr ?? ['pwd']).join(',')}`;
     case 'node':
       return `n\n${identity.tenantId}\n${identity.nodeId}`;
     case 'public':

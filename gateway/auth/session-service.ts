@@ -36,7 +36,8 @@ export interface RequestMeta {
 
 export interface SessionService {
   /** Opens a session for a user who just authenticated and mints its first access token (with `sid`). */
-  open(user: User, meta: RequestMeta): Promise<Issued>;
+  /** Opens a session for a login; `amr` (RFC 8176) is kept with it, so refreshed tokens say how the user signed in. */
+  open(user: User, meta: RequestMeta, amr?: readonly string[]): Promise<Issued>;
   /**
    * Rotates a refresh token: the login response shape with new tokens, or 401 INVALID_REFRESH_TOKEN.
    * A spent token presented again revokes its whole session everywhere (audit `refresh_reuse`).
@@ -72,7 +73,7 @@ export function createSessionService(deps: {
   const refreshEnd = (now: number, sessionEnd: Date) => new Date(Math.min(now + config.refreshTtlSeconds * 1000, sessionEnd.getTime()));
 
   async function mintFor(user: User, session: SessionRow, raw: string): Promise<Issued> {
-    const minted = await tokens.mint({ userId: user.id, tenantId: user.tenantId, email: user.email, role: user.role, sessionId: session.id });
+    const minted = await tokens.mint({ userId: user.id, tenantId: user.tenantId, email: user.email, role: user.role, sessionId: session.id, amr: session.amr });
     return {
       token: minted.token,
       expiresAt: minted.expiresAt,
@@ -84,7 +85,7 @@ export function createSessionService(deps: {
   const invalid = () => new GatewayError('INVALID_REFRESH_TOKEN');
 
   return {
-    async open(user, meta) {
+    async open(user, meta, amr = ['pwd']) {
       const now = clock.now();
       const expiresAt = new Date(now + config.maxSeconds * 1000);
       const { raw, hash } = generateRefreshToken();
@@ -97,6 +98,7 @@ export function createSessionService(deps: {
         createdAt: new Date(now),
         expiresAt,
         refreshExpiresAt: refreshEnd(now, expiresAt),
+        amr,
       });
       return mintFor(user, session, raw);
     },

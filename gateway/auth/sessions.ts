@@ -13,6 +13,11 @@ export type SessionVerdict = 'ok' | 'revoked' | 'stale' | 'disabled' | 'unknown_
 export interface SessionState {
   readonly verdict: SessionVerdict;
   readonly mustChangePassword: boolean;
+  /**
+   * The token's role is in AUTH_MFA_REQUIRED_ROLES and the user has no second factor yet: like
+   * `mustChangePassword`, the token is good only for `me`, the enrolment routes and `logout`.
+   */
+  readonly mfaEnrollmentRequired?: boolean;
 }
 
 export interface Sessions {
@@ -56,6 +61,8 @@ export interface SessionsOptions {
    * verifier already refuses longer-lived tokens, and Redis refuses an expiry past its range.
    */
   longestTokenSeconds?: number;
+  /** AUTH_MFA_REQUIRED_ROLES: roles whose users without a second factor get restricted tokens. */
+  mfaRequiredRoles?: readonly string[];
 }
 
 interface RevocationEntry {
@@ -67,6 +74,8 @@ interface RevocationEntry {
 interface UserStatus {
   disabled: boolean;
   mustChangePassword: boolean;
+  /** TOTP confirmed (fails open to true while Postgres is down, as the other status fields do). */
+  mfaEnabled: boolean;
   /** Milliseconds; tokens issued before it predate the last password change. */
   validAfter: number;
   exists: boolean;
@@ -85,12 +94,13 @@ interface SessionEntry {
 const OK: SessionState = Object.freeze({ verdict: 'ok', mustChangePassword: false });
 const NO_SESSION: SessionEntry = Object.freeze({ revoked: false, expiresAt: Infinity, at: Infinity });
 
-function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus, session: SessionEntry, now: number): SessionState {
+function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus, session: SessionEntry, now: number, mfaRoles: ReadonlySet<string>): SessionState {
   const mustChangePassword = status.mustChangePassword;
   if (rev.revoked || session.revoked || session.expiresAt <= now) return { verdict: 'revoked', mustChangePassword };
   if (!status.exists) return { verdict: 'unknown_user', mustChangePassword };
   if (status.disabled) return { verdict: 'disabled', mustChangePassword };
   if (issuedAtMs(claims) < Math.max(rev.validAfter, status.validAfter)) return { verdict: 'stale', mustChangePassword };
+  if (!status.mfaEnabled && mfaRoles.has(claims.role)) return { verdict: 'ok', mustChangePassword, mfaEnrollmentRequired: true };
   return mustChangePassword ? { verdict: 'ok', mustChangePassword } : OK;
 }
 
@@ -115,6 +125,7 @@ export function createSessions(
   const revocationLife = () => (pushUp() ? Math.max(pushedMs, shortRevocationMs) : shortRevocationMs);
   const statusLife = () => (pushUp() ? Math.max(pushedMs, shortStatusMs) : shortStatusMs);
   const longestTokenSeconds = options.longestTokenSeconds ?? MAX_TTL_SECONDS;
+  const mfaRoles: ReadonlySet<string> = new Set(options.mfaRequiredRoles ?? []);
   const revoked = new LRUCache<string, RevocationEntry>({ max: 50_000 });
   const statuses = new LRUCache<string, UserStatus & { at: number }>({ max: 50_000 });
   const sessionStates = new LRUCache<string, SessionEntry & { userId: string }>({ max: 50_000 });
@@ -192,14 +203,14 @@ export function createSessions(
     try {
       const row = await users.statusOf(userId);
       const entry = row
-        ? { disabled: row.status === 'disabled', mustChangePassword: row.mustChangePassword, validAfter: row.passwordChangedAt.getTime(), exists: true, at: now }
-        : { disabled: false, mustChangePassword: false, validAfter: 0, exists: false, at: now };
+        ? { disabled: row.status === 'disabled', mustChangePassword: row.mustChangePassword, mfaEnabled: row.mfaEnabled, validAfter: row.passwordChangedAt.getTime(), exists: true, at: now }
+        : { disabled: false, mustChangePassword: false, mfaEnabled: false, validAfter: 0, exists: false, at: now };
       if (epoch === startEpoch) statuses.set(userId, entry);
       return entry;
     } catch (err) {
       options.onFailOpen?.('postgres');
       warnFailOpen('postgres', err, 'user status check');
-      return hit ?? { disabled: false, mustChangePassword: false, validAfter: 0, exists: true };
+      return hit ?? { disabled: false, mustChangePassword: false, mfaEnabled: true, validAfter: 0, exists: true };
     }
   }
 
@@ -252,7 +263,7 @@ export function createSessions(
   return {
     async check(claims) {
       const [rev, status, session] = await Promise.all([revocationOf(claims), statusOf(claims.sub), sessionOf(claims)]);
-      return verdictOf(claims, rev, status, session, clock.now());
+      return verdictOf(claims, rev, status, session, clock.now(), mfaRoles);
     },
     checkCached(claims) {
       const now = clock.now();
@@ -262,7 +273,7 @@ export function createSessions(
       if (!status || now - status.at >= statusLife()) return null;
       const session = sessionCached(claims, now);
       if (session === null) return null;
-      return verdictOf(claims, rev, status, session, now);
+      return verdictOf(claims, rev, status, session, now, mfaRoles);
     },
     async revoke(claims) {
       const ttl = Math.max(1, Math.min(Math.ceil(claims.exp - clock.now() / 1000), longestTokenSeconds) + 60);

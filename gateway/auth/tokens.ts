@@ -19,7 +19,8 @@ export type TokenFailure = 'malformed' | 'algorithm' | 'signature' | 'expired' |
 export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenFailure };
 
 export interface TokenService {
-  mint(subject: { userId: string; tenantId: string; email: string; role: Role; sessionId?: string }): Promise<MintedToken>;
+  /** `amr` (RFC 8176) defaults to `["pwd"]`; `sessionId` becomes the `sid` claim. */
+  mint(subject: { userId: string; tenantId: string; email: string; role: Role; sessionId?: string; amr?: readonly string[] }): Promise<MintedToken>;
   /** Verifies signature and claims (docs/security-model.md). Never throws for a bad token. */
   verify(token: string): Promise<VerifyResult>;
   /** verify()'s answer for a token already verified and cached, at once; null when it must be verified. */
@@ -102,7 +103,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
   }
 
   return {
-    async mint({ userId, tenantId, email, role, sessionId }) {
+    async mint({ userId, tenantId, email, role, sessionId, amr = ['pwd'] }) {
       const nowMs = clock.now();
       const iat = Math.floor(nowMs / 1000);
       const exp = iat + config.ttlSeconds;
@@ -110,7 +111,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
       // seconds only, too coarse to tell a token minted just before a password change from one
       // minted just after it in the same second.
       const jti = uuidv7({ msecs: nowMs });
-      const token = await new SignJWT(sessionId === undefined ? { tid: tenantId, email, role } : { tid: tenantId, email, role, sid: sessionId })
+      const token = await new SignJWT(sessionId === undefined ? { tid: tenantId, email, role, amr: [...amr] } : { tid: tenantId, email, role, amr: [...amr], sid: sessionId })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(userId)
         .setIssuer(config.issuer)
@@ -119,7 +120,7 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
         .setExpirationTime(exp)
         .setJti(jti)
         .sign(await signingKey());
-      const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp, ...(sessionId === undefined ? {} : { sid: sessionId }) };
+      const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp, amr: [...amr], ...(sessionId === undefined ? {} : { sid: sessionId }) };
       return { token, claims, expiresAt: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
     },
 
@@ -199,7 +200,7 @@ function checkLifetime(claims: TokenClaims, hasIat: boolean, nowSec: number, ttl
  * allows, so a password change invalidates it whenever it could predate the change.
  */
 function toClaims(payload: Record<string, unknown>, token: string, longestLifetime: number): TokenClaims | null {
-  const { tid, sub, email, role, jti, iat, exp, sid } = payload;
+  const { tid, sub, email, role, jti, iat, exp, sid, amr } = payload;
   if (typeof tid !== 'string' || !UUID_RE.test(tid)) return null;
   if (typeof sub !== 'string' || !UUID_RE.test(sub)) return null;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return null;
@@ -208,6 +209,8 @@ function toClaims(payload: Record<string, unknown>, token: string, longestLifeti
   if (typeof email !== 'string' || !SAFE_TEXT.test(email)) return null;
   if (jti !== undefined && (typeof jti !== 'string' || !SAFE_TEXT.test(jti))) return null;
   if (sid !== undefined && (typeof sid !== 'string' || !UUID_RE.test(sid))) return null;
+  // RFC 8176 method names the gateway itself issues; anything else is not a token it minted.
+  if (amr !== undefined && !(Array.isArray(amr) && amr.length > 0 && amr.length <= 4 && amr.every((m) => m === 'pwd' || m === 'otp'))) return null;
   return {
     tid: tid.toLowerCase(),
     sub: sub.toLowerCase(),
@@ -220,6 +223,7 @@ function toClaims(payload: Record<string, unknown>, token: string, longestLifeti
     iat: typeof iat === 'number' ? iat : exp - longestLifetime,
     exp,
     ...(typeof sid === 'string' ? { sid: sid.toLowerCase() } : {}),
+    ...(amr !== undefined ? { amr: amr as string[] } : {}),
   };
 }
 

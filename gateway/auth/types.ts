@@ -1,6 +1,6 @@
 import type { Role } from '../config/types.js';
 
-/** A user authenticated by a gateway-minted JWT (SPEC §5, §6). */
+/** A user authenticated by a gateway-minted JWT (docs/api.md). */
 export interface UserIdentity {
   readonly kind: 'user';
   /** The tenant the request acts in: `tid`, or the `?tenant_id=` of a platform admin. */
@@ -16,9 +16,11 @@ export interface UserIdentity {
   /** Token expiry, seconds since the epoch. */
   readonly exp: number;
   readonly iat: number;
+  /** How the user authenticated (RFC 8176 `amr`): `["pwd"]` or `["pwd","otp"]`. */
+  readonly amr?: readonly string[];
 }
 
-/** An edge node authenticated by its raw API key (SPEC §6). */
+/** An edge node authenticated by its raw API key (docs/security-model.md). */
 export interface NodeIdentity {
   readonly kind: 'node';
   readonly tenantId: string;
@@ -32,7 +34,7 @@ export interface PublicIdentity {
 
 export type Identity = UserIdentity | NodeIdentity | PublicIdentity;
 
-/** Verified JWT claims (SPEC §5). */
+/** Verified JWT claims (docs/api.md). */
 export interface TokenClaims {
   readonly tid: string;
   readonly sub: string;
@@ -43,4 +45,6 @@ export interface TokenClaims {
   readonly exp: number;
   /** Session id (docs/api.md, sessions); tokens minted before sessions have none and live until `exp`. */
   readonly sid?: string | undefined;
+  /** RFC 8176 authentication methods; absent on tokens minted before the second factor (read as `["pwd"]`). */
+  readonly amr?: readonly string[];
 }

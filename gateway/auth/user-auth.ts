@@ -9,6 +9,8 @@ export interface AuthenticatedUser {
   readonly claims: TokenClaims;
   readonly token: string;
   readonly mustChangePassword: boolean;
+  /** A role in AUTH_MFA_REQUIRED_ROLES without a second factor: only `me`, MFA enrolment and `logout`. */
+  readonly mfaEnrollmentRequired: boolean;
 }
 
 export interface UserAuthenticator {
@@ -45,6 +47,9 @@ export function upgradeToken(req: IncomingMessage, query: URLSearchParams): stri
   return header;
 }
 
+/** RFC 8176 `amr` of a token minted before the second factor existed: the password alone. */
+const PASSWORD_ONLY: readonly string[] = Object.freeze(['pwd']);
+
 export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): UserIdentity {
   return {
     kind: 'user',
@@ -57,6 +62,7 @@ export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): User
     ...(claims.sid === undefined ? {} : { sid: claims.sid }),
     exp: claims.exp,
     iat: claims.iat,
+    amr: claims.amr ?? PASSWORD_ONLY,
   };
 }
 
@@ -75,7 +81,7 @@ export function createUserAuthenticator(deps: {
       return null;
     }
     if (claims.sid !== undefined) onSessionSeen?.(claims.sid);
-    return { claims, token, mustChangePassword: session.mustChangePassword };
+    return { claims, token, mustChangePassword: session.mustChangePassword, mfaEnrollmentRequired: session.mfaEnrollmentRequired === true };
   };
   const refuse = (reason: TokenFailure): null => {
     onFailure?.(reason);

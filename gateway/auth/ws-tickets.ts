@@ -46,6 +46,8 @@ interface StoredGrant {
   iat: number;
   exp: number;
   sid?: string;
+  /** RFC 8176 methods of the access token, so the socket's assertion says how the user signed in. */
+  amr?: string[];
 }
 
 /** The state-store key of a ticket: only its SHA-256 digest, so a store dump holds no usable ticket. */
@@ -60,6 +62,7 @@ function parse(raw: string): StoredGrant | null {
     if (g.v !== 1 || strings.some((s) => typeof s !== 'string')) return null;
     if (typeof g.until !== 'number' || typeof g.iat !== 'number' || typeof g.exp !== 'number') return null;
     if (!ROLES.includes(g.role as Role) || (g.sid !== undefined && typeof g.sid !== 'string')) return null;
+    if (g.amr !== undefined && !(Array.isArray(g.amr) && g.amr.every((m) => m === 'pwd' || m === 'otp'))) return null;
     return g as StoredGrant;
   } catch {
     return null;
@@ -97,6 +100,7 @@ export function createWsTickets(deps: { state: AuthStateStore; clock?: Clock }, 
         iat: identity.iat,
         exp: identity.exp,
         ...(identity.sid !== undefined ? { sid: identity.sid } : {}),
+        ...(identity.amr !== undefined ? { amr: [...identity.amr] } : {}),
       };
       // The store's own expiry is a second coarser; `until` is the exact bound, checked on redeem.
       await state.setMarker(keyOf(ticket), JSON.stringify(grant), Math.max(1, Math.ceil((until - nowMs) / 1000)));
@@ -110,7 +114,7 @@ export function createWsTickets(deps: { state: AuthStateStore; clock?: Clock }, 
       if (raw === null) return null;
       const g = parse(raw);
       if (!g || g.until <= clock.now()) return null;
-      const claims: TokenClaims = { tid: g.tid, sub: g.sub, email: g.email, role: g.role, jti: g.jti, iat: g.iat, exp: g.exp, ...(g.sid !== undefined ? { sid: g.sid } : {}) };
+      const claims: TokenClaims = { tid: g.tid, sub: g.sub, email: g.email, role: g.role, jti: g.jti, iat: g.iat, exp: g.exp, ...(g.sid !== undefined ? { sid: g.sid } : {}), ...(g.amr !== undefined ? { amr: g.amr } : {}) };
       return { claims, tenantId: g.act };
     },
   };

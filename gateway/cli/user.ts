@@ -3,9 +3,10 @@ import { createPasswordHasher } from '../auth/passwords.js';
 import { checkNewPassword, loadCommonPasswords } from '../auth/password-policy.js';
 import { ROLES, type Role } from '../config/types.js';
 import { isGatewayError } from '../errors.js';
-import { createTenantStore, type Tenant } from '../store/tenants.js';
 import { createLogger } from '../ops/logger.js';
 import { createAuditLog } from '../store/audit.js';
+import { createMfaStore } from '../store/mfa.js';
+import { createTenantStore, type Tenant } from '../store/tenants.js';
 import { createSessionStore } from '../store/sessions.js';
 import { createUserStore, normalizeEmail, publicUser, rfc3339 } from '../store/users.js';
 import { allowOnly, CliError, flag, need, optional, type ParsedArgs } from './args.js';
@@ -122,6 +123,20 @@ export const userCommands: CommandTable = {
       const lock = createLockout({ state: await ctx.state() }, ctx.config.lockout, ctx.config.loginIpLimit);
       await lock.unlock(email, tenant.id);
       return { tenant: tenant.domain, email, unlocked: true };
+    },
+  },
+  'user mfa-reset': {
+    usage: 'user mfa-reset --tenant D --email E',
+    async run(args, ctx) {
+      allowOnly(args, ['tenant', 'email']);
+      const { tenant, user } = await userOf(args, ctx);
+      const db = await ctx.db();
+      // The TOTP secret and every recovery code are deleted: the user enrols again at next sign-in
+      // (restricted to enrolment meanwhile when the role requires MFA). Audited as mfa_disabled.
+      const reset = await createMfaStore(db).disable(user.id);
+      const audit = createAuditLog(db, createLogger({ level: 'silent', format: 'json', destination: process.stderr }));
+      await audit.record({ event: 'mfa_disabled', tenantId: tenant.id, userId: user.id, detail: { by: 'cli', had_mfa: reset } });
+      return { tenant: tenant.domain, email: user.email, mfa_reset: reset };
     },
   },
 };

@@ -1,6 +1,6 @@
 /**
- * Development secrets for the quickstart (SPEC §1, §2 "generated in dev"): when AUTH_JWT_SECRET or
- * IDENTITY_SIGNING_KEY is not configured, one is generated on first start and kept in
+ * Development secrets for the quickstart (docs/configuration.md, "generated in dev"): when AUTH_JWT_SECRET,
+ * IDENTITY_SIGNING_KEY or AUTH_MFA_ENCRYPTION_KEY is not configured, one is generated on first start and kept in
  * `<dataDir>/secrets.json` (mode 0600), so a restart keeps tokens and upstream keys valid.
  * Production never gets here: loadConfig refuses NODE_ENV=production without both secrets, and
  * resolveDevSecrets refuses a production config as well.
@@ -15,6 +15,7 @@ export const DEV_SECRETS_FILE = 'secrets.json';
 interface StoredSecrets {
   AUTH_JWT_SECRET?: string;
   IDENTITY_SIGNING_KEY?: string;
+  AUTH_MFA_ENCRYPTION_KEY?: string;
 }
 
 export interface DevSecretsOptions {
@@ -25,7 +26,7 @@ export interface DevSecretsOptions {
 export interface DevSecretsResult {
   readonly config: Config;
   /** Which values came from (or were just written to) the secrets file. */
-  readonly generated: readonly ('AUTH_JWT_SECRET' | 'IDENTITY_SIGNING_KEY')[];
+  readonly generated: readonly ('AUTH_JWT_SECRET' | 'IDENTITY_SIGNING_KEY' | 'AUTH_MFA_ENCRYPTION_KEY')[];
   readonly file: string;
 }
 
@@ -39,12 +40,13 @@ export async function resolveDevSecrets(config: Config, options: DevSecretsOptio
   const file = join(config.dataDir, DEV_SECRETS_FILE);
   const needJwt = config.jwt.secret === null;
   const needKey = config.identity.signingKey === null;
-  if (!needJwt && !needKey) return { config, generated: [], file };
+  const needMfa = config.mfa.encryptionKey === null;
+  if (!needJwt && !needKey && !needMfa) return { config, generated: [], file };
 
   const stored = readStored(file);
   let changed = false;
   if (needJwt && !stored.AUTH_JWT_SECRET) {
-    // 48 random bytes: well over the 32 bytes SPEC §2 asks of an HS256 key.
+    // 48 random bytes: well over the 32 bytes docs/configuration.md asks of an HS256 key.
     stored.AUTH_JWT_SECRET = randomBytes(48).toString('base64url');
     changed = true;
   }
@@ -52,16 +54,22 @@ export async function resolveDevSecrets(config: Config, options: DevSecretsOptio
     stored.IDENTITY_SIGNING_KEY = (await options.generateSigningKey()).privatePem;
     changed = true;
   }
+  if (needMfa && !stored.AUTH_MFA_ENCRYPTION_KEY) {
+    stored.AUTH_MFA_ENCRYPTION_KEY = randomBytes(32).toString('base64url');
+    changed = true;
+  }
   if (changed) writeStored(config.dataDir, file, stored);
 
   const generated: DevSecretsResult['generated'] = [
     ...(needJwt ? (['AUTH_JWT_SECRET'] as const) : []),
     ...(needKey ? (['IDENTITY_SIGNING_KEY'] as const) : []),
+    ...(needMfa ? (['AUTH_MFA_ENCRYPTION_KEY'] as const) : []),
   ];
   const next: Config = {
     ...config,
     jwt: Object.freeze({ ...config.jwt, secret: needJwt ? (stored.AUTH_JWT_SECRET ?? null) : config.jwt.secret }),
     identity: Object.freeze({ ...config.identity, signingKey: needKey ? (stored.IDENTITY_SIGNING_KEY ?? null) : config.identity.signingKey }),
+    mfa: Object.freeze({ ...config.mfa, encryptionKey: needMfa ? (stored.AUTH_MFA_ENCRYPTION_KEY ?? null) : config.mfa.encryptionKey }),
   };
   // Every other branch of the old config is already deep-frozen; only the new spine needs it.
   return { config: Object.freeze(next), generated, file };
@@ -84,7 +92,7 @@ function readStored(file: string): StoredSecrets {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${file} must hold a JSON object`);
   const p = parsed as Record<string, unknown>;
   const out: StoredSecrets = {};
-  for (const key of ['AUTH_JWT_SECRET', 'IDENTITY_SIGNING_KEY'] as const) {
+  for (const key of ['AUTH_JWT_SECRET', 'IDENTITY_SIGNING_KEY', 'AUTH_MFA_ENCRYPTION_KEY'] as const) {
     const v = p[key];
     if (v === undefined) continue;
     if (typeof v !== 'string' || v === '') throw new Error(`${file}: ${key} must be a non-empty string`);

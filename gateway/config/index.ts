@@ -6,7 +6,7 @@ import { isHttpUrl } from './routes.js';
 import { PLACEHOLDER_RE, readPreviousSecrets, readRoutes } from './reload.js';
 import { readRateLimits } from './rate-limit.js';
 import { Reader, type Env } from './reader.js';
-import { DEFAULT_STRIP_CLIENT_HEADERS, type Config, type DatabaseConfig, type RedisConfig } from './types.js';
+import { DEFAULT_STRIP_CLIENT_HEADERS, ROLES, type Config, type DatabaseConfig, type MfaConfig, type RedisConfig, type Role } from './types.js';
 import { readTracing } from './tracing.js';
 
 export type { Config, RouteDef, Role, AuthKind, RateLimitPolicy, RateLimitKind } from './types.js';
@@ -170,9 +170,29 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     auditRetentionDays: r.int('AUDIT_RETENTION_DAYS', 365, 0, 36_500),
     build: { version: packageVersion(), commit: buildCommit?.toLowerCase() ?? null },
     tracing: readTracing(r),
+    mfa: readMfa(r, env, production),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+function readMfa(r: Reader, env: Env, production: boolean): MfaConfig {
+  // Set but empty means "no role requires MFA"; unset means the default.
+  const raw = env.AUTH_MFA_REQUIRED_ROLES;
+  const names = raw === undefined ? ['platform_admin'] : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const requiredRoles: Role[] = [];
+  for (const name of names) {
+    if (ROLES.includes(name as Role)) requiredRoles.push(name as Role);
+    else r.problem(`AUTH_MFA_REQUIRED_ROLES: "${name}" is not a role (${ROLES.join(', ')})`);
+  }
+  const encryptionKey = r.secret('AUTH_MFA_ENCRYPTION_KEY');
+  const previous = (r.secret('AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const [name, value] of [['AUTH_MFA_ENCRYPTION_KEY', encryptionKey], ...previous.map((v) => ['AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS', v] as const)] as const) {
+    if (value === null) continue;
+    if (Buffer.byteLength(value) < 32) r.problem(`${name}: every key must be at least 32 bytes (openssl rand -hex 32)`);
+    else if (production && PLACEHOLDER_RE.test(value)) r.problem(`${name}: still the example placeholder; generate one (openssl rand -hex 32)`);
+  }
+  return { requiredRoles: [...new Set(requiredRoles)], encryptionKey, previousEncryptionKeys: previous };
 }
 
 function readDatabase(r: Reader, env: Env): DatabaseConfig {

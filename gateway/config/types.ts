@@ -170,6 +170,17 @@ export interface Config {
   readonly build: { readonly version: string; readonly commit: string | null };
   /** OpenTelemetry tracing from the standard `OTEL_*` variables (config/tracing.ts, docs/operations.md). */
   readonly tracing: TracingConfig;
+  /** The second factor (docs/api.md, second factor). */
+  readonly mfa: MfaConfig;
+}
+
+export interface MfaConfig {
+  /** AUTH_MFA_REQUIRED_ROLES (default `platform_admin`; empty: none). */
+  readonly requiredRoles: readonly Role[];
+  /** AUTH_MFA_ENCRYPTION_KEY(_FILE); null: generated in development, refused in production once a user has MFA. */
+  readonly encryptionKey: string | null;
+  /** AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS(_FILE): older keys, decrypt only. */
+  readonly previousEncryptionKeys: readonly string[];
 }
 
 export interface WebSocketAuthConfig {

@@ -182,6 +182,7 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): Record<string,
     out[h.userId] = identity.userId;
     out[h.email] = identity.email;
     out[h.role] = identity.role;
+    out[h.authMethods] = (identity.amr ?? ['pwd']).join(',');
     // A platform admin acting cross-tenant; the header carries the admin's HOME tenant.
     if (identity.homeTenantId !== identity.tenantId) out[h.actingTenantId] = identity.homeTenantId;
   } else if (identity.kind === 'node') {

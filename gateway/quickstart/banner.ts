@@ -25,6 +25,8 @@ export interface BannerInput {
    * directory's `database-url` file), or null when the database is an external DATABASE_URL.
    */
   readonly cliCommand: string | null;
+  /** AUTH_MFA_REQUIRED_ROLES: when a demo user's role is listed, the banner shows how to enrol (or turn it off). */
+  readonly mfaRequiredRoles?: readonly string[];
 }
 
 /** A new password the policy accepts (docs/api.md: 12–256 chars, not common, not the current one). */
@@ -79,6 +81,31 @@ export function bannerCommands(input: Pick<BannerInput, 'gatewayUrl' | 'users' |
 
 const indent = (text: string) => text.split('\n').map((l) => `    ${l}`).join('\n');
 
+/**
+ * How a demo user whose role requires MFA gets a full token: enrol with TOTP (an authenticator app
+ * reads `otpauth_uri`), or start without the requirement. Empty when no demo role requires it.
+ */
+export function mfaLines(input: Pick<BannerInput, 'gatewayUrl' | 'users' | 'mfaRequiredRoles'>): string[] {
+  const roles = input.mfaRequiredRoles ?? [];
+  const user = input.users.find((u) => roles.includes(u.role));
+  if (!user) return [];
+  const url = input.gatewayUrl;
+  const login = `{"email":"${user.email}","password":"${user.password}","tenant_domain":"${user.tenantDomain}"}`;
+  return [
+    `  MFA: the ${user.label} login (${user.role}) must enrol a second factor (TOTP) before its token works`,
+    `  beyond me, enrolment and logout (AUTH_MFA_REQUIRED_ROLES=${roles.join(',')}). Enrol:`,
+    '',
+    `    PTOKEN=$(${CURL} ${url}/api/v1/auth/login -H 'Content-Type: application/json' -d '${login}' | jq -r .data.token)`,
+    `    ${CURL} -X POST ${url}/api/v1/auth/mfa/totp/setup -H "Authorization: Bearer $PTOKEN" | jq .data   # add otpauth_uri to an authenticator app`,
+    `    ${CURL} -X POST ${url}/api/v1/auth/mfa/totp/confirm -H "Authorization: Bearer $PTOKEN" \\`,
+    `      -H 'Content-Type: application/json' -d '{"code":"<6 digits from the app>"}' | jq .data.recovery_codes`,
+    '',
+    '  Later logins answer {mfa_required, mfa_token}: POST /api/v1/auth/mfa/verify {"mfa_token":…,"code":…} completes them.',
+    '  Or turn the requirement off for local use: start with AUTH_MFA_REQUIRED_ROLES= (empty).',
+    '',
+  ];
+}
+
 /** Renders the banner printed once the gateway listens. */
 export function renderBanner(input: BannerInput): string {
   const c = bannerCommands(input);
@@ -128,6 +155,7 @@ export function renderBanner(input: BannerInput): string {
     '    # Change your password: the answer carries a new token; tokens issued before stop working',
     indent(c.changePassword),
     '',
+    ...mfaLines(input),
     '  Ctrl-C stops it; data persists in the data directory.',
     '',
   ].join('\n');

@@ -116,6 +116,7 @@ async function start(running: Running, startedAt: number): Promise<void> {
       node: { name: seed.node.name, apiKey: seed.node.apiKey },
       startedInMs: Date.now() - startedAt,
       cliCommand: running.embedded ? cliLine(config.dataDir) : null,
+      mfaRequiredRoles: config.mfa.requiredRoles,
     }),
   );
 

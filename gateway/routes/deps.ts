@@ -4,6 +4,7 @@ import type { Config } from '../config/types.js';
 import type { Lockout } from '../auth/lockout.js';
 import type { RevocationEvent } from '../auth/revocation-bus.js';
 import type { SessionService } from '../auth/session-service.js';
+import type { MfaService } from '../auth/mfa.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { UserAuthenticator } from '../auth/user-auth.js';
@@ -42,6 +43,8 @@ export interface AuthRouteDeps {
   readonly announce: (event: RevocationEvent) => void;
   readonly userAuth: UserAuthenticator;
   readonly lockout: Lockout;
+  /** The second factor (enrolment, code checks, login challenges). */
+  readonly mfa: MfaService;
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly log: Logger;

@@ -2,7 +2,8 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { readJsonBody } from '../http/body.js';
 import { NO_STORE, sendData } from '../http/reply.js';
-import { normalizeEmail, publicUser, type User } from '../store/users.js';
+import { normalizeEmail, type User } from '../store/users.js';
+import { completeLogin } from './complete-login.js';
 import type { AuthRouteDeps, LoginOutcome } from './deps.js';
 import type { HandlerMap } from './table.js';
 
@@ -36,7 +37,7 @@ interface Candidates {
  * credentials` and costs one argon2 verify whether or not the identity exists.
  */
 export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
-  const { config, users, tenants, passwords, lockout, audit, log } = deps;
+  const { config, users, tenants, passwords, lockout, audit, mfa } = deps;
 
   /** Implausible input (`lookUp` false) names the same workspace but never reaches the users table. */
   async function candidates(email: string, tenantDomain: string | undefined, lookUp: boolean): Promise<Candidates> {
@@ -121,16 +122,26 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
       throw new GatewayError('ACCOUNT_DISABLED');
     }
 
+    let secondFactor: boolean;
+    try {
+      secondFactor = await mfa.enabled(match.id);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
+    if (secondFactor) {
+      // Half a login: the slot is given back uncounted, and no count is cleared until the code is
+      // verified (docs/_incoming/mfa.md, "Lockout"), so password-then-wrong-code still locks.
+      slot.release();
+      const challenge = await mfa.issueChallenge({ userId: match.id, tenantId: match.tenantId }, ctx.ip);
+      sendData(ctx.res, { mfa_required: true, mfa_token: challenge.mfaToken, expires_at: challenge.expiresAt }, 200, NO_STORE);
+      return;
+    }
     // Clears only the workspace of the account that authenticated, never another tenant's count
     // nor the email-wide one (docs/security-model.md, "Lockout").
     await slot.succeed(match.tenantId);
     const newHash = rehash ? await passwords.hash(body.password) : undefined;
-    await users.recordLogin(match.id, newHash).catch((err: unknown) => log.warn({ err: String(err) }, 'recording last login failed'));
-    // Opens the session (docs/api.md): the token carries its `sid`, and the response
-    // gains refresh_token and refresh_expires_at; every other field is unchanged.
-    const minted = await deps.sessionService.open(match, event);
-    void audit.record({ event: 'login_success', tenantId: match.tenantId, userId: match.id, ...event, detail: newHash ? { rehashed: true, sid: minted.sessionId } : { sid: minted.sessionId } });
-    sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(match), ...minted.extra }, 200, NO_STORE);
+    await completeLogin(ctx, deps, match, ['pwd'], { newHash });
   }
 
   return {
@@ -151,7 +162,8 @@ function tenantIdOf(found: Candidates): string | null {
   return found.tenantKeys.length === 1 && first !== undefined && !first.startsWith('domain:') ? first : null;
 }
 
-function outcomeOf(err: unknown): LoginOutcome {
+/** The login metric's label for a failure (shared with the second-factor step). */
+export function outcomeOf(err: unknown): LoginOutcome {
   if (!isGatewayError(err)) return 'unavailable';
   switch (err.code) {
     case 'INVALID_CREDENTIALS':

@@ -22,7 +22,7 @@ interface PasswordBody {
 }
 
 export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
-  const { users, passwords, sessions, sessionService, userAuth, lockout, audit, clock, config } = deps;
+  const { users, passwords, sessions, sessionService, userAuth, lockout, audit, clock, config, mfa } = deps;
 
   const current = async (ctx: RequestContext) => {
     const auth = await requireUser(userAuth, bearerToken(ctx.req));
@@ -66,7 +66,8 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
     // opens a fresh session, so the response carries a new refresh token too.
     const ended = await sessionService.revokeAll(user.id, 'password_change');
     deps.announce({ kind: 'user', userId: user.id });
-    const minted = await sessionService.open(updated, event);
+    // The new token stands for the same sign-in: it keeps the presenting token's methods (RFC 8176 amr).
+    const minted = await sessionService.open(updated, event, auth.claims.amr ?? ['pwd']);
     void audit.record({ event: 'password_change', ...event, detail: { sessions_revoked: ended.length, sid: minted.sessionId } });
     sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(updated), ...minted.extra }, 200, NO_STORE);
   }
@@ -74,11 +75,17 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
   return {
     'GET /api/v1/auth/me': async (ctx) => {
       const { user } = await current(ctx);
-      sendData(ctx.res, publicUser(user), 200, { 'Cache-Control': 'no-store' });
+      // Read fresh like the user: the token's restriction may lag behind an enrolment by the status cache.
+      const mfaEnabled = await mfa.enabled(user.id);
+      const required = !mfaEnabled && config.mfa.requiredRoles.includes(user.role);
+      sendData(ctx.res, { ...publicUser(user), mfa_enabled: mfaEnabled, ...(required ? { mfa_enrollment_required: true } : {}) }, 200, { 'Cache-Control': 'no-store' });
     },
 
     'POST /api/v1/auth/me/password': async (ctx) => {
       const { auth, user } = await current(ctx);
+      // A token restricted for MFA enrolment opens only `me`, enrolment and `logout`; a required
+      // password change comes first, so it keeps this route open.
+      if (auth.mfaEnrollmentRequired && !auth.mustChangePassword) throw new GatewayError('MFA_ENROLLMENT_REQUIRED');
       const body = await readJsonBody(ctx.req, { current_password: 'string', new_password: 'string' });
       await passwords.admit(() => changePassword(ctx, auth, user, body));
     },

@@ -20,6 +20,8 @@ export function createSessionRoutes(deps: AuthRouteDeps): HandlerMap {
   const caller = async (ctx: Parameters<HandlerMap[string]>[0]) => {
     const auth = await requireUser(userAuth, bearerToken(ctx.req));
     if (auth.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
+    // Like every route but me, enrolment and logout: a role that requires a second factor enrols first.
+    if (auth.mfaEnrollmentRequired) throw new GatewayError('MFA_ENROLLMENT_REQUIRED');
     return auth.claims;
   };
 

@@ -24,6 +24,7 @@ export function createWsTicketRoute(deps: WsTicketRouteDeps): HandlerMap {
       ctx.req.resume();
       const auth = await requireUser(deps.userAuth, bearerToken(ctx.req));
       if (auth.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
+      if (auth.mfaEnrollmentRequired) throw new GatewayError('MFA_ENROLLMENT_REQUIRED');
       const home = toUserIdentity(auth.claims);
       const identity = ctx.rawQuery === '' ? home : await deps.tenantScope(ctx, home);
       ctx.identity = identity;

@@ -16,7 +16,11 @@ export type AuditEventName =
   | 'node_auth_failure'
   | 'session_revoked'
   | 'logout_all'
-  | 'refresh_reuse';
+  | 'refresh_reuse'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'mfa_failure'
+  | 'recovery_code_used';
 
 export interface AuditEvent {
   readonly event: AuditEventName;

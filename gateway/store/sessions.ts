@@ -21,6 +21,8 @@ export interface SessionRow {
   readonly expiresAt: Date;
   readonly refreshExpiresAt: Date;
   readonly revokedAt: Date | null;
+  /** How the user signed in (RFC 8176 `amr`), kept for the tokens refreshes mint. */
+  readonly amr: readonly string[];
 }
 
 export interface NewSession {
@@ -35,6 +37,7 @@ export interface NewSession {
   readonly expiresAt: Date;
   /** Idle end of the first refresh token (never past expiresAt). */
   readonly refreshExpiresAt: Date;
+  readonly amr: readonly string[];
 }
 
 export interface SessionStore {
@@ -78,9 +81,10 @@ interface Row {
   expires_at: Date;
   refresh_expires_at: Date;
   revoked_at: Date | null;
+  amr: string[];
 }
 
-const COLUMNS = 's.id, s.tenant_id, s.user_id, s.created_at, s.last_seen_at, s.ip, s.user_agent, s.expires_at, s.refresh_expires_at, s.revoked_at';
+const COLUMNS = 's.id, s.tenant_id, s.user_id, s.created_at, s.last_seen_at, s.ip, s.user_agent, s.expires_at, s.refresh_expires_at, s.revoked_at, s.amr';
 
 function toSession(r: Row): SessionRow {
   return {
@@ -94,6 +98,7 @@ function toSession(r: Row): SessionRow {
     expiresAt: r.expires_at,
     refreshExpiresAt: r.refresh_expires_at,
     revokedAt: r.revoked_at,
+    amr: r.amr,
   };
 }
 
@@ -106,9 +111,9 @@ export function createSessionStore(db: Pick<Db, 'query'>): SessionStore {
   return {
     async create(s) {
       const row = await one(
-        `INSERT INTO sessions AS s (tenant_id, user_id, ip, user_agent, refresh_hash, created_at, last_seen_at, expires_at, refresh_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) RETURNING ${COLUMNS}`,
-        [s.tenantId, s.userId, s.ip, s.userAgent?.slice(0, 512) ?? null, s.refreshHash, s.createdAt, s.expiresAt, s.refreshExpiresAt],
+        `INSERT INTO sessions AS s (tenant_id, user_id, ip, user_agent, refresh_hash, created_at, last_seen_at, expires_at, refresh_expires_at, amr)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+        [s.tenantId, s.userId, s.ip, s.userAgent?.slice(0, 512) ?? null, s.refreshHash, s.createdAt, s.expiresAt, s.refreshExpiresAt, [...s.amr]],
       );
       if (!row) throw new Error('session insert returned no row');
       return row;

@@ -87,7 +87,7 @@ export interface UserStore {
   changePassword(id: string, passwordHash: string, at: Date, mustChange?: boolean): Promise<User>;
   setStatus(id: string, status: 'active' | 'disabled'): Promise<User | null>;
   /** Status lookup for the per-request disabled check (one indexed row). */
-  statusOf(id: string): Promise<{ status: 'active' | 'disabled'; mustChangePassword: boolean; passwordChangedAt: Date } | null>;
+  statusOf(id: string): Promise<{ status: 'active' | 'disabled'; mustChangePassword: boolean; passwordChangedAt: Date; mfaEnabled: boolean } | null>;
 }
 
 /** Users (docs/security-model.md). The Platform flag is copied from the tenant so the CHECK can hold declaratively. */
@@ -151,12 +151,13 @@ export function createUserStore(db: Pick<Db, 'query'>): UserStore {
       one(`UPDATE users AS u SET status = $2, updated_at = now() WHERE u.id = $1 RETURNING ${COLUMNS}`, [id, status]),
     async statusOf(id) {
       if (!UUID_RE.test(id)) return null;
-      const { rows } = await db.query<{ status: 'active' | 'disabled'; must_change_password: boolean; password_changed_at: Date }>(
-        'SELECT status, must_change_password, password_changed_at FROM users WHERE id = $1',
+      const { rows } = await db.query<{ status: 'active' | 'disabled'; must_change_password: boolean; password_changed_at: Date; mfa_enabled: boolean }>(
+        `SELECT u.status, u.must_change_password, u.password_changed_at, (m.enabled_at IS NOT NULL) AS mfa_enabled
+           FROM users u LEFT JOIN user_mfa m ON m.user_id = u.id WHERE u.id = $1`,
         [id],
       );
       const r = rows[0];
-      return r ? { status: r.status, mustChangePassword: r.must_change_password, passwordChangedAt: r.password_changed_at } : null;
+      return r ? { status: r.status, mustChangePassword: r.must_change_password, passwordChangedAt: r.password_changed_at, mfaEnabled: r.mfa_enabled } : null;
     },
   };
 }

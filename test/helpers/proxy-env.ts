@@ -60,6 +60,8 @@ export async function startProxyEnv(routes: unknown[], env: Record<string, strin
     IDENTITY_AUDIENCE: AUDIENCE,
     GATEWAY_ROUTES_FILE: file,
     LOG_LEVEL: 'silent',
+    // Platform admins here sign in with a password alone (test/e2e/mfa.test.ts covers the default).
+    AUTH_MFA_REQUIRED_ROLES: '',
     ...env,
   });
   const app = await createApp(config, { log: createLogger({ level: 'silent', format: 'json' }) });

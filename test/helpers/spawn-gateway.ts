@@ -74,7 +74,9 @@ export async function startGateway(env: Record<string, string | undefined>, opti
   let out = '';
   const child = spawn(process.execPath, [options.entry ?? join(ROOT, 'bin', 'gateway.cjs')], {
     cwd: ROOT,
-    env: baseEnv({ HOST: '127.0.0.1', LOG_LEVEL: 'info', GATEWAY_DATA_DIR: DATA_DIR, ...env, PORT: String(port) }),
+    // AUTH_MFA_REQUIRED_ROLES defaults to none here: tests of other features sign platform admins
+    // in with a password alone. test/e2e/mfa.test.ts passes `undefined` to get the real default.
+    env: baseEnv({ HOST: '127.0.0.1', LOG_LEVEL: 'info', GATEWAY_DATA_DIR: DATA_DIR, AUTH_MFA_REQUIRED_ROLES: '', ...env, PORT: String(port) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ERRORS, GatewayError, toGatewayError, unavailable } from '../../gateway/errors.js';
 
-// SPEC §4 as a table: every documented case keeps its exact status and message.
+// The error table of docs/api.md: every documented case keeps its exact status and message.
 const SPEC_TABLE: [keyof typeof ERRORS, number, string][] = [
   ['INVALID_BODY', 400, 'invalid request body'],
   ['BODY_TOO_LARGE', 413, 'request body too large'],
@@ -13,6 +13,7 @@ const SPEC_TABLE: [keyof typeof ERRORS, number, string][] = [
   ['ACCOUNT_DISABLED', 403, 'account disabled'],
   ['FORBIDDEN', 403, 'forbidden'],
   ['PASSWORD_CHANGE_REQUIRED', 403, 'password change required'],
+  ['MFA_ENROLLMENT_REQUIRED', 403, 'mfa enrollment required'],
   ['TOO_MANY_REQUESTS', 429, 'too many requests'],
   ['NOT_FOUND', 404, 'not found'],
   ['SERVICE_UNAVAILABLE', 503, 'service unavailable'],

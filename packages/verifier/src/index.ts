@@ -16,6 +16,8 @@ export const IDENTITY_HEADERS = {
   role: 'x-g2d-role',
   nodeId: 'x-g2d-node-id',
   actingTenantId: 'x-g2d-acting-tenant-id',
+  /** RFC 8176 `amr` of the assertion, comma-separated (`pwd` or `pwd,otp`). */
+  authMethods: 'x-g2d-auth-methods',
 } as const;
 
 const PLAIN_HEADERS = [
@@ -26,6 +28,7 @@ const PLAIN_HEADERS = [
   IDENTITY_HEADERS.role,
   IDENTITY_HEADERS.nodeId,
   IDENTITY_HEADERS.actingTenantId,
+  IDENTITY_HEADERS.authMethods,
 ] as const;
 
 /** The assertion lifetime the gateway promises: exp ≤ iat + 60 s. */
@@ -41,10 +44,10 @@ export type VerifiedIdentity =
       /** Set when a platform admin acts in another tenant: the admin's home tenant (the one it acts from). */
       readonly actingTenantId?: string;
       /**
-       * How the user authenticated (RFC 8176 `amr`, e.g. `["pwd", "otp"]`), when the assertion says;
-       * absent from assertions of gateways that do not send it. README.md shows how to demand it.
+       * How the user authenticated (RFC 8176): `["pwd"]` or `["pwd","otp"]`. An assertion without
+       * `amr` (a gateway older than the second factor) reads as `["pwd"]`.
        */
-      readonly amr?: readonly string[];
+      readonly amr: readonly string[];
       readonly expiresAt: number;
     }
   | { readonly kind: 'node'; readonly tenantId: string; readonly nodeId: string; readonly expiresAt: number }
@@ -128,7 +131,8 @@ export function createIdentityVerifier(source: KeySource & Partial<VerifierOptio
         throw classify(err);
       }
       const identity = toIdentity(payload);
-      const expected = expectedHeaders(identity);
+      // An assertion without `amr` comes from a gateway that sent no X-G2D-Auth-Methods either.
+      const expected = expectedHeaders(identity, payload.amr !== undefined);
       for (const name of PLAIN_HEADERS) {
         const got = plain.get(name);
         const want = expected[name];
@@ -203,7 +207,7 @@ function toIdentity(payload: JWTPayload): VerifiedIdentity {
       email: str(payload, 'email', true) as string,
       role: str(payload, 'role', true) as string,
       ...(actingTenantId !== undefined ? { actingTenantId } : {}),
-      ...(amr !== undefined ? { amr } : {}),
+      amr: amr ?? ['pwd'],
       expiresAt: exp,
     };
   }
@@ -217,7 +221,7 @@ function toIdentity(payload: JWTPayload): VerifiedIdentity {
 }
 
 /** What each plain header must be for this identity; `undefined` means "must be absent". */
-function expectedHeaders(identity: VerifiedIdentity): Record<(typeof PLAIN_HEADERS)[number], string | undefined> {
+function expectedHeaders(identity: VerifiedIdentity, hasAmr: boolean): Record<(typeof PLAIN_HEADERS)[number], string | undefined> {
   const h = IDENTITY_HEADERS;
   return {
     [h.auth]: identity.kind,
@@ -227,6 +231,7 @@ function expectedHeaders(identity: VerifiedIdentity): Record<(typeof PLAIN_HEADE
     [h.role]: identity.kind === 'user' ? identity.role : undefined,
     [h.nodeId]: identity.kind === 'node' ? identity.nodeId : undefined,
     [h.actingTenantId]: identity.kind === 'user' ? identity.actingTenantId : undefined,
+    [h.authMethods]: identity.kind === 'user' && hasAmr ? identity.amr.join(',') : undefined,
   };
 }
 

@@ -114,7 +114,7 @@ describe('enrolment', () => {
     expect((await del({ code: u.recovery[0] })).status).toBe(200);
     expect((await del({ code: u.recovery[1] })).status).toBe(409);
     const login = await passwordStep(a, u);
-    expect(Object.keys(login.body.data).sort()).toEqual(['expires_at', 'token', 'user']);
+    expect(Object.keys(login.body.data).sort()).toEqual(['expires_at', 'refresh_expires_at', 'refresh_token', 'token', 'user']);
   });
 });
 
@@ -128,10 +128,14 @@ describe('login with a second factor', () => {
     expect(step.body.data.mfa_required).toBe(true);
     const done = await post(b, 'mfa/verify', { mfa_token: step.body.data.mfa_token, code: code(u.secret, 1) });
     expect(done.status).toBe(200);
-    expect(Object.keys(done.body.data).sort()).toEqual(['expires_at', 'token', 'user']);
+    expect(Object.keys(done.body.data).sort()).toEqual(['expires_at', 'refresh_expires_at', 'refresh_token', 'token', 'user']);
     expect(done.body.data.user).toMatchObject({ id: u.user.id, email: u.user.email, must_change_password: false });
     expect(claimsOf(done.body.data.token).amr).toEqual(['pwd', 'otp']);
     expect(claimsOf(u.token).amr).toEqual(['pwd']);
+    // The session keeps how the user signed in: a refreshed token still says pwd,otp.
+    const refreshed = await post(b, 'refresh', { refresh_token: done.body.data.refresh_token });
+    expect(refreshed.status).toBe(200);
+    expect(claimsOf(refreshed.body.data.token).amr).toEqual(['pwd', 'otp']);
   });
 
   it('an mfa_token is single-use across instances (two verifies racing: exactly one succeeds)', async () => {
@@ -290,7 +294,7 @@ describe('cli user mfa-reset and the production start check', () => {
     const out = await runCli(['user', 'mfa-reset', '--tenant', u.tenant.domain, '--email', u.user.email]);
     expect(out.code, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ email: u.user.email, mfa_reset: true });
-    expect(Object.keys((await passwordStep(a, u)).body.data).sort()).toEqual(['expires_at', 'token', 'user']);
+    expect(Object.keys((await passwordStep(a, u)).body.data).sort()).toEqual(['expires_at', 'refresh_expires_at', 'refresh_token', 'token', 'user']);
     const events = await db.query<{ detail: { by?: string } }>("SELECT detail FROM auth_events WHERE user_id = $1 AND event = 'mfa_disabled'", [u.user.id]);
     expect(events.rows.map((r) => r.detail.by)).toEqual(['cli']);
   });

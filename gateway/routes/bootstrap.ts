@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import { readJsonBody } from '../http/body.js';
+import { BootstrapBody } from '../http/schemas/auth.js';
 import { sendData } from '../http/reply.js';
 import { normalizeEmail, publicUser } from '../store/users.js';
 import { createTenantStore } from '../store/tenants.js';
@@ -32,7 +33,7 @@ export function createBootstrapRoute(deps: AuthRouteDeps): HandlerMap {
         await deps.lockout.failIp('bootstrap', ctx.ip);
         throw new GatewayError('UNAUTHENTICATED');
       }
-      const body = await readJsonBody(ctx.req, { email: 'string', password: 'string', tenant_domain: 'string?', tenant_name: 'string?' });
+      const body = await readJsonBody(ctx.req, BootstrapBody);
       const email = normalizeEmail(body.email);
       if (!EMAIL_RE.test(email)) throw new GatewayError('INVALID_BODY', { detail: 'email' });
       deps.checkNewPassword(body.password, '');

@@ -1,11 +1,11 @@
 /**
- * The one error catalogue (SPEC §4). Every failure the gateway reports to a client is a
+ * The one error catalogue (docs/api.md, "Errors"). Every failure the gateway reports to a client is a
  * GatewayError with a stable `code`; the status and the public message come from this table
  * only, so tests assert on codes and clients see exactly the documented strings.
  */
 export const ERRORS = {
   INVALID_BODY: { status: 400, message: 'invalid request body' },
-  /** Password policy violations name the rule that failed (SPEC §5); the detail is public. */
+  /** Password policy violations name the rule that failed (docs/api.md); the detail is public. */
   PASSWORD_POLICY: { status: 400, message: 'password does not meet the policy' },
   INVALID_PATH: { status: 400, message: 'invalid request path' },
   INVALID_QUERY: { status: 400, message: 'invalid query parameter' },
@@ -78,7 +78,7 @@ export function isGatewayError(err: unknown): err is GatewayError {
 /** Retry-After on a 503 for an unreachable dependency (the drivers reconnect within ~2 s). */
 export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
 
-/** A dependency (Postgres, Redis) is unreachable or failing: always 503, never 401 (STYLE habit 3). */
+/** A dependency (Postgres, Redis) is unreachable or failing: always 503, never 401 (docs/security-model.md). */
 export function unavailable(dependency: string, cause: unknown): GatewayError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   // Clients and balancers retry sooner than a person would; a few seconds spreads the retries.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ROLES, type RouteDef, type Role } from './types.js';
 
 /**
- * Routes the gateway always serves itself (SPEC §7). They sit in front of every table, built-in
+ * Routes the gateway always serves itself (docs/api.md). They sit in front of every table, built-in
  * or from GATEWAY_ROUTES_FILE, so no file can hand login or the JWKS to an upstream.
  */
 export const GATEWAY_ROUTES: readonly RouteDef[] = [
@@ -16,7 +16,7 @@ export const GATEWAY_ROUTES: readonly RouteDef[] = [
   { prefix: '/api/v1/nodes/rotate-key', auth: 'gateway' },
 ];
 
-/** The built-in proxied table (SPEC §7); GATEWAY_ROUTES_FILE replaces exactly this part. */
+/** The built-in proxied table (docs/api.md, "Routes"); GATEWAY_ROUTES_FILE replaces exactly this part. */
 export const DEFAULT_PROXY_ROUTES: readonly RouteDef[] = [
   { prefix: '/api/v1/edge/health', auth: 'public' },
   { prefix: '/api/v1/nodes', auth: 'node' },
@@ -104,7 +104,7 @@ export function loadRoutesFile(file: string, problems: string[]): RouteDef[] {
 
 /**
  * An upstream is an origin: `http(s)://host[:port]` with no credentials, path, query or fragment.
- * The proxy sends the normalized request path as it is (SPEC §7), so a base path in the URL would
+ * The proxy sends the normalized request path as it is (docs/api.md), so a base path in the URL would
  * be silently ignored; it is refused instead.
  */
 export function isHttpUrl(value: unknown): value is string {

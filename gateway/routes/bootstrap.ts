@@ -13,7 +13,7 @@ import type { HandlerMap } from './table.js';
 const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 /**
- * POST /api/v1/auth/bootstrap (SPEC §5): only when AUTH_BOOTSTRAP_TOKEN is set, presented as
+ * POST /api/v1/auth/bootstrap (docs/api.md, "Bootstrap"): only when AUTH_BOOTSTRAP_TOKEN is set, presented as
  * `X-Bootstrap-Token`. Creates the Platform tenant and the first platform_admin in one
  * transaction; once a platform_admin exists it answers 409. Body:
  * `{email, password, tenant_domain?, tenant_name?}` (defaults `platform.get2dial.local`, `Platform`).

@@ -35,7 +35,7 @@ export interface NodeRouteDeps {
 }
 
 /**
- * Gateway-owned node endpoints (SPEC §6):
+ * Gateway-owned node endpoints (docs/edge-nodes.md):
  * - `POST /api/v1/nodes/register` `{enrollment_token, name?}` → 201 `{node_id, tenant_id, api_key}`.
  *   The token is a one-time secret a platform admin issued (`cli node enroll`); it is redeemed and
  *   the node created in one transaction. A bad token is 401 `invalid credentials`: like a login

@@ -81,6 +81,15 @@ function operation(key: string, op: ApiOperation): Record<string, unknown> {
   };
 }
 
+/** Tags in display order; only those some operation uses are listed. */
+const TAGS: readonly { name: string; description: string }[] = [
+  { name: 'auth', description: 'Login and the caller’s account.' },
+  { name: 'sessions', description: 'Refresh tokens, sessions, WebSocket tickets.' },
+  { name: 'mfa', description: 'TOTP multi-factor authentication.' },
+  { name: 'nodes', description: 'Edge-node registration and key rotation.' },
+  { name: 'ops', description: 'Health, readiness, keys, this document.' },
+];
+
 /** The document for `areas` (default: every area of the gateway), `version` being the package's. */
 export function buildOpenApi(version: string, areas: readonly ApiOperations[] = API_AREAS): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -96,12 +105,7 @@ export function buildOpenApi(version: string, areas: readonly ApiOperations[] = 
   return {
     openapi: '3.1.0',
     info: { title: 'get2dial gateway', version, description: DESCRIPTION },
-    tags: [
-      { name: 'auth', description: 'Login and the caller’s account.' },
-      { name: 'sessions', description: 'Refresh tokens, sessions, WebSocket tickets.' },
-      { name: 'nodes', description: 'Edge-node registration and key rotation.' },
-      { name: 'ops', description: 'Health, readiness, keys, this document.' },
-    ],
+    tags: TAGS.filter((t) => Object.values(sorted).some((item) => Object.values(item).some((op) => (op as { tags: string[] }).tags.includes(t.name)))),
     paths: sorted,
     components: {
       securitySchemes: {

@@ -65,6 +65,8 @@ import { createHttpProxy } from './proxy/http.js';
 import { createWsProxy } from './proxy/ws.js';
 import { createRateLimiter, rateLimitsConfigured } from './ratelimit/limiter.js';
 import { jwksRoutes } from './routes/jwks.js';
+import { openApiRoutes } from './routes/openapi.js';
+import { packageVersion } from './config/build-info.js';
 
 export interface AppOptions {
   readonly log?: Logger;
@@ -232,6 +234,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
   const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
   handlerMaps.push(jwksRoutes(signer));
+  // The OpenAPI document of the routes above (docs/api.md); built once, from the body schemas.
+  handlerMaps.push(openApiRoutes(packageVersion()));
   const gateway = createDispatcher(...handlerMaps);
   const authorizeRequest = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
   const authorize = tracer ? traceAuthorize(tracer, authorizeRequest) : authorizeRequest;

@@ -40,7 +40,7 @@ export const ERRORS = {
 export type ErrorCode = keyof typeof ERRORS;
 
 /** Codes whose `publicMessage` may replace the table's message (it never carries secrets). */
-const PUBLIC_DETAIL: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['PASSWORD_POLICY', 'INVALID_QUERY', 'CONFLICT']);
+export const PUBLIC_DETAIL: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['PASSWORD_POLICY', 'INVALID_QUERY', 'CONFLICT']);
 
 export interface GatewayErrorOptions {
   /** Seconds for a `Retry-After` header (403 locked, 429 throttled, 503 draining). */

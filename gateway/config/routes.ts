@@ -11,6 +11,7 @@ export const GATEWAY_ROUTES: readonly RouteDef[] = [
   { prefix: '/readyz', auth: 'gateway' },
   { prefix: '/metrics', auth: 'gateway' },
   { prefix: '/.well-known/jwks.json', auth: 'gateway' },
+  { prefix: '/openapi.json', auth: 'gateway' },
   { prefix: '/api/v1/auth', auth: 'gateway' },
   { prefix: '/api/v1/nodes/register', auth: 'gateway' },
   { prefix: '/api/v1/nodes/rotate-key', auth: 'gateway' },

@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import type { Static, TObject } from 'typebox';
+import { Compile, type Validator } from 'typebox/compile';
 import { GatewayError } from '../errors.js';
 import { awaitingContinue, sendContinue } from './expect-continue.js';
 
@@ -7,23 +9,36 @@ export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 /** Strict: invalid UTF-8 throws instead of becoming U+FFFD. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** A field's expected JSON type; `?` suffix marks it optional. */
-export type FieldSpec = Record<string, 'string' | 'string?' | 'boolean' | 'boolean?'>;
+/** A request body schema: a TypeBox object (JSON Schema), `additionalProperties: false`. */
+export type BodySchema = TObject;
 
-type Parsed<S extends FieldSpec> = {
-  [K in keyof S as S[K] extends `${string}?` ? never : K]: S[K] extends 'string' ? string : boolean;
-} & {
-  [K in keyof S as S[K] extends `${string}?` ? K : never]?: S[K] extends 'string?' ? string : boolean;
-};
+/**
+ * The value a route gets: the schema's static type, with optional fields sent as `null` removed
+ * (a client may spell "absent" as `null`; a required field is never `null`).
+ */
+export type BodyOf<S extends BodySchema> = { [K in keyof Static<S>]: Exclude<Static<S>[K], null> };
+
+/** One compiled validator per schema, built on first use (TypeBox compiles to a plain function). */
+const compiled = new WeakMap<BodySchema, Validator>();
+
+function validatorOf(schema: BodySchema): Validator {
+  let v = compiled.get(schema);
+  if (v === undefined) {
+    v = Compile(schema);
+    compiled.set(schema, v);
+  }
+  return v;
+}
 
 /**
  * Reads a JSON request body (docs/api.md): `Content-Type` must be JSON and the body not content-coded
  * (415: a gzip body is not JSON, RFC 9110 §8.4), at most 1 MB (413, counted while streaming so a
  * lying Content-Length cannot get past), well-formed UTF-8 (RFC 8259 §8.1; lossy decoding would
- * let distinct byte strings compare equal), an object, with exactly the documented fields of the
- * documented types (400 `invalid request body`).
+ * let distinct byte strings compare equal), an object valid against `schema` — exactly the
+ * documented fields, of the documented types and lengths — with no NUL in any string (400
+ * `invalid request body`). The same schema is published in the OpenAPI document (docs/api.md).
  */
-export async function readJsonBody<S extends FieldSpec>(req: IncomingMessage, spec: S, maxBytes = MAX_JSON_BODY_BYTES): Promise<Parsed<S>> {
+export async function readJsonBody<S extends BodySchema>(req: IncomingMessage, schema: S, maxBytes = MAX_JSON_BODY_BYTES): Promise<BodyOf<S>> {
   const type = req.headers['content-type'];
   const coding = req.headers['content-encoding'];
   if (!type || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type) || (coding !== undefined && coding.trim().toLowerCase() !== 'identity')) {
@@ -54,33 +69,28 @@ export async function readJsonBody<S extends FieldSpec>(req: IncomingMessage, sp
   } catch {
     throw new GatewayError('INVALID_BODY', { detail: 'malformed JSON or not UTF-8' });
   }
-  return checkFields(value, spec);
+  return checkBody(value, schema);
 }
 
-/** Validates an already-parsed value against `spec`; unknown fields and wrong types are 400. */
-export function checkFields<S extends FieldSpec>(value: unknown, spec: S): Parsed<S> {
+/** Validates an already-parsed value against `schema`; any mismatch is 400 `invalid request body`. */
+export function checkBody<S extends BodySchema>(value: unknown, schema: S): BodyOf<S> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new GatewayError('INVALID_BODY', { detail: 'body is not an object' });
   }
-  const obj = value as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    if (!Object.prototype.hasOwnProperty.call(spec, key)) throw new GatewayError('INVALID_BODY', { detail: `unknown field ${key}` });
+  const validator = validatorOf(schema);
+  if (!validator.Check(value)) {
+    // The first error only, for the log: the client always sees the one table message.
+    const [first] = validator.Errors(value);
+    throw new GatewayError('INVALID_BODY', { detail: first ? `${first.instancePath || '/'}: ${first.message}` : 'does not match the schema' });
   }
-  for (const [key, want] of Object.entries(spec)) {
-    const optional = want.endsWith('?');
-    const type = optional ? want.slice(0, -1) : want;
-    const v = obj[key];
-    if (v === undefined || (optional && v === null)) {
-      if (!optional) throw new GatewayError('INVALID_BODY', { detail: `missing field ${key}` });
-      delete obj[key];
-      continue;
-    }
-    if (typeof v !== type) throw new GatewayError('INVALID_BODY', { detail: `field ${key} must be a ${type}` });
+  const obj = value as Record<string, unknown>;
+  for (const [key, v] of Object.entries(obj)) {
+    if (v === null) delete obj[key];
     // No credential, name or domain holds U+0000, and Postgres text cannot store it: refused here
     // as bad input rather than failing in the database as a 500.
-    if (typeof v === 'string' && v.includes('\u0000')) throw new GatewayError('INVALID_BODY', { detail: `field ${key} contains NUL` });
+    else if (typeof v === 'string' && v.includes('\u0000')) throw new GatewayError('INVALID_BODY', { detail: `field ${key} contains NUL` });
   }
-  return obj as Parsed<S>;
+  return obj as BodyOf<S>;
 }
 
 /** Discards a body we will not read, up to a cap, so keep-alive connections stay usable. */

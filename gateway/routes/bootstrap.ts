@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import { readJsonBody } from '../http/body.js';
+import { BootstrapBody } from '../http/schemas/auth.js';
 import { sendData } from '../http/reply.js';
 import { normalizeEmail, publicUser } from '../store/users.js';
 import { createTenantStore } from '../store/tenants.js';
@@ -12,7 +13,7 @@ import type { HandlerMap } from './table.js';
 const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 /**
- * POST /api/v1/auth/bootstrap (SPEC §5): only when AUTH_BOOTSTRAP_TOKEN is set, presented as
+ * POST /api/v1/auth/bootstrap (docs/api.md, "Bootstrap"): only when AUTH_BOOTSTRAP_TOKEN is set, presented as
  * `X-Bootstrap-Token`. Creates the Platform tenant and the first platform_admin in one
  * transaction; once a platform_admin exists it answers 409. Body:
  * `{email, password, tenant_domain?, tenant_name?}` (defaults `platform.get2dial.local`, `Platform`).
@@ -32,7 +33,7 @@ export function createBootstrapRoute(deps: AuthRouteDeps): HandlerMap {
         await deps.lockout.failIp('bootstrap', ctx.ip);
         throw new GatewayError('UNAUTHENTICATED');
       }
-      const body = await readJsonBody(ctx.req, { email: 'string', password: 'string', tenant_domain: 'string?', tenant_name: 'string?' });
+      const body = await readJsonBody(ctx.req, BootstrapBody);
       const email = normalizeEmail(body.email);
       if (!EMAIL_RE.test(email)) throw new GatewayError('INVALID_BODY', { detail: 'email' });
       deps.checkNewPassword(body.password, '');

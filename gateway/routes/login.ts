@@ -1,6 +1,7 @@
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { readJsonBody } from '../http/body.js';
+import { LoginBody as LoginSchema } from '../http/schemas/auth.js';
 import { NO_STORE, sendData } from '../http/reply.js';
 import { normalizeEmail, type User } from '../store/users.js';
 import { completeLogin } from './complete-login.js';
@@ -62,7 +63,7 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
   }
 
   async function login(ctx: RequestContext): Promise<void> {
-    const body = await readJsonBody(ctx.req, { email: 'string', password: 'string', tenant_domain: 'string?' });
+    const body = await readJsonBody(ctx.req, LoginSchema);
     await passwords.admit(() => attempt(ctx, body));
   }
 

@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { readJsonBody } from '../http/body.js';
+import { LogoutBody, PasswordChangeBody } from '../http/schemas/auth.js';
 import { NO_STORE, sendData } from '../http/reply.js';
 import { bearerToken, requireUser } from '../auth/user-auth.js';
 import { publicUser, type User } from '../store/users.js';
@@ -86,14 +87,14 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
       // A token restricted for MFA enrolment opens only `me`, enrolment and `logout`; a required
       // password change comes first, so it keeps this route open.
       if (auth.mfaEnrollmentRequired && !auth.mustChangePassword) throw new GatewayError('MFA_ENROLLMENT_REQUIRED');
-      const body = await readJsonBody(ctx.req, { current_password: 'string', new_password: 'string' });
+      const body = await readJsonBody(ctx.req, PasswordChangeBody);
       await passwords.admit(() => changePassword(ctx, auth, user, body));
     },
 
     'POST /api/v1/auth/logout': async (ctx) => {
       const auth = await requireUser(userAuth, bearerToken(ctx.req));
       // The body is optional: none (or an empty one) is a plain logout; `{"all": true}` ends every session.
-      const body = hasBody(ctx) ? await readJsonBody(ctx.req, { all: 'boolean?' }) : {};
+      const body = hasBody(ctx) ? await readJsonBody(ctx.req, LogoutBody) : {};
       const { claims } = auth;
       await sessions.revoke(claims);
       deps.announce({ kind: 'jti', jti: claims.jti, userId: claims.sub });

@@ -3,6 +3,7 @@ import { bearerToken, requireUser } from '../auth/user-auth.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { readJsonBody } from '../http/body.js';
+import { MfaConfirmBody as MfaCodeBody, MfaVerifyBody } from '../http/schemas/mfa.js';
 import { NO_STORE, sendData } from '../http/reply.js';
 import type { User } from '../store/users.js';
 import { completeLogin } from './complete-login.js';
@@ -68,7 +69,7 @@ export function createMfaRoutes(deps: AuthRouteDeps): HandlerMap {
   }
 
   async function verify(ctx: RequestContext): Promise<void> {
-    const body = await readJsonBody(ctx.req, { mfa_token: 'string', code: 'string' });
+    const body = await readJsonBody(ctx.req, MfaVerifyBody);
     checkShape(body.code, true);
     await lockout.checkIp('login', ctx.ip);
     const challenge = await mfa.takeChallenge(body.mfa_token, ctx.ip);
@@ -95,7 +96,7 @@ export function createMfaRoutes(deps: AuthRouteDeps): HandlerMap {
 
     'POST /api/v1/auth/mfa/totp/confirm': async (ctx) => {
       const user = await current(ctx);
-      const body = await readJsonBody(ctx.req, { code: 'string' });
+      const body = await readJsonBody(ctx.req, MfaCodeBody);
       checkShape(body.code, false);
       let codes: string[] | null = null;
       await checkCounted(ctx, user, async () => (codes = await mfa.confirm(user.id, body.code)) !== null, 'confirm');
@@ -106,7 +107,7 @@ export function createMfaRoutes(deps: AuthRouteDeps): HandlerMap {
 
     'DELETE /api/v1/auth/mfa/totp': async (ctx) => {
       const user = await current(ctx);
-      const body = await readJsonBody(ctx.req, { code: 'string' });
+      const body = await readJsonBody(ctx.req, MfaCodeBody);
       checkShape(body.code, true);
       if (config.mfa.requiredRoles.includes(user.role)) throw new GatewayError('FORBIDDEN', { detail: 'the role requires mfa' });
       if (!(await mfa.enabled(user.id))) throw new GatewayError('CONFLICT', { publicMessage: 'mfa not enabled' });

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { readJsonBody } from '../http/body.js';
+import { RegisterBody } from '../http/schemas/nodes.js';
 import { NO_STORE, sendData } from '../http/reply.js';
 import type { Lockout } from '../auth/lockout.js';
 import { ENROLLMENT_TOKEN_RE, generateNodeKey, hashKey, type NodeKeyAuthenticator } from '../auth/node-keys.js';
@@ -34,7 +35,7 @@ export interface NodeRouteDeps {
 }
 
 /**
- * Gateway-owned node endpoints (SPEC §6):
+ * Gateway-owned node endpoints (docs/edge-nodes.md):
  * - `POST /api/v1/nodes/register` `{enrollment_token, name?}` → 201 `{node_id, tenant_id, api_key}`.
  *   The token is a one-time secret a platform admin issued (`cli node enroll`); it is redeemed and
  *   the node created in one transaction. A bad token is 401 `invalid credentials`: like a login
@@ -66,11 +67,8 @@ export function createNodeRoutes(deps: NodeRouteDeps): HandlerMap {
 
   return {
     'POST /api/v1/nodes/register': async (ctx) => {
-      const body = await readJsonBody(ctx.req, { enrollment_token: 'string', name: 'string?' });
+      const body = await readJsonBody(ctx.req, RegisterBody);
       await lockout.checkIp('node', ctx.ip);
-      if (body.name !== undefined && (body.name.trim().length === 0 || body.name.length > 200)) {
-        throw new GatewayError('INVALID_BODY', { detail: 'name must be 1 to 200 characters' });
-      }
       const token = body.enrollment_token;
       // A malformed token is refused without a query, but counted like any other wrong one.
       const key = generateNodeKey();

@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { readJsonBody } from '../http/body.js';
+import { RefreshBody } from '../http/schemas/auth.js';
 import { NO_STORE, sendData } from '../http/reply.js';
 import { bearerToken, requireUser } from '../auth/user-auth.js';
 import { UUID_RE } from '../store/tenants.js';
@@ -27,7 +28,7 @@ export function createSessionRoutes(deps: AuthRouteDeps): HandlerMap {
 
   return {
     'POST /api/v1/auth/refresh': async (ctx) => {
-      const body = await readJsonBody(ctx.req, { refresh_token: 'string' });
+      const body = await readJsonBody(ctx.req, RefreshBody);
       await lockout.checkIp('login', ctx.ip);
       try {
         const { response } = await sessionService.refresh(body.refresh_token, { ip: ctx.ip, userAgent: userAgent(ctx), requestId: ctx.requestId });

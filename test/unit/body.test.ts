@@ -3,12 +3,14 @@ import fc from 'fast-check';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError, isGatewayError } from '../../gateway/errors.js';
-import { checkFields, readJsonBody } from '../../gateway/http/body.js';
+import { Type } from 'typebox';
+import { checkBody, readJsonBody } from '../../gateway/http/body.js';
+import { Body, Optional } from '../../gateway/http/schemas/common.js';
 import { rawExchange, startProbe, statusOf } from '../helpers/app.js';
 import { call } from '../helpers/fixtures.js';
 
 let probe: Awaited<ReturnType<typeof startProbe>>;
-const SPEC = { email: 'string', password: 'string', remember: 'boolean?' } as const;
+const SPEC = Body({ email: Type.String(), password: Type.String(), remember: Optional(Type.Boolean()) }, 'a test body');
 
 beforeAll(async () => {
   probe = await startProbe(async (req, res) => {
@@ -96,12 +98,12 @@ describe('readJsonBody', () => {
   });
 });
 
-describe('checkFields', () => {
+describe('checkBody', () => {
   it('any JSON value is either the documented shape or INVALID_BODY', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
         try {
-          const parsed = checkFields(structuredClone(value), SPEC);
+          const parsed = checkBody(structuredClone(value), SPEC);
           expect(typeof parsed.email).toBe('string');
           expect(typeof parsed.password).toBe('string');
         } catch (err) {

@@ -10,6 +10,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateEnrollmentToken } from '../../gateway/auth/node-keys.js';
+import { base32Decode, totp } from '../../gateway/auth/totp.js';
 import { migrate } from '../../gateway/store/migrate.js';
 import { createNodeStore } from '../../gateway/store/nodes.js';
 import { createPg, type Db } from '../../gateway/store/pg.js';
@@ -168,6 +169,27 @@ describe('answers match the OpenAPI document', () => {
     expect(reg.status).toBe(201);
     expect((await api('POST', '/api/v1/nodes/rotate-key', { token: reg.body.data.api_key as string })).status).toBe(200);
     expect((await api('POST', '/api/v1/nodes/rotate-key')).status).toBe(401);
+  });
+
+  it('mfa: setup, confirm, the login challenge, verify, turning it off; 409 and 401 on the way', async () => {
+    const tenant = await makeTenant(db);
+    const user = await makeUser(db, tenant);
+    const creds = { email: user.email, password: user.password, tenant_domain: tenant.domain };
+    const token = (await api('POST', '/api/v1/auth/login', { json: creds })).body.data.token as string;
+    expect((await api('POST', '/api/v1/auth/mfa/totp/confirm', { token, json: { code: '123456' } })).status).toBe(409);
+    const setup = await api('POST', '/api/v1/auth/mfa/totp/setup', { token });
+    expect(setup.status).toBe(200);
+    const secret = base32Decode(setup.body.data.secret as string)!;
+    const confirmed = await api('POST', '/api/v1/auth/mfa/totp/confirm', { token, json: { code: totp(secret, Date.now()) } });
+    expect(confirmed.status).toBe(200);
+    const recovery = confirmed.body.data.recovery_codes as string[];
+    const challenge = await api('POST', '/api/v1/auth/login', { json: creds });
+    expect(challenge.body.data.mfa_required).toBe(true);
+    expect((await api('POST', '/api/v1/auth/mfa/verify', { json: { mfa_token: 'nope', code: '000000' } })).status).toBe(401);
+    const verified = await api('POST', '/api/v1/auth/mfa/verify', { json: { mfa_token: challenge.body.data.mfa_token, code: recovery[0] } });
+    expect(verified.status).toBe(200);
+    const off = await api('DELETE', '/api/v1/auth/mfa/totp', { token: verified.body.data.token as string, json: { code: recovery[1] } });
+    expect(off.status).toBe(200);
   });
 
   it('saw every documented operation succeed', () => {

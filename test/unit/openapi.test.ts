@@ -130,14 +130,9 @@ describe('body schemas', () => {
   });
 });
 
-describe('MFA area (kept out of the document until its routes exist)', () => {
-  it('builds a valid OpenAPI 3.1 document together with the other areas', async () => {
-    const { API_AREAS } = await import('../../gateway/http/openapi.js');
-    const { MFA_OPERATIONS } = await import('../../gateway/http/schemas/mfa.js');
-    const withMfa = buildOpenApi(packageVersion(), [...API_AREAS, MFA_OPERATIONS]) as typeof doc;
-    const result = await new Validator().validate(structuredClone(withMfa));
-    expect(result.errors).toBeUndefined();
-    expect(Object.keys(withMfa.paths)).toContain('/api/v1/auth/mfa/verify');
-    expect(doc.paths['/api/v1/auth/mfa/verify']).toBeUndefined();
+describe('MFA area', () => {
+  it('lists the second-factor endpoints', () => {
+    for (const path of ['/api/v1/auth/mfa/totp/setup', '/api/v1/auth/mfa/totp/confirm', '/api/v1/auth/mfa/totp', '/api/v1/auth/mfa/verify']) expect(doc.paths[path]).toBeDefined();
   });
 });
+

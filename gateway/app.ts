@@ -36,7 +36,7 @@ import { checkNewPassword, loadCommonPasswords } from './auth/password-policy.js
 import { createSessions } from './auth/sessions.js';
 import { createSessionActivity } from './auth/session-activity.js';
 import { createSessionService } from './auth/session-service.js';
-import type { RevocationEvent } from './auth/revocation-bus.js';
+import type { RevocationEvent } from './store/revocation-bus.js';
 import { createRevocationPush } from './auth/revocation-push.js';
 import { createSessionStore } from './store/sessions.js';
 import { createSessionRoutes } from './routes/sessions.js';

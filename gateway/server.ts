@@ -16,7 +16,7 @@ import { sendError } from './http/reply.js';
 import { requestIdFor } from './http/request-id.js';
 import { traceFor } from './http/trace.js';
 import type { Router } from './http/router.js';
-import { redactSecrets, scrubUrl } from './http/credentials.js';
+import { redactSecrets, scrubUrl } from './util/credentials.js';
 import type { InFlight } from './ops/shutdown.js';
 
 /** What the server needs; every piece is built by the composition root (app.ts). */
@@ -53,6 +53,7 @@ function routeGroupOf(ctx: RequestContext): string {
 function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse | null, requestId: string): RequestContext {
   const now = deps.now ?? Date.now;
   const ctx: RequestContext = {
+    kind: res ? 'http' : 'upgrade',
     req,
     res: res as ServerResponse,
     requestId,
@@ -82,6 +83,7 @@ function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
 
 function fallbackContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse | null, requestId: string): RequestContext {
   return {
+    kind: res ? 'http' : 'upgrade',
     req,
     res: res as ServerResponse,
     requestId,
@@ -107,7 +109,7 @@ function logFinish(deps: ServerDeps, access: Logger, ctx: RequestContext, status
     reqId: ctx.requestId,
     trace: ctx.trace.traceId,
     method: ctx.req.method,
-    // Any credential spelling or credential-shaped value goes (http/credentials.ts); a plain URL
+    // Any credential spelling or credential-shaped value goes (util/credentials.ts); a plain URL
     // returns at once from the scrubber's first test.
     url: scrubUrl(url),
     route: ctx.routeGroup,

@@ -5,7 +5,7 @@ import type { Db } from '../store/pg.js';
 import { createRedisRevocationBus } from '../store/redis-bus.js';
 import type { RedisClient } from '../store/redis.js';
 import { USER_REVOKED_CHANNEL } from '../store/sessions.js';
-import { createMemoryRevocationBus, decodeEvent, type BusHandlers, type RevocationBus, type RevocationEvent } from './revocation-bus.js';
+import { createMemoryRevocationBus, decodeEvent, type BusHandlers, type RevocationBus, type RevocationEvent } from '../store/revocation-bus.js';
 
 /** What a pushed revocation is applied to on this instance (caches, open sockets). */
 export interface RevocationTarget {

@@ -7,7 +7,7 @@ import type { AuditLog } from '../store/audit.js';
 import type { RevokeReason, SessionRow, SessionStore } from '../store/sessions.js';
 import { publicUser, rfc3339, type User, type UserStore } from '../store/users.js';
 import { hashKey } from './node-keys.js';
-import type { RevocationEvent } from './revocation-bus.js';
+import type { RevocationEvent } from '../store/revocation-bus.js';
 import type { TokenService } from './tokens.js';
 
 /** Raw refresh tokens: `g2dr_` + 32 random bytes as unpadded base64url (43 chars). */

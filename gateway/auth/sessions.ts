@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { SessionStore } from '../store/sessions.js';
 import type { AuthStateStore } from '../store/state.js';
 import type { UserStore } from '../store/users.js';
-import type { RevocationEvent } from './revocation-bus.js';
+import type { RevocationEvent } from '../store/revocation-bus.js';
 import { issuedAtMs } from './tokens.js';
 import type { TokenClaims } from './types.js';
 

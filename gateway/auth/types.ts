@@ -1,4 +1,5 @@
-import type { Role } from '../config/types.js';
+import type { IncomingMessage } from 'node:http';
+import type { Role, RouteDef } from '../config/types.js';
 
 /** A user authenticated by a gateway-minted JWT (SPEC §5, §6). */
 export interface UserIdentity {
@@ -43,4 +44,22 @@ export interface TokenClaims {
   readonly exp: number;
   /** Session id (docs/api.md, sessions); tokens minted before sessions have none and live until `exp`. */
   readonly sid?: string | undefined;
+}
+
+/**
+ * What authentication reads of a request: the http layer's request contexts (http/context.ts)
+ * satisfy it, so auth/ judges requests without depending on the layer above it.
+ */
+export interface AuthRequest {
+  /** `upgrade`: a WebSocket handshake (RFC 6455 §4.1), where `?token=` / `?ticket=` may carry the credential. */
+  readonly kind: 'http' | 'upgrade';
+  readonly req: IncomingMessage;
+  readonly requestId: string;
+  readonly ip: string;
+  /** The decoded, normalized path. */
+  readonly path: string;
+  /** The raw query string without the leading `?` ('' when none). */
+  readonly rawQuery: string;
+  readonly query: URLSearchParams;
+  readonly route: RouteDef | null;
 }

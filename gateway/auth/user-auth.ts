@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
-import { paramValues } from '../http/credentials.js';
+import { paramValues } from '../util/credentials.js';
 import type { SessionState, Sessions } from './sessions.js';
 import type { TokenFailure, TokenService } from './tokens.js';
 import type { TokenClaims, UserIdentity } from './types.js';
@@ -31,7 +31,7 @@ export function bearerToken(req: IncomingMessage): string | null {
 /**
  * The token for a WebSocket upgrade: `?token=` (browsers cannot set headers on the
  * upgrade) or the Authorization header. More than one token is ambiguous and refused. Every
- * parameter whose name folds to `token` counts (`%74oken`, `TOKEN`, `token[]`: http/credentials.ts),
+ * parameter whose name folds to `token` counts (`%74oken`, `TOKEN`, `token[]`: util/credentials.ts),
  * the same reading the log scrubber and the upstream strip use.
  */
 export function upgradeToken(req: IncomingMessage, query: URLSearchParams): string | null {

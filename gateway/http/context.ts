@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { RouteDef } from '../config/types.js';
-import type { Identity } from '../auth/types.js';
+import type { AuthRequest, Identity } from '../auth/types.js';
 import type { TraceContext } from './trace.js';
 
 /** Per-request state, built once by the server and passed to handlers and the proxy. */
-export interface RequestContext {
+export interface RequestContext extends AuthRequest {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly requestId: string;

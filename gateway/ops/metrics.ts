@@ -62,7 +62,7 @@ export interface GatewayMetrics {
   websocketLimited(): void;
   dependencyUp(dependency: Dependency, up: boolean): void;
   draining(on: boolean): void;
-  /** Sampled at scrape time: argon2 jobs running and waiting (auth/semaphore.ts). */
+  /** Sampled at scrape time: argon2 jobs running and waiting (util/semaphore.ts). */
   samplePasswordHashing(stats: () => { active: number; queued: number }): void;
   /** Sampled at scrape time: HTTP requests in flight (ops/shutdown.ts). */
   sampleInFlight(count: () => number): void;

@@ -9,7 +9,7 @@ import type { Identity, UserIdentity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { createWsIdentityLimiter } from './ws-limit.js';
-import { holdsCredential } from '../http/credentials.js';
+import { holdsCredential } from '../util/credentials.js';
 import { buildUpstreamHeaders, compileHeaderStrip } from './headers.js';
 import { rawTargetUrl, sanitizeCloseCode, stripTokenParam, validClientHandshake } from './ws-frames.js';
 

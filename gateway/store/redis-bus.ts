@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { decodeEvent, encodeEvent, type BusHandlers, type RevocationBus } from '../auth/revocation-bus.js';
+import { decodeEvent, encodeEvent, type BusHandlers, type RevocationBus } from './revocation-bus.js';
 import type { RedisConfig } from '../config/types.js';
 import { createRedisClient, type RedisClient } from './redis.js';
 

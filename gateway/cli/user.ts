@@ -7,7 +7,9 @@ import { createTenantStore, type Tenant } from '../store/tenants.js';
 import { createLogger } from '../ops/logger.js';
 import { createAuditLog } from '../store/audit.js';
 import { createSessionStore } from '../store/sessions.js';
-import { createUserStore, normalizeEmail, publicUser, rfc3339 } from '../store/users.js';
+import { publicUser } from '../http/present.js';
+import { createUserStore, normalizeEmail } from '../store/users.js';
+import { rfc3339 } from '../util/time.js';
 import { allowOnly, CliError, flag, need, optional, type ParsedArgs } from './args.js';
 import type { CliContext, CommandTable } from './context.js';
 

@@ -2,7 +2,9 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
 import { readJsonBody } from '../http/body.js';
 import { NO_STORE, sendData } from '../http/reply.js';
-import { normalizeEmail, publicUser, type User } from '../store/users.js';
+import { publicUser } from '../http/present.js';
+import { userAgent } from '../http/request.js';
+import { normalizeEmail, type User } from '../store/users.js';
 import type { AuthRouteDeps, LoginOutcome } from './deps.js';
 import type { HandlerMap } from './table.js';
 
@@ -163,9 +165,4 @@ function outcomeOf(err: unknown): LoginOutcome {
     default:
       return 'bad_request';
   }
-}
-
-export function userAgent(ctx: RequestContext): string | null {
-  const v = ctx.req.headers['user-agent'];
-  return typeof v === 'string' ? v : null;
 }

@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import type { Db } from './pg.js';
 import { UUID_RE } from './tenants.js';
-import { rfc3339 } from './users.js';
+import { rfc3339 } from '../util/time.js';
 
 /**
  * The Postgres channel a revocation or key rotation is announced on (SPEC §6, §11). The payload is

@@ -22,9 +22,9 @@ import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { createDrainer, createInFlight } from './ops/shutdown.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
 import { createGatewayServer } from './server.js';
-import { createPg, type Db } from './store/pg.js';
-import { createRedisClient, createRedisStateStore, type RedisClient } from './store/redis.js';
-import { createMemoryStateStore } from './store/memory.js';
+import type { Db } from './store/pg.js';
+import { openDatabase, openNotificationFeed, openStateStore } from './store/connect.js';
+import { revocationBusOpener } from './store/redis-bus.js';
 import type { AuthStateStore } from './store/state.js';
 import { createAuditLog } from './store/audit.js';
 import { createTenantStore } from './store/tenants.js';
@@ -41,7 +41,7 @@ import { createRevocationPush } from './auth/revocation-push.js';
 import { createSessionStore } from './store/sessions.js';
 import { createSessionRoutes } from './routes/sessions.js';
 import { createTokenService } from './auth/tokens.js';
-import { createUserAuthenticator } from './auth/user-auth.js';
+import { createStillValid, createUserAuthenticator } from './auth/user-auth.js';
 import { createTenantScope } from './auth/tenant-scope.js';
 import { createWsTickets } from './auth/ws-tickets.js';
 import type { AuthRouteDeps } from './routes/deps.js';
@@ -54,9 +54,10 @@ import { enforceNodeScope } from './auth/node-scope.js';
 import { createNodeKeyDeriver } from './auth/node-key-rotation.js';
 import { createNodeStore } from './store/nodes.js';
 import { createNodeRoutes } from './routes/nodes.js';
-import { createIdentitySigner, generateSigningKey } from './auth/identity.js';
+import { createIdentitySigner, resolveSigningKey } from './auth/identity.js';
 import { createHttpProxy } from './proxy/http.js';
 import { createWsProxy } from './proxy/ws.js';
+import { socketsRevocationTarget } from './proxy/ws-revocation.js';
 import { jwksRoutes } from './routes/jwks.js';
 
 export interface AppOptions {
@@ -97,13 +98,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (config.jwt.secret === null) throw new Error('createApp: AUTH_JWT_SECRET is not resolved');
 
   // ---- store
-  const db =
-    options.db ??
-    (() => {
-      if (!config.database.url) throw new Error('createApp: no database URL');
-      return createPg({ url: config.database.url, poolSize: config.database.poolSize, ssl: config.database.ssl });
-    })();
-  const built = options.state ? { state: options.state, client: null } : createStateStore(config, log, clock, metrics);
+  const db = options.db ?? openDatabase(config.database);
+  const built = options.state
+    ? { state: options.state, client: null }
+    : openStateStore(config.redis, { production: config.production, log, clock, onRedisUp: (up) => metrics.dependencyUp('redis', up) });
   const state = built.state;
   // Set once the drainer exists (it needs the server); readiness reads it through this indirection.
   let draining = (): boolean => false;
@@ -125,14 +123,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const sessionStore = createSessionStore(db);
   // Revocation push (docs/_incoming/sessions.md): Redis pub/sub for what gateways revoke, Postgres
   // LISTEN for what the CLI changes there. Hot-path caches keep answers longer only while both are up.
-  // The LISTEN connections (node revocations, user revocations) share a small pool of their own, so
-  // they never take a slot from request traffic. An injected Db comes without a URL for more
-  // connections: no LISTEN then, and caches keep their short lifetimes.
-  const listenDb =
-    !options.db && config.database.url
-      ? createPg({ url: config.database.url, poolSize: 2, ssl: config.database.ssl, applicationName: 'get2dial-gateway-listen' })
-      : null;
-  const push = createRevocationPush({ client: built.client, redis: config.redis, listenDb, log });
+  const listen = openNotificationFeed(config.database, { injectedDb: options.db !== undefined, log });
+  const feed = listen?.feed ?? null;
+  const push = createRevocationPush({ openBus: revocationBusOpener(built.client, { redis: config.redis, log }), feed });
   const sessions = createSessions({ state, users, sessionStore, log }, {
       clock,
       onFailOpen: (dep) => metrics.failOpen(dep),
@@ -180,22 +173,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const health = createHealth({ db, state, metrics, isDraining: () => draining() });
   handlerMaps.push(health.routes);
   const nodeStore = createNodeStore(db);
-  // Node revocation LISTEN on the listen pool above; without it cached node keys are re-checked
-  // every 5 s instead (node-keys.ts). A revoked node's open sockets close at once.
-  const nodeKeys = createNodeKeyAuthenticator({
-    nodes: nodeStore,
-    db: listenDb,
-    log,
-    clock,
-    onNodeChanged: (nodeId) => {
-      void nodeStore
-        .findById(nodeId)
-        .then((node) => {
-          if (node?.status === 'revoked') wsProxy.closeRevoked({ nodeId });
-        })
-        .catch(() => {});
-    },
-  });
+  // Node revocations arrive on the feed; without it cached node keys are re-checked every 5 s
+  // instead (node-keys.ts). A revoked node's open sockets close at once.
+  const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, feed, log, clock, onNodeRevoked: (nodeId) => wsProxy.closeRevoked({ nodeId }) });
   await nodeKeys.start();
   // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
   const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
@@ -213,7 +193,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }),
   );
   // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
-  const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
+  const signer = await createIdentitySigner({ ...config.identity, signingKey: await resolveSigningKey(config.identity.signingKey, { production: config.production, log }), clock });
   handlerMaps.push(jwksRoutes(signer));
   const gateway = createDispatcher(...handlerMaps);
   const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
@@ -228,22 +208,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock,
     trusts,
     // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (docs/security-model.md).
-    isStillValid: async (u) =>
-      (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp, ...(u.sid === undefined ? {} : { sid: u.sid }) })).verdict === 'ok',
+    isStillValid: createStillValid(sessions),
     onOpen: () => metrics.websocketOpened(),
     onClose: () => metrics.websocketClosed(),
     onLimited: () => metrics.websocketLimited(),
   });
   // A revocation (made here or pushed) closes the sockets it concerns at once (1008).
-  push.attach({
-    apply: (event) => {
-      if (event.kind === 'jti') wsProxy.closeRevoked({ jti: event.jti });
-      else if (event.kind === 'session') wsProxy.closeRevoked({ sid: event.sid });
-      else if (event.kind === 'user') wsProxy.closeRevoked({ userId: event.userId });
-      else wsProxy.closeRevoked({ nodeId: event.nodeId });
-    },
-    forgetAll: () => {},
-  });
+  push.attach(socketsRevocationTarget(wsProxy));
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
   const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
@@ -287,7 +258,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
       await nodeKeys.close();
       await Promise.allSettled([push.close(), activity.close()]);
-      await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);
+      await Promise.allSettled([db.close(), state.close(), listen?.close(), httpProxy.close()]);
     },
   });
   draining = () => drainer.draining();
@@ -313,46 +284,4 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     close: () => drainer.drain(),
     reload: () => reloader.reload(),
   };
-}
-
-function createStateStore(config: Config, log: Logger, clock: Clock, metrics: GatewayMetrics): { state: AuthStateStore; client: RedisClient | null } {
-  const r = config.redis;
-  if (r.url || r.sentinels || r.clusterNodes) {
-    const client = createRedisClient(r);
-    // One warning per outage, not one per reconnect attempt; the gauge follows the connection.
-    let down = false;
-    const lost = (reason: string) => {
-      if (down) return;
-      down = true;
-      metrics.dependencyUp('redis', false);
-      log.warn({ err: reason }, 'redis unavailable: logins answer 503, revocation checks fail open; reconnecting');
-    };
-    client.on('error', (err: Error) => {
-      if (client.status === 'ready') log.warn({ err: err.message }, 'redis error');
-      else lost(err.message);
-    });
-    // A server that goes away cleanly (EOF, failover) emits no error, only a reconnect.
-    client.on('reconnecting', () => lost('connection closed'));
-    client.on('ready', () => {
-      metrics.dependencyUp('redis', true);
-      if (down) log.info('redis reconnected');
-      down = false;
-    });
-    return { state: createRedisStateStore(client, r.keyPrefix), client };
-  }
-  if (config.production) throw new Error('createApp: Redis is required in production');
-  log.warn('no REDIS_URL: lockout, throttles and revocation are kept in process memory (single instance only)');
-  return { state: createMemoryStateStore(clock), client: null };
-}
-
-/**
- * IDENTITY_SIGNING_KEY, or outside production an ephemeral one: assertions then stop verifying
- * when the process restarts (the quickstart persists its key in the data dir instead).
- */
-async function signingKeyOf(config: Config, log: Logger): Promise<string> {
-  if (config.identity.signingKey !== null) return config.identity.signingKey;
-  if (config.production) throw new Error('createApp: IDENTITY_SIGNING_KEY is required in production');
-  const { privatePem, kid } = await generateSigningKey();
-  log.warn({ kid }, 'no IDENTITY_SIGNING_KEY: identity assertions are signed with an ephemeral dev key (upstreams must refetch the JWKS after a restart)');
-  return privatePem;
 }

@@ -60,6 +60,15 @@ export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): User
   };
 }
 
+/**
+ * Whether the token behind a user identity still stands (not revoked by jti or session, no
+ * password change since, user not disabled): open WebSockets are re-checked with it.
+ */
+export function createStillValid(sessions: Pick<Sessions, 'check'>): (u: UserIdentity) => Promise<boolean> {
+  return async (u) =>
+    (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp, ...(u.sid === undefined ? {} : { sid: u.sid }) })).verdict === 'ok';
+}
+
 /** Token + session verification shared by the auth endpoints and every proxied user route. */
 export function createUserAuthenticator(deps: {
   tokens: TokenService;

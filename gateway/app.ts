@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import type { Identity } from './auth/types.js';
-import type { RequestContext } from './http/context.js';
+import type { RequestContext, UpgradeContext } from './http/context.js';
 import { createClientIpResolver } from './http/client-ip.js';
 import { createCors } from './http/cors.js';
 import { createRouter } from './http/router.js';
@@ -216,7 +216,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // A revocation (made here or pushed) closes the sockets it concerns at once (1008).
   push.attach(socketsRevocationTarget(wsProxy));
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
-  const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
+  const upgrade = (ctx: UpgradeContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
   // ---- server
   const router = createRouter(config.routes);

@@ -44,22 +44,32 @@ export interface AuthorizerDeps {
 const PUBLIC: Identity = Object.freeze({ kind: 'public' });
 
 /**
+ * The one request authenticator: judges `request`, then continues with `next(request, identity)`
+ * and hands back next's promise; a refusal (400/401/403/404, or 503 for a broken dependency)
+ * rejects it instead, and next is never called. While everything it needs is cached (the
+ * proxied hot path) next runs synchronously, so a cached request costs no promise of its own.
+ */
+export type Authorize = <R extends AuthRequest, T>(request: R, next: (request: R, identity: Identity) => Promise<T>) => Promise<T>;
+
+type Next<R, T> = (request: R, identity: Identity) => Promise<T>;
+
+/**
  * Authenticates and authorizes every proxied request: user routes by JWT (the
  * `?token=` form only on WebSocket routes), node routes by raw API key, public routes as
  * `public`. Then tenant scope and route roles. Nothing reaches an upstream unless this returns.
  */
-export function createAuthorizer(deps: AuthorizerDeps): (ctx: AuthRequest) => Identity | Promise<Identity> {
+export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const clock = deps.clock ?? systemClock;
   const scopeTenant = deps.tenantScope ?? createTenantScope({ tenants: deps.tenants, audit: deps.audit, clock });
   const queryToken = deps.queryToken ?? true;
 
-  function userIdentity(ctx: AuthRequest): UserIdentity | Promise<UserIdentity> {
+  function userIdentity<R extends AuthRequest, T>(ctx: R, next: Next<R, T>): Promise<T> {
     const route = ctx.route;
     let token: string | null;
     if (!route?.websocket) token = bearerToken(ctx.req);
     else if (ctx.kind === 'upgrade') {
       const credential = upgradeCredential(ctx);
-      if ('ticket' in credential) return ticketIdentity(ctx, credential.ticket);
+      if ('ticket' in credential) return ticketIdentity(ctx, credential.ticket).then((identity) => next(ctx, identity));
       token = credential.token;
     } else if (ctx.rawQuery !== '' && paramValues(ctx.query, 'token').length > 0) {
       // `?token=` is for WebSocket upgrades only (docs/api.md), where it is removed before the
@@ -70,17 +80,16 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: AuthRequest) => Id
     } else token = bearerToken(ctx.req);
     // Synchronous while everything it needs is cached (the proxied hot path); the same
     // checks in the same order either way.
-    const user = deps.users.authenticate(token);
-    return user instanceof Promise ? user.then((u) => admitUser(ctx, u)) : admitUser(ctx, user);
+    return deps.users.authenticate(token, (user) => admitUser(ctx, user, next));
   }
 
-  function admitUser(ctx: AuthRequest, user: AuthenticatedUser | null): UserIdentity | Promise<UserIdentity> {
+  function admitUser<R extends AuthRequest, T>(ctx: R, user: AuthenticatedUser | null, next: Next<R, T>): Promise<T> {
     if (!user) throw new GatewayError('UNAUTHENTICATED');
     if (user.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
     const identity = toUserIdentity(user.claims);
     // No query, nothing to scope: scopeTenant would return the identity unchanged.
-    if (ctx.rawQuery === '') return allowRole(ctx, identity);
-    return scopeTenant(ctx, identity).then((scoped) => allowRole(ctx, scoped));
+    if (ctx.rawQuery === '') return next(ctx, allowRole(ctx, identity));
+    return scopeTenant(ctx, identity).then((scoped) => next(ctx, allowRole(ctx, scoped)));
   }
 
   /**
@@ -166,20 +175,28 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: AuthRequest) => Id
     return node;
   }
 
-  // Not async: a cached user answers without a promise; every failure still throws (the server
-  // awaits the result either way).
-  return (ctx) => {
+  function dispatch<R extends AuthRequest, T>(ctx: R, next: Next<R, T>): Promise<T> {
     const route = ctx.route;
     if (!route) throw new GatewayError('NOT_FOUND');
     switch (route.auth) {
       case 'user':
-        return userIdentity(ctx);
+        return userIdentity(ctx, next);
       case 'node':
-        return nodeIdentity(ctx);
+        return nodeIdentity(ctx).then((node) => next(ctx, node));
       case 'public':
-        return PUBLIC;
+        return next(ctx, PUBLIC);
       default:
         throw new GatewayError('NOT_FOUND');
+    }
+  }
+
+  // Not async: a cached user continues without a promise of its own. A refusal thrown on the way
+  // (or by next) becomes a rejection here, so callers see one contract.
+  return (ctx, next) => {
+    try {
+      return dispatch(ctx, next);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   };
 }

@@ -13,11 +13,12 @@ export interface AuthenticatedUser {
 
 export interface UserAuthenticator {
   /**
-   * Verifies the bearer token and its session state. `null` means "not authenticated" (401);
-   * a throw means a dependency broke (the authenticator contract). Answers at once (no promise) when the token
-   * and both session answers are cached: the proxied hot path; `await` either way.
+   * Verifies the bearer token and its session state, then continues with `next(user)` and hands
+   * back next's promise. `null` means "not authenticated" (401); a broken dependency rejects (the
+   * authenticator contract). next runs synchronously when the token and both session answers are
+   * cached (the proxied hot path: no promise of its own); a throw from next propagates.
    */
-  authenticate(token: string | null): AuthenticatedUser | null | Promise<AuthenticatedUser | null>;
+  authenticate<T>(token: string | null, next: (user: AuthenticatedUser | null) => Promise<T>): Promise<T>;
 }
 
 /** `Authorization: Bearer <credentials>` (RFC 6750 §2.1); the scheme is case-insensitive. */
@@ -97,26 +98,27 @@ export function createUserAuthenticator(deps: {
     return admit(token, result.claims, await sessions.check(result.claims));
   };
   return {
-    authenticate(token) {
+    authenticate(token, next) {
       if (!token) {
         onFailure?.('missing');
-        return null;
+        return next(null);
       }
       // The same checks as the slow path, from the same caches: a cached token still has its
       // revocation and user status consulted, just without a promise when both are fresh.
       const cached = tokens.verifyCached(token);
-      if (cached === null) return authenticate(token);
-      if (!cached.ok) return refuse(cached.reason);
+      if (cached === null) return authenticate(token).then(next);
+      if (!cached.ok) return next(refuse(cached.reason));
       const session = sessions.checkCached(cached.claims);
-      if (session === null) return sessions.check(cached.claims).then((state) => admit(token, cached.claims, state));
-      return admit(token, cached.claims, session);
+      if (session === null) return sessions.check(cached.claims).then((state) => next(admit(token, cached.claims, state)));
+      return next(admit(token, cached.claims, session));
     },
   };
 }
 
 /** Throws the documented 401 when a user route has no valid token. */
-export async function requireUser(auth: UserAuthenticator, token: string | null): Promise<AuthenticatedUser> {
-  const user = await auth.authenticate(token);
-  if (!user) throw new GatewayError('UNAUTHENTICATED');
-  return user;
+export function requireUser(auth: UserAuthenticator, token: string | null): Promise<AuthenticatedUser> {
+  return auth.authenticate(token, async (user) => {
+    if (!user) throw new GatewayError('UNAUTHENTICATED');
+    return user;
+  });
 }

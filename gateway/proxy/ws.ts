@@ -7,7 +7,7 @@ import type { Config } from '../config/types.js';
 import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity, UserIdentity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
-import type { RequestContext } from '../http/context.js';
+import type { UpgradeContext } from '../http/context.js';
 import { createWsIdentityLimiter } from './ws-limit.js';
 import { holdsCredential } from '../util/credentials.js';
 import { buildUpstreamHeaders, compileHeaderStrip } from './headers.js';
@@ -34,7 +34,7 @@ export interface WsProxyDeps {
 
 export interface WsProxy {
   /** Opens the upstream socket, then completes the (already authorized) client handshake and pipes frames. */
-  upgrade(ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity): Promise<void>;
+  upgrade(ctx: UpgradeContext, socket: Duplex, head: Buffer, identity: Identity): Promise<void>;
   /** Closes every proxied socket (1001 on shutdown, docs/operations.md); stragglers are terminated after a grace. */
   closeAll(code?: number, reason?: string): void;
   /** Open proxied sockets (metrics). */
@@ -174,7 +174,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     c.expiry.unref();
   }
 
-  function connectUpstream(ctx: RequestContext, socket: Duplex, identity: Identity, assertion: string): Promise<WebSocket> {
+  function connectUpstream(ctx: UpgradeContext, socket: Duplex, identity: Identity, assertion: string): Promise<WebSocket> {
     const upstreamBase = new URL(ctx.route?.upstream ?? config.upstreamUrl);
     const scheme = upstreamBase.protocol === 'https:' ? 'wss:' : 'ws:';
     const query = stripTokenParam(ctx.rawQuery);

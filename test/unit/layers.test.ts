@@ -26,8 +26,11 @@ import { describe, expect, it } from 'vitest';
  */
 const GATEWAY = resolve(dirname(fileURLToPath(import.meta.url)), '../../gateway');
 const MAX_LINES = 300;
-/** Known to be over MAX_LINES and due to be split by concern; the list only shrinks. */
-const OVER_LIMIT_PENDING: ReadonlySet<string> = new Set(['auth/sessions.ts', 'ops/metrics.ts', 'proxy/ws.ts', 'store/nodes.ts']);
+/**
+ * Known to be over MAX_LINES and due to be split by concern; the list only shrinks. proxy/ws.ts
+ * waits for the WebSocket pass-through work in flight on it.
+ */
+const OVER_LIMIT_PENDING: ReadonlySet<string> = new Set(['proxy/ws.ts']);
 
 /** Rank and group of a file, by its path under gateway/. */
 function layerOf(rel: string): { rank: number; group: string } {

@@ -103,28 +103,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ? { state: options.state, client: null }
     : openStateStore(config.redis, { production: config.production, log, clock, onRedisUp: (up) => metrics.dependencyUp('redis', up) });
   const state = built.state;
-  // Set once the drainer exists (it needs the server); readiness reads it through this indirection.
-  let draining = (): boolean => false;
-
-  // ---- auth
+  // Revocation push (docs/_incoming/sessions.md): Redis pub/sub for what gateways revoke, Postgres
+  // LISTEN for what the CLI changes there. Hot-path caches keep answers longer only while both are up.
+  const listen = openNotificationFeed(config.database, { injectedDb: options.db !== undefined, log });
+  const feed = listen?.feed ?? null;
   const users = createUserStore(db);
   const tenants = createTenantStore(db);
   const audit = createAuditLog(db, log);
-  metrics.buildInfo(config.build);
-  // One instance of many prunes old audit events each day (AUDIT_RETENTION_DAYS; 0 = keep forever).
-  const retention = createAuditRetention({ db, log, clock, onRun: (result, deleted) => metrics.auditPrune(result, deleted) }, { retentionDays: config.auditRetentionDays });
-  retention.start();
+  const sessionStore = createSessionStore(db);
+  const nodeStore = createNodeStore(db);
+
+  // ---- auth
   const tokens = createTokenService({ ...config.jwt, secret: config.jwt.secret }, { clock });
   const passwords = createPasswordHasher(config.passwords);
   // The dummy hash is computed now, so the first unknown-email login costs what every other does.
   await passwords.warm();
   const commonPasswords = loadCommonPasswords();
-  metrics.samplePasswordHashing(() => passwords.stats());
-  const sessionStore = createSessionStore(db);
-  // Revocation push (docs/_incoming/sessions.md): Redis pub/sub for what gateways revoke, Postgres
-  // LISTEN for what the CLI changes there. Hot-path caches keep answers longer only while both are up.
-  const listen = openNotificationFeed(config.database, { injectedDb: options.db !== undefined, log });
-  const feed = listen?.feed ?? null;
   const push = createRevocationPush({ openBus: revocationBusOpener(built.client, { redis: config.redis, log }), feed });
   const sessions = createSessions({ state, users, sessionStore, log }, {
       clock,
@@ -139,6 +133,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const announce = (event: RevocationEvent) => push.announce(event);
   const sessionService = createSessionService({ store: sessionStore, users, tokens, audit, clock, log, config: config.sessions, accessTtlSeconds: config.jwt.ttlSeconds, announce });
   const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
+  // One tenant-scope decision for proxied routes and WebSocket tickets (same rules, same caches).
+  const tenantScope = createTenantScope({ tenants, audit, clock });
+  const tickets = createWsTickets({ state, clock }, { ttlSeconds: config.websocket.ticketTtlSeconds });
+  // Node revocations arrive on the feed; without it cached node keys are re-checked every 5 s
+  // instead (node-keys.ts). A revoked node's open sockets close at once.
+  const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, feed, log, clock, onNodeRevoked: (nodeId) => wsProxy.closeRevoked({ nodeId }) });
+  await nodeKeys.start();
+  // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
+  const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
+  // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
+  const signer = await createIdentitySigner({ ...config.identity, signingKey: await resolveSigningKey(config.identity.signingKey, { production: config.production, log }), clock });
+  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
+
+  // ---- http, routes and proxy
+  const router = createRouter(config.routes);
+  const clientIp = createClientIpResolver(config.trustedProxies);
+  const trusts = (req: IncomingMessage) => clientIp.trusts(req);
+  const cors = createCors(config.allowedOrigins);
   const authRouteDeps: AuthRouteDeps = {
     config,
     db,
@@ -158,28 +170,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onLogin: (outcome) => metrics.login(outcome),
     onLockout: () => metrics.lockout(),
   };
-
-  // ---- routes and proxy
-  // One tenant-scope decision for proxied routes and WebSocket tickets (same rules, same caches).
-  const tenantScope = createTenantScope({ tenants, audit, clock });
-  const tickets = createWsTickets({ state, clock }, { ttlSeconds: config.websocket.ticketTtlSeconds });
   const handlerMaps: HandlerMap[] = [
     createLoginRoute(authRouteDeps),
     createMeRoutes(authRouteDeps),
     createSessionRoutes(authRouteDeps),
     createBootstrapRoute(authRouteDeps),
     createWsTicketRoute({ userAuth, tickets, tenantScope }),
-  ];
-  const health = createHealth({ db, state, metrics, isDraining: () => draining() });
-  handlerMaps.push(health.routes);
-  const nodeStore = createNodeStore(db);
-  // Node revocations arrive on the feed; without it cached node keys are re-checked every 5 s
-  // instead (node-keys.ts). A revoked node's open sockets close at once.
-  const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, feed, log, clock, onNodeRevoked: (nodeId) => wsProxy.closeRevoked({ nodeId }) });
-  await nodeKeys.start();
-  // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
-  const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
-  handlerMaps.push(
     createNodeRoutes({
       nodes: nodeStore,
       nodeKeys,
@@ -191,15 +187,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       rotationGraceSeconds: config.nodeKeyRotationGraceSeconds,
       onNodeFailure: (reason) => metrics.nodeAuthFailure(reason),
     }),
-  );
-  // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
-  const signer = await createIdentitySigner({ ...config.identity, signingKey: await resolveSigningKey(config.identity.signingKey, { production: config.production, log }), clock });
-  handlerMaps.push(jwksRoutes(signer));
-  const gateway = createDispatcher(...handlerMaps);
-  const authorize = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
-  const clientIp = createClientIpResolver(config.trustedProxies);
-  const trusts = (req: IncomingMessage) => clientIp.trusts(req);
-  const cors = createCors(config.allowedOrigins);
+    jwksRoutes(signer),
+  ];
   const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, cors, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000) });
   const wsProxy = createWsProxy({
     config,
@@ -218,8 +207,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
   const upgrade = (ctx: UpgradeContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
-  // ---- server
-  const router = createRouter(config.routes);
+  // ---- ops
+  metrics.buildInfo(config.build);
+  metrics.samplePasswordHashing(() => passwords.stats());
+  // One instance of many prunes old audit events each day (AUDIT_RETENTION_DAYS; 0 = keep forever).
+  const retention = createAuditRetention({ db, log, clock, onRun: (result, deleted) => metrics.auditPrune(result, deleted) }, { retentionDays: config.auditRetentionDays });
+  retention.start();
+  // Set once the drainer exists (it needs the server); readiness reads it through this indirection.
+  let draining = (): boolean => false;
+  const health = createHealth({ db, state, metrics, isDraining: () => draining() });
+  const gateway = createDispatcher(...handlerMaps, health.routes);
   const reloader = createReloader({
     read: () => readReloadable(),
     router,
@@ -229,6 +226,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     previousSecrets: config.jwt.previousSecrets,
     previousPublicKeys: config.identity.previousPublicKeys,
   });
+
+  // ---- server
   const inFlight = createInFlight();
   const server = createGatewayServer({
     config,

@@ -142,12 +142,12 @@ export function createNodeKeyAuthenticator(
   const onNodeRevoked = deps.onNodeRevoked;
   const reportIfRevoked = (nodeId: string) => {
     if (!onNodeRevoked) return;
-    nodes.findById(nodeId).then(
-      (node) => {
+    nodes
+      .findById(nodeId)
+      .then((node) => {
         if (node?.status === 'revoked') onNodeRevoked(nodeId);
-      },
-      () => {},
-    );
+      })
+      .catch(() => {});
   };
   const listener = deps.feed
     ? deps.feed.subscribe(

@@ -3,7 +3,7 @@
 // before anything touches libuv's thread pool (the ESM loader reads files through it), because
 // argon2 and jose's WebCrypto share that pool and a login burst must not starve token checks.
 //
-// Pool size: argon2 jobs are capped at PASSWORD_HASH_CONCURRENCY (auth/semaphore.ts), so that many
+// Pool size: argon2 jobs are capped at PASSWORD_HASH_CONCURRENCY (util/semaphore.ts), so that many
 // threads plus two for WebCrypto and log writes is enough; every extra thread that ever ran argon2
 // keeps its own ~19 MiB malloc arena (measured: a pool of 16 grew RSS by ~380 MiB after a login
 // burst, a pool of 4 by ~85 MiB; bench/README.md).

@@ -55,7 +55,10 @@ async function main() {
   } else {
     process.stdout.write('dist/ is up to date: no build needed\n');
   }
-  await import('../dist/gateway/quickstart/main.js');
+  // The stub is a dev tool beside the gateway, not part of it: its factory is handed in here.
+  const { runQuickstart } = await import('../dist/gateway/quickstart/main.js');
+  const { createStub } = await import('../dist/upstream-stub/server.js');
+  await runQuickstart({ createStub });
 }
 
 main().catch((err) => {

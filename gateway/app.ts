@@ -2,7 +2,6 @@
  * Composition root (config → store → auth → routes/proxy → server → main). Wiring only:
  * every piece is created by its own factory and handed what it needs.
  */
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -10,10 +9,11 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import type { Identity } from './auth/types.js';
-import type { RequestContext } from './http/context.js';
+import type { RequestContext, UpgradeContext } from './http/context.js';
 import { createClientIpResolver } from './http/client-ip.js';
 import { createCors } from './http/cors.js';
 import { createRouter } from './http/router.js';
+import { loadTracer, traceAuthorize, type Tracer } from './ops/tracing.js';
 import { createLogger } from './ops/logger.js';
 import { createHealth } from './ops/health.js';
 import { createAuditRetention } from './ops/audit-retention.js';
@@ -21,12 +21,11 @@ import { createReloader } from './ops/reload.js';
 import { readReloadable } from './config/reload.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { createDrainer, createInFlight } from './ops/shutdown.js';
-import { loadTracer, traceAuthorize, type Tracer } from './ops/tracing.js';
 import { createDispatcher, type HandlerMap } from './routes/table.js';
 import { createGatewayServer } from './server.js';
-import { createPg, type Db } from './store/pg.js';
-import { createRedisClient, createRedisStateStore, type RedisClient } from './store/redis.js';
-import { createMemoryStateStore } from './store/memory.js';
+import type { Db } from './store/pg.js';
+import { openDatabase, openNotificationFeed, openStateStore } from './store/connect.js';
+import { revocationBusOpener } from './store/redis-bus.js';
 import type { AuthStateStore } from './store/state.js';
 import { createAuditLog } from './store/audit.js';
 import { createTenantStore } from './store/tenants.js';
@@ -38,12 +37,12 @@ import { checkNewPassword, loadCommonPasswords } from './auth/password-policy.js
 import { createSessions } from './auth/sessions.js';
 import { createSessionActivity } from './auth/session-activity.js';
 import { createSessionService } from './auth/session-service.js';
-import type { RevocationEvent } from './auth/revocation-bus.js';
+import type { RevocationEvent } from './store/revocation-bus.js';
 import { createRevocationPush } from './auth/revocation-push.js';
 import { createSessionStore } from './store/sessions.js';
 import { createSessionRoutes } from './routes/sessions.js';
 import { createTokenService } from './auth/tokens.js';
-import { createUserAuthenticator } from './auth/user-auth.js';
+import { createStillValid, createUserAuthenticator } from './auth/user-auth.js';
 import { createTenantScope } from './auth/tenant-scope.js';
 import { createWsTickets } from './auth/ws-tickets.js';
 import type { AuthRouteDeps } from './routes/deps.js';
@@ -51,22 +50,23 @@ import { createLoginRoute } from './routes/login.js';
 import { createMeRoutes } from './routes/me.js';
 import { createBootstrapRoute } from './routes/bootstrap.js';
 import { createWsTicketRoute } from './routes/ws-ticket.js';
-import { createMfaRoutes } from './routes/mfa.js';
-import { createMfaService } from './auth/mfa.js';
-import { createSecretBox } from './auth/mfa-crypto.js';
-import { createMfaStore } from './store/mfa.js';
 import { createNodeKeyAuthenticator, type NodeKeyAuthenticator } from './auth/node-keys.js';
 import { enforceNodeScope } from './auth/node-scope.js';
 import { createNodeKeyDeriver } from './auth/node-key-rotation.js';
 import { createNodeStore } from './store/nodes.js';
 import { createNodeRoutes } from './routes/nodes.js';
-import { createIdentitySigner, generateSigningKey } from './auth/identity.js';
+import { createIdentitySigner, resolveSigningKey } from './auth/identity.js';
 import { createHttpProxy } from './proxy/http.js';
 import { createWsProxy } from './proxy/ws.js';
-import { createRateLimiter, rateLimitsConfigured } from './ratelimit/limiter.js';
+import { socketsRevocationTarget } from './proxy/ws-revocation.js';
 import { jwksRoutes } from './routes/jwks.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { packageVersion } from './config/build-info.js';
+import { createMfaRoutes } from './routes/mfa.js';
+import { createMfaService } from './auth/mfa.js';
+import { createSecretBox, resolveMfaKey } from './auth/mfa-crypto.js';
+import { createMfaStore } from './store/mfa.js';
+import { createRateLimiter, rateLimitsConfigured } from './ratelimit/limiter.js';
 
 export interface AppOptions {
   readonly log?: Logger;
@@ -106,46 +106,32 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const log = options.log ?? createLogger(config.log);
   const metrics = options.metrics ?? createMetrics();
   if (config.jwt.secret === null) throw new Error('createApp: AUTH_JWT_SECRET is not resolved');
-  // Before anything listens: the OpenTelemetry SDK is imported here or never (docs/operations.md).
   const tracer = options.tracer !== undefined ? options.tracer : await loadTracer(config.tracing, log);
 
   // ---- store
-  const db =
-    options.db ??
-    (() => {
-      if (!config.database.url) throw new Error('createApp: no database URL');
-      return createPg({ url: config.database.url, poolSize: config.database.poolSize, ssl: config.database.ssl });
-    })();
-  const built = options.state ? { state: options.state, client: null } : createStateStore(config, log, clock, metrics);
+  const db = options.db ?? openDatabase(config.database);
+  const built = options.state
+    ? { state: options.state, client: null }
+    : openStateStore(config.redis, { production: config.production, log, clock, onRedisUp: (up) => metrics.dependencyUp('redis', up) });
   const state = built.state;
-  // Set once the drainer exists (it needs the server); readiness reads it through this indirection.
-  let draining = (): boolean => false;
-
-  // ---- auth
+  // Revocation push (docs/scale-out.md): Redis pub/sub for what gateways revoke, Postgres
+  // LISTEN for what the CLI changes there. Hot-path caches keep answers longer only while both are up.
+  const listen = openNotificationFeed(config.database, { injectedDb: options.db !== undefined, log });
+  const feed = listen?.feed ?? null;
   const users = createUserStore(db);
   const tenants = createTenantStore(db);
   const audit = createAuditLog(db, log);
-  metrics.buildInfo(config.build);
-  // One instance of many prunes old audit events each day (AUDIT_RETENTION_DAYS; 0 = keep forever).
-  const retention = createAuditRetention({ db, log, clock, onRun: (result, deleted) => metrics.auditPrune(result, deleted) }, { retentionDays: config.auditRetentionDays });
-  retention.start();
+  const sessionStore = createSessionStore(db);
+  const nodeStore = createNodeStore(db);
+  const mfaStore = createMfaStore(db);
+
+  // ---- auth
   const tokens = createTokenService({ ...config.jwt, secret: config.jwt.secret }, { clock });
   const passwords = createPasswordHasher(config.passwords);
   // The dummy hash is computed now, so the first unknown-email login costs what every other does.
   await passwords.warm();
   const commonPasswords = loadCommonPasswords();
-  metrics.samplePasswordHashing(() => passwords.stats());
-  const sessionStore = createSessionStore(db);
-  // Revocation push (docs/scale-out.md): Redis pub/sub for what gateways revoke, Postgres
-  // LISTEN for what the CLI changes there. Hot-path caches keep answers longer only while both are up.
-  // The LISTEN connections (node revocations, user revocations) share a small pool of their own, so
-  // they never take a slot from request traffic. An injected Db comes without a URL for more
-  // connections: no LISTEN then, and caches keep their short lifetimes.
-  const listenDb =
-    !options.db && config.database.url
-      ? createPg({ url: config.database.url, poolSize: 2, ssl: config.database.ssl, applicationName: 'get2dial-gateway-listen' })
-      : null;
-  const push = createRevocationPush({ client: built.client, redis: config.redis, listenDb, log });
+  const push = createRevocationPush({ openBus: revocationBusOpener(built.client, { redis: config.redis, log }), feed });
   const sessions = createSessions({ state, users, sessionStore, log }, {
       clock,
       onFailOpen: (dep) => metrics.failOpen(dep),
@@ -160,8 +146,31 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const announce = (event: RevocationEvent) => push.announce(event);
   const sessionService = createSessionService({ store: sessionStore, users, tokens, audit, clock, log, config: config.sessions, accessTtlSeconds: config.jwt.ttlSeconds, announce });
   const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
-  const mfaStore = createMfaStore(db);
-  const mfa = createMfaService({ store: mfaStore, box: createSecretBox(await mfaKeyOf(config, log, mfaStore), config.mfa.previousEncryptionKeys), state, clock });
+  const mfaKey = await resolveMfaKey(config.mfa.encryptionKey, { production: config.production, log, countEnabled: () => mfaStore.countEnabled() });
+  const mfa = createMfaService({ store: mfaStore, box: createSecretBox(mfaKey, config.mfa.previousEncryptionKeys), state, clock });
+  // One tenant-scope decision for proxied routes and WebSocket tickets (same rules, same caches).
+  const tenantScope = createTenantScope({ tenants, audit, clock });
+  const tickets = createWsTickets({ state, clock }, { ttlSeconds: config.websocket.ticketTtlSeconds });
+  // Node revocations arrive on the feed; without it cached node keys are re-checked every 5 s
+  // instead (node-keys.ts). A revoked node's open sockets close at once.
+  const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, feed, log, clock, onNodeRevoked: (nodeId) => wsProxy.closeRevoked({ nodeId }) });
+  await nodeKeys.start();
+  // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
+  const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
+  // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
+  const signer = await createIdentitySigner({ ...config.identity, signingKey: await resolveSigningKey(config.identity.signingKey, { production: config.production, log }), clock });
+  const authorizeRequest = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
+  const authorize = tracer ? traceAuthorize(tracer, authorizeRequest) : authorizeRequest;
+  // Request limits (docs/configuration.md): built only when something is limited.
+  const limiter = rateLimitsConfigured(config.rateLimits, config.routes)
+    ? createRateLimiter({ state, log, clock, onLimited: (kind) => metrics.rateLimited(kind) }, config.rateLimits)
+    : null;
+
+  // ---- http, routes and proxy
+  const router = createRouter(config.routes);
+  const clientIp = createClientIpResolver(config.trustedProxies);
+  const trusts = (req: IncomingMessage) => clientIp.trusts(req);
+  const cors = createCors(config.allowedOrigins);
   const authRouteDeps: AuthRouteDeps = {
     config,
     db,
@@ -175,19 +184,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     announce,
     userAuth,
     lockout,
-    mfa,
     audit,
+    mfa,
     clock,
     log,
+    tracer,
     onLogin: (outcome) => metrics.login(outcome),
     onLockout: () => metrics.lockout(),
-    tracer,
   };
-
-  // ---- routes and proxy
-  // One tenant-scope decision for proxied routes and WebSocket tickets (same rules, same caches).
-  const tenantScope = createTenantScope({ tenants, audit, clock });
-  const tickets = createWsTickets({ state, clock }, { ttlSeconds: config.websocket.ticketTtlSeconds });
   const handlerMaps: HandlerMap[] = [
     createLoginRoute(authRouteDeps),
     createMeRoutes(authRouteDeps),
@@ -195,30 +199,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     createMfaRoutes(authRouteDeps),
     createBootstrapRoute(authRouteDeps),
     createWsTicketRoute({ userAuth, tickets, tenantScope }),
-  ];
-  const health = createHealth({ db, state, metrics, isDraining: () => draining() });
-  handlerMaps.push(health.routes);
-  const nodeStore = createNodeStore(db);
-  // Node revocation LISTEN on the listen pool above; without it cached node keys are re-checked
-  // every 5 s instead (node-keys.ts). A revoked node's open sockets close at once.
-  const nodeKeys = createNodeKeyAuthenticator({
-    nodes: nodeStore,
-    db: listenDb,
-    log,
-    clock,
-    onNodeChanged: (nodeId) => {
-      void nodeStore
-        .findById(nodeId)
-        .then((node) => {
-          if (node?.status === 'revoked') wsProxy.closeRevoked({ nodeId });
-        })
-        .catch(() => {});
-    },
-  });
-  await nodeKeys.start();
-  // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
-  const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
-  handlerMaps.push(
     createNodeRoutes({
       nodes: nodeStore,
       nodeKeys,
@@ -230,18 +210,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       rotationGraceSeconds: config.nodeKeyRotationGraceSeconds,
       onNodeFailure: (reason) => metrics.nodeAuthFailure(reason),
     }),
-  );
-  // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
-  const signer = await createIdentitySigner({ ...config.identity, signingKey: await signingKeyOf(config, log), clock });
-  handlerMaps.push(jwksRoutes(signer));
-  // The OpenAPI document of the routes above (docs/api.md); built once, from the body schemas.
-  handlerMaps.push(openApiRoutes(packageVersion()));
-  const gateway = createDispatcher(...handlerMaps);
-  const authorizeRequest = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
-  const authorize = tracer ? traceAuthorize(tracer, authorizeRequest) : authorizeRequest;
-  const clientIp = createClientIpResolver(config.trustedProxies);
-  const trusts = (req: IncomingMessage) => clientIp.trusts(req);
-  const cors = createCors(config.allowedOrigins);
+    jwksRoutes(signer),
+    // The OpenAPI document of the routes above (docs/api.md); built once, from the body schemas.
+    openApiRoutes(packageVersion()),
+  ];
   const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, cors, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000), tracer });
   const wsProxy = createWsProxy({
     config,
@@ -250,33 +222,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock,
     trusts,
     // Open sockets are re-checked every 5 s: logout, password change, disabled user → 1008 (docs/security-model.md).
-    isStillValid: async (u) =>
-      (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp, ...(u.sid === undefined ? {} : { sid: u.sid }) })).verdict === 'ok',
+    isStillValid: createStillValid(sessions),
     onOpen: () => metrics.websocketOpened(),
     onClose: () => metrics.websocketClosed(),
     onLimited: () => metrics.websocketLimited(),
     tracer,
   });
   // A revocation (made here or pushed) closes the sockets it concerns at once (1008).
-  push.attach({
-    apply: (event) => {
-      if (event.kind === 'jti') wsProxy.closeRevoked({ jti: event.jti });
-      else if (event.kind === 'session') wsProxy.closeRevoked({ sid: event.sid });
-      else if (event.kind === 'user') wsProxy.closeRevoked({ userId: event.userId });
-      else wsProxy.closeRevoked({ nodeId: event.nodeId });
-    },
-    forgetAll: () => {},
-  });
+  push.attach(socketsRevocationTarget(wsProxy));
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
-  const upgrade = (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
+  const upgrade = (ctx: UpgradeContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
 
-  // Request limits (docs/configuration.md): built only when something is limited.
-  const limiter = rateLimitsConfigured(config.rateLimits, config.routes)
-    ? createRateLimiter({ state, log, clock, onLimited: (kind) => metrics.rateLimited(kind) }, config.rateLimits)
-    : null;
-
-  // ---- server
-  const router = createRouter(config.routes);
+  // ---- ops
+  metrics.buildInfo(config.build);
+  metrics.samplePasswordHashing(() => passwords.stats());
+  // One instance of many prunes old audit events each day (AUDIT_RETENTION_DAYS; 0 = keep forever).
+  const retention = createAuditRetention({ db, log, clock, onRun: (result, deleted) => metrics.auditPrune(result, deleted) }, { retentionDays: config.auditRetentionDays });
+  retention.start();
+  // Set once the drainer exists (it needs the server); readiness reads it through this indirection.
+  let draining = (): boolean => false;
+  const health = createHealth({ db, state, metrics, isDraining: () => draining() });
+  const gateway = createDispatcher(...handlerMaps, health.routes);
   const reloader = createReloader({
     read: () => readReloadable(),
     router,
@@ -286,6 +252,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     previousSecrets: config.jwt.previousSecrets,
     previousPublicKeys: config.identity.previousPublicKeys,
   });
+
+  // ---- server
   const inFlight = createInFlight();
   const server = createGatewayServer({
     config,
@@ -297,12 +265,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     authorize,
     proxy,
     upgrade,
-    ...(limiter ? { rateLimit: (ctx: RequestContext, identity: Identity) => limiter.check(ctx, identity) } : {}),
+    ...(limiter ? { rateLimit: (ctx: RequestContext | UpgradeContext, identity: Identity) => limiter.check(ctx, identity) } : {}),
+    tracer,
     isDraining: () => draining(),
     now: () => clock.now(),
     onFinish: (ctx, status) => metrics.requestFinished(ctx.routeGroup, ctx.req.method, status, (clock.now() - ctx.startedAt) / 1000),
     inFlight,
-    tracer,
   });
   const drainer = createDrainer({
     server,
@@ -311,6 +279,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     graceMs: config.shutdownGraceSeconds * 1000,
     onDraining: () => metrics.draining(true),
     closeWebSockets: () => wsProxy.closeAll(1001),
+    ...(tracer ? { flushTelemetry: () => tracer.shutdown() } : {}),
     closeResources: async () => {
       health.close();
       await retention.stop();
@@ -318,9 +287,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // The LISTEN connection is a checked-out pool client: release it first or pool.end() waits for it.
       await nodeKeys.close();
       await Promise.allSettled([push.close(), activity.close()]);
-      await Promise.allSettled([db.close(), state.close(), listenDb?.close(), httpProxy.close()]);
+      await Promise.allSettled([db.close(), state.close(), listen?.close(), httpProxy.close()]);
     },
-    ...(tracer ? { flushTelemetry: () => tracer.shutdown() } : {}),
   });
   draining = () => drainer.draining();
   metrics.sampleInFlight(() => drainer.inFlight());
@@ -345,64 +313,4 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     close: () => drainer.drain(),
     reload: () => reloader.reload(),
   };
-}
-
-function createStateStore(config: Config, log: Logger, clock: Clock, metrics: GatewayMetrics): { state: AuthStateStore; client: RedisClient | null } {
-  const r = config.redis;
-  if (r.url || r.sentinels || r.clusterNodes) {
-    const client = createRedisClient(r);
-    // One warning per outage, not one per reconnect attempt; the gauge follows the connection.
-    let down = false;
-    const lost = (reason: string) => {
-      if (down) return;
-      down = true;
-      metrics.dependencyUp('redis', false);
-      log.warn({ err: reason }, 'redis unavailable: logins answer 503, revocation checks fail open; reconnecting');
-    };
-    client.on('error', (err: Error) => {
-      if (client.status === 'ready') log.warn({ err: err.message }, 'redis error');
-      else lost(err.message);
-    });
-    // A server that goes away cleanly (EOF, failover) emits no error, only a reconnect.
-    client.on('reconnecting', () => lost('connection closed'));
-    client.on('ready', () => {
-      metrics.dependencyUp('redis', true);
-      if (down) log.info('redis reconnected');
-      down = false;
-    });
-    return { state: createRedisStateStore(client, r.keyPrefix), client };
-  }
-  if (config.production) throw new Error('createApp: Redis is required in production');
-  log.warn('no REDIS_URL: lockout, throttles and revocation are kept in process memory (single instance only)');
-  return { state: createMemoryStateStore(clock), client: null };
-}
-
-/**
- * AUTH_MFA_ENCRYPTION_KEY. Production without it starts only while no user has MFA (then the
- * enrolment routes answer 503); outside production an ephemeral key stands in (the quickstart
- * keeps a generated one in its data directory instead), and secrets sealed with it do not survive
- * a restart.
- */
-async function mfaKeyOf(config: Config, log: Logger, store: { countEnabled(): Promise<number> }): Promise<string | null> {
-  if (config.mfa.encryptionKey !== null) return config.mfa.encryptionKey;
-  if (config.production) {
-    const enrolled = await store.countEnabled();
-    if (enrolled > 0) throw new Error(`createApp: AUTH_MFA_ENCRYPTION_KEY is required: ${enrolled} user(s) have MFA enabled`);
-    log.warn('no AUTH_MFA_ENCRYPTION_KEY: MFA enrolment answers 503 until one is configured');
-    return null;
-  }
-  log.warn('no AUTH_MFA_ENCRYPTION_KEY: TOTP secrets are sealed with an ephemeral dev key and stop opening after a restart');
-  return randomBytes(32).toString('base64url');
-}
-
-/**
- * IDENTITY_SIGNING_KEY, or outside production an ephemeral one: assertions then stop verifying
- * when the process restarts (the quickstart persists its key in the data dir instead).
- */
-async function signingKeyOf(config: Config, log: Logger): Promise<string> {
-  if (config.identity.signingKey !== null) return config.identity.signingKey;
-  if (config.production) throw new Error('createApp: IDENTITY_SIGNING_KEY is required in production');
-  const { privatePem, kid } = await generateSigningKey();
-  log.warn({ kid }, 'no IDENTITY_SIGNING_KEY: identity assertions are signed with an ephemeral dev key (upstreams must refetch the JWKS after a restart)');
-  return privatePem;
 }

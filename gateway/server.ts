@@ -1,10 +1,11 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Config } from './config/types.js';
+import type { Config, RouteDef } from './config/types.js';
+import type { Authorize } from './auth/authorize.js';
 import type { Identity } from './auth/types.js';
 import { GatewayError, toGatewayError } from './errors.js';
-import type { RequestContext } from './http/context.js';
+import type { ContextBase, RequestContext, UpgradeContext } from './http/context.js';
 import type { ClientIpResolver } from './http/client-ip.js';
 import type { Cors } from './http/cors.js';
 import { splitTarget } from './http/paths.js';
@@ -16,7 +17,7 @@ import { sendError } from './http/reply.js';
 import { requestIdFor } from './http/request-id.js';
 import { traceFor } from './http/trace.js';
 import type { Router } from './http/router.js';
-import { redactSecrets, scrubUrl } from './http/credentials.js';
+import { redactSecrets, scrubUrl } from './util/credentials.js';
 import type { InFlight } from './ops/shutdown.js';
 import type { Tracer } from './ops/tracing.js';
 
@@ -29,19 +30,22 @@ export interface ServerDeps {
   readonly cors: Cors;
   /** Serves a gateway-owned route (auth endpoints, ops, JWKS, node registration). */
   readonly gateway: (ctx: RequestContext) => Promise<void>;
-  /** Authenticates and authorizes a proxied request: returns the identity or throws 401/403/400/404. */
-  readonly authorize: (ctx: RequestContext) => Identity | Promise<Identity>;
+  /**
+   * Authenticates and authorizes a proxied request or upgrade, then continues with `next` and its
+   * identity; refusals (401/403/400/404) reject. A cached user continues synchronously.
+   */
+  readonly authorize: Authorize;
   /**
    * Request limits (ratelimit/limiter.ts): throws 429 when the identity is over a limit. Absent
    * when no limit is configured, so an unlimited gateway pays one check per request.
    */
-  readonly rateLimit?: (ctx: RequestContext, identity: Identity) => void;
+  readonly rateLimit?: (ctx: RequestContext | UpgradeContext, identity: Identity) => void;
   /** Sends an authorized request upstream and streams the answer back. */
   readonly proxy: (ctx: RequestContext, identity: Identity) => Promise<void>;
   /** Completes an authorized WebSocket upgrade and pipes frames to the upstream. */
-  readonly upgrade: (ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity) => Promise<void>;
+  readonly upgrade: (ctx: UpgradeContext, socket: Duplex, head: Buffer, identity: Identity) => Promise<void>;
   /** Called once per finished request (metrics). */
-  readonly onFinish?: (ctx: RequestContext, status: number) => void;
+  readonly onFinish?: (ctx: ContextBase, status: number) => void;
   /** Requests in flight, for the drainer (ops/shutdown.ts); kept by this server's one close listener. */
   readonly inFlight?: InFlight;
   readonly isDraining: () => boolean;
@@ -53,54 +57,31 @@ export interface ServerDeps {
 /** Status logged and counted for a request whose response never completed (nginx's convention). */
 const CLIENT_CLOSED = 499;
 
-function routeGroupOf(ctx: RequestContext): string {
-  return ctx.route ? ctx.route.prefix : 'unmatched';
-}
-
-/** Builds the per-request context; throws 400 for an ambiguous path (docs/api.md) or Host (RFC 9112 §3.2). */
-function buildContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse | null, requestId: string): RequestContext {
-  const now = deps.now ?? Date.now;
-  const ctx: RequestContext = {
-    req,
-    res: res as ServerResponse,
-    requestId,
-    trace: traceFor(req.headers),
-    ip: deps.clientIp.resolve(req),
-    startedAt: now(),
-    path: '',
-    rawQuery: '',
-    query: new URLSearchParams(),
-    route: null,
-    routeGroup: 'unmatched',
-    identity: null,
-    log: deps.log,
-    onClientGone: null,
-    cutStatus: 0,
-  };
+/** The request target, checked: throws 400 for an ambiguous path (docs/api.md) or Host (RFC 9112 §3.2). */
+function targetOf(deps: ServerDeps, req: IncomingMessage): { path: string; rawQuery: string; route: RouteDef | null } {
   checkHost(req);
   const target = splitTarget(req.url);
-  const mutable = ctx as { path: string; rawQuery: string; query: URLSearchParams };
-  mutable.path = target.path;
-  mutable.rawQuery = target.rawQuery;
-  mutable.query = new URLSearchParams(target.rawQuery);
-  ctx.route = deps.router.route(target.path);
-  ctx.routeGroup = routeGroupOf(ctx);
-  return ctx;
+  return { path: target.path, rawQuery: target.rawQuery, route: deps.router.route(target.path) };
 }
 
-function fallbackContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse | null, requestId: string): RequestContext {
+/**
+ * A plain request's context, built once with its final values. `target` null: the request was
+ * refused before its target was known (logged with the route group `invalid`).
+ */
+function httpContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string, target: ReturnType<typeof targetOf> | null): RequestContext {
   return {
+    kind: 'http',
     req,
-    res: res as ServerResponse,
+    res,
     requestId,
     trace: traceFor(req.headers),
-    ip: req.socket.remoteAddress ?? '',
+    ip: target ? deps.clientIp.resolve(req) : (req.socket.remoteAddress ?? ''),
     startedAt: (deps.now ?? Date.now)(),
-    path: '',
-    rawQuery: '',
-    query: new URLSearchParams(),
-    route: null,
-    routeGroup: 'invalid',
+    path: target?.path ?? '',
+    rawQuery: target?.rawQuery ?? '',
+    query: new URLSearchParams(target?.rawQuery),
+    route: target?.route ?? null,
+    routeGroup: target ? (target.route?.prefix ?? 'unmatched') : 'invalid',
     identity: null,
     log: deps.log,
     onClientGone: null,
@@ -108,14 +89,37 @@ function fallbackContext(deps: ServerDeps, req: IncomingMessage, res: ServerResp
   };
 }
 
-function logFinish(deps: ServerDeps, access: Logger, ctx: RequestContext, status: number, error?: GatewayError): void {
+/** An upgrade's context: the same fields, the socket instead of a response object. */
+function upgradeContext(deps: ServerDeps, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, target: ReturnType<typeof targetOf> | null): UpgradeContext {
+  return {
+    kind: 'upgrade',
+    req,
+    socket,
+    head,
+    requestId,
+    trace: traceFor(req.headers),
+    ip: target ? deps.clientIp.resolve(req) : (req.socket.remoteAddress ?? ''),
+    startedAt: (deps.now ?? Date.now)(),
+    path: target?.path ?? '',
+    rawQuery: target?.rawQuery ?? '',
+    query: new URLSearchParams(target?.rawQuery),
+    route: target?.route ?? null,
+    routeGroup: target ? (target.route?.prefix ?? 'unmatched') : 'invalid',
+    identity: null,
+    log: deps.log,
+    onClientGone: null,
+    cutStatus: 0,
+  };
+}
+
+function logFinish(deps: ServerDeps, access: Logger, ctx: ContextBase, status: number, error?: GatewayError): void {
   // Built field by field (no spread temporaries): this runs once per request (bench/README.md profile).
   const url = ctx.req.url ?? '';
   const line: Record<string, unknown> = {
     reqId: ctx.requestId,
     trace: ctx.trace.traceId,
     method: ctx.req.method,
-    // Any credential spelling or credential-shaped value goes (http/credentials.ts); a plain URL
+    // Any credential spelling or credential-shaped value goes (util/credentials.ts); a plain URL
     // returns at once from the scrubber's first test.
     url: scrubUrl(url),
     route: ctx.routeGroup,
@@ -169,15 +173,28 @@ export function createGatewayServer(deps: ServerDeps): Server {
   const timedOut = new WeakSet<Duplex>();
 
   const inFlight = deps.inFlight;
+  // The continuations after authorization, built once (no closure per request).
+  const rateLimit = deps.rateLimit;
+  const proxied = (ctx: RequestContext, identity: Identity): Promise<void> => {
+    ctx.identity = identity;
+    if (rateLimit !== undefined) rateLimit(ctx, identity);
+    sendContinue(ctx.req);
+    return deps.proxy(ctx, identity);
+  };
+  const upgradeAuthorized = (ctx: UpgradeContext, identity: Identity): Promise<void> => {
+    ctx.identity = identity;
+    rateLimit?.(ctx, identity);
+    return deps.upgrade(ctx, ctx.socket, ctx.head, identity);
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight?.started(res);
     const requestId = requestIdFor(req.headers);
     res.setHeader('X-Request-Id', requestId);
     let ctx: RequestContext;
     try {
-      ctx = buildContext(deps, req, res, requestId);
+      ctx = httpContext(deps, req, res, requestId, targetOf(deps, req));
     } catch (err) {
-      ctx = fallbackContext(deps, req, res, requestId);
+      ctx = httpContext(deps, req, res, requestId, null);
       const e = toGatewayError(err);
       sendError(res, e);
       logFinish(deps, access, ctx, e.status, e);
@@ -199,7 +216,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
       if (!finished) ctx.onClientGone?.clientGone();
       inFlight?.ended(res);
     });
-    void handle(deps, ctx).catch((err: unknown) => {
+    void handle(deps, ctx, proxied).catch((err: unknown) => {
       const e = toGatewayError(err);
       deps.tracer?.recordError(ctx, e);
       // A body read that failed because the client vanished is not a server fault worth an error line.
@@ -227,12 +244,12 @@ export function createGatewayServer(deps: ServerDeps): Server {
     socket.on('error', () => socket.destroy());
     // h2c, or a WebSocket handshake on an HTTP route: answered as the plain request (http/upgrade.ts).
     if (!isWebSocketUpgradeForRoute(req, deps.router)) return answerIgnoringUpgrade(server, req, socket, deps.config.requestTimeoutMs);
-    let ctx: RequestContext;
+    let ctx: UpgradeContext;
     try {
-      ctx = buildContext(deps, req, null, requestId);
+      ctx = upgradeContext(deps, req, socket, head, requestId, targetOf(deps, req));
     } catch (err) {
       const status = refuseUpgrade(socket, err, requestId);
-      logFinish(deps, access, fallbackContext(deps, req, null, requestId), status, toGatewayError(err));
+      logFinish(deps, access, upgradeContext(deps, req, socket, head, requestId, null), status, toGatewayError(err));
       return;
     }
     void (async () => {
@@ -242,10 +259,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
         throw new GatewayError('NOT_FOUND');
       }
       if (!deps.cors.originAllowed(req)) throw new GatewayError('FORBIDDEN', { detail: 'origin not allowed' });
-      const identity = await deps.authorize(ctx);
-      ctx.identity = identity;
-      deps.rateLimit?.(ctx, identity);
-      await deps.upgrade(ctx, socket, head, identity);
+      await deps.authorize(ctx, upgradeAuthorized);
       logFinish(deps, access, ctx, 101);
     })().catch((err: unknown) => {
       const e = toGatewayError(err);
@@ -271,7 +285,7 @@ export function createGatewayServer(deps: ServerDeps): Server {
   return server;
 }
 
-async function handle(deps: ServerDeps, ctx: RequestContext): Promise<void> {
+async function handle(deps: ServerDeps, ctx: RequestContext, proxied: (ctx: RequestContext, identity: Identity) => Promise<void>): Promise<void> {
   const { req, res } = ctx;
   deps.cors.decorate(req, res);
   if (deps.cors.isPreflight(req)) {
@@ -285,13 +299,9 @@ async function handle(deps: ServerDeps, ctx: RequestContext): Promise<void> {
     return;
   }
   if (deps.isDraining()) res.setHeader('Connection', 'close');
-  // A cached user is authorized synchronously (auth/authorize.ts): no await then.
-  const authorized = deps.authorize(ctx);
-  const identity = authorized instanceof Promise ? await authorized : authorized;
-  ctx.identity = identity;
-  if (deps.rateLimit !== undefined) deps.rateLimit(ctx, identity);
-  sendContinue(req);
-  await deps.proxy(ctx, identity);
+  // A cached user is authorized synchronously (auth/authorize.ts): proxied() runs at once, and
+  // the promise handed back is the proxy's own.
+  return deps.authorize(ctx, proxied);
 }
 
 function describe(cause: unknown): string | undefined {

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { RequestContext } from '../http/context.js';
 import type { AuditLog } from '../store/audit.js';
 import type { TenantStore } from '../store/tenants.js';
 import type { Lockout } from './lockout.js';
@@ -9,8 +8,8 @@ import { NODE_KEY_RE } from './node-keys.js';
 import type { Sessions } from './sessions.js';
 import { checkBoundTenant, createTenantScope, type TenantScope } from './tenant-scope.js';
 import type { WsTickets } from './ws-tickets.js';
-import { paramValues } from '../http/credentials.js';
-import type { NodeIdentity, Identity, UserIdentity } from './types.js';
+import { paramValues } from '../util/credentials.js';
+import type { AuthRequest, NodeIdentity, Identity, UserIdentity } from './types.js';
 import { bearerToken, toUserIdentity, upgradeToken, type AuthenticatedUser, type UserAuthenticator } from './user-auth.js';
 
 /** Edge-node key verification (gateway/auth/node-keys.ts). */
@@ -35,7 +34,7 @@ export interface AuthorizerDeps {
   /** WS_QUERY_TOKEN: whether `?token=` is accepted on upgrades (default true). */
   readonly queryToken?: boolean;
   /** Forced node identity: throws 403 when the request names another tenant or node. */
-  readonly nodeScope?: (ctx: RequestContext, node: NodeIdentity) => void;
+  readonly nodeScope?: (ctx: AuthRequest, node: NodeIdentity) => void;
   /** A node credential was refused: not shaped like a key (`malformed`) or no such active key (`key`). */
   readonly onNodeFailure?: (reason: 'malformed' | 'key') => void;
   /** The node per-IP throttle failed open because Redis was down (metrics). */
@@ -45,22 +44,32 @@ export interface AuthorizerDeps {
 const PUBLIC: Identity = Object.freeze({ kind: 'public' });
 
 /**
+ * The one request authenticator: judges `request`, then continues with `next(request, identity)`
+ * and hands back next's promise; a refusal (400/401/403/404, or 503 for a broken dependency)
+ * rejects it instead, and next is never called. While everything it needs is cached (the
+ * proxied hot path) next runs synchronously, so a cached request costs no promise of its own.
+ */
+export type Authorize = <R extends AuthRequest, T>(request: R, next: (request: R, identity: Identity) => Promise<T>) => Promise<T>;
+
+type Next<R, T> = (request: R, identity: Identity) => Promise<T>;
+
+/**
  * Authenticates and authorizes every proxied request: user routes by JWT (the
  * `?token=` form only on WebSocket routes), node routes by raw API key, public routes as
  * `public`. Then tenant scope and route roles. Nothing reaches an upstream unless this returns.
  */
-export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) => Identity | Promise<Identity> {
+export function createAuthorizer(deps: AuthorizerDeps): Authorize {
   const clock = deps.clock ?? systemClock;
   const scopeTenant = deps.tenantScope ?? createTenantScope({ tenants: deps.tenants, audit: deps.audit, clock });
   const queryToken = deps.queryToken ?? true;
 
-  function userIdentity(ctx: RequestContext): UserIdentity | Promise<UserIdentity> {
+  function userIdentity<R extends AuthRequest, T>(ctx: R, next: Next<R, T>): Promise<T> {
     const route = ctx.route;
     let token: string | null;
     if (!route?.websocket) token = bearerToken(ctx.req);
-    else if (isUpgrade(ctx)) {
+    else if (ctx.kind === 'upgrade') {
       const credential = upgradeCredential(ctx);
-      if ('ticket' in credential) return ticketIdentity(ctx, credential.ticket);
+      if ('ticket' in credential) return ticketIdentity(ctx, credential.ticket).then((identity) => next(ctx, identity));
       token = credential.token;
     } else if (ctx.rawQuery !== '' && paramValues(ctx.query, 'token').length > 0) {
       // `?token=` is for WebSocket upgrades only (docs/api.md), where it is removed before the
@@ -71,18 +80,17 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     } else token = bearerToken(ctx.req);
     // Synchronous while everything it needs is cached (the proxied hot path); the same
     // checks in the same order either way.
-    const user = deps.users.authenticate(token);
-    return user instanceof Promise ? user.then((u) => admitUser(ctx, u)) : admitUser(ctx, user);
+    return deps.users.authenticate(token, (user) => admitUser(ctx, user, next));
   }
 
-  function admitUser(ctx: RequestContext, user: AuthenticatedUser | null): UserIdentity | Promise<UserIdentity> {
+  function admitUser<R extends AuthRequest, T>(ctx: R, user: AuthenticatedUser | null, next: Next<R, T>): Promise<T> {
     if (!user) throw new GatewayError('UNAUTHENTICATED');
     if (user.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
     if (user.mfaEnrollmentRequired) throw new GatewayError('MFA_ENROLLMENT_REQUIRED');
     const identity = toUserIdentity(user.claims);
     // No query, nothing to scope: scopeTenant would return the identity unchanged.
-    if (ctx.rawQuery === '') return allowRole(ctx, identity);
-    return scopeTenant(ctx, identity).then((scoped) => allowRole(ctx, scoped));
+    if (ctx.rawQuery === '') return next(ctx, allowRole(ctx, identity));
+    return scopeTenant(ctx, identity).then((scoped) => next(ctx, allowRole(ctx, scoped)));
   }
 
   /**
@@ -91,7 +99,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
    * (query or Bearer header), or two tickets, is ambiguous → 400; `?token=` with WS_QUERY_TOKEN=off → 400, so no
    * JWT ever travels in a URL. A `?token=` beside a different Authorization token stays a 401.
    */
-  function upgradeCredential(ctx: RequestContext): { ticket: string } | { token: string | null } {
+  function upgradeCredential(ctx: AuthRequest): { ticket: string } | { token: string | null } {
     const tickets = paramValues(ctx.query, 'ticket');
     const hasToken = paramValues(ctx.query, 'token').length > 0;
     if (tickets.length > 0) {
@@ -115,7 +123,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
    * instance), then that token's state is checked as if it had been presented (revoked jti or
    * session, password changed, user disabled, expired) and the identity acts in the bound tenant.
    */
-  async function ticketIdentity(ctx: RequestContext, ticket: string): Promise<UserIdentity> {
+  async function ticketIdentity(ctx: AuthRequest, ticket: string): Promise<UserIdentity> {
     if (!deps.tickets || !deps.sessions) throw new GatewayError('UNAUTHENTICATED', { detail: 'websocket tickets not configured' });
     const grant = await deps.tickets.redeem(ticket);
     if (!grant) throw new GatewayError('UNAUTHENTICATED', { detail: 'ticket malformed, unknown, spent or expired' });
@@ -129,7 +137,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     return allowRole(ctx, identity);
   }
 
-  function allowRole(ctx: RequestContext, identity: UserIdentity): UserIdentity {
+  function allowRole(ctx: AuthRequest, identity: UserIdentity): UserIdentity {
     const roles = ctx.route?.roles;
     if (roles && !roles.includes(identity.role)) throw new GatewayError('FORBIDDEN', { detail: 'role not allowed on route' });
     return identity;
@@ -147,7 +155,7 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     }
   }
 
-  async function nodeIdentity(ctx: RequestContext): Promise<NodeIdentity> {
+  async function nodeIdentity(ctx: AuthRequest): Promise<NodeIdentity> {
     const key = bearerToken(ctx.req);
     if (!deps.nodes || !key) throw new GatewayError('UNAUTHENTICATED');
     // Not shaped like a node key (e.g. a user's JWT): no guess at a key, so it is refused without
@@ -169,30 +177,34 @@ export function createAuthorizer(deps: AuthorizerDeps): (ctx: RequestContext) =>
     return node;
   }
 
-  // Not async: a cached user answers without a promise; every failure still throws (the server
-  // awaits the result either way).
-  return (ctx) => {
+  function dispatch<R extends AuthRequest, T>(ctx: R, next: Next<R, T>): Promise<T> {
     const route = ctx.route;
     if (!route) throw new GatewayError('NOT_FOUND');
     switch (route.auth) {
       case 'user':
-        return userIdentity(ctx);
+        return userIdentity(ctx, next);
       case 'node':
-        return nodeIdentity(ctx);
+        return nodeIdentity(ctx).then((node) => next(ctx, node));
       case 'public':
-        return PUBLIC;
+        return next(ctx, PUBLIC);
       default:
         throw new GatewayError('NOT_FOUND');
+    }
+  }
+
+  // Not async: a cached user continues without a promise of its own. A refusal thrown on the way
+  // (or by next) becomes a rejection here, so callers see one contract.
+  return (ctx, next) => {
+    try {
+      return dispatch(ctx, next);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   };
 }
 
-/** server.ts builds an upgrade's context without a response object: the socket is all there is. */
-function isUpgrade(ctx: RequestContext): boolean {
-  return (ctx.res as RequestContext['res'] | null) === null;
-}
 
-function ua(ctx: RequestContext): string | null {
+function ua(ctx: AuthRequest): string | null {
   const v = ctx.req.headers['user-agent'];
   return typeof v === 'string' ? v : null;
 }

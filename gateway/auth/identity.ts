@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { SignJWT, calculateJwkThumbprint, importJWK, importPKCS8, type CryptoKey, type JWK, type JWK_OKP_Private } from 'jose';
 import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import type { Identity } from './types.js';
 
@@ -206,4 +207,16 @@ export async function generateSigningKey(): Promise<{ privatePem: string; public
   const x = createPublicKey(publicKey).export({ format: 'jwk' }).x as string;
   const kid = await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x }, 'sha256');
   return { privatePem: privateKey, publicPem: publicKey, kid };
+}
+
+/**
+ * IDENTITY_SIGNING_KEY, or outside production an ephemeral one: assertions then stop verifying
+ * when the process restarts (the quickstart persists its key in the data dir instead).
+ */
+export async function resolveSigningKey(configured: string | null, deps: { readonly production: boolean; readonly log: Logger }): Promise<string> {
+  if (configured !== null) return configured;
+  if (deps.production) throw new Error('createApp: IDENTITY_SIGNING_KEY is required in production');
+  const { privatePem, kid } = await generateSigningKey();
+  deps.log.warn({ kid }, 'no IDENTITY_SIGNING_KEY: identity assertions are signed with an ephemeral dev key (upstreams must refetch the JWKS after a restart)');
+  return privatePem;
 }

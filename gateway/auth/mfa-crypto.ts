@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 
@@ -68,4 +69,25 @@ export function createSecretBox(current: string | null, previous: readonly strin
       return null;
     },
   };
+}
+
+/**
+ * AUTH_MFA_ENCRYPTION_KEY. Production without it starts only while no user has MFA (then the
+ * enrolment routes answer 503); outside production an ephemeral key stands in (the quickstart
+ * keeps a generated one in its data directory instead), and secrets sealed with it do not survive
+ * a restart.
+ */
+export async function resolveMfaKey(
+  configured: string | null,
+  deps: { readonly production: boolean; readonly log: Logger; countEnabled(): Promise<number> },
+): Promise<string | null> {
+  if (configured !== null) return configured;
+  if (deps.production) {
+    const enrolled = await deps.countEnabled();
+    if (enrolled > 0) throw new Error(`createApp: AUTH_MFA_ENCRYPTION_KEY is required: ${enrolled} user(s) have MFA enabled`);
+    deps.log.warn('no AUTH_MFA_ENCRYPTION_KEY: MFA enrolment answers 503 until one is configured');
+    return null;
+  }
+  deps.log.warn('no AUTH_MFA_ENCRYPTION_KEY: TOTP secrets are sealed with an ephemeral dev key and stop opening after a restart');
+  return randomBytes(32).toString('base64url');
 }

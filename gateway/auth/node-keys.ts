@@ -3,9 +3,8 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { isGatewayError, unavailable } from '../errors.js';
-import { createPgListener, type PgListenerOptions } from '../store/listener.js';
+import type { NotificationFeed, PgListenerOptions } from '../store/listener.js';
 import { NODE_REVOKED_CHANNEL, type NodeStore } from '../store/nodes.js';
-import type { Db } from '../store/pg.js';
 import type { NodeIdentity } from './types.js';
 
 /** Raw node keys (SPEC §6): `g2dn_` + 32 random bytes as unpadded base64url (43 chars). */
@@ -98,16 +97,16 @@ function isOutage(err: unknown): boolean {
  */
 export function createNodeKeyAuthenticator(
   deps: {
-    nodes: Pick<NodeStore, 'findByKeyHash' | 'touchLastSeen' | 'retirePreviousKey'>;
+    nodes: Pick<NodeStore, 'findByKeyHash' | 'touchLastSeen' | 'retirePreviousKey' | 'findById'>;
     /**
-     * Source of the LISTEN connection, best a pool of its own (the connection is held for good).
-     * null: no notifications (embedded Postgres); every entry then lives at most listenerDownTtlMs.
+     * Postgres notifications (store/listener.ts): node revocations and rotations arrive on
+     * NODE_REVOKED_CHANNEL. null: none (embedded Postgres); every entry then lives at most listenerDownTtlMs.
      */
-    db: Pick<Db, 'connect'> | null;
+    feed: NotificationFeed | null;
     log: Logger;
     clock?: Clock;
-    /** Told of every revocation or rotation heard on the channel (open node sockets, docs/scale-out.md). */
-    onNodeChanged?: (nodeId: string) => void;
+    /** Told when a change heard on the channel was a revocation (open node sockets close, docs/scale-out.md). */
+    onNodeRevoked?: (nodeId: string) => void;
   },
   options: NodeKeyOptions = {},
 ): NodeKeyAuthenticator {
@@ -139,17 +138,25 @@ export function createNodeKeyAuthenticator(
     for (const hash of doomed) positive.delete(hash);
   }
 
-  const db = deps.db;
-  const listener = db
-    ? createPgListener(
+  // A notification says a node changed (revoked, or its key rotated): which one, the row tells.
+  const onNodeRevoked = deps.onNodeRevoked;
+  const reportIfRevoked = (nodeId: string) => {
+    if (!onNodeRevoked) return;
+    nodes
+      .findById(nodeId)
+      .then((node) => {
+        if (node?.status === 'revoked') onNodeRevoked(nodeId);
+      })
+      .catch(() => {});
+  };
+  const listener = deps.feed
+    ? deps.feed.subscribe(
+        NODE_REVOKED_CHANNEL,
         {
-          db,
-          log,
-          channel: NODE_REVOKED_CHANNEL,
           onNotification(payload) {
             notifySeq++;
             evictNode(payload);
-            deps.onNodeChanged?.(payload);
+            reportIfRevoked(payload);
           },
           // Both edges start a new generation: what was verified before a drop may have been
           // revoked while we were deaf, and so may what was verified while deaf, before LISTEN was back.

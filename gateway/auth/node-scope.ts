@@ -1,12 +1,11 @@
 import { GatewayError } from '../errors.js';
-import { paramName } from '../http/credentials.js';
-import type { RequestContext } from '../http/context.js';
-import type { NodeIdentity } from './types.js';
+import { paramName } from '../util/credentials.js';
+import type { AuthRequest, NodeIdentity } from './types.js';
 
 type ScopedName = 'tenant_id' | 'node_id';
 
 /**
- * The scoped parameter a query name stands for, judged by paramName (http/credentials.ts), the
+ * The scoped parameter a query name stands for, judged by paramName (util/credentials.ts), the
  * parser authentication and the log scrubber use too: percent-decoded repeatedly, case-folded,
  * trimmed, without trailing `[]`/`[0]`/`[key]` groups, with `.`, `-` and ` ` read as `_`.
  * Over-matching costs nothing: a request naming its own tenant or node passes whatever the spelling.
@@ -45,7 +44,7 @@ export function* scopedParams(rawQuery: string): Generator<{ readonly which: Sco
  * refused, whichever copy the upstream would pick), and `;` is treated as a separator too, since
  * some frameworks split on it.
  */
-export function enforceNodeScope(ctx: Pick<RequestContext, 'rawQuery'>, node: NodeIdentity): void {
+export function enforceNodeScope(ctx: Pick<AuthRequest, 'rawQuery'>, node: NodeIdentity): void {
   for (const { which, value } of scopedParams(ctx.rawQuery)) {
     if (!allowed(which, value, node)) {
       throw new GatewayError('FORBIDDEN', { detail: `node ${node.nodeId} named another ${which === 'tenant_id' ? 'tenant' : 'node'}` });

@@ -3,7 +3,7 @@ import argon2, { type HashOptions } from 'argon2';
 import bcrypt from 'bcryptjs';
 import type { PasswordConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
-import { createSemaphore, type SemaphoreStats } from './semaphore.js';
+import { createSemaphore, type SemaphoreStats } from '../util/semaphore.js';
 
 export interface VerifyOutcome {
   readonly ok: boolean;

@@ -1,11 +1,6 @@
-import type { Logger } from 'pino';
-import type { RedisConfig } from '../config/types.js';
-import { createPgListener, type PgListener } from '../store/listener.js';
-import type { Db } from '../store/pg.js';
-import { createRedisRevocationBus } from '../store/redis-bus.js';
-import type { RedisClient } from '../store/redis.js';
+import type { NotificationFeed, PgListener } from '../store/listener.js';
 import { USER_REVOKED_CHANNEL } from '../store/sessions.js';
-import { createMemoryRevocationBus, decodeEvent, type BusHandlers, type RevocationBus, type RevocationEvent } from './revocation-bus.js';
+import { decodeEvent, type BusHandlers, type RevocationBus, type RevocationEvent } from '../store/revocation-bus.js';
 
 /** What a pushed revocation is applied to on this instance (caches, open sockets). */
 export interface RevocationTarget {
@@ -26,12 +21,13 @@ export interface RevocationPush {
 }
 
 /**
- * The revocation push of one instance (docs/scale-out.md): a Redis pub/sub bus for what
- * gateways revoke (in-process when there is no Redis: the quickstart) plus a Postgres LISTEN on
- * `g2d_user_revoked`, fed by triggers, for user and session changes made anywhere. Without a
- * LISTEN connection (embedded Postgres) connected() stays false and caches keep short lifetimes.
+ * The revocation push of one instance (docs/scale-out.md): a pub/sub bus for what
+ * gateways revoke (store/redis-bus.ts opens it: Redis, or in-process for the quickstart) plus the
+ * Postgres notifications on `g2d_user_revoked`, fed by triggers, for user and session changes
+ * made anywhere. The plumbing is the store's; this module only fans events out to its targets.
+ * Without a feed (embedded Postgres) connected() stays false and caches keep short lifetimes.
  */
-export function createRevocationPush(deps: { client: RedisClient | null; redis: RedisConfig; listenDb: Pick<Db, 'connect'> | null; log: Logger }): RevocationPush {
+export function createRevocationPush(deps: { openBus: (handlers: BusHandlers) => RevocationBus; feed: NotificationFeed | null }): RevocationPush {
   const targets: RevocationTarget[] = [];
   const applyHere = (event: RevocationEvent) => {
     for (const t of targets) t.apply(event);
@@ -40,12 +36,9 @@ export function createRevocationPush(deps: { client: RedisClient | null; redis: 
     for (const t of targets) t.forgetAll();
   };
   const handlers: BusHandlers = { onEvent: applyHere, onConnected: forgetAll, onDisconnected: () => {} };
-  const bus: RevocationBus = deps.client ? createRedisRevocationBus({ publisher: deps.client, redis: deps.redis, log: deps.log, handlers }) : createMemoryRevocationBus();
-  const listener: PgListener | null = deps.listenDb
-    ? createPgListener({
-        db: deps.listenDb,
-        log: deps.log,
-        channel: USER_REVOKED_CHANNEL,
+  const bus = deps.openBus(handlers);
+  const listener: PgListener | null = deps.feed
+    ? deps.feed.subscribe(USER_REVOKED_CHANNEL, {
         onNotification(payload) {
           const decoded = decodeEvent(payload);
           if (decoded) applyHere(decoded.event);

@@ -5,9 +5,10 @@ import type { SessionConfig } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { AuditLog } from '../store/audit.js';
 import type { RevokeReason, SessionRow, SessionStore } from '../store/sessions.js';
-import { publicUser, rfc3339, type User, type UserStore } from '../store/users.js';
+import type { User, UserStore } from '../store/users.js';
+import { rfc3339 } from '../util/time.js';
 import { hashKey } from './node-keys.js';
-import type { RevocationEvent } from './revocation-bus.js';
+import type { RevocationEvent } from '../store/revocation-bus.js';
 import type { TokenService } from './tokens.js';
 
 /** Raw refresh tokens: `g2dr_` + 32 random bytes as unpadded base64url (43 chars). */
@@ -39,10 +40,11 @@ export interface SessionService {
   /** Opens a session for a login; `amr` (RFC 8176) is kept with it, so refreshed tokens say how the user signed in. */
   open(user: User, meta: RequestMeta, amr?: readonly string[]): Promise<Issued>;
   /**
-   * Rotates a refresh token: the login response shape with new tokens, or 401 INVALID_REFRESH_TOKEN.
+   * Rotates a refresh token: the user and the new tokens (the route answers them as a login
+   * does), or 401 INVALID_REFRESH_TOKEN.
    * A spent token presented again revokes its whole session everywhere (audit `refresh_reuse`).
    */
-  refresh(raw: string, meta: RequestMeta): Promise<{ response: Record<string, unknown>; userId: string }>;
+  refresh(raw: string, meta: RequestMeta): Promise<{ user: User; issued: Issued }>;
   /** Revokes one of the user's sessions; false when it is not theirs, unknown or already ended. */
   revoke(userId: string, sessionId: string, reason: RevokeReason): Promise<boolean>;
   /** Revokes every open session of the user (except `keep`) and announces it; returns their ids. */
@@ -113,7 +115,7 @@ export function createSessionService(deps: {
         const user = await users.findById(rotated.userId);
         if (!user || user.status !== 'active') throw invalid();
         const issued = await mintFor(user, rotated, next.raw);
-        return { userId: user.id, response: { token: issued.token, expires_at: issued.expiresAt, user: publicUser(user), ...issued.extra } };
+        return { user, issued };
       }
       const spent = await store.findBySpentHash(hash);
       if (spent) {

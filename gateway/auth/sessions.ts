@@ -4,8 +4,8 @@ import { systemClock, type Clock } from '../clock.js';
 import type { SessionStore } from '../store/sessions.js';
 import type { AuthStateStore } from '../store/state.js';
 import type { UserStore } from '../store/users.js';
-import type { RevocationEvent } from './revocation-bus.js';
-import { issuedAtMs } from './tokens.js';
+import type { RevocationEvent } from '../store/revocation-bus.js';
+import { NO_SESSION, verdictOf, type RevocationEntry, type SessionEntry, type UserStatus } from './session-verdict.js';
 import type { TokenClaims } from './types.js';
 
 export type SessionVerdict = 'ok' | 'revoked' | 'stale' | 'disabled' | 'unknown_user';
@@ -65,44 +65,8 @@ export interface SessionsOptions {
   mfaRequiredRoles?: readonly string[];
 }
 
-interface RevocationEntry {
-  revoked: boolean;
-  validAfter: number;
-  at: number;
-}
-
-interface UserStatus {
-  disabled: boolean;
-  mustChangePassword: boolean;
-  /** TOTP confirmed (fails open to true while Postgres is down, as the other status fields do). */
-  mfaEnabled: boolean;
-  /** Milliseconds; tokens issued before it predate the last password change. */
-  validAfter: number;
-  exists: boolean;
-}
-
 /** AUTH_JWT_TTL_SECONDS' upper bound (30 days) plus the clock leeway: the default revocation cap. */
 const MAX_TTL_SECONDS = 30 * 86400 + 30;
-
-interface SessionEntry {
-  /** Revoked, unknown, another user's, or past its absolute end at `expiresAt`. */
-  revoked: boolean;
-  expiresAt: number;
-  at: number;
-}
-
-const OK: SessionState = Object.freeze({ verdict: 'ok', mustChangePassword: false });
-const NO_SESSION: SessionEntry = Object.freeze({ revoked: false, expiresAt: Infinity, at: Infinity });
-
-function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus, session: SessionEntry, now: number, mfaRoles: ReadonlySet<string>): SessionState {
-  const mustChangePassword = status.mustChangePassword;
-  if (rev.revoked || session.revoked || session.expiresAt <= now) return { verdict: 'revoked', mustChangePassword };
-  if (!status.exists) return { verdict: 'unknown_user', mustChangePassword };
-  if (status.disabled) return { verdict: 'disabled', mustChangePassword };
-  if (issuedAtMs(claims) < Math.max(rev.validAfter, status.validAfter)) return { verdict: 'stale', mustChangePassword };
-  if (!status.mfaEnabled && mfaRoles.has(claims.role)) return { verdict: 'ok', mustChangePassword, mfaEnrollmentRequired: true };
-  return mustChangePassword ? { verdict: 'ok', mustChangePassword } : OK;
-}
 
 /**
  * Revocation and user-state checks on the request path. Redis holds revoked jtis and per-user

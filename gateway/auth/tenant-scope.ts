@@ -1,14 +1,13 @@
 import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
-import type { RequestContext } from '../http/context.js';
 import type { AuditLog } from '../store/audit.js';
 import { UUID_RE, type TenantStore } from '../store/tenants.js';
 import { scopedParams } from './node-scope.js';
-import type { UserIdentity } from './types.js';
+import type { AuthRequest, UserIdentity } from './types.js';
 
 /** Decides the tenant a user request acts in from its `?tenant_id=`; throws 400/403/404. */
-export type TenantScope = (ctx: RequestContext, identity: UserIdentity) => Promise<UserIdentity>;
+export type TenantScope = (ctx: AuthRequest, identity: UserIdentity) => Promise<UserIdentity>;
 
 /**
  * Tenant scope of a user request (docs/security-model.md): the tenant is the token's `tid`;
@@ -24,7 +23,7 @@ export function createTenantScope(deps: { tenants: TenantStore; audit: AuditLog;
   // One tenant_override audit row per admin and tenant a minute, not one per proxied request.
   const overrideAudited = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
 
-  async function scopeTenant(ctx: RequestContext, identity: UserIdentity): Promise<UserIdentity> {
+  async function scopeTenant(ctx: AuthRequest, identity: UserIdentity): Promise<UserIdentity> {
     const scoped = await scopeByTenantId(ctx, identity);
     // `tenant_id=` is the documented form, but upstream frameworks also read `tenant_id[]`,
     // `TENANT_ID`, `tenant%255Fid` or a `;`-separated copy as the same parameter. Whatever the
@@ -40,7 +39,7 @@ export function createTenantScope(deps: { tenants: TenantStore; audit: AuditLog;
     return scoped;
   }
 
-  async function scopeByTenantId(ctx: RequestContext, identity: UserIdentity): Promise<UserIdentity> {
+  async function scopeByTenantId(ctx: AuthRequest, identity: UserIdentity): Promise<UserIdentity> {
     const requested = ctx.query.getAll('tenant_id');
     if (requested.length === 0) return identity;
     if (requested.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id given more than once' });
@@ -82,7 +81,7 @@ export function createTenantScope(deps: { tenants: TenantStore; audit: AuditLog;
  * `tenant_id` in the upgrade URL, under any spelling, must name that very tenant (else 403), so
  * the upstream never sees a tenant the gateway did not decide on. Given more than once → 400.
  */
-export function checkBoundTenant(ctx: RequestContext, identity: UserIdentity): void {
+export function checkBoundTenant(ctx: AuthRequest, identity: UserIdentity): void {
   const requested = ctx.query.getAll('tenant_id');
   if (requested.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id given more than once' });
   if (requested.length === 1 && (requested[0] as string).toLowerCase() !== identity.tenantId) {

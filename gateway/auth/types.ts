@@ -1,4 +1,5 @@
-import type { Role } from '../config/types.js';
+import type { IncomingMessage } from 'node:http';
+import type { Role, RouteDef } from '../config/types.js';
 
 /** A user authenticated by a gateway-minted JWT (docs/api.md). */
 export interface UserIdentity {
@@ -47,4 +48,22 @@ export interface TokenClaims {
   readonly sid?: string | undefined;
   /** RFC 8176 authentication methods; absent on tokens minted before the second factor (read as `["pwd"]`). */
   readonly amr?: readonly string[];
+}
+
+/**
+ * What authentication reads of a request: the http layer's request contexts (http/context.ts)
+ * satisfy it, so auth/ judges requests without depending on the layer above it.
+ */
+export interface AuthRequest {
+  /** `upgrade`: a WebSocket handshake (RFC 6455 §4.1), where `?token=` / `?ticket=` may carry the credential. */
+  readonly kind: 'http' | 'upgrade';
+  readonly req: IncomingMessage;
+  readonly requestId: string;
+  readonly ip: string;
+  /** The decoded, normalized path. */
+  readonly path: string;
+  /** The raw query string without the leading `?` ('' when none). */
+  readonly rawQuery: string;
+  readonly query: URLSearchParams;
+  readonly route: RouteDef | null;
 }

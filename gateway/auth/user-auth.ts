@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
-import { paramValues } from '../http/credentials.js';
+import { paramValues } from '../util/credentials.js';
 import type { SessionState, Sessions } from './sessions.js';
 import type { TokenFailure, TokenService } from './tokens.js';
 import type { TokenClaims, UserIdentity } from './types.js';
@@ -15,11 +15,12 @@ export interface AuthenticatedUser {
 
 export interface UserAuthenticator {
   /**
-   * Verifies the bearer token and its session state. `null` means "not authenticated" (401);
-   * a throw means a dependency broke (the authenticator contract). Answers at once (no promise) when the token
-   * and both session answers are cached: the proxied hot path; `await` either way.
+   * Verifies the bearer token and its session state, then continues with `next(user)` and hands
+   * back next's promise. `null` means "not authenticated" (401); a broken dependency rejects (the
+   * authenticator contract). next runs synchronously when the token and both session answers are
+   * cached (the proxied hot path: no promise of its own); a throw from next propagates.
    */
-  authenticate(token: string | null): AuthenticatedUser | null | Promise<AuthenticatedUser | null>;
+  authenticate<T>(token: string | null, next: (user: AuthenticatedUser | null) => Promise<T>): Promise<T>;
 }
 
 /** `Authorization: Bearer <credentials>` (RFC 6750 §2.1); the scheme is case-insensitive. */
@@ -33,7 +34,7 @@ export function bearerToken(req: IncomingMessage): string | null {
 /**
  * The token for a WebSocket upgrade: `?token=` (browsers cannot set headers on the
  * upgrade) or the Authorization header. More than one token is ambiguous and refused. Every
- * parameter whose name folds to `token` counts (`%74oken`, `TOKEN`, `token[]`: http/credentials.ts),
+ * parameter whose name folds to `token` counts (`%74oken`, `TOKEN`, `token[]`: util/credentials.ts),
  * the same reading the log scrubber and the upstream strip use.
  */
 export function upgradeToken(req: IncomingMessage, query: URLSearchParams): string | null {
@@ -66,6 +67,15 @@ export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): User
   };
 }
 
+/**
+ * Whether the token behind a user identity still stands (not revoked by jti or session, no
+ * password change since, user not disabled): open WebSockets are re-checked with it.
+ */
+export function createStillValid(sessions: Pick<Sessions, 'check'>): (u: UserIdentity) => Promise<boolean> {
+  return async (u) =>
+    (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp, ...(u.sid === undefined ? {} : { sid: u.sid }) })).verdict === 'ok';
+}
+
 /** Token + session verification shared by the auth endpoints and every proxied user route. */
 export function createUserAuthenticator(deps: {
   tokens: TokenService;
@@ -94,26 +104,27 @@ export function createUserAuthenticator(deps: {
     return admit(token, result.claims, await sessions.check(result.claims));
   };
   return {
-    authenticate(token) {
+    authenticate(token, next) {
       if (!token) {
         onFailure?.('missing');
-        return null;
+        return next(null);
       }
       // The same checks as the slow path, from the same caches: a cached token still has its
       // revocation and user status consulted, just without a promise when both are fresh.
       const cached = tokens.verifyCached(token);
-      if (cached === null) return authenticate(token);
-      if (!cached.ok) return refuse(cached.reason);
+      if (cached === null) return authenticate(token).then(next);
+      if (!cached.ok) return next(refuse(cached.reason));
       const session = sessions.checkCached(cached.claims);
-      if (session === null) return sessions.check(cached.claims).then((state) => admit(token, cached.claims, state));
-      return admit(token, cached.claims, session);
+      if (session === null) return sessions.check(cached.claims).then((state) => next(admit(token, cached.claims, state)));
+      return next(admit(token, cached.claims, session));
     },
   };
 }
 
 /** Throws the documented 401 when a user route has no valid token. */
-export async function requireUser(auth: UserAuthenticator, token: string | null): Promise<AuthenticatedUser> {
-  const user = await auth.authenticate(token);
-  if (!user) throw new GatewayError('UNAUTHENTICATED');
-  return user;
+export function requireUser(auth: UserAuthenticator, token: string | null): Promise<AuthenticatedUser> {
+  return auth.authenticate(token, async (user) => {
+    if (!user) throw new GatewayError('UNAUTHENTICATED');
+    return user;
+  });
 }

@@ -2,9 +2,10 @@ import { generateEnrollmentToken, generateNodeKey } from '../auth/node-keys.js';
 import { isGatewayError } from '../errors.js';
 import { createLogger } from '../ops/logger.js';
 import { createAuditLog } from '../store/audit.js';
-import { createNodeStore, publicNode } from '../store/nodes.js';
+import { publicNode } from '../http/present.js';
+import { createNodeStore } from '../store/nodes.js';
 import { createTenantStore, UUID_RE, type Tenant } from '../store/tenants.js';
-import { rfc3339 } from '../store/users.js';
+import { rfc3339 } from '../util/time.js';
 import { CliError, need, optional, type ParsedArgs } from './args.js';
 import type { CliContext, CommandTable } from './context.js';
 

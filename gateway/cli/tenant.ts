@@ -1,7 +1,7 @@
 import { CliError, flag, need } from './args.js';
 import type { CommandTable } from './context.js';
 import { createTenantStore, type Tenant } from '../store/tenants.js';
-import { rfc3339 } from '../store/users.js';
+import { rfc3339 } from '../util/time.js';
 
 const DOMAIN_RE = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 

@@ -8,7 +8,9 @@ import { createAuditLog } from '../store/audit.js';
 import { createMfaStore } from '../store/mfa.js';
 import { createTenantStore, type Tenant } from '../store/tenants.js';
 import { createSessionStore } from '../store/sessions.js';
-import { createUserStore, normalizeEmail, publicUser, rfc3339 } from '../store/users.js';
+import { publicUser } from '../http/present.js';
+import { createUserStore, normalizeEmail } from '../store/users.js';
+import { rfc3339 } from '../util/time.js';
 import { allowOnly, CliError, flag, need, optional, type ParsedArgs } from './args.js';
 import type { CliContext, CommandTable } from './context.js';
 

@@ -1,13 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RouteDef } from '../config/types.js';
-import type { Identity } from '../auth/types.js';
+import type { AuthRequest, Identity } from '../auth/types.js';
 import type { TraceContext } from './trace.js';
 
-/** Per-request state, built once by the server and passed to handlers and the proxy. */
-export interface RequestContext {
+/**
+ * Per-request state, built once by the server (with its final path, query and route) and passed
+ * to handlers and the proxy. A plain request has a response object (RequestContext); a WebSocket
+ * upgrade has only the socket (UpgradeContext). Both share this base, which logging, metrics and
+ * authentication read.
+ */
+export interface ContextBase extends AuthRequest {
   readonly req: IncomingMessage;
-  readonly res: ServerResponse;
   readonly requestId: string;
   /** W3C trace context: logged with the request, sent upstream as `traceparent` (http/trace.ts). */
   readonly trace: TraceContext;
@@ -19,9 +24,9 @@ export interface RequestContext {
   /** The raw query string without the leading `?` ('' when none), as the client sent it. */
   readonly rawQuery: string;
   readonly query: URLSearchParams;
-  route: RouteDef | null;
+  readonly route: RouteDef | null;
   /** Fixed-set label for metrics and logs (route prefix, never the raw path). */
-  routeGroup: string;
+  readonly routeGroup: string;
   identity: Identity | null;
   log: Logger;
   /**
@@ -35,4 +40,17 @@ export interface RequestContext {
    * gateway, so an incomplete response is the client's doing (499).
    */
   cutStatus: number;
+}
+
+/** A plain HTTP request: answered on `res` (gateway routes, proxied requests). */
+export interface RequestContext extends ContextBase {
+  readonly kind: 'http';
+  readonly res: ServerResponse;
+}
+
+/** A WebSocket upgrade (RFC 6455 §4.1): no response object, only the socket and its first bytes. */
+export interface UpgradeContext extends ContextBase {
+  readonly kind: 'upgrade';
+  readonly socket: Duplex;
+  readonly head: Buffer;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { holdsCredential } from './credentials.js';
+import { holdsCredential } from '../util/credentials.js';
 
 // A client-supplied id is kept when it is short and plain, so callers can correlate; anything
 // else is replaced (it ends up in logs and upstream headers). A node key or a short JWT fits the

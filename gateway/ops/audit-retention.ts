@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { DEFAULT_PRUNE_BATCH, pruneAuditEvents } from '../store/audit-history.js';
 import type { Db } from '../store/pg.js';
-import type { AuditPruneResult } from './metrics.js';
+import type { AuditPruneResult } from './metric-labels.js';
 
 /** "g2dauditprune" folded to an int4: every instance must use the same key, nothing else may. */
 export const AUDIT_PRUNE_LOCK_KEY = 0x67326170;

@@ -5,7 +5,8 @@
  */
 import { sendJson, sendData } from '../http/reply.js';
 import type { HandlerMap } from '../routes/table.js';
-import type { Dependency, GatewayMetrics } from './metrics.js';
+import type { Dependency } from './metric-labels.js';
+import type { GatewayMetrics } from './metrics.js';
 
 export interface HealthDeps {
   readonly db: { ping(timeoutMs: number): Promise<boolean> };

@@ -154,6 +154,6 @@ function batched(dest: SonicBoom, fd: number): pino.DestinationStream {
 
 /**
  * Removes secrets from a request-target before it is logged (`?token=` on WebSocket upgrades, and
- * every other spelling or credential-shaped value: http/credentials.ts).
+ * every other spelling or credential-shaped value: util/credentials.ts).
  */
-export { scrubUrl } from '../http/credentials.js';
+export { scrubUrl } from '../util/credentials.js';

@@ -9,39 +9,12 @@
 import { Counter, Gauge, type Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
 import { clusterRender } from './metrics-cluster.js';
+import { AUDIT_PRUNE_RESULTS, DEPENDENCIES, LOGIN_OUTCOMES, NODE_FAILURE_REASONS, RATE_LIMITS, TOKEN_REJECTION_REASONS, type AuditPruneResult, type Dependency, type NodeFailureReason } from './metric-labels.js';
 
 export { serveClusterMetrics } from './metrics-cluster.js';
 
 /** Methods that get their own label value; anything else counts as OTHER. */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-
-/** Login outcomes (routes/deps.ts LoginOutcome); pre-set to 0 so dashboards see every series. */
-export const LOGIN_OUTCOMES = ['success', 'invalid', 'locked', 'throttled', 'disabled', 'unavailable', 'bad_request'] as const;
-/** Why a node credential was refused: not shaped like a key, a wrong/revoked key, a bad enrollment token. */
-export const NODE_FAILURE_REASONS = ['malformed', 'key', 'enrollment'] as const;
-export type NodeFailureReason = (typeof NODE_FAILURE_REASONS)[number];
-
-/** Why a bearer token was refused (auth/tokens.ts TokenFailure + session verdicts + missing). */
-export const TOKEN_REJECTION_REASONS = [
-  'missing',
-  'malformed',
-  'algorithm',
-  'signature',
-  'expired',
-  'not_yet_valid',
-  'claims',
-  'unsupported',
-  'revoked',
-  'stale',
-  'disabled',
-  'unknown_user',
-] as const;
-
-/** Request-limit kinds (config RateLimitKind), one series each. */
-export const RATE_LIMITS = ['user', 'node', 'tenant'] as const;
-
-export const DEPENDENCIES = ['postgres', 'redis'] as const;
-export type Dependency = (typeof DEPENDENCIES)[number];
 
 // Latency buckets (seconds): auth-only answers sit in the first few, argon2 logins around 50–200 ms,
 // proxied calls anywhere up to the 30 s upstream timeout.
@@ -67,7 +40,7 @@ export interface GatewayMetrics {
   rateLimited(limit: (typeof RATE_LIMITS)[number]): void;
   dependencyUp(dependency: Dependency, up: boolean): void;
   draining(on: boolean): void;
-  /** Sampled at scrape time: argon2 jobs running and waiting (auth/semaphore.ts). */
+  /** Sampled at scrape time: argon2 jobs running and waiting (util/semaphore.ts). */
   samplePasswordHashing(stats: () => { active: number; queued: number }): void;
   /** Sampled at scrape time: HTTP requests in flight (ops/shutdown.ts). */
   sampleInFlight(count: () => number): void;
@@ -84,9 +57,6 @@ export interface BuildInfo {
   readonly version: string;
   readonly commit?: string | null;
 }
-
-export const AUDIT_PRUNE_RESULTS = ['pruned', 'skipped', 'failed'] as const;
-export type AuditPruneResult = (typeof AUDIT_PRUNE_RESULTS)[number];
 
 export interface MetricsOptions {
   /** Node process metrics (CPU, memory, event loop lag, GC); off in unit tests to keep output small. */

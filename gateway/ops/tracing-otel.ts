@@ -50,7 +50,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
 import type { SamplerName, TracingConfig } from '../config/types.js';
-import type { RequestContext } from '../http/context.js';
+import type { ContextBase } from '../http/context.js';
 import { FLUSH_TIMEOUT_MS, type ChildSpan, type Tracer, type UpstreamSpan } from './tracing.js';
 
 /**
@@ -161,11 +161,11 @@ export function createOtelTracer(config: TracingConfig, log: Logger): Tracer {
   });
   const tracer = provider.getTracer('get2dial-gateway');
   // The server span of each request in progress, created on first use (a child, or the finish).
-  const servers = new WeakMap<RequestContext, Span>();
+  const servers = new WeakMap<ContextBase, Span>();
   // The error code of a request whose handler threw; its access line (and so `finish`) comes later.
-  const errors = new WeakMap<RequestContext, string>();
+  const errors = new WeakMap<ContextBase, string>();
 
-  function parentOf(ctx: RequestContext): Context {
+  function parentOf(ctx: ContextBase): Context {
     const t = ctx.trace;
     if (t.parentId === null) return ROOT_CONTEXT;
     const state = ctx.req.headers.tracestate;
@@ -178,7 +178,7 @@ export function createOtelTracer(config: TracingConfig, log: Logger): Tracer {
     });
   }
 
-  function serverSpan(ctx: RequestContext): Span {
+  function serverSpan(ctx: ContextBase): Span {
     let span = servers.get(ctx);
     if (span) return span;
     const method = ctx.req.method ?? 'GET';

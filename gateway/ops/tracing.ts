@@ -11,7 +11,8 @@
 import type { Logger } from 'pino';
 import type { TracingConfig } from '../config/types.js';
 import type { Identity } from '../auth/types.js';
-import type { RequestContext } from '../http/context.js';
+import type { Authorize } from '../auth/authorize.js';
+import type { ContextBase } from '../http/context.js';
 
 /** The internal spans under a request's server span. */
 export type ChildSpanName = 'auth.verify_token' | 'auth.verify_node_key' | 'auth.password_verify';
@@ -31,13 +32,13 @@ export interface UpstreamSpan {
 
 export interface Tracer {
   /** Starts a child of the request's server span (which starts with the request, at ctx.startedAt). */
-  child(ctx: RequestContext, name: ChildSpanName): ChildSpan;
+  child(ctx: ContextBase, name: ChildSpanName): ChildSpan;
   /** Starts the client span of the upstream call for `upstreamUrl` (an origin, or a ws(s) URL). */
-  upstream(ctx: RequestContext, upstreamUrl: string): UpstreamSpan;
+  upstream(ctx: ContextBase, upstreamUrl: string): UpstreamSpan;
   /** Remembers why a request failed (its error code), for the server span that `finish` ends. */
-  recordError(ctx: RequestContext, error: { readonly code: string }): void;
+  recordError(ctx: ContextBase, error: { readonly code: string }): void;
   /** Ends the request's server span with the status logged for it (once per request, from the access log). */
-  finish(ctx: RequestContext, status: number, error?: { readonly code: string }): void;
+  finish(ctx: ContextBase, status: number, error?: { readonly code: string }): void;
   /** Exports what is buffered and stops, within `timeoutMs`. */
   shutdown(timeoutMs?: number): Promise<void>;
 }
@@ -64,7 +65,6 @@ export async function loadTracer(
   return tracer;
 }
 
-type Authorize = (ctx: RequestContext) => Identity | Promise<Identity>;
 
 /**
  * Wraps the authorizer so each token or node-key check is a child span (`auth.verify_token`,
@@ -73,30 +73,31 @@ type Authorize = (ctx: RequestContext) => Identity | Promise<Identity>;
  * object only while tracing is on. Public routes have nothing to check and get no span.
  */
 export function traceAuthorize(tracer: Tracer, authorize: Authorize): Authorize {
-  return (ctx) => {
-    const kind = ctx.route?.auth;
-    if (kind !== 'user' && kind !== 'node') return authorize(ctx);
-    const span = tracer.child(ctx, kind === 'user' ? 'auth.verify_token' : 'auth.verify_node_key');
-    let result: Identity | Promise<Identity>;
+  return (request, next) => {
+    const kind = request.route?.auth;
+    if (kind !== 'user' && kind !== 'node') return authorize(request, next);
+    // The server hands its own contexts to authorize; the span hangs off the request's server span.
+    const span = tracer.child(request as unknown as ContextBase, kind === 'user' ? 'auth.verify_token' : 'auth.verify_node_key');
+    let cached = true;
+    let ended = false;
+    const end = (err?: unknown) => {
+      if (ended) return;
+      ended = true;
+      span.end(err, { 'g2d.auth.cached': cached });
+    };
+    let result: ReturnType<typeof next>;
     try {
-      result = authorize(ctx);
+      result = authorize(request, (r, identity: Identity) => {
+        end();
+        return next(r, identity);
+      });
     } catch (err) {
-      span.end(err);
+      end(err);
       throw err;
     }
-    if (!(result instanceof Promise)) {
-      span.end(undefined, { 'g2d.auth.cached': true });
-      return result;
-    }
-    return result.then(
-      (identity) => {
-        span.end(undefined, { 'g2d.auth.cached': false });
-        return identity;
-      },
-      (err: unknown) => {
-        span.end(err, { 'g2d.auth.cached': false });
-        throw err;
-      },
-    );
+    // A cached answer continued synchronously, before this line; anything later was read from a store.
+    cached = false;
+    result.catch((err: unknown) => end(err));
+    return result;
   };
 }

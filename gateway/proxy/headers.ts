@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Identity } from '../auth/types.js';
 import { IDENTITY_HEADERS } from '@get2dial/identity-verifier';
 import { DEFAULT_STRIP_CLIENT_HEADERS } from '../config/types.js';
-import { holdsCredential, nameHoldsCredential } from '../http/credentials.js';
+import { holdsCredential, nameHoldsCredential } from '../util/credentials.js';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) plus those that only make sense on one connection:
@@ -84,7 +84,7 @@ export function compileHeaderStrip(entries: readonly string[] = DEFAULT_STRIP_CL
 const DEFAULT_STRIP = compileHeaderStrip();
 
 /**
- * Whether a client header value carries one of the gateway's credentials (http/credentials.ts):
+ * Whether a client header value carries one of the gateway's credentials (util/credentials.ts):
  * a JWT or a `g2d*_` secret under any scheme, spacing or position, also inside `Basic` (base64).
  */
 function carriesCredential(name: string, value: string): boolean {

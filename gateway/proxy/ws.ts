@@ -7,10 +7,10 @@ import type { Config } from '../config/types.js';
 import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity, UserIdentity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
-import type { RequestContext } from '../http/context.js';
+import type { UpgradeContext } from '../http/context.js';
 import type { Tracer } from '../ops/tracing.js';
 import { createWsIdentityLimiter } from './ws-limit.js';
-import { holdsCredential } from '../http/credentials.js';
+import { holdsCredential } from '../util/credentials.js';
 import { buildUpstreamHeaders, compileHeaderStrip } from './headers.js';
 import { rawTargetUrl, sanitizeCloseCode, stripTokenParam, validClientHandshake } from './ws-frames.js';
 
@@ -37,7 +37,7 @@ export interface WsProxyDeps {
 
 export interface WsProxy {
   /** Opens the upstream socket, then completes the (already authorized) client handshake and pipes frames. */
-  upgrade(ctx: RequestContext, socket: Duplex, head: Buffer, identity: Identity): Promise<void>;
+  upgrade(ctx: UpgradeContext, socket: Duplex, head: Buffer, identity: Identity): Promise<void>;
   /** Closes every proxied socket (1001 on shutdown, docs/operations.md); stragglers are terminated after a grace. */
   closeAll(code?: number, reason?: string): void;
   /** Open proxied sockets (metrics). */
@@ -177,7 +177,7 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     c.expiry.unref();
   }
 
-  function connectUpstream(ctx: RequestContext, socket: Duplex, identity: Identity, assertion: string): Promise<WebSocket> {
+  function connectUpstream(ctx: UpgradeContext, socket: Duplex, identity: Identity, assertion: string): Promise<WebSocket> {
     const upstreamBase = new URL(ctx.route?.upstream ?? config.upstreamUrl);
     const scheme = upstreamBase.protocol === 'https:' ? 'wss:' : 'ws:';
     const query = stripTokenParam(ctx.rawQuery);

@@ -21,7 +21,7 @@ import { renderBanner } from './banner.js';
 import { removeDatabaseUrl, writeDatabaseUrl } from './runtime-file.js';
 import { withDevDefaults } from './dev-defaults.js';
 import { DEMO_TENANT_DOMAIN, DEMO_USERS, seedDemo, type SeedResult } from './seed.js';
-import { startQuickstartStub, type QuickstartStub } from './stub.js';
+import { startQuickstartStub, type QuickstartStub, type StubFactory } from './stub.js';
 
 interface Running {
   embedded?: EmbeddedPostgres;
@@ -64,7 +64,7 @@ function cliLine(dataDir: string): string {
   return `${prefix}npm run -s cli -- node list --tenant ${DEMO_TENANT_DOMAIN}`;
 }
 
-async function start(running: Running, startedAt: number): Promise<void> {
+async function start(running: Running, startedAt: number, createStub: StubFactory): Promise<void> {
   const qs = loadQuickstartConfig();
   let config = qs.config;
   const log = createLogger(config.log);
@@ -83,7 +83,7 @@ async function start(running: Running, startedAt: number): Promise<void> {
 
   let upstreamUrl = config.upstreamUrl;
   if (qs.upstreamIsStub) {
-    running.stub = await startQuickstartStub({ config, port: qs.stubPort });
+    running.stub = await startQuickstartStub(createStub, { config, port: qs.stubPort });
     upstreamUrl = running.stub.url;
     config = withOverrides(config, { upstreamUrl });
   }
@@ -137,11 +137,15 @@ async function start(running: Running, startedAt: number): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-async function main(): Promise<void> {
+/**
+ * Runs the quickstart until SIGINT/SIGTERM. `createStub` is upstream-stub/server.ts's factory,
+ * passed in by bin/quickstart.cjs: the gateway itself never imports the dev stub.
+ */
+export async function runQuickstart(options: { createStub: StubFactory }): Promise<void> {
   const startedAt = Date.now();
   const running: Running = {};
   try {
-    await start(running, startedAt);
+    await start(running, startedAt, options.createStub);
   } catch (err) {
     await closeAll(running);
     // A ConfigError's message already lists every problem (docs/configuration.md).
@@ -149,5 +153,3 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 }
-
-void main();

@@ -1,10 +1,18 @@
 /**
  * The upstream stub, in the quickstart's process (README.md): the same `createStub` as
  * `npm run stub`, on 127.0.0.1, verifying every request's identity assertion against the
- * gateway's own JWKS, so a proxied call shows the identity an upstream would trust.
+ * gateway's own JWKS, so a proxied call shows the identity an upstream would trust. The stub is a
+ * dev tool outside gateway/: its factory is handed in by the entry point (bin/quickstart.cjs).
  */
 import type { Config } from '../config/types.js';
-import { createStub } from '../../upstream-stub/server.js';
+
+/** upstream-stub/server.ts's `createStub`, as far as the quickstart uses it. */
+export type StubFactory = (options: {
+  readonly host: string;
+  readonly port: number;
+  readonly audience: string;
+  readonly jwksUrl: () => string;
+}) => Promise<{ readonly url: string; close(): Promise<void> }>;
 
 export interface QuickstartStub {
   readonly url: string;
@@ -14,7 +22,7 @@ export interface QuickstartStub {
 }
 
 /** Starts the stub on 127.0.0.1:`port` (0 = a free port) before the gateway, which needs its URL. */
-export async function startQuickstartStub(options: { config: Config; port: number }): Promise<QuickstartStub> {
+export async function startQuickstartStub(createStub: StubFactory, options: { config: Config; port: number }): Promise<QuickstartStub> {
   let gatewayUrl: string | null = null;
   const stub = await createStub({
     host: '127.0.0.1',

@@ -19,7 +19,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { RateLimitConfig, RateLimitKind, RateLimitPolicy, RouteDef } from '../config/types.js';
 import type { Identity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
-import type { RequestContext } from '../http/context.js';
+import type { RequestContext, UpgradeContext } from '../http/context.js';
 import type { AuthStateStore, RateSyncItem } from '../store/state.js';
 import { hasRoom, msUntilFull, msUntilRoom, newBucket, reconcile, refill, shapeOf, take, type Bucket, type BucketShape } from './bucket.js';
 
@@ -68,7 +68,8 @@ export interface RateLimiter {
    * RateLimit) when a limit is reached; otherwise, on a plain HTTP request, sets RateLimit-Policy
    * and RateLimit on the response for the limit closest to running out.
    */
-  check(ctx: RequestContext, identity: Identity): void;
+  /** Throws 429 past a limit; on an HTTP request the response gets the RateLimit headers. */
+  check(ctx: RequestContext | UpgradeContext, identity: Identity): void;
   /** One reconciliation with the shared store (the timer calls it every `syncMs`). */
   sync(): Promise<void>;
   /** Keys held in memory (tests, diagnostics). */
@@ -229,9 +230,9 @@ export function createRateLimiter(deps: RateLimiterDeps, config: RateLimitConfig
       if (tenant !== null && !hasRoom(tenant)) refuse(plan, plan.tenant as Slot, tenant);
       if (own !== null) take(own);
       if (tenant !== null) take(tenant);
-      // An upgrade's context has no response object (server.ts): its 101 carries no limit fields.
-      const res = ctx.res as RequestContext['res'] | null;
-      if (res === null) return;
+      // An upgrade has no response object: its 101 carries no limit fields.
+      if (ctx.kind !== 'http') return;
+      const res = ctx.res;
       // Report the limit with the smaller share left.
       const useTenant = own === null || (tenant !== null && tenant.tokens / (plan.tenant as Slot).shape.capacity < own.tokens / (plan.own as Slot).shape.capacity);
       const slot = (useTenant ? plan.tenant : plan.own) as Slot;

@@ -2,12 +2,12 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import { readJsonBody } from '../http/body.js';
 import { BootstrapBody } from '../http/schemas/auth.js';
+import { publicUser } from '../http/present.js';
 import { sendData } from '../http/reply.js';
-import { normalizeEmail, publicUser } from '../store/users.js';
-import { createTenantStore } from '../store/tenants.js';
-import { createUserStore } from '../store/users.js';
+import { userAgent } from '../http/request.js';
+import { bootstrapPlatformAdmin } from '../store/bootstrap.js';
+import { normalizeEmail } from '../store/users.js';
 import type { AuthRouteDeps } from './deps.js';
-import { userAgent } from './login.js';
 import type { HandlerMap } from './table.js';
 
 const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
@@ -38,16 +38,11 @@ export function createBootstrapRoute(deps: AuthRouteDeps): HandlerMap {
       if (!EMAIL_RE.test(email)) throw new GatewayError('INVALID_BODY', { detail: 'email' });
       deps.checkNewPassword(body.password, '');
       const hash = await passwords.hash(body.password);
-      const result = await db.transaction(async (tx) => {
-        await tx.query('LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE');
-        const { rows } = await tx.query("SELECT 1 FROM users WHERE role = 'platform_admin' LIMIT 1");
-        if (rows.length > 0) return null;
-        const tenants = createTenantStore(tx);
-        const platform =
-          (await tenants.findPlatform()) ??
-          (await tenants.create({ domain: body.tenant_domain ?? 'platform.get2dial.local', name: body.tenant_name ?? 'Platform', isPlatform: true })).tenant;
-        const user = await createUserStore(tx).create({ tenantId: platform.id, email, passwordHash: hash, role: 'platform_admin', mustChangePassword: false });
-        return { platform, user };
+      const result = await bootstrapPlatformAdmin(db, {
+        email,
+        passwordHash: hash,
+        tenantDomain: body.tenant_domain ?? 'platform.get2dial.local',
+        tenantName: body.tenant_name ?? 'Platform',
       });
       if (!result) throw new GatewayError('CONFLICT', { publicMessage: 'already bootstrapped' });
       void audit.record({

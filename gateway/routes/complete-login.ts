@@ -1,6 +1,7 @@
 import type { RequestContext } from '../http/context.js';
 import { NO_STORE, sendData } from '../http/reply.js';
-import { publicUser, type User } from '../store/users.js';
+import { publicUser } from '../http/present.js';
+import type { User } from '../store/users.js';
 import type { AuthRouteDeps } from './deps.js';
 
 /** RFC 8176 authentication method references the gateway issues. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Lockout } from '../auth/lockout.js';
-import type { RevocationEvent } from '../auth/revocation-bus.js';
+import type { RevocationEvent } from '../store/revocation-bus.js';
 import type { SessionService } from '../auth/session-service.js';
 import type { MfaService } from '../auth/mfa.js';
 import type { Sessions } from '../auth/sessions.js';

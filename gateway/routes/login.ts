@@ -4,6 +4,7 @@ import { readJsonBody } from '../http/body.js';
 import { LoginBody as LoginSchema } from '../http/schemas/auth.js';
 import { NO_STORE, sendData } from '../http/reply.js';
 import { normalizeEmail, type User } from '../store/users.js';
+import { userAgent } from '../http/request.js';
 import { completeLogin } from './complete-login.js';
 import type { AuthRouteDeps, LoginOutcome } from './deps.js';
 import type { HandlerMap } from './table.js';
@@ -180,9 +181,4 @@ export function outcomeOf(err: unknown): LoginOutcome {
     default:
       return 'bad_request';
   }
-}
-
-export function userAgent(ctx: RequestContext): string | null {
-  const v = ctx.req.headers['user-agent'];
-  return typeof v === 'string' ? v : null;
 }

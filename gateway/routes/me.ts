@@ -4,9 +4,10 @@ import { readJsonBody } from '../http/body.js';
 import { LogoutBody, PasswordChangeBody } from '../http/schemas/auth.js';
 import { NO_STORE, sendData } from '../http/reply.js';
 import { bearerToken, requireUser } from '../auth/user-auth.js';
-import { publicUser, type User } from '../store/users.js';
+import { publicUser } from '../http/present.js';
+import { userAgent } from '../http/request.js';
+import type { User } from '../store/users.js';
 import type { AuthRouteDeps } from './deps.js';
-import { userAgent } from './login.js';
 import type { HandlerMap } from './table.js';
 
 /**

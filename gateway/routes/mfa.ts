@@ -8,7 +8,8 @@ import { NO_STORE, sendData } from '../http/reply.js';
 import type { User } from '../store/users.js';
 import { completeLogin } from './complete-login.js';
 import type { AuthRouteDeps } from './deps.js';
-import { outcomeOf, userAgent } from './login.js';
+import { userAgent } from '../http/request.js';
+import { outcomeOf } from './login.js';
 import type { HandlerMap } from './table.js';
 
 /** Codes longer than this are neither a TOTP nor a recovery code: refused before any lookup. */

@@ -12,7 +12,7 @@ import { enforceNodeScope } from '../auth/node-scope.js';
 import { bearerToken } from '../auth/user-auth.js';
 import type { AuditLog } from '../store/audit.js';
 import type { NodeStore } from '../store/nodes.js';
-import { userAgent } from './login.js';
+import { userAgent } from '../http/request.js';
 import type { HandlerMap } from './table.js';
 
 /** Why a node credential was refused (metrics label; never the credential). */

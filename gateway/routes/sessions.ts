@@ -5,7 +5,8 @@ import { NO_STORE, sendData } from '../http/reply.js';
 import { bearerToken, requireUser } from '../auth/user-auth.js';
 import { UUID_RE } from '../store/tenants.js';
 import type { AuthRouteDeps } from './deps.js';
-import { userAgent } from './login.js';
+import { publicUser } from '../http/present.js';
+import { userAgent } from '../http/request.js';
 import type { HandlerMap } from './table.js';
 
 const SESSIONS = '/api/v1/auth/sessions';
@@ -31,8 +32,8 @@ export function createSessionRoutes(deps: AuthRouteDeps): HandlerMap {
       const body = await readJsonBody(ctx.req, RefreshBody);
       await lockout.checkIp('login', ctx.ip);
       try {
-        const { response } = await sessionService.refresh(body.refresh_token, { ip: ctx.ip, userAgent: userAgent(ctx), requestId: ctx.requestId });
-        sendData(ctx.res, response, 200, NO_STORE);
+        const { user, issued } = await sessionService.refresh(body.refresh_token, { ip: ctx.ip, userAgent: userAgent(ctx), requestId: ctx.requestId });
+        sendData(ctx.res, { token: issued.token, expires_at: issued.expiresAt, user: publicUser(user), ...issued.extra }, 200, NO_STORE);
       } catch (err) {
         if (err instanceof GatewayError && err.code === 'INVALID_REFRESH_TOKEN') await lockout.failIp('login', ctx.ip);
         throw err;

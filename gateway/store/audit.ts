@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { redactSecrets } from '../http/credentials.js';
+import { redactSecrets } from '../util/credentials.js';
 import type { Db } from './pg.js';
 
 export type AuditEventName =

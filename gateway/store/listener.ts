@@ -204,3 +204,20 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
     },
   };
 }
+
+/** What an owner of a LISTEN subscription is told (PgListenerDeps without the plumbing). */
+export type ListenHandlers = Pick<PgListenerDeps, 'onNotification' | 'onConnected' | 'onDisconnected'>;
+
+/** Postgres notifications by channel: the store's service for caches that must hear changes. */
+export interface NotificationFeed {
+  /** A listener on `channel` (not started): each subscription holds one connection of the feed's pool. */
+  subscribe(channel: string, handlers: ListenHandlers, options?: PgListenerOptions): PgListener;
+}
+
+/**
+ * A notification feed over `db`, best a small pool of its own: a LISTEN connection is held for
+ * good and must never take a slot from request traffic.
+ */
+export function createNotificationFeed(deps: { readonly db: Pick<Db, 'connect'>; readonly log: Logger }): NotificationFeed {
+  return { subscribe: (channel, handlers, options) => createPgListener({ db: deps.db, log: deps.log, channel, ...handlers }, options) };
+}

@@ -1,7 +1,6 @@
 import { GatewayError } from '../errors.js';
 import type { Db } from './pg.js';
 import { UUID_RE } from './tenants.js';
-import { rfc3339 } from './users.js';
 
 /**
  * The Postgres channel a revocation or key rotation is announced on (SPEC §6, §11). The payload is
@@ -60,19 +59,6 @@ function toNode(r: NodeRow): Node {
 
 function toEnrollment(r: EnrollmentRow): Enrollment {
   return { id: r.id, tenantId: r.tenant_id, name: r.name, expiresAt: r.expires_at, usedAt: r.used_at, nodeId: r.node_id, createdAt: r.created_at };
-}
-
-/** The API shape of a node (CLI output); never the key or its hash. */
-export function publicNode(n: Node) {
-  return {
-    id: n.id,
-    tenant_id: n.tenantId,
-    name: n.name,
-    status: n.status,
-    last_seen_at: n.lastSeenAt ? rfc3339(n.lastSeenAt) : null,
-    created_at: rfc3339(n.createdAt),
-    revoked_at: n.revokedAt ? rfc3339(n.revokedAt) : null,
-  };
 }
 
 /** A node found by a key digest: by its current key, or by the previous one within a rotation's grace. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { decodeEvent, encodeEvent, type BusHandlers, type RevocationBus } from '../auth/revocation-bus.js';
+import { createMemoryRevocationBus, decodeEvent, encodeEvent, type BusHandlers, type RevocationBus } from './revocation-bus.js';
 import type { RedisConfig } from '../config/types.js';
 import { createRedisClient, type RedisClient } from './redis.js';
 
@@ -17,6 +17,14 @@ export function subscriberName(pid = process.pid): string {
 }
 
 const PROBE = 'probe:';
+
+/**
+ * How the revocation push opens its bus: Redis pub/sub on `client`, or without Redis (the
+ * single-instance quickstart) the in-process bus.
+ */
+export function revocationBusOpener(client: RedisClient | null, deps: { readonly redis: RedisConfig; readonly log: Logger }): (handlers: BusHandlers) => RevocationBus {
+  return (handlers) => (client ? createRedisRevocationBus({ publisher: client, redis: deps.redis, log: deps.log, handlers }) : createMemoryRevocationBus());
+}
 
 /**
  * Revocation push over Redis pub/sub. Publishes on the shared client; receives on a dedicated

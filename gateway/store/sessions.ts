@@ -3,7 +3,7 @@ import { UUID_RE } from './tenants.js';
 
 /**
  * Postgres channel for revocations made outside a gateway process (the admin CLI: user disable,
- * session revocation). Payload: a revocation event as JSON (auth/revocation-bus.ts).
+ * session revocation). Payload: a revocation event as JSON (store/revocation-bus.ts).
  */
 export const USER_REVOKED_CHANNEL = 'g2d_user_revoked';
 

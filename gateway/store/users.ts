@@ -50,25 +50,6 @@ function toUser(r: UserRow): User {
   };
 }
 
-/** The user object the API returns (reference `auth/me`): never the hash. */
-export function publicUser(u: User) {
-  return {
-    id: u.id,
-    tenant_id: u.tenantId,
-    email: u.email,
-    role: u.role,
-    status: u.status,
-    must_change_password: u.mustChangePassword,
-    created_at: rfc3339(u.createdAt),
-    updated_at: rfc3339(u.updatedAt),
-  };
-}
-
-/** RFC 3339 UTC without milliseconds, as the reference shows (`2026-01-01T00:00:00Z`). */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 /** Emails are matched trimmed and case-insensitively (docs/api.md, login). */
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();

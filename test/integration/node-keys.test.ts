@@ -12,6 +12,7 @@ import { ENROLLMENT_TOKEN_RE, NODE_KEY_RE, createNodeKeyAuthenticator, generateE
 import { GatewayError } from '../../gateway/errors.js';
 import { createLogger } from '../../gateway/ops/logger.js';
 import { createNodeStore, type Node, type NodeStore } from '../../gateway/store/nodes.js';
+import { createNotificationFeed } from '../../gateway/store/listener.js';
 import { createPg, type Db } from '../../gateway/store/pg.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
 import { makeTenant, uniq } from '../helpers/fixtures.js';
@@ -32,7 +33,8 @@ let tenant: Tenant;
 /** The real store, with its lookups and touches counted (a spy, not a mock: every call hits Postgres). */
 function counted(inner: NodeStore) {
   const calls = { lookups: 0, touches: 0 };
-  const nodes: Pick<NodeStore, 'findByKeyHash' | 'touchLastSeen' | 'retirePreviousKey'> = {
+  const nodes: Pick<NodeStore, 'findByKeyHash' | 'touchLastSeen' | 'retirePreviousKey' | 'findById'> = {
+    findById: (id) => inner.findById(id),
     findByKeyHash: (hash, now) => {
       calls.lookups++;
       return inner.findByKeyHash(hash, now);
@@ -51,7 +53,7 @@ async function authenticator(options: NodeKeyOptions & { clock?: ReturnType<type
   const appName = uniq('nk-listen');
   const listenDb = options.listenUrl === null ? null : createPg({ url: options.listenUrl ?? url, poolSize: 1, applicationName: appName, connectionTimeoutMillis: 1000 });
   const { nodes, calls } = counted(options.storeDb ? createNodeStore(options.storeDb) : store);
-  const auth = createNodeKeyAuthenticator({ nodes, db: listenDb, log, clock: options.clock }, { listener: { minBackoffMs: 50, maxBackoffMs: 500, healthCheckMs: 500, healthTimeoutMs: 1000 }, ...options });
+  const auth = createNodeKeyAuthenticator({ nodes, feed: listenDb ? createNotificationFeed({ db: listenDb, log }) : null, log, clock: options.clock }, { listener: { minBackoffMs: 50, maxBackoffMs: 500, healthCheckMs: 500, healthTimeoutMs: 1000 }, ...options });
   await auth.start();
   opened.push({ close: async () => (await auth.close(), await listenDb?.close()) });
   return { auth, calls, appName };

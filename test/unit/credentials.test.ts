@@ -1,7 +1,7 @@
-/** The one reading of credential parameter names and values (http/credentials.ts). */
+/** The one reading of credential parameter names and values (util/credentials.ts). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeRepeatedly, holdsCredential, paramName, scrubUrl } from '../../gateway/http/credentials.js';
+import { decodeRepeatedly, holdsCredential, paramName, scrubUrl } from '../../gateway/util/credentials.js';
 
 const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1LTEiLCJ0aWQiOiJ0LTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmUtMDEyMzQ1';
 const KEY = `g2dn_${'Ab3_'.repeat(10)}xyz`;

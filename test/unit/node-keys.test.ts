@@ -51,7 +51,7 @@ describe('createNodeKeyAuthenticator', () => {
   }
 
   it('authenticates an active key as its node', async () => {
-    const auth = createNodeKeyAuthenticator({ nodes, db: null, log, clock });
+    const auth = createNodeKeyAuthenticator({ nodes, feed: null, log, clock });
     await auth.start();
     const { key, node: n } = await node();
     expect(await auth.authenticate(key)).toMatchObject({ kind: 'node', nodeId: n.id, tenantId: tenant.id });
@@ -59,7 +59,7 @@ describe('createNodeKeyAuthenticator', () => {
   });
 
   it('unknown, malformed and empty keys are null', async () => {
-    const auth = createNodeKeyAuthenticator({ nodes, db: null, log, clock });
+    const auth = createNodeKeyAuthenticator({ nodes, feed: null, log, clock });
     expect(await auth.authenticate(generateNodeKey().rawKey)).toBeNull();
     expect(await auth.authenticate('not-a-key')).toBeNull();
     expect(await auth.authenticate('')).toBeNull();
@@ -67,7 +67,7 @@ describe('createNodeKeyAuthenticator', () => {
   });
 
   it('without LISTEN, a revocation elsewhere is seen once listenerDownTtlMs passed on the clock', async () => {
-    const auth = createNodeKeyAuthenticator({ nodes, db: null, log, clock }, { listenerDownTtlMs: 5_000 });
+    const auth = createNodeKeyAuthenticator({ nodes, feed: null, log, clock }, { listenerDownTtlMs: 5_000 });
     const { key, node: n } = await node();
     expect(await auth.authenticate(key)).not.toBeNull();
     await nodes.revoke(n.id);
@@ -76,7 +76,7 @@ describe('createNodeKeyAuthenticator', () => {
   });
 
   it('evictNode forgets a node at once (rotation or revocation on this instance)', async () => {
-    const auth = createNodeKeyAuthenticator({ nodes, db: null, log, clock }, { listenerDownTtlMs: 60_000, cacheTtlMs: 60_000 });
+    const auth = createNodeKeyAuthenticator({ nodes, feed: null, log, clock }, { listenerDownTtlMs: 60_000, cacheTtlMs: 60_000 });
     const { key, node: n } = await node();
     expect(await auth.authenticate(key)).not.toBeNull();
     await nodes.revoke(n.id);
@@ -85,7 +85,7 @@ describe('createNodeKeyAuthenticator', () => {
   });
 
   it('a key created after a miss is found once the negative entry expired on the clock', async () => {
-    const auth = createNodeKeyAuthenticator({ nodes, db: null, log, clock }, { negativeTtlMs: 1_000 });
+    const auth = createNodeKeyAuthenticator({ nodes, feed: null, log, clock }, { negativeTtlMs: 1_000 });
     const key = generateNodeKey();
     expect(await auth.authenticate(key.rawKey)).toBeNull();
     await nodes.create({ tenantId: tenant.id, name: uniq('late'), apiKeyHash: key.hash });
@@ -94,7 +94,7 @@ describe('createNodeKeyAuthenticator', () => {
   });
 
   it('refuses nonsensical options', () => {
-    expect(() => createNodeKeyAuthenticator({ nodes, db: null, log, clock }, { cacheTtlMs: 0 })).toThrow(/cacheTtlMs/);
-    expect(() => createNodeKeyAuthenticator({ nodes, db: null, log, clock }, { max: Number.NaN })).toThrow(/max/);
+    expect(() => createNodeKeyAuthenticator({ nodes, feed: null, log, clock }, { cacheTtlMs: 0 })).toThrow(/cacheTtlMs/);
+    expect(() => createNodeKeyAuthenticator({ nodes, feed: null, log, clock }, { max: Number.NaN })).toThrow(/max/);
   });
 });

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeEvent, encodeEvent, type RevocationEvent } from '../../gateway/auth/revocation-bus.js';
+import { decodeEvent, encodeEvent, type RevocationEvent } from '../../gateway/store/revocation-bus.js';
 import { createSessions } from '../../gateway/auth/sessions.js';
 import type { TokenClaims } from '../../gateway/auth/types.js';
 import { manualClock } from '../../gateway/clock.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSemaphore } from '../../gateway/auth/semaphore.js';
+import { createSemaphore } from '../../gateway/util/semaphore.js';
 
 /** A job that stays in flight until the test says so. */
 function deferred<T = void>() {

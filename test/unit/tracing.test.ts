@@ -41,9 +41,11 @@ describe('loadTracer', () => {
 });
 
 describe('traceAuthorize', () => {
-  it('a cached (synchronous) check is a span marked cached, and stays synchronous', () => {
+  const next = async (_request: unknown, identity: Identity) => identity;
+
+  it('a check that continues at once (cached) is a span marked cached', async () => {
     const tracer = recordingTracer();
-    const result = traceAuthorize(tracer, () => USER)(ctxFor('user'));
+    const result = await traceAuthorize(tracer, (request, n) => n(request, USER))(ctxFor('user'), next);
     expect(result).toBe(USER);
     expect(tracer.ended).toEqual([{ name: 'auth.verify_token', error: undefined, attributes: { 'g2d.auth.cached': true } }]);
   });
@@ -51,19 +53,19 @@ describe('traceAuthorize', () => {
   it('an asynchronous node-key check that fails ends its span with the error', async () => {
     const tracer = recordingTracer();
     const err = new GatewayError('UNAUTHENTICATED');
-    await expect(traceAuthorize(tracer, () => Promise.reject(err))(ctxFor('node'))).rejects.toBe(err);
+    await expect(traceAuthorize(tracer, () => Promise.reject(err))(ctxFor('node'), next)).rejects.toBe(err);
     expect(tracer.ended).toEqual([{ name: 'auth.verify_node_key', error: err, attributes: { 'g2d.auth.cached': false } }]);
   });
 
-  it('a synchronous refusal ends the span with the error; public routes get no span', () => {
+  it('a synchronous refusal ends the span with the error; public routes get no span', async () => {
     const tracer = recordingTracer();
     expect(() =>
       traceAuthorize(tracer, () => {
         throw new GatewayError('UNAUTHENTICATED');
-      })(ctxFor('user')),
+      })(ctxFor('user'), next),
     ).toThrow(GatewayError);
     expect(tracer.ended).toHaveLength(1);
-    expect(traceAuthorize(tracer, () => USER)(ctxFor('public'))).toBe(USER);
+    expect(await traceAuthorize(tracer, (request, n) => n(request, USER))(ctxFor('public'), next)).toBe(USER);
     expect(tracer.ended).toHaveLength(1);
   });
 });

@@ -81,20 +81,20 @@ describe('createUserAuthenticator', () => {
   it('a fresh token of an active user authenticates, and again from the caches', async () => {
     const user = await fastUser(db, await makeTenant(db));
     const token = await mintFor({ ...user, role: 'agent' });
-    const first = await auth.authenticate(token);
+    const first = await auth.authenticate(token, async (u) => u);
     expect(first?.claims.sub).toBe(user.id);
     expect(first?.mustChangePassword).toBe(false);
-    expect((await auth.authenticate(token))?.claims.sub).toBe(user.id);
+    expect((await auth.authenticate(token, async (u) => u))?.claims.sub).toBe(user.id);
     expect(toUserIdentity(first!.claims)).toMatchObject({ kind: 'user', userId: user.id, tenantId: user.tenantId, homeTenantId: user.tenantId });
   });
 
   it('no token, a malformed one and a forged one are null with a reason, never a throw', async () => {
     failures.length = 0;
-    expect(await auth.authenticate(null)).toBeNull();
-    expect(await auth.authenticate('x.y.z')).toBeNull();
+    expect(await auth.authenticate(null, async (u) => u)).toBeNull();
+    expect(await auth.authenticate('x.y.z', async (u) => u)).toBeNull();
     const user = await fastUser(db, await makeTenant(db));
     const token = await mintFor({ ...user, role: 'agent' });
-    expect(await auth.authenticate(token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA'))).toBeNull();
+    expect(await auth.authenticate(token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA'), async (u) => u)).toBeNull();
     expect(failures[0]).toBe('missing');
     expect(failures.length).toBe(3);
   });
@@ -103,21 +103,21 @@ describe('createUserAuthenticator', () => {
     const tenant = await makeTenant(db);
     const a = await fastUser(db, tenant);
     const ta = await mintFor({ ...a, role: 'agent' });
-    const claims = (await auth.authenticate(ta))!.claims;
+    const claims = (await auth.authenticate(ta, async (u) => u))!.claims;
     await sessions.revoke(claims);
-    expect(await auth.authenticate(ta)).toBeNull();
+    expect(await auth.authenticate(ta, async (u) => u)).toBeNull();
 
     const b = await fastUser(db, tenant);
     const tb = await mintFor({ ...b, role: 'agent' });
     await createUserStore(db).setStatus(b.id, 'disabled');
     sessions.forgetUser(b.id);
-    expect(await auth.authenticate(tb)).toBeNull();
+    expect(await auth.authenticate(tb, async (u) => u)).toBeNull();
 
     const c = await fastUser(db, tenant);
     const tc = await mintFor({ ...c, role: 'agent' });
     clock.advance(13 * 3600 * 1000);
     try {
-      expect(await auth.authenticate(tc)).toBeNull();
+      expect(await auth.authenticate(tc, async (u) => u)).toBeNull();
     } finally {
       clock.advance(-13 * 3600 * 1000);
     }
@@ -125,7 +125,7 @@ describe('createUserAuthenticator', () => {
 
   it('must_change_password is carried, not refused', async () => {
     const user = await fastUser(db, await makeTenant(db), { mustChangePassword: true });
-    expect((await auth.authenticate(await mintFor({ ...user, role: 'agent' })))?.mustChangePassword).toBe(true);
+    expect((await auth.authenticate(await mintFor({ ...user, role: 'agent' }), async (u) => u))?.mustChangePassword).toBe(true);
   });
 
   it('requireUser throws UNAUTHENTICATED for no user', async () => {

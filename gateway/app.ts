@@ -171,24 +171,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const clientIp = createClientIpResolver(config.trustedProxies);
   const trusts = (req: IncomingMessage) => clientIp.trusts(req);
   const cors = createCors(config.allowedOrigins);
-  const authRouteDeps: AuthRouteDeps = {
-    config,
-    db,
-    users,
-    tenants,
-    passwords,
-    checkNewPassword: (next, current) => checkNewPassword(next, current, config.passwords, commonPasswords),
-    tokens,
-    sessions,
-    sessionService,
-    announce,
-    userAuth,
-    lockout,
-    audit,
-    mfa,
-    clock,
-    log,
-    tracer,
+  const checkPassword = (next: string, current: string) => checkNewPassword(next, current, config.passwords, commonPasswords);
+  const authRouteDeps: AuthRouteDeps = { config, db, users, tenants, passwords, checkNewPassword: checkPassword, tokens, sessions, sessionService, announce, userAuth, lockout, audit, mfa, clock, log, tracer,
     onLogin: (outcome) => metrics.login(outcome),
     onLockout: () => metrics.lockout(),
   };
@@ -199,17 +183,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     createMfaRoutes(authRouteDeps),
     createBootstrapRoute(authRouteDeps),
     createWsTicketRoute({ userAuth, tickets, tenantScope }),
-    createNodeRoutes({
-      nodes: nodeStore,
-      nodeKeys,
-      lockout,
-      audit,
-      clock,
-      log,
-      deriver,
-      rotationGraceSeconds: config.nodeKeyRotationGraceSeconds,
-      onNodeFailure: (reason) => metrics.nodeAuthFailure(reason),
-    }),
+    createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, deriver, rotationGraceSeconds: config.nodeKeyRotationGraceSeconds, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason) }),
     jwksRoutes(signer),
     // The OpenAPI document of the routes above (docs/api.md); built once, from the body schemas.
     openApiRoutes(packageVersion()),

@@ -65,14 +65,12 @@ function targetOf(deps: ServerDeps, req: IncomingMessage): { path: string; rawQu
 }
 
 /**
- * A plain request's context, built once with its final values. `target` null: the request was
- * refused before its target was known (logged with the route group `invalid`).
+ * The fields every context has, with their final values. `target` null: the request was refused
+ * before its target was known (logged with the route group `invalid`).
  */
-function httpContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string, target: ReturnType<typeof targetOf> | null): RequestContext {
+function contextFields(deps: ServerDeps, req: IncomingMessage, requestId: string, target: ReturnType<typeof targetOf> | null): Omit<ContextBase, 'kind'> {
   return {
-    kind: 'http',
     req,
-    res,
     requestId,
     trace: traceFor(req.headers),
     ip: target ? deps.clientIp.resolve(req) : (req.socket.remoteAddress ?? ''),
@@ -89,27 +87,14 @@ function httpContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse
   };
 }
 
+/** A plain request's context. */
+function httpContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string, target: ReturnType<typeof targetOf> | null): RequestContext {
+  return Object.assign(contextFields(deps, req, requestId, target), { kind: 'http' as const, res });
+}
+
 /** An upgrade's context: the same fields, the socket instead of a response object. */
 function upgradeContext(deps: ServerDeps, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, target: ReturnType<typeof targetOf> | null): UpgradeContext {
-  return {
-    kind: 'upgrade',
-    req,
-    socket,
-    head,
-    requestId,
-    trace: traceFor(req.headers),
-    ip: target ? deps.clientIp.resolve(req) : (req.socket.remoteAddress ?? ''),
-    startedAt: (deps.now ?? Date.now)(),
-    path: target?.path ?? '',
-    rawQuery: target?.rawQuery ?? '',
-    query: new URLSearchParams(target?.rawQuery),
-    route: target?.route ?? null,
-    routeGroup: target ? (target.route?.prefix ?? 'unmatched') : 'invalid',
-    identity: null,
-    log: deps.log,
-    onClientGone: null,
-    cutStatus: 0,
-  };
+  return Object.assign(contextFields(deps, req, requestId, target), { kind: 'upgrade' as const, socket, head });
 }
 
 function logFinish(deps: ServerDeps, access: Logger, ctx: ContextBase, status: number, error?: GatewayError): void {

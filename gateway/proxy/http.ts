@@ -7,7 +7,7 @@ import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext } from '../http/context.js';
-import type { Tracer } from '../ops/tracing.js';
+import type { Tracer } from '../http/tracer.js';
 import { buildUpstreamHeaders, compileHeaderStrip, filterResponseHeaders } from './headers.js';
 import { upstreamQuery } from './query.js';
 

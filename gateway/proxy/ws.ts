@@ -8,7 +8,7 @@ import type { IdentitySigner } from '../auth/identity.js';
 import type { Identity, UserIdentity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { UpgradeContext } from '../http/context.js';
-import type { Tracer } from '../ops/tracing.js';
+import type { Tracer } from '../http/tracer.js';
 import { createWsIdentityLimiter } from './ws-limit.js';
 import { holdsCredential } from '../util/credentials.js';
 import { buildUpstreamHeaders, compileHeaderStrip } from './headers.js';

@@ -8,7 +8,7 @@ import type { MfaService } from '../auth/mfa.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { UserAuthenticator } from '../auth/user-auth.js';
-import type { Tracer } from '../ops/tracing.js';
+import type { Tracer } from '../http/tracer.js';
 import type { AuditLog } from '../store/audit.js';
 import type { Db } from '../store/pg.js';
 import type { TenantStore } from '../store/tenants.js';

@@ -108,6 +108,8 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
     LOG_LEVEL: 'silent',
     ...FAST_ARGON2,
     ...(routesDir ? { GATEWAY_ROUTES_FILE: join(routesDir, 'routes.json') } : {}),
+    // Platform admins log in with a password alone unless a test asks for the MFA requirement.
+    AUTH_MFA_REQUIRED_ROLES: '',
     ...options.env,
   });
   const log = createLogger({ level: 'silent', format: 'json' });

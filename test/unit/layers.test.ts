@@ -47,6 +47,7 @@ function layerOf(rel: string): { rank: number; group: string } {
     http: 3,
     routes: 3.2,
     proxy: 3.2,
+    ratelimit: 3.2,
     ops: 3.5,
     server: 4,
     app: 5,

@@ -41,7 +41,7 @@ function ctxFor(route: RouteDef, upgrade = false): RequestContext & { headers: M
   const headers = new Map<string, string>();
   const res = upgrade ? null : ({ setHeader: (n: string, v: string) => headers.set(n.toLowerCase(), v) } as unknown as ServerResponse);
   // Each check is a request arriving now (the tests reuse a context across requests).
-  const ctx = { route, res, headers, get startedAt() { return current.now(); } };
+  const ctx = { kind: upgrade ? 'upgrade' : 'http', route, res, headers, get startedAt() { return current.now(); } };
   return ctx as unknown as RequestContext & { headers: Map<string, string> };
 }
 

@@ -90,7 +90,7 @@ describe('STRIP_CLIENT_HEADERS and strip-then-inject', () => {
       const cased = [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c.toLowerCase())).join('');
       return underscore ? cased.replaceAll('-', '_') : cased;
     });
-  const ours = ['x-g2d-auth', 'x-g2d-tenant-id', 'x-g2d-user-id', 'x-g2d-user-email', 'x-g2d-role', 'x-g2d-node-id', 'x-g2d-identity', 'x-g2d-acting-tenant-id'];
+  const ours = ['x-g2d-auth', 'x-g2d-tenant-id', 'x-g2d-user-id', 'x-g2d-user-email', 'x-g2d-role', 'x-g2d-node-id', 'x-g2d-identity', 'x-g2d-acting-tenant-id', 'x-g2d-auth-methods'];
 
   it('property: other systems’ identity headers never pass, in any casing, duplicated, any value; ours always win', () => {
     const name = fc.oneof(fc.constantFrom(...defaults).chain(spell), fc.constantFrom(...ours).chain(spell), fc.constantFrom('connection'));

@@ -1,4 +1,4 @@
-/** Injected time (STYLE habit 7): tokens, lockout windows and caches read a clock tests can move. */
+/** Injected time (docs/architecture.md): tokens, lockout windows and caches read a clock tests can move. */
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;

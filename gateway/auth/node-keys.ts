@@ -7,12 +7,12 @@ import type { NotificationFeed, PgListenerOptions } from '../store/listener.js';
 import { NODE_REVOKED_CHANNEL, type NodeStore } from '../store/nodes.js';
 import type { NodeIdentity } from './types.js';
 
-/** Raw node keys (SPEC §6): `g2dn_` + 32 random bytes as unpadded base64url (43 chars). */
+/** Raw node keys (docs/edge-nodes.md): `g2dn_` + 32 random bytes as unpadded base64url (43 chars). */
 export const NODE_KEY_RE = /^g2dn_[A-Za-z0-9_-]{43}$/;
-/** One-time enrollment tokens (SPEC §6, §9): `g2de_` + 32 random bytes, same encoding. */
+/** One-time enrollment tokens (docs/edge-nodes.md): `g2de_` + 32 random bytes, same encoding. */
 export const ENROLLMENT_TOKEN_RE = /^g2de_[A-Za-z0-9_-]{43}$/;
 
-/** SHA-256 hex of a raw key or token: the only form that is ever stored (SPEC §3). */
+/** SHA-256 hex of a raw key or token: the only form that is ever stored (docs/api.md). */
 export function hashKey(raw: string): string {
   return createHash('sha256').update(raw, 'utf8').digest('hex');
 }
@@ -37,7 +37,7 @@ export function generateEnrollmentToken(): { rawToken: string; hash: string } {
 export interface NodeKeyAuthenticator {
   /**
    * The node this raw key belongs to, or null (not a key, unknown, revoked). Throws the 503
-   * GatewayError when Postgres is needed and unreachable: an outage is never a 401 (STYLE habit 3).
+   * GatewayError when Postgres is needed and unreachable: an outage is never a 401 (a broken dependency is never a "no": docs/operations.md).
    * Callers count a null as a failed node authentication (throttle, audit, metrics).
    */
   authenticate(rawKey: string): Promise<NodeIdentity | null>;
@@ -59,7 +59,7 @@ export interface NodeKeyOptions {
   readonly max?: number;
   /** Positive TTL cap while the LISTEN connection is down, so a missed NOTIFY still expires in time. */
   readonly listenerDownTtlMs?: number;
-  /** How long a verified key keeps working while Postgres is unreachable (SPEC §10). */
+  /** How long a verified key keeps working while Postgres is unreachable (docs/operations.md). */
   readonly staleIfErrorMs?: number;
   /** After Postgres failed, skip it for this long (serve cached keys, fail uncached ones fast). */
   readonly outageBackoffMs?: number;
@@ -88,7 +88,7 @@ function isOutage(err: unknown): boolean {
 }
 
 /**
- * Node API key verification (SPEC §6, §10, §11). The key is hashed (SHA-256 hex) and looked up
+ * Node API key verification (docs/edge-nodes.md). The key is hashed (SHA-256 hex) and looked up
  * as an active node; results are kept in bounded in-process LRUs. Every instance LISTENs on
  * `g2d_node_revoked`, so a revocation or rotation evicts the node everywhere within a second or
  * two. While that connection is down, entries validated before the drop are re-checked on next
@@ -264,7 +264,7 @@ export function createNodeKeyAuthenticator(
         if (identity) touch(identity.nodeId, clock.now());
         return identity;
       } catch (err) {
-        // SPEC §10: Postgres down, keys verified before keep working (stale-if-error, bounded).
+        // docs/operations.md: Postgres down, keys verified before keep working (stale-if-error, bounded).
         if (stale && isOutage(err)) {
           log.debug({ nid: stale.identity.nodeId }, 'postgres unavailable: serving cached node key');
           return stale.identity;

@@ -37,7 +37,7 @@ function refuse(rule: string): GatewayError {
 }
 
 /**
- * The new-password rules of SPEC §5, checked in this order, each failure a 400 PASSWORD_POLICY
+ * The new-password rules (docs/api.md), checked in this order, each failure a 400 PASSWORD_POLICY
  * whose message names the rule: length in Unicode code points (what a person counts, not UTF-16
  * units or bytes) between minLength and maxLength; different from the current password; not in
  * the common list (compared trimmed and lowercased, so `Password1234 ` is as weak as `password1234`).

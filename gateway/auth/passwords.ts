@@ -7,16 +7,16 @@ import { createSemaphore, type SemaphoreStats } from '../util/semaphore.js';
 
 export interface VerifyOutcome {
   readonly ok: boolean;
-  /** The password was right but the stored hash is bcrypt or argon2 with other parameters (SPEC §3). */
+  /** The password was right but the stored hash is bcrypt or argon2 with other parameters (docs/api.md). */
   readonly needsRehash: boolean;
 }
 
 export interface PasswordHasher {
-  /** argon2id with the configured m/t/p (SPEC §3). Refuses input over the byte cap (PASSWORD_POLICY). */
+  /** argon2id with the configured m/t/p (docs/api.md). Refuses input over the byte cap (PASSWORD_POLICY). */
   hash(plain: string): Promise<string>;
   /** Checks `plain` against a stored argon2 or legacy bcrypt hash. Never throws for a bad stored hash. */
   verify(stored: string, plain: string): Promise<VerifyOutcome>;
-  /** Spends what a wrong password costs, for identities that do not exist (SPEC §5). Always false. */
+  /** Spends what a wrong password costs, for identities that do not exist (docs/api.md). Always false. */
   verifyDummy(plain: string): Promise<false>;
   /** Computes the dummy hash now (otherwise done at first use); call at startup if you like. */
   warm(): Promise<void>;
@@ -53,12 +53,12 @@ const MAX_BCRYPT_COST = 14;
 const ARGON2_VERSION = 0x13;
 
 /**
- * The password hashing adapter (SPEC §3, §5): the only importer of `argon2` and `bcryptjs`.
+ * The password hashing adapter (docs/api.md): the only importer of `argon2` and `bcryptjs`.
  * Every argon2 or bcrypt job goes through one FIFO semaphore of `maxConcurrent` slots, because
  * argon2 runs on libuv's thread pool, which jose's WebCrypto shares: a login burst queues here
  * instead of stalling token verification. Unknown identities, garbled stored hashes and
  * over-long input all pay for one argon2id verify against a dummy hash made with the same
- * parameters, so every failure costs the same time (SPEC §5).
+ * parameters, so every failure costs the same time (docs/api.md).
  */
 export function createPasswordHasher(config: PasswordConfig, options: PasswordHasherOptions = {}): PasswordHasher {
   for (const key of ['memoryCost', 'timeCost', 'parallelism', 'maxConcurrent', 'maxQueued', 'maxLength'] as const) {
@@ -107,7 +107,7 @@ export function createPasswordHasher(config: PasswordConfig, options: PasswordHa
 
   function argonNeedsRehash(stored: string): boolean {
     // Any difference from the configured parameters, stronger included: a stored hash that is
-    // slower than the dummy would let timing tell a real account from an unknown one (SPEC §5),
+    // slower than the dummy would let timing tell a real account from an unknown one (docs/api.md),
     // and the concurrency budget assumes the configured cost.
     if (!stored.startsWith('$argon2id$')) return true;
     try {
@@ -136,7 +136,7 @@ export function createPasswordHasher(config: PasswordConfig, options: PasswordHa
     const normalized = match[1] === 'y' ? `$2b$${stored.slice(4)}` : stored;
     try {
       const ok = await gate.run(() => bcrypt.compare(plain, normalized));
-      // Legacy hashes are always upgraded to argon2id after a successful login (SPEC §3).
+      // Legacy hashes are always upgraded to argon2id after a successful login (docs/api.md).
       return ok ? { ok: true, needsRehash: true } : FAIL;
     } catch {
       return null;

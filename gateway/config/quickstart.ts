@@ -1,5 +1,5 @@
 /**
- * Configuration for `npm start`, the quickstart (SPEC §1): the same loadConfig and validation as
+ * Configuration for `npm start`, the quickstart (README.md): the same loadConfig and validation as
  * `npm run serve`, with development defaults laid under the environment. Every variable a person
  * sets still wins; only unset ones get the quickstart's value.
  */

@@ -19,7 +19,7 @@ export interface ContextBase extends AuthRequest {
   /** Client IP: the socket peer, or the X-Forwarded-For hop a TRUSTED_PROXIES peer vouches for. */
   readonly ip: string;
   readonly startedAt: number;
-  /** The decoded, normalized path (SPEC §7); the same string goes upstream. */
+  /** The decoded, normalized path (docs/api.md); the same string goes upstream. */
   readonly path: string;
   /** The raw query string without the leading `?` ('' when none), as the client sent it. */
   readonly rawQuery: string;

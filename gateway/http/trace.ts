@@ -26,7 +26,7 @@ const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
 // Ids come from a pooled CSPRNG buffer (like crypto.randomUUID's cache): one randomBytes call per
-// 4 KiB instead of one syscall per request (3 % of the proxied-request profile, issue 6). Each byte
+// 4 KiB instead of one syscall per request (3 % of the proxied-request profile, docs/benchmark.md). Each byte
 // is handed out once; trace ids are identifiers, not secrets (W3C Trace Context §3.2.2.3).
 const POOL_BYTES = 4096;
 let pool: Buffer = Buffer.alloc(0);

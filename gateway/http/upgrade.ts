@@ -4,7 +4,7 @@
  * `Upgrade: h2c` (what `curl --http2` adds to plain-http requests) or a WebSocket handshake aimed at
  * an HTTP route would never reach its route: RFC 9110 §7.8 lets a server ignore `Upgrade` and
  * answer the request as it is, which is what happens here. CONNECT (RFC 9110 §9.3.6) is refused
- * in the SPEC §4 envelope instead of the bare socket close Node does without a listener.
+ * in the documented envelope (docs/api.md) instead of the bare socket close Node does without a listener.
  */
 import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';

@@ -1,5 +1,5 @@
 /**
- * Operations endpoints (SPEC §10): `/healthz` says the process is alive, `/readyz` says this
+ * Operations endpoints (docs/operations.md): `/healthz` says the process is alive, `/readyz` says this
  * instance can serve (Postgres and Redis answer, and it is not draining), `/metrics` is the
  * Prometheus exposition. They sit in GATEWAY_ROUTES, so no route file can hand them upstream.
  */
@@ -84,7 +84,7 @@ export function createHealth(deps: HealthDeps): Health {
         sendData(ctx.res, { status: 'ready', checks }, 200, NO_CACHE);
         return;
       }
-      // The SPEC §4 error envelope, plus which dependency failed so an operator reading the probe
+      // The documented error envelope (docs/api.md), plus which dependency failed so an operator reading the probe
       // does not have to open the logs. Nothing here is secret: names and up/down only.
       const status = draining ? 'draining' : 'unavailable';
       if (!draining) ctx.log.warn({ reqId: ctx.requestId, failed }, 'not ready');

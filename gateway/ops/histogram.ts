@@ -2,7 +2,7 @@
  * A Prometheus histogram whose observation is a bucket search and three additions, for the two
  * that are observed on every request. prom-client's Histogram builds a label-value object, checks
  * the label names and hashes them into a string on every observe(), also through a labels()
- * child: ~0.3-0.7 µs in isolation and more among a request's other work (issue 6). This one keeps
+ * child: ~0.3-0.7 µs in isolation and more among a request's other work (docs/benchmark.md). This one keeps
  * a series per label set (created once, held by the caller) and hands prom-client's Registry the
  * same values its own Histogram would (`_bucket` with `le` first, `+Inf`, `_sum`, `_count`), so
  * the exposition text, the cluster aggregation (summed) and the metric names stay as they were.

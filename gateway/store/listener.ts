@@ -48,7 +48,7 @@ function message(err: unknown): string {
 }
 
 /**
- * A dedicated Postgres connection that LISTENs on one channel (SPEC §6, §11: node revocations
+ * A dedicated Postgres connection that LISTENs on one channel (docs/scale-out.md: node revocations
  * reach every instance). It is trusted only while a probe proves delivery end to end: it
  * NOTIFYs itself and waits for the echo. That catches what a `SELECT 1` would not: a connection
  * that died without a FIN (partition, NAT timeout; TCP keep-alive takes hours), a PgBouncer in

@@ -3,7 +3,7 @@ import type { Db } from './pg.js';
 import { UUID_RE } from './tenants.js';
 
 /**
- * The Postgres channel a revocation or key rotation is announced on (SPEC §6, §11). The payload is
+ * The Postgres channel a revocation or key rotation is announced on (docs/edge-nodes.md). The payload is
  * the node id; every gateway instance LISTENs and evicts that node from its key cache.
  */
 export const NODE_REVOKED_CHANNEL = 'g2d_node_revoked';
@@ -115,7 +115,7 @@ export interface NodeStore {
   touchLastSeen(id: string): Promise<void>;
   createEnrollment(input: { tenantId: string; name: string; tokenHash: string; expiresAt: Date }): Promise<Enrollment>;
   /**
-   * Redeems a one-time enrollment token and creates its node, atomically (SPEC §6): the
+   * Redeems a one-time enrollment token and creates its node, atomically (docs/edge-nodes.md): the
    * `UPDATE … WHERE used_at IS NULL AND expires_at > now` takes the row lock, so of N concurrent
    * redemptions exactly one sees the row; the others find it used. A throw rolls everything back
    * (the token stays unused). Null when the token is unknown, used, expired or its tenant inactive.
@@ -124,7 +124,7 @@ export interface NodeStore {
   consumeEnrollment(input: { tokenHash: string; apiKeyHash: string; now: Date; name?: string }): Promise<{ node: Node; enrollment: Enrollment } | null>;
 }
 
-/** Edge nodes and their enrollment tokens (SPEC §3, §6). Keys and tokens are stored as SHA-256 hex only. */
+/** Edge nodes and their enrollment tokens (docs/api.md). Keys and tokens are stored as SHA-256 hex only. */
 export function createNodeStore(db: Pick<Db, 'query' | 'transaction'>): NodeStore {
   async function insertNode(q: Pick<Db, 'query'>, tenantId: string, name: string, apiKeyHash: string): Promise<Node> {
     try {

@@ -1,6 +1,6 @@
 /**
  * A Postgres wire-protocol front for one PGlite instance, so the quickstart's gateway reaches the
- * embedded database through the ordinary `pg` pool (SPEC §1). PGlite is ONE backend session, so
+ * embedded database through the ordinary `pg` pool (README.md). PGlite is ONE backend session, so
  * connections take turns: a connection owns the session from its first message until a
  * ReadyForQuery says "idle" (`Z` status `I`), i.e. through a whole Parse…Sync exchange and through
  * a whole transaction. That is the unit Postgres itself keeps together per connection.
@@ -13,7 +13,7 @@
  * LISTEN/NOTIFY: every NOTIFY lands in the output of the connection that committed it (one
  * session). This front takes each NotificationResponse (`A`) out of that stream and hands it to
  * the connections that ran `LISTEN <channel>` (Postgres also delivers a session's own NOTIFY to
- * itself), so node-key revocation (SPEC §6) behaves as it does against a real server.
+ * itself), so node-key revocation (docs/api.md) behaves as it does against a real server.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';

@@ -1,4 +1,4 @@
-/** SPEC §9 node and keys commands through the real CLI process: JSON on stdout, errors on stderr. */
+/** The admin CLI's node and keys commands (docs/operations.md) through the real CLI process: JSON on stdout, errors on stderr. */
 import { createPublicKey, createPrivateKey, sign, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ENROLLMENT_TOKEN_RE, NODE_KEY_RE, hashKey } from '../../gateway/auth/node-keys.js';

@@ -1,4 +1,4 @@
-/** SPEC §9 through the real CLI process: JSON on stdout, errors on stderr, exit codes. */
+/** The admin CLI (docs/operations.md) through the real CLI process: JSON on stdout, errors on stderr, exit codes. */
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createPg } from '../../gateway/store/pg.js';
 import { uniq } from '../helpers/fixtures.js';

@@ -1,5 +1,5 @@
 /**
- * SPEC §7/§8 end to end over real sockets: the gateway in process in front of the real stub, which
+ * docs/api.md end to end over real sockets: the gateway in process in front of the real stub, which
  * verifies every request through the gateway's JWKS. Public routes need no login, so this file
  * covers the proxy itself: identity injection, spoofing, path tricks, streaming, errors, WebSockets.
  */
@@ -104,7 +104,7 @@ describe('HTTP proxy: identity', () => {
   });
 });
 
-describe('HTTP proxy: path tricks never reach an upstream (SPEC §7)', () => {
+describe('HTTP proxy: path tricks never reach an upstream (docs/api.md)', () => {
   const tricks = [
     '/api/v1/pub/../down/x',
     '/api/v1/pub/%2e%2e/down/x',

@@ -1,5 +1,5 @@
 /**
- * SPEC §6/§7/§8 end to end for authenticated traffic: real logins and node keys through the
+ * docs/api.md end to end for authenticated traffic: real logins and node keys through the
  * in-process gateway to the verifying stub; WebSocket sockets closed 1008 on logout and expiry,
  * 1001 on shutdown.
  */
@@ -156,7 +156,7 @@ describe('user WebSockets', () => {
     expect(await closed(ws)).toEqual({ code: 1008, reason: 'token expired' });
   }, 10_000);
 
-  it('shutdown closes proxied sockets with 1001 (SPEC §10)', async () => {
+  it('shutdown closes proxied sockets with 1001 (docs/operations.md)', async () => {
     const { token } = await loginAs();
     const ws = await connectWs(`/ws/agent?token=${token}`);
     const done = closed(ws);

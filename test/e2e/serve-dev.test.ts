@@ -1,5 +1,5 @@
 /**
- * SPEC §2's development defaults for `npm run serve` (not only `npm start`): with no database,
+ * docs/configuration.md's development defaults for `npm run serve` (not only `npm start`): with no database,
  * Redis or secrets configured and NODE_ENV unset, the gateway starts on the embedded database
  * (migrated on start) and the in-process store, with secrets generated once in GATEWAY_DATA_DIR
  * and kept across restarts. GATEWAY_WORKERS > 1 refuses the embedded database with a clear error.

@@ -1,4 +1,4 @@
-/** Runs the admin CLI (SPEC §9) as a real process against this run's database and Redis prefix. */
+/** Runs the admin CLI (docs/operations.md) as a real process against this run's database and Redis prefix. */
 import { spawn } from 'node:child_process';
 import { inject } from 'vitest';
 import { ROOT } from './spawn-gateway.js';

@@ -1,5 +1,5 @@
 /**
- * A throwaway `redis-server` child process on a free loopback port, for fault drills (SPEC §10):
+ * A throwaway `redis-server` child process on a free loopback port, for fault drills (docs/operations.md):
  * the test kills it and starts it again on the same port while a gateway is connected. Nothing
  * is persisted (`--save '' --appendonly no`), so a restart comes back empty, as after a failover.
  */

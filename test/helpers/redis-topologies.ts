@@ -1,6 +1,6 @@
 /**
  * Real Redis Cluster and Sentinel deployments made of private `redis-server` processes, so the
- * gateway's REDIS_CLUSTER_NODES and REDIS_SENTINELS paths (SPEC §11) are tested against the real
+ * gateway's REDIS_CLUSTER_NODES and REDIS_SENTINELS paths (docs/scale-out.md) are tested against the real
  * protocols: slot routing and CROSSSLOT rules, master discovery through a sentinel.
  */
 import { execFile } from 'node:child_process';

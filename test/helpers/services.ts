@@ -1,5 +1,5 @@
 /**
- * Real Postgres and Redis for tests (SPEC §12): `DATABASE_URL`/`REDIS_URL` when set, else
+ * Real Postgres and Redis for tests (docs/testing.md): `DATABASE_URL`/`REDIS_URL` when set, else
  * testcontainers when a Docker engine answers, else the loopback defaults
  * (127.0.0.1:5432 user postgres trust, 127.0.0.1:6379). Each run gets its own database and its
  * own Redis key prefix, dropped afterwards.

@@ -1,5 +1,5 @@
 /**
- * The quickstart's embedded Postgres (SPEC §1): PGlite behind the wire-protocol front, reached
+ * The quickstart's embedded Postgres (README.md): PGlite behind the wire-protocol front, reached
  * through the production `createPg` pool, running the production migrations.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

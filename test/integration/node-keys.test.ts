@@ -1,5 +1,5 @@
 /**
- * SPEC §6, §10, §11: node key verification against real Postgres — format, digest lookup, caches,
+ * docs/edge-nodes.md: node key verification against real Postgres — format, digest lookup, caches,
  * revocation and rotation through LISTEN/NOTIFY from other connections and processes, listener
  * reconnect, and Postgres outages (through a TCP relay that can be cut).
  */
@@ -255,7 +255,7 @@ describe('node keys: listener failures', () => {
   });
 });
 
-describe('node keys: Postgres unreachable (SPEC §10)', () => {
+describe('node keys: Postgres unreachable (docs/operations.md)', () => {
   let relay: TcpRelay;
   beforeAll(async () => {
     relay = await startTcpRelay('127.0.0.1', Number(new URL(url).port || 5432));
@@ -281,7 +281,7 @@ describe('node keys: Postgres unreachable (SPEC §10)', () => {
       );
       expect(err).toBeInstanceOf(GatewayError);
       expect((err as GatewayError).code).toBe('SERVICE_UNAVAILABLE');
-      // An unknown key is also an outage, never a "no" (STYLE habit 3)...
+      // An unknown key is also an outage, never a "no" (a broken dependency is never a "no": docs/operations.md)...
       await expect(auth.authenticate(generateNodeKey().rawKey)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
       // ...while a malformed one needs no database to refuse.
       expect(await auth.authenticate('g2dn_nope')).toBeNull();

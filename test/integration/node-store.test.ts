@@ -1,4 +1,4 @@
-/** SPEC §3, §6: the node store against real Postgres (enrollment single use, expiry, revoke, notify). */
+/** docs/api.md: the node store against real Postgres (enrollment single use, expiry, revoke, notify). */
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { generateEnrollmentToken, generateNodeKey, hashKey } from '../../gateway/auth/node-keys.js';

@@ -1,5 +1,5 @@
 /**
- * SPEC §11: the gateway's Redis can be a Cluster (REDIS_CLUSTER_NODES) or sit behind Sentinel
+ * docs/scale-out.md: the gateway's Redis can be a Cluster (REDIS_CLUSTER_NODES) or sit behind Sentinel
  * (REDIS_SENTINELS + REDIS_SENTINEL_NAME). Both run the AuthStateStore contract against real
  * `redis-server` processes (test/helpers/redis-topologies.ts), and two gateway processes on the
  * Cluster show the lockout, logout revocation and password-change paths end to end — the paths

@@ -1,6 +1,6 @@
 /**
  * docker-compose.yml, its env file example, the nginx balancer config and the Dockerfile, checked
- * without a Docker engine (SPEC §11): the services and their order, health checks on /healthz or
+ * without a Docker engine (docs/scale-out.md): the services and their order, health checks on /healthz or
  * /readyz, two gateway replicas sharing one env file, no secret written into the compose file, and
  * an env file the gateway's own config loader accepts in production. `docker compose config` runs
  * too where the compose plugin exists.

@@ -15,7 +15,7 @@ function problemsOf(env: Record<string, string>): readonly string[] {
 }
 
 describe('config', () => {
-  it('has the SPEC §2 defaults', () => {
+  it('has the documented defaults (docs/configuration.md)', () => {
     const c = loadConfig({});
     expect(c.port).toBe(8080);
     expect(c.host).toBe('0.0.0.0');

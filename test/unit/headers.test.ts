@@ -21,7 +21,7 @@ function build(headers: IncomingHttpHeaders, opts: { identity?: Identity; truste
   });
 }
 
-describe('strip: spoofed identity headers never reach the upstream (SPEC §8)', () => {
+describe('strip: spoofed identity headers never reach the upstream (docs/upstream-integration.md)', () => {
   const spoofs = [
     'x-g2d-tenant-id',
     'X-G2D-Tenant-Id',

@@ -1,4 +1,4 @@
-/** SPEC §6 forced node identity: tenant_id / node_id may only name the node itself. */
+/** docs/edge-nodes.md forced node identity: tenant_id / node_id may only name the node itself. */
 import { describe, expect, it } from 'vitest';
 import { enforceNodeScope } from '../../gateway/auth/node-scope.js';
 import type { NodeIdentity } from '../../gateway/auth/types.js';

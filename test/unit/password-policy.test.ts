@@ -23,7 +23,7 @@ describe('loadCommonPasswords', () => {
   const dir = mkdtempSync(join(tmpdir(), 'g2d-common-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('bundles at least the 10 000 most common passwords, password1234 among them (SPEC §5)', () => {
+  it('bundles at least the 10 000 most common passwords, password1234 among them (docs/api.md)', () => {
     expect(common.size).toBeGreaterThanOrEqual(10_000);
     for (const entry of ['password1234', '123456', 'password', 'qwerty123456']) expect(common.has(entry)).toBe(true);
     // The licence header is a comment, not a password.

@@ -161,7 +161,7 @@ describe('createPasswordHasher', () => {
     expect((await small.admit(() => small.verify(hash, PASSWORD))).ok).toBe(true);
   });
 
-  // SPEC §5 / issue "Core auth": an unknown email and a wrong password take the same time.
+  // docs/security-model.md: an unknown email and a wrong password take the same time.
   // Medians of sequential runs, with a generous band because the 2-core machine is shared.
   it('costs the same for an unknown identity (dummy) or a garbled stored hash as for a wrong password', async () => {
     const hash = await hasher.hash(PASSWORD);

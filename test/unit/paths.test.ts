@@ -13,7 +13,7 @@ function code(fn: () => unknown): string {
   }
 }
 
-describe('splitTarget: path tricks are refused with 400 INVALID_PATH (SPEC §7)', () => {
+describe('splitTarget: path tricks are refused with 400 INVALID_PATH (docs/api.md)', () => {
   const refused: [string, string][] = [
     ['/api/v1/../auth/login', 'raw dot-dot'],
     ['/api/v1/./users', 'raw dot'],

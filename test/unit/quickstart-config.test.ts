@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../gateway/config/index.js';
 import { loadQuickstartConfig, withOverrides } from '../../gateway/config/quickstart.js';
 
-describe('loadQuickstartConfig (SPEC §1 quickstart defaults)', () => {
+describe('loadQuickstartConfig (README.md quickstart defaults)', () => {
   it('binds to loopback on 8080 with the stub on 9090 and no services configured', () => {
     const { config, stubPort, upstreamIsStub } = loadQuickstartConfig({});
     expect(config.host).toBe('127.0.0.1');

@@ -1,5 +1,5 @@
 /**
- * Session checks on the hot path (SPEC §6, issue 6): requests that miss the cache together share
+ * Session checks on the hot path (docs/api.md, docs/benchmark.md): requests that miss the cache together share
  * one store read, and a logout or password change made while a read is out is never overwritten
  * by that older read, nor joined by a request that came after it.
  */

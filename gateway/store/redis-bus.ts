@@ -127,12 +127,15 @@ export function createRedisRevocationBus(
       sub.on('ready', () => {
         setTimeout(() => void confirm(), 20).unref();
       });
-      try {
-        await sub.subscribe(channel);
-      } catch (err) {
-        log.warn({ channel, err: err instanceof Error ? err.message : String(err) }, 'revocation push: subscribe failed; retrying in the background');
-      }
-      await confirm();
+      // Never waits for Redis: a gateway starts (and serves token traffic) while Redis is down, the
+      // subscription then comes up with the connection, and until it does caches keep their short
+      // lifetimes (docs/operations.md, faults).
+      void sub
+        .subscribe(channel)
+        .then(() => confirm())
+        .catch((err: unknown) => {
+          log.warn({ channel, err: err instanceof Error ? err.message : String(err) }, 'revocation push: subscribe failed; retrying in the background');
+        });
       health = setInterval(() => {
         if (closed) return;
         void probe().then((ok) => {

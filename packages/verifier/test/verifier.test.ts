@@ -43,6 +43,8 @@ async function userHeaders(key: Key, claims: JWTPayload = {}, nowMs = Date.now()
     'x-g2d-user-id': U1,
     'x-g2d-user-email': 'ana@example.com',
     'x-g2d-role': 'agent',
+    // The plain header the gateway sends beside an assertion that carries amr.
+    ...(Array.isArray(claims.amr) && claims.amr.every((m) => typeof m === 'string') ? { 'x-g2d-auth-methods': claims.amr.join(',') } : {}),
   };
 }
 
@@ -98,11 +100,11 @@ describe('createIdentityVerifier', () => {
     }
   });
 
-  it('passes amr through when the assertion has it, and refuses a malformed one', async () => {
+  it('passes amr through (an assertion without it reads as ["pwd"]), and refuses a malformed one', async () => {
     const key = await newKey();
     const verifier = createIdentityVerifier({ keys: [key.jwk], audience: AUD });
     const plain = await verifier.verify(await userHeaders(key));
-    expect(plain.kind === 'user' && plain.amr).toBe(undefined);
+    expect(plain.kind === 'user' && plain.amr).toEqual(['pwd']);
     const mfa = await verifier.verify(await userHeaders(key, { amr: ['pwd', 'otp'] }));
     expect(mfa).toMatchObject({ kind: 'user', amr: ['pwd', 'otp'] });
     for (const amr of ['otp', [], [''], [1]]) expect(await codeOf(verifier.verify(await userHeaders(key, { amr })))).toBe('claims');

@@ -14,6 +14,7 @@ import { loadConfig } from '../gateway/config/index.js';
 import { renderChart } from './chart.js';
 import { createBenchData, type BenchData } from './fixtures.js';
 import { createLoadGenerator, type LoadGenerator } from './load.js';
+import { runEcho } from './drivers.js';
 import { log, measure } from './measure.js';
 import { readOptions, type BenchOptions } from './options.js';
 import { runPhases } from './phases.js';
@@ -103,6 +104,22 @@ function updateReadme(file: string, markdown: string): void {
   writeFileSync(file, `${text.slice(0, a + START.length)}\n${markdown}\n${text.slice(b)}`);
 }
 
+/** BENCH_ONLY=websocket: echo through the gateway and direct, alternating, `opts.rounds` pairs. */
+async function websocketOnly(opts: BenchOptions, data: BenchData, gateway: Service, upstream: Service): Promise<{ ratios: number[]; median: number }> {
+  const urls = { direct: `${upstream.url.replace('http', 'ws')}/ws/agent`, gateway: `${gateway.url.replace('http', 'ws')}/ws/agent?token=${data.tokens[0] as string}` };
+  await runEcho(entry('ws'), { url: urls.gateway, connections: opts.wsConnections, durationSec: 1, messageBytes: 64 });
+  const ratios: number[] = [];
+  for (let round = 0; round < opts.rounds; round++) {
+    const order = round % 2 === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
+    const rate: Record<string, number> = {};
+    for (const which of order) rate[which] = (await runEcho(entry('ws'), { url: urls[which], connections: opts.wsConnections, durationSec: opts.durationSec, messageBytes: 64 })).messagesPerSec;
+    ratios.push((rate.gateway as number) / (rate.direct as number));
+    log(`round ${round + 1} WebSocket echo gateway/direct: ${(ratios.at(-1) as number).toFixed(2)}`);
+  }
+  const sorted = [...ratios].sort((a, b) => a - b);
+  return { ratios, median: sorted[Math.floor(sorted.length / 2)] as number };
+}
+
 async function main(): Promise<void> {
   const opts = readOptions();
   const started = Date.now();
@@ -141,7 +158,14 @@ async function main(): Promise<void> {
       process.stdout.write(`\n${JSON.stringify(r)}\n`);
       ok = true;
       return;
-    } else if (opts.only !== undefined) throw new Error(`BENCH_ONLY=${opts.only}: the only scenario that runs alone is "revocation"`);
+    } else if (opts.only === 'websocket') {
+      // Only the WebSocket echo, direct vs gateway alternating in the same run: ratios, no results files.
+      const upstream = await startUpstream(workDir, entry('upstream'));
+      const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning));
+      process.stdout.write(`\n${JSON.stringify(await websocketOnly(opts, data, gateway, upstream))}\n`);
+      ok = true;
+      return;
+    } else if (opts.only !== undefined) throw new Error(`BENCH_ONLY=${opts.only}: the scenarios that run alone are "revocation" and "websocket"`);
     const upstream = await startUpstream(workDir, entry('upstream'));
     const nginx = await startNginx(workDir, upstream.port, opts.proxyWorkers);
     const haproxy = await startHaproxy(workDir, upstream.port, { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 }, opts.proxyWorkers);

@@ -23,7 +23,7 @@ import { evaluateTargets, renderTables, type BenchResults } from './report.js';
 import { checkScenario, httpScenarios } from './scenarios.js';
 import { measureRevocation } from './revocation.js';
 import { startGateway, startHaproxy, startNginx, startUpstream, type Service } from './setups.js';
-import { stopAll } from './procs.js';
+import { cpuSecondsOfTree, stopAll } from './procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const compiled = here.endsWith(join('dist', 'bench'));
@@ -104,20 +104,30 @@ function updateReadme(file: string, markdown: string): void {
   writeFileSync(file, `${text.slice(0, a + START.length)}\n${markdown}\n${text.slice(b)}`);
 }
 
-/** BENCH_ONLY=websocket: echo through the gateway and direct, alternating, `opts.rounds` pairs. */
-async function websocketOnly(opts: BenchOptions, data: BenchData, gateway: Service, upstream: Service): Promise<{ ratios: number[]; median: number }> {
+/**
+ * BENCH_ONLY=websocket: echo direct then through the gateway, `opts.rounds` pairs, a pause between
+ * runs (the machine settles): each round's gateway/direct ratio, and the ratio of the medians.
+ */
+async function websocketOnly(opts: BenchOptions, data: BenchData, gateway: Service, upstream: Service): Promise<{ ratios: number[]; medianRatio: number; gatewayCpuUsPerMessage: number[] }> {
   const urls = { direct: `${upstream.url.replace('http', 'ws')}/ws/agent`, gateway: `${gateway.url.replace('http', 'ws')}/ws/agent?token=${data.tokens[0] as string}` };
   await runEcho(entry('ws'), { url: urls.gateway, connections: opts.wsConnections, durationSec: 1, messageBytes: 64 });
+  const rates = { direct: [] as number[], gateway: [] as number[] };
   const ratios: number[] = [];
+  // The gateway's own CPU per echoed message (a request and its echo): immune to a busy machine.
+  const cpuUs: number[] = [];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   for (let round = 0; round < opts.rounds; round++) {
-    const order = round % 2 === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
-    const rate: Record<string, number> = {};
-    for (const which of order) rate[which] = (await runEcho(entry('ws'), { url: urls[which], connections: opts.wsConnections, durationSec: opts.durationSec, messageBytes: 64 })).messagesPerSec;
-    ratios.push((rate.gateway as number) / (rate.direct as number));
-    log(`round ${round + 1} WebSocket echo gateway/direct: ${(ratios.at(-1) as number).toFixed(2)}`);
+    for (const which of ['direct', 'gateway'] as const) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      const cpu0 = cpuSecondsOfTree(gateway.proc.pid) ?? 0;
+      const r = await runEcho(entry('ws'), { url: urls[which], connections: opts.wsConnections, durationSec: opts.durationSec, messageBytes: 64 });
+      rates[which].push(r.messagesPerSec);
+      if (which === 'gateway') cpuUs.push((((cpuSecondsOfTree(gateway.proc.pid) ?? 0) - cpu0) * 1e6) / Math.max(1, r.messages));
+    }
+    ratios.push((rates.gateway.at(-1) as number) / (rates.direct.at(-1) as number));
+    log(`round ${round + 1} WebSocket echo gateway/direct: ${(ratios.at(-1) as number).toFixed(2)}, gateway CPU ${(cpuUs.at(-1) as number).toFixed(1)} µs/message`);
   }
-  const sorted = [...ratios].sort((a, b) => a - b);
-  return { ratios, median: sorted[Math.floor(sorted.length / 2)] as number };
+  return { ratios, medianRatio: median(rates.gateway) / median(rates.direct), gatewayCpuUsPerMessage: cpuUs };
 }
 
 async function main(): Promise<void> {

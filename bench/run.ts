@@ -108,26 +108,30 @@ function updateReadme(file: string, markdown: string): void {
  * BENCH_ONLY=websocket: echo direct then through the gateway, `opts.rounds` pairs, a pause between
  * runs (the machine settles): each round's gateway/direct ratio, and the ratio of the medians.
  */
-async function websocketOnly(opts: BenchOptions, data: BenchData, gateway: Service, upstream: Service): Promise<{ ratios: number[]; medianRatio: number; gatewayCpuUsPerMessage: number[] }> {
+async function websocketOnly(opts: BenchOptions, data: BenchData, gateway: Service, upstream: Service): Promise<{ ratios: number[]; medianRatio: number; gatewayCpuUsPerMessage: number[]; upstreamCpuUsPerMessage: number[] }> {
   const urls = { direct: `${upstream.url.replace('http', 'ws')}/ws/agent`, gateway: `${gateway.url.replace('http', 'ws')}/ws/agent?token=${data.tokens[0] as string}` };
   await runEcho(entry('ws'), { url: urls.gateway, connections: opts.wsConnections, durationSec: 1, messageBytes: 64 });
   const rates = { direct: [] as number[], gateway: [] as number[] };
   const ratios: number[] = [];
   // The gateway's own CPU per echoed message (a request and its echo): immune to a busy machine.
   const cpuUs: number[] = [];
+  // …next to what the echo upstream itself costs per message in the direct runs (a yardstick).
+  const upstreamUs: number[] = [];
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
   for (let round = 0; round < opts.rounds; round++) {
     for (const which of ['direct', 'gateway'] as const) {
       await new Promise((r) => setTimeout(r, 1_000));
       const cpu0 = cpuSecondsOfTree(gateway.proc.pid) ?? 0;
+      const up0 = cpuSecondsOfTree(upstream.proc.pid) ?? 0;
       const r = await runEcho(entry('ws'), { url: urls[which], connections: opts.wsConnections, durationSec: opts.durationSec, messageBytes: 64 });
       rates[which].push(r.messagesPerSec);
+      if (which === 'direct') upstreamUs.push((((cpuSecondsOfTree(upstream.proc.pid) ?? 0) - up0) * 1e6) / Math.max(1, r.messages));
       if (which === 'gateway') cpuUs.push((((cpuSecondsOfTree(gateway.proc.pid) ?? 0) - cpu0) * 1e6) / Math.max(1, r.messages));
     }
     ratios.push((rates.gateway.at(-1) as number) / (rates.direct.at(-1) as number));
     log(`round ${round + 1} WebSocket echo gateway/direct: ${(ratios.at(-1) as number).toFixed(2)}, gateway CPU ${(cpuUs.at(-1) as number).toFixed(1)} µs/message`);
   }
-  return { ratios, medianRatio: median(rates.gateway) / median(rates.direct), gatewayCpuUsPerMessage: cpuUs };
+  return { ratios, medianRatio: median(rates.gateway) / median(rates.direct), gatewayCpuUsPerMessage: cpuUs, upstreamCpuUsPerMessage: upstreamUs };
 }
 
 async function main(): Promise<void> {

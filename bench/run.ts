@@ -14,6 +14,7 @@ import { loadConfig } from '../gateway/config/index.js';
 import { renderChart } from './chart.js';
 import { createBenchData, type BenchData } from './fixtures.js';
 import { createLoadGenerator, type LoadGenerator } from './load.js';
+import { runEcho } from './drivers.js';
 import { log, measure } from './measure.js';
 import { readOptions, type BenchOptions } from './options.js';
 import { runPhases } from './phases.js';
@@ -22,7 +23,7 @@ import { evaluateTargets, renderTables, type BenchResults } from './report.js';
 import { benchRoutes, checkScenario, httpScenarios } from './scenarios.js';
 import { measureRevocation } from './revocation.js';
 import { startGateway, startHaproxy, startNginx, startOtlpSink, startUpstream, type Service } from './setups.js';
-import { stopAll } from './procs.js';
+import { cpuSecondsOfTree, stopAll } from './procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const compiled = here.endsWith(join('dist', 'bench'));
@@ -119,6 +120,36 @@ function updateReadme(file: string, markdown: string): void {
   writeFileSync(file, `${text.slice(0, a + START.length)}\n${markdown}\n${text.slice(b)}`);
 }
 
+/**
+ * BENCH_ONLY=websocket: echo direct then through the gateway, `opts.rounds` pairs, a pause between
+ * runs (the machine settles): each round's gateway/direct ratio, and the ratio of the medians.
+ */
+async function websocketOnly(opts: BenchOptions, data: BenchData, gateway: Service, upstream: Service): Promise<{ ratios: number[]; medianRatio: number; gatewayCpuUsPerMessage: number[]; upstreamCpuUsPerMessage: number[] }> {
+  const urls = { direct: `${upstream.url.replace('http', 'ws')}/ws/agent`, gateway: `${gateway.url.replace('http', 'ws')}/ws/agent?token=${data.tokens[0] as string}` };
+  await runEcho(entry('ws'), { url: urls.gateway, connections: opts.wsConnections, durationSec: 1, messageBytes: 64 });
+  const rates = { direct: [] as number[], gateway: [] as number[] };
+  const ratios: number[] = [];
+  // The gateway's own CPU per echoed message (a request and its echo): immune to a busy machine.
+  const cpuUs: number[] = [];
+  // …next to what the echo upstream itself costs per message in the direct runs (a yardstick).
+  const upstreamUs: number[] = [];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const which of ['direct', 'gateway'] as const) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      const cpu0 = cpuSecondsOfTree(gateway.proc.pid) ?? 0;
+      const up0 = cpuSecondsOfTree(upstream.proc.pid) ?? 0;
+      const r = await runEcho(entry('ws'), { url: urls[which], connections: opts.wsConnections, durationSec: opts.durationSec, messageBytes: 64 });
+      rates[which].push(r.messagesPerSec);
+      if (which === 'direct') upstreamUs.push((((cpuSecondsOfTree(upstream.proc.pid) ?? 0) - up0) * 1e6) / Math.max(1, r.messages));
+      if (which === 'gateway') cpuUs.push((((cpuSecondsOfTree(gateway.proc.pid) ?? 0) - cpu0) * 1e6) / Math.max(1, r.messages));
+    }
+    ratios.push((rates.gateway.at(-1) as number) / (rates.direct.at(-1) as number));
+    log(`round ${round + 1} WebSocket echo gateway/direct: ${(ratios.at(-1) as number).toFixed(2)}, gateway CPU ${(cpuUs.at(-1) as number).toFixed(1)} µs/message`);
+  }
+  return { ratios, medianRatio: median(rates.gateway) / median(rates.direct), gatewayCpuUsPerMessage: cpuUs, upstreamCpuUsPerMessage: upstreamUs };
+}
+
 async function main(): Promise<void> {
   const opts = readOptions();
   const started = Date.now();
@@ -158,7 +189,14 @@ async function main(): Promise<void> {
       process.stdout.write(`\n${JSON.stringify(r)}\n`);
       ok = true;
       return;
-    } else if (opts.only !== undefined) throw new Error(`BENCH_ONLY=${opts.only}: the only scenario that runs alone is "revocation"`);
+    } else if (opts.only === 'websocket') {
+      // Only the WebSocket echo, direct vs gateway alternating in the same run: ratios, no results files.
+      const upstream = await startUpstream(workDir, entry('upstream'));
+      const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir));
+      process.stdout.write(`\n${JSON.stringify(await websocketOnly(opts, data, gateway, upstream))}\n`);
+      ok = true;
+      return;
+    } else if (opts.only !== undefined) throw new Error(`BENCH_ONLY=${opts.only}: the scenarios that run alone are "revocation" and "websocket"`);
     const upstream = await startUpstream(workDir, entry('upstream'));
     const nginx = await startNginx(workDir, upstream.port, opts.proxyWorkers);
     const haproxy = await startHaproxy(workDir, upstream.port, { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 }, opts.proxyWorkers);

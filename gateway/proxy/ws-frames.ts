@@ -12,19 +12,6 @@ export function stripTokenParam(rawQuery: string): string {
   return upstreamQuery(rawQuery);
 }
 
-/**
- * The upstream URL of a proxied upgrade, whose request-target is exactly `path?query` as given.
- * `ws` writes `pathname + search` of the URL it is handed, and a parsed URL re-encodes a query
- * (`'` → `%27`, raw UTF-8 …): the upstream would read another query than the client sent, and
- * than an HTTP request to the same route carries. Own properties shadow the URL's getters.
- */
-export function rawTargetUrl(origin: string, path: string, query: string): URL {
-  const url = new URL(origin);
-  Object.defineProperty(url, 'pathname', { value: path });
-  Object.defineProperty(url, 'search', { value: query === '' ? '' : `?${query}` });
-  return url;
-}
-
 export interface MappedClose {
   readonly code: number;
   /** Relay the peer's reason (the code was relayed as-is); otherwise send `reason`. */

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { IdentitySigner } from '../auth/identity.js';
@@ -12,7 +11,9 @@ import type { Tracer } from '../http/tracer.js';
 import { createWsIdentityLimiter } from './ws-limit.js';
 import { holdsCredential } from '../util/credentials.js';
 import { buildUpstreamHeaders, compileHeaderStrip } from './headers.js';
-import { rawTargetUrl, sanitizeCloseCode, stripTokenParam, validClientHandshake } from './ws-frames.js';
+import { stripTokenParam, validClientHandshake } from './ws-frames.js';
+import { acceptClient, dialUpstream, type PendingDial, type UpstreamSocket } from './ws-handshake.js';
+import { startRelay, type Relay } from './ws-relay.js';
 
 export interface WsProxyDeps {
   readonly config: Config;
@@ -24,7 +25,7 @@ export interface WsProxyDeps {
   readonly trusts?: (req: IncomingMessage) => boolean;
   /** How often user sockets are re-checked with isStillValid (default 5 s, docs/security-model.md). */
   readonly revalidateIntervalMs?: number;
-  /** Ping period; a side that missed the previous pong is terminated (default 30 s). */
+  /** Ping period; a side that sent nothing since the previous ping (not even its pong) is cut (default 30 s). */
   readonly pingIntervalMs?: number;
   /** A proxied socket opened / closed (the open-WebSockets gauge). */
   readonly onOpen?: () => void;
@@ -50,30 +51,26 @@ export interface WsProxy {
 }
 
 interface Conn {
-  readonly client: WebSocket;
-  readonly upstream: WebSocket;
   readonly identity: Identity;
-  clientAlive: boolean;
-  upstreamAlive: boolean;
+  relay: Relay | null;
   expiry: NodeJS.Timeout | null;
 }
 
-/** Client frames are capped (a gateway-side limit); the trusted upstream may send larger ones. */
+/** Client messages are capped (a gateway-side limit); the trusted upstream may send larger ones. */
 const CLIENT_MAX_PAYLOAD = 1024 * 1024;
 const UPSTREAM_MAX_PAYLOAD = 16 * 1024 * 1024;
-/** Backpressure: stop reading a side when the other side has this much queued; resume below LOW. */
-const HIGH_WATER = 1024 * 1024;
-const LOW_WATER = 256 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const CLOSE_GRACE_MS = 5_000;
 
 /**
- * The WebSocket proxy (RFC 6455, docs/api.md; the `ws` habit: nothing reaches the client until
- * the upstream accepted). `?token=` and `?ticket=` are removed from the upstream URL, identity
- * headers are stripped-then-injected as for HTTP, frames keep their text/binary type with
- * backpressure both ways, close codes are relayed (reserved ones mapped to sendable ones), and a
- * user socket is closed with 1008 when its token expires or isStillValid says it was revoked. One
- * identity holds at most WS_MAX_PER_IDENTITY sockets on this instance (proxy/ws-limit.ts); past it, 429.
+ * The WebSocket proxy (RFC 6455, docs/api.md; nothing reaches the client until the upstream
+ * accepted). `?token=` and `?ticket=` are removed from the upstream URL, identity headers are
+ * stripped-then-injected as for HTTP. After both handshakes (proxy/ws-handshake.ts) frames pass as
+ * bytes between the two TCP sockets with backpressure both ways (proxy/ws-relay.ts): messages are
+ * capped at 1 MiB from the client and 16 MiB from the upstream (1009 on both sides past it), close
+ * codes are relayed (reserved ones mapped to sendable ones), and a user socket is closed with 1008
+ * at a frame boundary when its token expires or is revoked. One identity holds at most
+ * WS_MAX_PER_IDENTITY sockets on this instance (proxy/ws-limit.ts); past it, 429.
  */
 export function createWsProxy(deps: WsProxyDeps): WsProxy {
   const { config, log, signer } = deps;
@@ -105,27 +102,12 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     return true;
   };
   const strip = compileHeaderStrip(config.stripClientHeaders);
-  const pending = new Set<WebSocket>();
-  const chosenProtocol = new WeakMap<IncomingMessage, string>();
+  const pending = new Set<PendingDial>();
   const slots = createWsIdentityLimiter(config.wsMaxPerIdentity);
-  const wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    maxPayload: CLIENT_MAX_PAYLOAD,
-    clientTracking: false,
-    handleProtocols: (_offered, req) => chosenProtocol.get(req) ?? false,
-  });
 
+  // Liveness: each side is pinged at a frame boundary; one silent for a whole period is cut.
   const pinger = setInterval(() => {
-    for (const c of conns) {
-      if (!c.clientAlive) c.client.terminate();
-      else if (!c.upstreamAlive) c.upstream.terminate();
-      else {
-        c.clientAlive = c.upstreamAlive = false;
-        c.client.ping();
-        c.upstream.ping();
-      }
-    }
+    for (const c of conns) c.relay?.tick();
   }, deps.pingIntervalMs ?? 30_000);
   pinger.unref();
 
@@ -165,9 +147,9 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     );
   }
 
+  /** The client gets `code`; the upstream 1000 after a revocation or expiry (its peer left normally), else 1001. */
   function end(c: Conn, code: number, reason: string): void {
-    if (c.client.readyState === WebSocket.OPEN) c.client.close(code, reason);
-    if (c.upstream.readyState === WebSocket.OPEN) c.upstream.close(code === 1008 ? 1000 : 1001, reason);
+    c.relay?.close(code, code === 1008 ? 1000 : 1001, reason);
   }
 
   function armExpiry(c: Conn, identity: UserIdentity): void {
@@ -177,65 +159,27 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     c.expiry.unref();
   }
 
-  function connectUpstream(ctx: UpgradeContext, socket: Duplex, identity: Identity, assertion: string): Promise<WebSocket> {
-    const upstreamBase = new URL(ctx.route?.upstream ?? config.upstreamUrl);
-    const scheme = upstreamBase.protocol === 'https:' ? 'wss:' : 'ws:';
+  async function connectUpstream(ctx: UpgradeContext, socket: Duplex, identity: Identity, assertion: string): Promise<UpstreamSocket> {
+    const origin = new URL(ctx.route?.upstream ?? config.upstreamUrl);
     const query = stripTokenParam(ctx.rawQuery);
-    // Path and query byte for byte, as HTTP requests get them (rawTargetUrl).
-    const url = rawTargetUrl(`${scheme}//${upstreamBase.host}`, ctx.path, query);
-    const offered = protocolsOf(ctx.req);
-    const span = deps.tracer?.upstream(ctx, `${scheme}//${upstreamBase.host}`) ?? null;
+    const span = deps.tracer?.upstream(ctx, `${origin.protocol === 'https:' ? 'wss:' : 'ws:'}//${origin.host}`) ?? null;
     const headers = buildUpstreamHeaders({ req: ctx.req, requestId: ctx.requestId, trace: span?.trace ?? ctx.trace, identity, assertion, trustedPeer: trusts(ctx.req), websocket: true, strip });
-    const upstream = new WebSocket(url, offered, {
-      headers,
-      perMessageDeflate: false,
-      handshakeTimeout: config.upstreamTimeoutMs,
-      maxPayload: UPSTREAM_MAX_PAYLOAD,
-      followRedirects: false,
-    });
-    pending.add(upstream);
-    return new Promise<WebSocket>((resolve, reject) => {
-      const fail = (e: GatewayError) => {
-        span?.end(0, e);
-        cleanup();
-        // terminate() on a CONNECTING socket emits 'error'; unheard, it would crash the process.
-        upstream.on('error', ignore);
-        upstream.terminate();
-        reject(e);
-      };
-      const onOpen = () => {
-        span?.end(101);
-        cleanup();
-        resolve(upstream);
-      };
-      const onUnexpected = (_req: unknown, res: IncomingMessage) => {
-        res.resume();
-        fail(new GatewayError('BAD_GATEWAY', { detail: `upstream refused websocket with ${res.statusCode ?? '?'}` }));
-      };
-      const onError = (err: Error) => {
-        const timedOut = /timed out/i.test(err.message);
-        fail(new GatewayError(timedOut ? 'GATEWAY_TIMEOUT' : 'BAD_GATEWAY', { detail: `upstream websocket: ${err.message}`, cause: err }));
-      };
-      const onClientGone = () => fail(new GatewayError('BAD_GATEWAY', { detail: 'client closed during the upstream handshake' }));
-      const cleanup = () => {
-        pending.delete(upstream);
-        upstream.off('open', onOpen).off('unexpected-response', onUnexpected).off('error', onError);
-        socket.off('close', onClientGone);
-      };
-      upstream.once('open', onOpen).once('unexpected-response', onUnexpected).once('error', onError);
-      socket.once('close', onClientGone);
-    });
-  }
-
-  function pipe(from: WebSocket, to: WebSocket): void {
-    const onSent = () => {
-      if (from.isPaused && to.bufferedAmount < LOW_WATER) from.resume();
-    };
-    from.on('message', (data: RawData, isBinary: boolean) => {
-      if (to.readyState !== WebSocket.OPEN) return;
-      to.send(data, { binary: isBinary }, onSent);
-      if (to.bufferedAmount > HIGH_WATER && !from.isPaused) from.pause();
-    });
+    // Path and query byte for byte, as HTTP requests get them.
+    const dial = dialUpstream({ origin, target: query === '' ? ctx.path : `${ctx.path}?${query}`, headers, protocols: protocolsOf(ctx.req), timeoutMs: config.upstreamTimeoutMs });
+    pending.add(dial);
+    const onClientGone = () => dial.abort('client closed during the upstream handshake');
+    socket.once('close', onClientGone);
+    try {
+      const upstream = await dial.done;
+      span?.end(101);
+      return upstream;
+    } catch (err) {
+      span?.end(0, err);
+      throw err;
+    } finally {
+      pending.delete(dial);
+      socket.off('close', onClientGone);
+    }
   }
 
   return {
@@ -264,62 +208,42 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
         release();
         throw err;
       });
-      if (upstream.protocol !== '') chosenProtocol.set(ctx.req, upstream.protocol);
-
-      // handleUpgrade calls back synchronously once the 101 is written, or never (bad socket).
-      const accepted: { ws: WebSocket | null } = { ws: null };
-      wss.handleUpgrade(ctx.req, socket, head, (ws) => {
-        accepted.ws = ws;
-      });
-      const client = accepted.ws;
-      if (client === null) {
-        // ws refused or the socket died before the 101 was written: nothing to pipe.
-        upstream.on('error', ignore);
-        upstream.terminate();
+      if (!acceptClient(socket, ctx.req, upstream.protocol)) {
+        upstream.socket.destroy();
         release();
         throw new GatewayError('BAD_GATEWAY', { detail: 'client handshake could not be completed' });
       }
-      const c: Conn = { client, upstream, identity, clientAlive: true, upstreamAlive: true, expiry: null };
+      const c: Conn = { identity, relay: null, expiry: null };
       track(c);
       deps.onOpen?.();
-      client.on('pong', () => (c.clientAlive = true));
-      upstream.on('pong', () => (c.upstreamAlive = true));
-      client.on('error', (err) => log.debug({ reqId: ctx.requestId, err: err.message }, 'websocket client error'));
-      upstream.on('error', (err) => log.debug({ reqId: ctx.requestId, err: err.message }, 'websocket upstream error'));
-      pipe(client, upstream);
-      pipe(upstream, client);
-      const relayClose = (to: WebSocket, fromSide: 'client' | 'upstream') => (code: number, reason: Buffer) => {
+      const settle = () => {
         if (untrack(c)) deps.onClose?.();
         release();
         if (c.expiry) clearTimeout(c.expiry);
-        if (to.readyState === WebSocket.CLOSED || to.readyState === WebSocket.CLOSING) return;
-        const mapped = sanitizeCloseCode(code, fromSide);
-        if (mapped === undefined) to.close();
-        else to.close(mapped.code, mapped.keepReason ? reason : mapped.reason);
       };
-      client.once('close', relayClose(upstream, 'client'));
-      upstream.once('close', relayClose(client, 'upstream'));
-      if (identity.kind === 'user') armExpiry(c, identity);
+      c.relay = startRelay({
+        client: socket,
+        upstream: upstream.socket,
+        clientHead: head,
+        upstreamHead: upstream.head,
+        clientMaxMessage: CLIENT_MAX_PAYLOAD,
+        upstreamMaxMessage: UPSTREAM_MAX_PAYLOAD,
+        closeGraceMs: CLOSE_GRACE_MS,
+        onClosing: settle,
+        onEnd: settle,
+        onError: (side, err) => log.debug({ reqId: ctx.requestId, err: err.message }, `websocket ${side} error`),
+      });
+      if (identity.kind === 'user' && conns.has(c)) armExpiry(c, identity);
     },
 
     closeAll(code = 1001, reason = 'server shutting down') {
-      for (const up of pending) up.terminate();
-      for (const c of conns) {
-        if (c.client.readyState === WebSocket.OPEN) c.client.close(code, reason);
-        if (c.upstream.readyState === WebSocket.OPEN) c.upstream.close(1001, reason);
-        const t = setTimeout(() => {
-          c.client.terminate();
-          c.upstream.terminate();
-        }, CLOSE_GRACE_MS);
-        t.unref();
-      }
+      for (const dial of pending) dial.abort('server shutting down');
+      for (const c of conns) c.relay?.close(code, 1001, reason);
       clearInterval(pinger);
       clearInterval(sweeper);
     },
   };
 }
-
-function ignore(): void {}
 
 function protocolsOf(req: IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'];

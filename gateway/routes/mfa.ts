@@ -25,8 +25,8 @@ function checkShape(code: string, allowRecovery: boolean): void {
 /**
  * The second factor's routes (docs/api.md and docs/security-model.md, "Second factor (TOTP)"):
  * enrolment (`totp/setup`, `totp/confirm`, `DELETE totp`, user-authenticated and open to tokens
- * restricted by AUTH_MFA_REQUIRED_ROLES) and the login step `mfa/verify`, which trades the password step's `mfa_token` and a code for the
- * same response a password-only login gives. Wrong codes count toward the per-identity lockout
+ * restricted by AUTH_MFA_REQUIRED_ROLES) and the login step `mfa/verify`, which trades the
+ * password step's `mfa_token` and a code for the same response a password-only login gives. Wrong codes count toward the per-identity lockout
  * and the per-IP throttle exactly as wrong passwords do.
  */
 export function createMfaRoutes(deps: AuthRouteDeps): HandlerMap {

@@ -65,7 +65,7 @@ interface StoredChallenge {
 }
 
 /**
- * The second factor (docs/_incoming/mfa.md): enrolment, code checks and the login challenge.
+ * The second factor (docs/security-model.md, "Second factor (TOTP)"; docs/api.md): enrolment, code checks and the login challenge.
  * Secrets live sealed in Postgres (SecretBox), the last accepted time step and the challenges in
  * the shared state store, so every rule holds across gateway instances.
  */

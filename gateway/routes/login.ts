@@ -133,7 +133,7 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
     }
     if (secondFactor) {
       // Half a login: the slot is given back uncounted, and no count is cleared until the code is
-      // verified (docs/_incoming/mfa.md, "Lockout"), so password-then-wrong-code still locks.
+      // verified (docs/security-model.md, "Second factor (TOTP)"), so password-then-wrong-code still locks.
       slot.release();
       const challenge = await mfa.issueChallenge({ userId: match.id, tenantId: match.tenantId }, ctx.ip);
       sendData(ctx.res, { mfa_required: true, mfa_token: challenge.mfaToken, expires_at: challenge.expiresAt }, 200, NO_STORE);

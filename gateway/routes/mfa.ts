@@ -15,7 +15,7 @@ import type { HandlerMap } from './table.js';
 /** Codes longer than this are neither a TOTP nor a recovery code: refused before any lookup. */
 const MAX_CODE = 32;
 
-/** 400 for a code of neither shape: nothing is counted, nothing spent (docs/_incoming/mfa.md). */
+/** 400 for a code of neither shape: nothing is counted, nothing spent (docs/api.md, "Multi-factor authentication (TOTP)"). */
 function checkShape(code: string, allowRecovery: boolean): void {
   if (code.length > MAX_CODE || !(TOTP_CODE_RE.test(code) || (allowRecovery && RECOVERY_CODE_RE.test(code)))) {
     throw new GatewayError('INVALID_BODY', { detail: 'mfa code of the wrong shape' });
@@ -23,10 +23,10 @@ function checkShape(code: string, allowRecovery: boolean): void {
 }
 
 /**
- * The second factor's routes (docs/_incoming/mfa.md): enrolment (`totp/setup`, `totp/confirm`,
- * `DELETE totp`, user-authenticated and open to tokens restricted by AUTH_MFA_REQUIRED_ROLES) and
- * the login step `mfa/verify`, which trades the password step's `mfa_token` and a code for the
- * same response a password-only login gives. Wrong codes count toward the per-identity lockout
+ * The second factor's routes (docs/api.md and docs/security-model.md, "Second factor (TOTP)"):
+ * enrolment (`totp/setup`, `totp/confirm`, `DELETE totp`, user-authenticated and open to tokens
+ * restricted by AUTH_MFA_REQUIRED_ROLES) and the login step `mfa/verify`, which trades the
+ * password step's `mfa_token` and a code for the same response a password-only login gives. Wrong codes count toward the per-identity lockout
  * and the per-IP throttle exactly as wrong passwords do.
  */
 export function createMfaRoutes(deps: AuthRouteDeps): HandlerMap {

@@ -1,5 +1,5 @@
 /**
- * The second factor end to end (docs/_incoming/mfa.md): two real `serve` processes on one
+ * The second factor end to end (docs/security-model.md, "Second factor (TOTP)"; docs/api.md): two real `serve` processes on one
  * Postgres and one Redis prefix, a recording upstream, the admin CLI, and a scan of every table
  * and of the logs for secrets.
  */

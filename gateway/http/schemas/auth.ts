@@ -1,6 +1,6 @@
 /**
- * Request and response schemas of the user auth endpoints (docs/api.md, "Auth endpoints"; sessions
- * and refresh in docs/_incoming/sessions.md) and their OpenAPI operations.
+ * Request and response schemas of the user auth endpoints (docs/api.md, "Auth endpoints",
+ * "Refresh" and "Sessions") and their OpenAPI operations.
  */
 import { Type } from 'typebox';
 import { Body, Optional, Success, Timestamp, User, Uuid, type ApiOperations } from './common.js';

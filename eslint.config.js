@@ -8,18 +8,40 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.cjs'], maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 20 }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: ['*.js', 'bin/*.cjs'],
+          maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 20,
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/require-await': 'off',
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through gateway/config: it is read once, validated and frozen there.' }],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Read configuration through gateway/config: it is read once, validated and frozen there.',
+        },
+      ],
     },
   },
   {
-    files: ['gateway/config/**', 'test/**', 'packages/*/test/**', 'bench/**', 'upstream-stub/**', 'bin/**', '*.js', '*.ts'],
+    files: [
+      'gateway/config/**',
+      'test/**',
+      'packages/*/test/**',
+      'bench/**',
+      'upstream-stub/**',
+      'bin/**',
+      '*.js',
+      '*.ts',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
@@ -36,7 +58,10 @@ export default tseslint.config(
   {
     files: ['**/*.cjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly', console: 'readonly' },
+    },
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -5,7 +5,9 @@ export default defineConfig({
   resolve: {
     // Tests run the workspace package from source, as typecheck does (tsconfig.json `paths`);
     // the spawned gateway runs its built dist/, which the global setup compiles.
-    alias: { '@get2dial/identity-verifier': fileURLToPath(new URL('./packages/verifier/src/index.ts', import.meta.url)) },
+    alias: {
+      '@get2dial/identity-verifier': fileURLToPath(new URL('./packages/verifier/src/index.ts', import.meta.url)),
+    },
   },
   test: {
     include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],

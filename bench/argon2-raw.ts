@@ -26,7 +26,13 @@ async function main(): Promise<void> {
     // not permitted: measured at the default priority
   }
   const password = 'correct horse battery staple';
-  const hash = await argon2.hash(password, { type: argon2.argon2id, version: 0x13, memoryCost: spec.memoryCost, timeCost: spec.timeCost, parallelism: spec.parallelism });
+  const hash = await argon2.hash(password, {
+    type: argon2.argon2id,
+    version: 0x13,
+    memoryCost: spec.memoryCost,
+    timeCost: spec.timeCost,
+    parallelism: spec.parallelism,
+  });
   await argon2.verify(hash, password);
   let verifies = 0;
   const start = performance.now();
@@ -40,7 +46,9 @@ async function main(): Promise<void> {
     }),
   );
   const seconds = (performance.now() - start) / 1000;
-  process.stdout.write(`ARGON_JSON ${JSON.stringify({ verifies, seconds, perSec: verifies / seconds, msPerVerify: (seconds * 1000 * spec.concurrency) / verifies })}\n`);
+  process.stdout.write(
+    `ARGON_JSON ${JSON.stringify({ verifies, seconds, perSec: verifies / seconds, msPerVerify: (seconds * 1000 * spec.concurrency) / verifies })}\n`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -32,7 +32,9 @@ async function main(): Promise<void> {
               setupRequest: (req) => {
                 i = (i + 1) % rotate.values.length;
                 const value = rotate.values[i] as string;
-                return 'header' in rotate ? { ...req, headers: { ...(req.headers ?? {}), [rotate.header]: value } } : { ...req, body: value };
+                return 'header' in rotate
+                  ? { ...req, headers: { ...(req.headers ?? {}), [rotate.header]: value } }
+                  : { ...req, body: value };
               },
             },
           ],

@@ -15,7 +15,12 @@ declare module 'autocannon' {
     body?: string;
     overallRate?: number;
     timeout?: number;
-    requests?: Array<{ setupRequest?: (req: { headers?: Record<string, string>; body?: string }) => { headers?: Record<string, string>; body?: string } }>;
+    requests?: Array<{
+      setupRequest?: (req: { headers?: Record<string, string>; body?: string }) => {
+        headers?: Record<string, string>;
+        body?: string;
+      };
+    }>;
   }
   interface Result {
     requests: { total: number };

@@ -21,7 +21,16 @@ interface Bar {
   readonly gateway: boolean;
 }
 
-function panel(x0: number, title: string, unit: string, bars: readonly Bar[], width: number, rowH: number, labelW: number, digits: number): string {
+function panel(
+  x0: number,
+  title: string,
+  unit: string,
+  bars: readonly Bar[],
+  width: number,
+  rowH: number,
+  labelW: number,
+  digits: number,
+): string {
   const max = niceMax(Math.max(...bars.map((b) => (Number.isFinite(b.value) ? b.value : 0))));
   const plotW = width - labelW - 70;
   const out: string[] = [`<text x="${x0}" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`];
@@ -29,10 +38,14 @@ function panel(x0: number, title: string, unit: string, bars: readonly Bar[], wi
     const y = 40 + i * rowH;
     const w = Number.isFinite(b.value) ? Math.max(1, (b.value / max) * plotW) : 0;
     const fill = b.gateway ? '#2f6fde' : '#8a8f98';
-    out.push(`<text x="${x0 + labelW - 6}" y="${y + rowH / 2 + 4}" font-size="11" text-anchor="end">${esc(b.label)}</text>`);
+    out.push(
+      `<text x="${x0 + labelW - 6}" y="${y + rowH / 2 + 4}" font-size="11" text-anchor="end">${esc(b.label)}</text>`,
+    );
     out.push(`<rect x="${x0 + labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${fill}"/>`);
     const text = Number.isFinite(b.value) ? `${b.value.toFixed(digits)}${unit ? ` ${unit}` : ''}` : 'n/a';
-    out.push(`<text x="${(x0 + labelW + w + 4).toFixed(1)}" y="${y + rowH / 2 + 4}" font-size="11">${esc(text)}</text>`);
+    out.push(
+      `<text x="${(x0 + labelW + w + 4).toFixed(1)}" y="${y + rowH / 2 + 4}" font-size="11">${esc(text)}</text>`,
+    );
   });
   return out.join('\n');
 }
@@ -40,8 +53,16 @@ function panel(x0: number, title: string, unit: string, bars: readonly Bar[], wi
 /** The SVG text for `results`. */
 export function renderChart(results: BenchResults): string {
   const rows = results.http.filter((s) => !s.skipped && s.rounds.length > 0);
-  const rps: Bar[] = rows.map((s) => ({ label: s.label, value: median(s.rounds.map((r) => r.rps)), gateway: s.id.startsWith('gw_') }));
-  const p99: Bar[] = rows.map((s) => ({ label: s.label, value: median(s.rounds.map((r) => r.p99Ms)), gateway: s.id.startsWith('gw_') }));
+  const rps: Bar[] = rows.map((s) => ({
+    label: s.label,
+    value: median(s.rounds.map((r) => r.rps)),
+    gateway: s.id.startsWith('gw_'),
+  }));
+  const p99: Bar[] = rows.map((s) => ({
+    label: s.label,
+    value: median(s.rounds.map((r) => r.p99Ms)),
+    gateway: s.id.startsWith('gw_'),
+  }));
   const rowH = 24;
   const panelW = 470;
   const labelW = 190;

@@ -16,7 +16,9 @@ function parseTagged<T>(out: string, tag: string): T {
 }
 
 export async function runEcho(entry: Entry, spec: Omit<EchoSpec, 'mode'>): Promise<EchoResult> {
-  const out = await runToEnd(process.execPath, [...entry, JSON.stringify({ mode: 'echo', ...spec })], { timeoutMs: (spec.durationSec + 60) * 1000 });
+  const out = await runToEnd(process.execPath, [...entry, JSON.stringify({ mode: 'echo', ...spec })], {
+    timeoutMs: (spec.durationSec + 60) * 1000,
+  });
   return parseTagged<EchoResult>(out, 'WS_JSON');
 }
 
@@ -27,10 +29,20 @@ export interface ArgonResult {
 
 export async function rawArgon2(
   entry: Entry,
-  spec: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number; nice: number; durationSec: number },
+  spec: {
+    memoryCost: number;
+    timeCost: number;
+    parallelism: number;
+    concurrency: number;
+    nice: number;
+    durationSec: number;
+  },
   env: NodeJS.ProcessEnv,
 ): Promise<ArgonResult> {
-  const out = await runToEnd(process.execPath, [...entry, JSON.stringify(spec)], { env, timeoutMs: (spec.durationSec + 60) * 1000 });
+  const out = await runToEnd(process.execPath, [...entry, JSON.stringify(spec)], {
+    env,
+    timeoutMs: (spec.durationSec + 60) * 1000,
+  });
   return parseTagged<ArgonResult>(out, 'ARGON_JSON');
 }
 
@@ -43,7 +55,9 @@ export interface Held {
 /** Opens `spec.count` WebSockets and keeps them idle until release(). */
 export function holdWebSockets(entry: Entry, spec: Omit<HoldSpec, 'mode'>, timeoutMs: number): Promise<Held> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...entry, JSON.stringify({ mode: 'hold', ...spec })], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...entry, JSON.stringify({ mode: 'hold', ...spec })], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     let settled = false;

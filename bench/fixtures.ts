@@ -68,7 +68,9 @@ export async function createBenchData(options: {
   const databaseUrl = withDatabase(options.postgresAdminUrl, dbName);
   const redisPrefix = `g2d:bench:${randomBytes(4).toString('hex')}:`;
   const cleanup = async () => {
-    await admin(options.postgresAdminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)).catch(() => {});
+    await admin(options.postgresAdminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)).catch(
+      () => {},
+    );
     const redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();
@@ -101,7 +103,13 @@ export async function createBenchData(options: {
     for (let i = 0; i < options.users; i += batch) {
       const rows = await Promise.all(
         Array.from({ length: Math.min(batch, options.users - i) }, (_, k) =>
-          users.create({ tenantId: tenant.id, email: `user${i + k}@${tenantDomain}`, passwordHash, role: 'agent', mustChangePassword: false }),
+          users.create({
+            tenantId: tenant.id,
+            email: `user${i + k}@${tenantDomain}`,
+            passwordHash,
+            role: 'agent',
+            mustChangePassword: false,
+          }),
         ),
       );
       for (const u of rows) created.push({ id: u.id, email: u.email });
@@ -117,8 +125,14 @@ export async function createBenchData(options: {
       { cacheSize: 0 },
     );
     const tokens: string[] = [];
-    for (const u of created) tokens.push((await tokenService.mint({ userId: u.id, tenantId: tenant.id, email: u.email, role: 'agent' })).token);
-    const { privateKey } = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    for (const u of created)
+      tokens.push(
+        (await tokenService.mint({ userId: u.id, tenantId: tenant.id, email: u.email, role: 'agent' })).token,
+      );
+    const { privateKey } = generateKeyPairSync('ed25519', {
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     return {
       databaseUrl,
       redisUrl: options.redisUrl,

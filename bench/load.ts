@@ -16,7 +16,9 @@ export interface LoadSpec {
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
   /** A header (distinct tokens) or the body (distinct logins) that rotates through `values`, request by request. */
-  readonly rotate?: { readonly header: string; readonly values: readonly string[] } | { readonly body: true; readonly values: readonly string[] };
+  readonly rotate?:
+    | { readonly header: string; readonly values: readonly string[] }
+    | { readonly body: true; readonly values: readonly string[] };
   /** Pause per connection between requests, for a fixed offered load instead of saturation. */
   readonly delayMs?: number;
 }
@@ -45,7 +47,12 @@ export interface LoadGenerator {
  * wrk when it is on PATH (unless BENCH_LOADGEN=autocannon), else autocannon. `workDir` receives
  * the generated wrk scripts.
  */
-export function createLoadGenerator(options: { workDir: string; threads: number; autocannonEntry: string; prefer?: string }): LoadGenerator {
+export function createLoadGenerator(options: {
+  workDir: string;
+  threads: number;
+  autocannonEntry: string;
+  prefer?: string;
+}): LoadGenerator {
   const wrk = options.prefer === 'autocannon' ? null : which('wrk');
   if (wrk) return wrkGenerator(wrk, options.workDir, options.threads);
   return autocannonGenerator(options.autocannonEntry);
@@ -60,7 +67,8 @@ function luaString(s: string): string {
 /** The Lua script: static method/headers/body, an optional rotating header, an optional delay, JSON out. */
 function wrkScript(spec: LoadSpec): string {
   const lines: string[] = [`wrk.method = ${luaString(spec.method ?? 'GET')}`];
-  for (const [name, value] of Object.entries(spec.headers ?? {})) lines.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
+  for (const [name, value] of Object.entries(spec.headers ?? {}))
+    lines.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
   if (spec.body !== undefined) lines.push(`wrk.body = ${luaString(spec.body)}`);
   if (spec.rotate) {
     lines.push('local values = {');
@@ -72,10 +80,12 @@ function wrkScript(spec: LoadSpec): string {
     lines.push('local threads = 0');
     lines.push('function setup(thread) threads = threads + 1 thread:set("offset", threads * 389) end');
     lines.push('function init(args) i = (offset or 0) % n end');
-    const assign = 'header' in spec.rotate ? `wrk.headers[${luaString(spec.rotate.header)}] = values[i]` : 'wrk.body = values[i]';
+    const assign =
+      'header' in spec.rotate ? `wrk.headers[${luaString(spec.rotate.header)}] = values[i]` : 'wrk.body = values[i]';
     lines.push(`function request()\n  i = i % n + 1\n  ${assign}\n  return wrk.format()\nend`);
   }
-  if (spec.delayMs !== undefined && spec.delayMs > 0) lines.push(`function delay() return ${Math.round(spec.delayMs)} end`);
+  if (spec.delayMs !== undefined && spec.delayMs > 0)
+    lines.push(`function delay() return ${Math.round(spec.delayMs)} end`);
   lines.push(
     'function done(summary, latency, requests)',
     '  local e = summary.errors',
@@ -97,7 +107,19 @@ function wrkGenerator(bin: string, workDir: string, threads: number): LoadGenera
       const t = Math.max(1, Math.min(threads, spec.connections));
       const out = await runToEnd(
         bin,
-        ['-t', String(t), '-c', String(spec.connections), '-d', `${spec.durationSec}s`, '--timeout', '10s', '-s', script, spec.url],
+        [
+          '-t',
+          String(t),
+          '-c',
+          String(spec.connections),
+          '-d',
+          `${spec.durationSec}s`,
+          '--timeout',
+          '10s',
+          '-s',
+          script,
+          spec.url,
+        ],
         { timeoutMs: (spec.durationSec + 30) * 1000 },
       );
       const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
@@ -125,7 +147,10 @@ function autocannonGenerator(entry: string): LoadGenerator {
     tool: 'autocannon',
     threads: 1,
     async run(spec) {
-      const out = await runToEnd(process.execPath, [entry], { input: JSON.stringify(spec), timeoutMs: (spec.durationSec + 30) * 1000 });
+      const out = await runToEnd(process.execPath, [entry], {
+        input: JSON.stringify(spec),
+        timeoutMs: (spec.durationSec + 30) * 1000,
+      });
       const line = out.split('\n').find((l) => l.startsWith('AC_JSON '));
       if (!line) throw new Error(`autocannon printed no result:\n${out}`);
       return JSON.parse(line.slice(8)) as LoadResult;

@@ -22,7 +22,12 @@ export async function measure(
   const before = cpuSecondsOfTree(def.service.proc.pid);
   const r = await loadgen.run({ ...def.spec, ...extra });
   const after = cpuSecondsOfTree(def.service.proc.pid);
-  const cpuUsPerRequest = before !== null && after !== null && r.requests > 0 ? ((after - before) * 1e6) / r.requests : null;
+  const cpuUsPerRequest =
+    before !== null && after !== null && r.requests > 0 ? ((after - before) * 1e6) / r.requests : null;
   const errors = r.badStatus + r.socketErrors;
-  return { ...r, cpuUsPerRequest, ...(errors > r.requests * 0.001 ? { invalid: `${errors} errors in ${r.requests} requests` } : {}) };
+  return {
+    ...r,
+    cpuUsPerRequest,
+    ...(errors > r.requests * 0.001 ? { invalid: `${errors} errors in ${r.requests} requests` } : {}),
+  };
 }

@@ -17,7 +17,10 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   req.on('end', () => {
     if (req.method === 'POST' && req.url === '/v1/traces') {
       exports++;
-      res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/x-protobuf', 'content-length': 0 });
+      res.writeHead(200, {
+        'content-type': req.headers['content-type'] ?? 'application/x-protobuf',
+        'content-length': 0,
+      });
     } else res.writeHead(404, { 'content-length': 0 });
     res.end();
   });
@@ -25,7 +28,9 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
 
 server.listen(port, '127.0.0.1', () => {
   const address = server.address();
-  process.stdout.write(`bench otlp sink listening on ${typeof address === 'object' && address ? address.port : port}\n`);
+  process.stdout.write(
+    `bench otlp sink listening on ${typeof address === 'object' && address ? address.port : port}\n`,
+  );
 });
 
 process.on('SIGTERM', () => {

@@ -36,7 +36,8 @@ export interface PhaseContext {
 /** bin/gateway.cjs runs the gateway's libuv pool threads (argon2) at this nice level. */
 const POOL_NICE = 10;
 
-const fmt = (r: LoadResult) => `${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.badStatus + r.socketErrors ? `, ${r.badStatus + r.socketErrors} errors` : ''}`;
+const fmt = (r: LoadResult) =>
+  `${r.rps.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.badStatus + r.socketErrors ? `, ${r.badStatus + r.socketErrors} errors` : ''}`;
 
 /** The gateway's RSS: the process, plus its workers when GATEWAY_WORKERS > 1. */
 function gatewayMiB(ctx: PhaseContext): number {
@@ -45,13 +46,25 @@ function gatewayMiB(ctx: PhaseContext): number {
 
 /** The login request: rotates through the login users so no one identity has many attempts in flight (lockout counts before verifying). */
 function loginSpec(ctx: PhaseContext): Omit<LoadSpec, 'connections' | 'durationSec'> {
-  const bodies = ctx.data.loginEmails.map((email) => JSON.stringify({ email, password: ctx.data.loginPassword, tenant_domain: ctx.data.tenantDomain }));
-  return { url: `${ctx.gateway.url}/api/v1/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, rotate: { body: true, values: bodies } };
+  const bodies = ctx.data.loginEmails.map((email) =>
+    JSON.stringify({ email, password: ctx.data.loginPassword, tenant_domain: ctx.data.tenantDomain }),
+  );
+  return {
+    url: `${ctx.gateway.url}/api/v1/auth/login`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    rotate: { body: true, values: bodies },
+  };
 }
 
 export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
   const { opts, loadgen } = ctx;
-  const { defs, missing } = httpScenarios({ ...ctx, tokens: ctx.data.tokens, nodeKey: ctx.data.nodeKey, tenantId: ctx.data.tenantId });
+  const { defs, missing } = httpScenarios({
+    ...ctx,
+    tokens: ctx.data.tokens,
+    nodeKey: ctx.data.nodeKey,
+    tenantId: ctx.data.tenantId,
+  });
   const http: HttpScenario[] = missing.map((m) => ({ id: m.id, label: m.label, skipped: m.why, rounds: [] }));
   const live: HttpScenarioDef[] = [];
   for (const def of defs) {
@@ -69,11 +82,17 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
 
   // ---- warm-up: JIT, pools, caches, argon2 memory; then the RSS every later reading is held to.
   log('warm-up');
-  for (const def of live) await loadgen.run({ ...def.spec, connections: opts.connections, durationSec: opts.warmupSec });
+  for (const def of live)
+    await loadgen.run({ ...def.spec, connections: opts.connections, durationSec: opts.warmupSec });
   await loadgen.run({ ...login, connections: opts.stormConnections, durationSec: opts.warmupSec + 1 });
   let wsSkipped: string | undefined;
   try {
-    await runEcho(ctx.entry('ws'), { url: gatewayWs, connections: opts.wsConnections, durationSec: 1, messageBytes: 64 });
+    await runEcho(ctx.entry('ws'), {
+      url: gatewayWs,
+      connections: opts.wsConnections,
+      durationSec: 1,
+      messageBytes: 64,
+    });
   } catch (err) {
     wsSkipped = `gateway WebSocket echo failed: ${err instanceof Error ? err.message : String(err)}`;
     log(wsSkipped);
@@ -92,7 +111,17 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
     }
   }
   for (const def of live) http.push({ id: def.id, label: def.label, rounds: rows.get(def.id) ?? [] });
-  const order = ['direct', 'nginx', 'haproxy', 'gw_public', 'gw_user', 'gw_user_limited', 'gw_user_traced', 'gw_user_1000', 'gw_node'];
+  const order = [
+    'direct',
+    'nginx',
+    'haproxy',
+    'gw_public',
+    'gw_user',
+    'gw_user_limited',
+    'gw_user_traced',
+    'gw_user_1000',
+    'gw_node',
+  ];
   http.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
 
   // ---- WebSocket echo, direct vs gateway, alternating.
@@ -100,36 +129,68 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
   if (!wsSkipped) {
     const wsSec = Math.min(opts.durationSec, 5);
     for (let round = 0; round < opts.rounds; round++) {
-      const pair = [['direct', directWs], ['gateway', gatewayWs]] as const;
+      const pair = [
+        ['direct', directWs],
+        ['gateway', gatewayWs],
+      ] as const;
       for (const [which, url] of round % 2 === 0 ? pair : [...pair].reverse()) {
-        const r = await runEcho(ctx.entry('ws'), { url, connections: opts.wsConnections, durationSec: wsSec, messageBytes: 64 });
+        const r = await runEcho(ctx.entry('ws'), {
+          url,
+          connections: opts.wsConnections,
+          durationSec: wsSec,
+          messageBytes: 64,
+        });
         ws[which].push(r);
-        log(`round ${round + 1} WebSocket echo ${which}: ${r.messagesPerSec.toFixed(0)} msg/s, p99 ${r.p99Ms.toFixed(2)} ms`);
+        log(
+          `round ${round + 1} WebSocket echo ${which}: ${r.messagesPerSec.toFixed(0)} msg/s, p99 ${r.p99Ms.toFixed(2)} ms`,
+        );
       }
     }
   }
 
   // ---- logins vs raw argon2 at the same cost and concurrency cap, alternating.
-  const argon2 = { memoryCost: ctx.passwords.memoryCost, timeCost: ctx.passwords.timeCost, parallelism: ctx.passwords.parallelism };
+  const argon2 = {
+    memoryCost: ctx.passwords.memoryCost,
+    timeCost: ctx.passwords.timeCost,
+    parallelism: ctx.passwords.parallelism,
+  };
   const loginRounds = Math.min(2, opts.rounds);
   // Each gateway process has its own semaphore: the raw baseline runs as many verifies at once as
   // the whole gateway may, at the nice level bin/gateway.cjs gives the gateway's pool threads.
   const concurrency = ctx.passwords.maxConcurrent * opts.gatewayWorkers;
-  const loginResult = { rawVerifiesPerSec: [] as number[], loginsPerSec: [] as number[], loginP99Ms: [] as number[], badStatus: 0, concurrencyCap: concurrency, argon2: `m=${argon2.memoryCost} KiB, t=${argon2.timeCost}, p=${argon2.parallelism}` };
+  const loginResult = {
+    rawVerifiesPerSec: [] as number[],
+    loginsPerSec: [] as number[],
+    loginP99Ms: [] as number[],
+    badStatus: 0,
+    concurrencyCap: concurrency,
+    argon2: `m=${argon2.memoryCost} KiB, t=${argon2.timeCost}, p=${argon2.parallelism}`,
+  };
   for (let round = 0; round < loginRounds; round++) {
-    const raw = await rawArgon2(ctx.entry('argon2-raw'), { ...argon2, concurrency, nice: POOL_NICE, durationSec: Math.min(opts.durationSec, 6) }, { ...process.env, ...ctx.tuning });
+    const raw = await rawArgon2(
+      ctx.entry('argon2-raw'),
+      { ...argon2, concurrency, nice: POOL_NICE, durationSec: Math.min(opts.durationSec, 6) },
+      { ...process.env, ...ctx.tuning },
+    );
     const r = await loadgen.run({ ...login, connections: opts.loginConnections, durationSec: opts.durationSec });
     const ok = r.requests - r.badStatus - r.socketErrors;
     loginResult.rawVerifiesPerSec.push(raw.perSec);
     loginResult.loginsPerSec.push((r.rps * ok) / Math.max(1, r.requests));
     loginResult.loginP99Ms.push(r.p99Ms);
     loginResult.badStatus += r.badStatus + r.socketErrors;
-    log(`round ${round + 1} raw argon2 ${raw.perSec.toFixed(1)}/s (${raw.msPerVerify.toFixed(1)} ms each) · gateway logins ${((r.rps * ok) / Math.max(1, r.requests)).toFixed(1)}/s, p99 ${r.p99Ms.toFixed(0)} ms, ${r.badStatus} bad`);
+    log(
+      `round ${round + 1} raw argon2 ${raw.perSec.toFixed(1)}/s (${raw.msPerVerify.toFixed(1)} ms each) · gateway logins ${((r.rps * ok) / Math.max(1, r.requests)).toFixed(1)}/s, p99 ${r.p99Ms.toFixed(0)} ms, ${r.badStatus} bad`,
+    );
   }
 
   // ---- proxied latency at a fixed, moderate offered load: idle vs during a login storm.
   const user = live.find((d) => d.id === 'gw_user');
-  const storm = { offeredRps: 0, idle: [] as LoadResult[], storm: [] as LoadResult[], stormLoginsPerSec: [] as number[] };
+  const storm = {
+    offeredRps: 0,
+    idle: [] as LoadResult[],
+    storm: [] as LoadResult[],
+    stormLoginsPerSec: [] as number[],
+  };
   if (user) {
     const capacity = median((rows.get('gw_user') ?? []).map((r) => r.rps));
     const conns = 10;
@@ -146,7 +207,9 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
       const logins = await stormRun;
       storm.storm.push(under);
       storm.stormLoginsPerSec.push(logins.rps);
-      log(`round ${round + 1} proxied during a ${opts.stormConnections}-connection login storm (${logins.rps.toFixed(0)} logins/s): ${fmt(under)}`);
+      log(
+        `round ${round + 1} proxied during a ${opts.stormConnections}-connection login storm (${logins.rps.toFixed(0)} logins/s): ${fmt(under)}`,
+      );
     }
   } else ctx.notes.push('login-storm latency not measured: the gateway user route was skipped');
 
@@ -177,12 +240,33 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
   return {
     generatedAt: '',
     machine: {},
-    options: { quick: opts.quick, durationSec: opts.durationSec, rounds: opts.rounds, connections: opts.connections, threads: opts.threads, soakSec: opts.soakSec, tokens: opts.tokens, wsConnections: opts.wsConnections, loginConnections: opts.loginConnections, stormConnections: opts.stormConnections, gatewayWorkers: opts.gatewayWorkers, proxyWorkers: opts.proxyWorkers, gatewayLogLevel: opts.gatewayLogLevel },
+    options: {
+      quick: opts.quick,
+      durationSec: opts.durationSec,
+      rounds: opts.rounds,
+      connections: opts.connections,
+      threads: opts.threads,
+      soakSec: opts.soakSec,
+      tokens: opts.tokens,
+      wsConnections: opts.wsConnections,
+      loginConnections: opts.loginConnections,
+      stormConnections: opts.stormConnections,
+      gatewayWorkers: opts.gatewayWorkers,
+      proxyWorkers: opts.proxyWorkers,
+      gatewayLogLevel: opts.gatewayLogLevel,
+    },
     http,
     websocket: ws,
     login: loginResult,
     storm,
-    memory: { warmMiB, soakMiB, peakMiB: treeMemoryOf(ctx.gateway.proc.pid)?.peakMiB ?? NaN, soakSeconds: opts.soakSec, samples, soakRps },
+    memory: {
+      warmMiB,
+      soakMiB,
+      peakMiB: treeMemoryOf(ctx.gateway.proc.pid)?.peakMiB ?? NaN,
+      soakSeconds: opts.soakSec,
+      samples,
+      soakRps,
+    },
     websocketIdle: idle,
     targets: [],
     notes: ctx.notes,
@@ -190,7 +274,16 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
 }
 
 type IdleResult = BenchResults['websocketIdle'];
-const EMPTY_IDLE: IdleResult = { requested: 0, held: 0, failed: 0, firstError: null, baselineMiB: NaN, heldMiB: NaN, per10kMiB: NaN, extrapolated: false };
+const EMPTY_IDLE: IdleResult = {
+  requested: 0,
+  held: 0,
+  failed: 0,
+  firstError: null,
+  baselineMiB: NaN,
+  heldMiB: NaN,
+  per10kMiB: NaN,
+  extrapolated: false,
+};
 
 /**
  * Idle WebSockets held through a fresh gateway (same configuration): what holding them costs,
@@ -208,8 +301,14 @@ async function holdIdle(ctx: PhaseContext): Promise<IdleResult> {
     const fdLimit = openFileLimitOf(gateway.proc.pid) ?? 1024;
     const perProcess = Math.floor((fdLimit - 256) / 2);
     // Several workers share the sockets round-robin, not exactly evenly: keep 10 % headroom.
-    const count = Math.min(opts.wsIdle, opts.gatewayWorkers > 1 ? Math.floor(perProcess * opts.gatewayWorkers * 0.9) : perProcess);
-    if (count < opts.wsIdle) ctx.notes.push(`open-file limit ${fdLimit} per process: ${count} idle WebSockets held (two sockets each in the gateway), the RSS they add scaled linearly to 10 000`);
+    const count = Math.min(
+      opts.wsIdle,
+      opts.gatewayWorkers > 1 ? Math.floor(perProcess * opts.gatewayWorkers * 0.9) : perProcess,
+    );
+    if (count < opts.wsIdle)
+      ctx.notes.push(
+        `open-file limit ${fdLimit} per process: ${count} idle WebSockets held (two sockets each in the gateway), the RSS they add scaled linearly to 10 000`,
+      );
     const result: IdleResult = { ...EMPTY_IDLE, requested: opts.wsIdle, baselineMiB: memory() };
     log(`holding ${count} idle WebSockets through a fresh gateway (${result.baselineMiB.toFixed(0)} MiB before)`);
     const held = await holdWebSockets(ctx.entry('ws'), { url, count, batch: 200 }, 180_000);
@@ -221,8 +320,13 @@ async function holdIdle(ctx: PhaseContext): Promise<IdleResult> {
       result.heldMiB = memory();
       result.extrapolated = result.held < 10_000;
       // Only what the sockets add is scaled (a collection during the hold can make it negative: 0 then).
-      result.per10kMiB = result.held > 0 ? result.baselineMiB + (Math.max(0, result.heldMiB - result.baselineMiB) * 10_000) / result.held : NaN;
-      log(`held ${result.held} (${result.failed} failed) in ${held.result.seconds.toFixed(1)} s: gateway RSS ${result.heldMiB.toFixed(0)} MiB`);
+      result.per10kMiB =
+        result.held > 0
+          ? result.baselineMiB + (Math.max(0, result.heldMiB - result.baselineMiB) * 10_000) / result.held
+          : NaN;
+      log(
+        `held ${result.held} (${result.failed} failed) in ${held.result.seconds.toFixed(1)} s: gateway RSS ${result.heldMiB.toFixed(0)} MiB`,
+      );
     } finally {
       await held.release();
     }

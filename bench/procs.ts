@@ -40,7 +40,12 @@ export function freePort(): Promise<number> {
  * Starts a long-running child with stdout/stderr appended to `logFile` (a file, not a pipe: a
  * pipe the bench forgot to drain would stall the child under load).
  */
-export function start(name: string, cmd: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; logFile: string; cwd?: string }): Proc {
+export function start(
+  name: string,
+  cmd: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; logFile: string; cwd?: string },
+): Proc {
   const fd = openSync(options.logFile, 'a');
   const spawnOptions: SpawnOptions = { env: options.env ?? process.env, stdio: ['ignore', fd, fd], cwd: options.cwd };
   const child = spawn(cmd, args, spawnOptions);
@@ -78,7 +83,9 @@ export async function waitForPort(port: number, proc: Proc, logFile: string, tim
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
-      throw new Error(`${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}) before listening:\n${tail(logFile)}`);
+      throw new Error(
+        `${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}) before listening:\n${tail(logFile)}`,
+      );
     }
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
@@ -122,7 +129,11 @@ export function memoryOf(pid: number): MemoryStatus | null {
 }
 
 /** Runs a command to completion and returns its stdout; throws with stderr on a non-zero exit. */
-export function runToEnd(cmd: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs: number; input?: string }): Promise<string> {
+export function runToEnd(
+  cmd: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs: number; input?: string },
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -184,7 +195,11 @@ export function openFileLimitOf(pid: number): number | null {
 export function descendantsOf(pid: number): number[] {
   let children: number[] = [];
   try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }

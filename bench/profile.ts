@@ -117,7 +117,8 @@ export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary 
 }
 
 export function formatSummary(s: ProfileSummary): string {
-  const block = (title: string, rows: readonly ProfileRow[]) => [`${title}:`, ...rows.map((r) => `  ${r.percent.toFixed(1).padStart(5)}%  ${r.name}`)].join('\n');
+  const block = (title: string, rows: readonly ProfileRow[]) =>
+    [`${title}:`, ...rows.map((r) => `  ${r.percent.toFixed(1).padStart(5)}%  ${r.name}`)].join('\n');
   return [
     `profile: ${(s.totalMs / 1000).toFixed(1)} s, idle ${s.idlePercent.toFixed(1)}%`,
     block('self time by function', s.selfByFunction),

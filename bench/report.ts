@@ -20,9 +20,23 @@ export interface BenchResults {
   readonly options: Record<string, string | number | boolean>;
   readonly http: HttpScenario[];
   readonly websocket: { direct: EchoResult[]; gateway: EchoResult[]; skipped?: string };
-  readonly login: { rawVerifiesPerSec: number[]; loginsPerSec: number[]; loginP99Ms: number[]; badStatus: number; concurrencyCap: number; argon2: string };
+  readonly login: {
+    rawVerifiesPerSec: number[];
+    loginsPerSec: number[];
+    loginP99Ms: number[];
+    badStatus: number;
+    concurrencyCap: number;
+    argon2: string;
+  };
   readonly storm: { offeredRps: number; idle: LoadResult[]; storm: LoadResult[]; stormLoginsPerSec: number[] };
-  readonly memory: { warmMiB: number; soakMiB: number; peakMiB: number; soakSeconds: number; samples: number[]; soakRps: number };
+  readonly memory: {
+    warmMiB: number;
+    soakMiB: number;
+    peakMiB: number;
+    soakSeconds: number;
+    samples: number[];
+    soakRps: number;
+  };
   readonly websocketIdle: {
     /** Measured on a fresh gateway process with the same configuration. */
     requested: number;
@@ -64,7 +78,11 @@ function scenario(r: BenchResults, id: string): HttpScenario | undefined {
 }
 
 /** Median over rounds of f(a_round, b_round), for rounds where both ran. */
-function paired(a: HttpScenario | undefined, b: HttpScenario | undefined, f: (x: LoadResult, y: LoadResult) => number): number {
+function paired(
+  a: HttpScenario | undefined,
+  b: HttpScenario | undefined,
+  f: (x: LoadResult, y: LoadResult) => number,
+): number {
   if (!a || !b) return NaN;
   const n = Math.min(a.rounds.length, b.rounds.length);
   return median(Array.from({ length: n }, (_, i) => f(a.rounds[i] as LoadResult, b.rounds[i] as LoadResult)));
@@ -74,7 +92,13 @@ const rpsRatio = (x: LoadResult, y: LoadResult) => x.rps / y.rps;
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 function ratioTarget(name: string, value: number, min: number, skippedWhy?: string): TargetResult {
-  return { name, value: Number.isFinite(value) ? `${fmt(value)}×` : 'n/a', target: `≥ ${min}×`, met: Number.isFinite(value) ? value >= min : null, ...(skippedWhy && !Number.isFinite(value) ? { detail: skippedWhy } : {}) };
+  return {
+    name,
+    value: Number.isFinite(value) ? `${fmt(value)}×` : 'n/a',
+    target: `≥ ${min}×`,
+    met: Number.isFinite(value) ? value >= min : null,
+    ...(skippedWhy && !Number.isFinite(value) ? { detail: skippedWhy } : {}),
+  };
 }
 
 /** Computes every target ratio (and the informational ones) of docs/benchmark.md from the raw rounds. */
@@ -124,23 +148,44 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
   const ws = r.websocketIdle;
   out.push({
     name: '10 000 idle WebSockets: RSS of a fresh gateway holding them',
-    value: ws.skipped ? 'n/a' : `${fmt(ws.per10kMiB, 0)} MiB${ws.extrapolated ? ` (${ws.held} held, scaled to 10 000)` : ''}`,
+    value: ws.skipped
+      ? 'n/a'
+      : `${fmt(ws.per10kMiB, 0)} MiB${ws.extrapolated ? ` (${ws.held} held, scaled to 10 000)` : ''}`,
     target: '≤ 300 MB',
     met: ws.skipped || ws.held === 0 ? null : ws.per10kMiB * 1.048576 <= 300,
     ...(ws.skipped ? { detail: ws.skipped } : ws.firstError ? { detail: `${ws.failed} failed: ${ws.firstError}` } : {}),
   });
   // Ratios without a target: reported for context.
-  const info = (name: string, v: number, why?: string): TargetResult => ({ name, value: Number.isFinite(v) ? `${fmt(v)}×` : 'n/a', target: '(reported)', met: null, ...(why && !Number.isFinite(v) ? { detail: why } : {}) });
-  out.push(info('gateway user route / HAProxy jwt_verify req/s', paired(user, haproxy, rpsRatio), haproxy ? undefined : 'haproxy not installed (apt-get install haproxy)'));
+  const info = (name: string, v: number, why?: string): TargetResult => ({
+    name,
+    value: Number.isFinite(v) ? `${fmt(v)}×` : 'n/a',
+    target: '(reported)',
+    met: null,
+    ...(why && !Number.isFinite(v) ? { detail: why } : {}),
+  });
+  out.push(
+    info(
+      'gateway user route / HAProxy jwt_verify req/s',
+      paired(user, haproxy, rpsRatio),
+      haproxy ? undefined : 'haproxy not installed (apt-get install haproxy)',
+    ),
+  );
   out.push(info('gateway user route / direct req/s', paired(user, direct, rpsRatio)));
   out.push(info('gateway node route / nginx req/s', paired(node, nginx, rpsRatio), noNginx));
   const traced = scenario(r, 'gw_user_traced');
   if (traced) {
     out.push(info('gateway user route, tracing 100 % sampled / tracing off req/s', paired(traced, user, rpsRatio)));
     const gap = paired(traced, user, (x, y) => x.p99Ms - y.p99Ms);
-    out.push({ name: 'gateway user route p99: tracing 100 % − tracing off', value: Number.isFinite(gap) ? `${fmt(gap)} ms` : 'n/a', target: '(reported)', met: null });
+    out.push({
+      name: 'gateway user route p99: tracing 100 % − tracing off',
+      value: Number.isFinite(gap) ? `${fmt(gap)} ms` : 'n/a',
+      target: '(reported)',
+      met: null,
+    });
   }
-  const wsRatio = median(r.websocket.gateway.map((g, i) => g.messagesPerSec / (r.websocket.direct[i]?.messagesPerSec ?? NaN)));
+  const wsRatio = median(
+    r.websocket.gateway.map((g, i) => g.messagesPerSec / (r.websocket.direct[i]?.messagesPerSec ?? NaN)),
+  );
   out.push(info('WebSocket echo messages/s: gateway / direct', wsRatio, r.websocket.skipped));
   return out;
 }
@@ -157,12 +202,22 @@ export function renderTables(r: BenchResults): string {
     const m = (f: (x: HttpScenario['rounds'][number]) => number) => median(s.rounds.map(f));
     const errors = s.rounds.reduce((a, x) => a + x.badStatus + x.socketErrors, 0);
     const cpu = m((x) => x.cpuUsPerRequest ?? NaN);
-    lines.push(`| ${s.label} | ${fmt(m((x) => x.rps), 0)} | ${fmt(m((x) => x.p50Ms))} | ${fmt(m((x) => x.p99Ms))} | ${Number.isFinite(cpu) ? fmt(cpu, 0) : '–'} | ${errors} |`);
+    lines.push(
+      `| ${s.label} | ${fmt(
+        m((x) => x.rps),
+        0,
+      )} | ${fmt(m((x) => x.p50Ms))} | ${fmt(m((x) => x.p99Ms))} | ${Number.isFinite(cpu) ? fmt(cpu, 0) : '–'} | ${errors} |`,
+    );
   }
   const ws = r.websocket;
   if (!ws.skipped) {
-    for (const [label, rows] of [['WebSocket echo, direct', ws.direct], ['WebSocket echo, gateway', ws.gateway]] as const) {
-      lines.push(`| ${label} (${rows[0]?.connections ?? 0} conns) | ${fmt(median(rows.map((x) => x.messagesPerSec)), 0)} msg/s | ${fmt(median(rows.map((x) => x.p50Ms)))} | ${fmt(median(rows.map((x) => x.p99Ms)))} | – | ${rows.reduce((a, x) => a + x.errors, 0)} |`);
+    for (const [label, rows] of [
+      ['WebSocket echo, direct', ws.direct],
+      ['WebSocket echo, gateway', ws.gateway],
+    ] as const) {
+      lines.push(
+        `| ${label} (${rows[0]?.connections ?? 0} conns) | ${fmt(median(rows.map((x) => x.messagesPerSec)), 0)} msg/s | ${fmt(median(rows.map((x) => x.p50Ms)))} | ${fmt(median(rows.map((x) => x.p99Ms)))} | – | ${rows.reduce((a, x) => a + x.errors, 0)} |`,
+      );
     }
   }
   lines.push(

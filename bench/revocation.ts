@@ -23,14 +23,29 @@ export const REVOCATION_TARGET_P99_MS = 250;
 const POLL_MS = 5;
 const LIMIT_MS = 10_000;
 
-function send(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
+function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      url,
+      {
+        method,
+        headers:
+          body === undefined
+            ? headers
+            : { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -42,15 +57,26 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** Runs the scenario against two already started instances; `count` logouts, one at a time. */
-export async function measureRevocation(data: BenchData, a: Service, b: Service, count = 200): Promise<RevocationResult> {
+export async function measureRevocation(
+  data: BenchData,
+  a: Service,
+  b: Service,
+  count = 200,
+): Promise<RevocationResult> {
   const samples: number[] = [];
   let missed = 0;
   const emails = data.loginEmails.length > 0 ? data.loginEmails : ['none'];
   log(`revocation: ${count} logouts on one instance, polling the other every ${POLL_MS} ms`);
   for (let i = 0; i < count; i++) {
     const email = emails[i % emails.length] as string;
-    const login = await send(`${a.url}/api/v1/auth/login`, 'POST', {}, JSON.stringify({ email, password: data.loginPassword }));
-    if (login.status !== 200) throw new Error(`revocation: login answered ${login.status}: ${login.text.slice(0, 200)}`);
+    const login = await send(
+      `${a.url}/api/v1/auth/login`,
+      'POST',
+      {},
+      JSON.stringify({ email, password: data.loginPassword }),
+    );
+    if (login.status !== 200)
+      throw new Error(`revocation: login answered ${login.status}: ${login.text.slice(0, 200)}`);
     const token = (JSON.parse(login.text) as { data: { token: string } }).data.token;
     const auth = { authorization: `Bearer ${token}` };
     const warm = await send(`${b.url}/api/v1/bench`, 'GET', auth);

@@ -29,16 +29,28 @@ const here = dirname(fileURLToPath(import.meta.url));
 const compiled = here.endsWith(join('dist', 'bench'));
 const root = compiled ? join(here, '..', '..') : join(here, '..');
 /** How to start a helper: the compiled .js, or the .ts through tsx when run from source. */
-const entry = (name: string): string[] => (compiled ? [join(here, `${name}.js`)] : ['--import', 'tsx', join(here, `${name}.ts`)]);
+const entry = (name: string): string[] =>
+  compiled ? [join(here, `${name}.js`)] : ['--import', 'tsx', join(here, `${name}.ts`)];
 
 function version(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.error) return 'absent';
-  return `${r.stdout}${r.stderr}`.split('\n').find((l) => /version/i.test(l))?.trim() ?? 'unknown';
+  return (
+    `${r.stdout}${r.stderr}`
+      .split('\n')
+      .find((l) => /version/i.test(l))
+      ?.trim() ?? 'unknown'
+  );
 }
 
 /** The gateway's environment: production mode, so nothing falls back to embedded defaults. */
-function gatewayEnv(opts: BenchOptions, data: BenchData, upstream: Service, tuning: Record<string, string>, workDir: string): Record<string, string> {
+function gatewayEnv(
+  opts: BenchOptions,
+  data: BenchData,
+  upstream: Service,
+  tuning: Record<string, string>,
+  workDir: string,
+): Record<string, string> {
   return {
     ...tuning,
     // The built-in table plus a generously limited user route (bench/scenarios.ts, written by main).
@@ -64,12 +76,23 @@ function gatewayEnv(opts: BenchOptions, data: BenchData, upstream: Service, tuni
  * BENCH_TRACING=1: a second gateway like the first, exporting every span (always_on, the SDK's
  * default batch settings) over OTLP/HTTP protobuf to a local sink, for the tracing-cost row.
  */
-async function startTracedGateway(opts: BenchOptions, data: BenchData, upstream: Service, tuning: Record<string, string>, workDir: string): Promise<Service> {
+async function startTracedGateway(
+  opts: BenchOptions,
+  data: BenchData,
+  upstream: Service,
+  tuning: Record<string, string>,
+  workDir: string,
+): Promise<Service> {
   const sink = await startOtlpSink(workDir, entry('otlp-sink'));
   return startGateway(
     workDir,
     root,
-    { ...gatewayEnv(opts, data, upstream, tuning, workDir), OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on', OTEL_SERVICE_NAME: 'get2dial-gateway-bench' },
+    {
+      ...gatewayEnv(opts, data, upstream, tuning, workDir),
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_TRACES_SAMPLER: 'always_on',
+      OTEL_SERVICE_NAME: 'get2dial-gateway-bench',
+    },
     { label: 'gateway-traced' },
   );
 }
@@ -77,24 +100,48 @@ async function startTracedGateway(opts: BenchOptions, data: BenchData, upstream:
 /** PASSWORD_*, UV_THREADPOOL_SIZE and MALLOC_* set by the caller reach both the gateway and the raw argon2 baseline. */
 function tuningEnv(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (k.startsWith('PASSWORD_') || k.startsWith('MALLOC_') || k === 'UV_THREADPOOL_SIZE')) out[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && (k.startsWith('PASSWORD_') || k.startsWith('MALLOC_') || k === 'UV_THREADPOOL_SIZE'))
+      out[k] = v;
   return out;
 }
 
-async function profileOnly(opts: BenchOptions, scenarioId: string, workDir: string, data: BenchData, loadgen: LoadGenerator, tuning: Record<string, string>): Promise<void> {
+async function profileOnly(
+  opts: BenchOptions,
+  scenarioId: string,
+  workDir: string,
+  data: BenchData,
+  loadgen: LoadGenerator,
+  tuning: Record<string, string>,
+): Promise<void> {
   const profDir = join(root, 'bench', 'results', 'profiles');
   mkdirSync(profDir, { recursive: true });
   const upstream = await startUpstream(workDir, entry('upstream'));
   // One process, so the profile is the one that served the traffic.
-  const gateway = await startGateway(workDir, root, { ...gatewayEnv(opts, data, upstream, tuning, workDir), GATEWAY_WORKERS: '1' }, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
-  const { defs } = httpScenarios({ upstream, nginx: null, haproxy: null, gateway, tokens: data.tokens, nodeKey: data.nodeKey, tenantId: data.tenantId });
+  const gateway = await startGateway(
+    workDir,
+    root,
+    { ...gatewayEnv(opts, data, upstream, tuning, workDir), GATEWAY_WORKERS: '1' },
+    { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] },
+  );
+  const { defs } = httpScenarios({
+    upstream,
+    nginx: null,
+    haproxy: null,
+    gateway,
+    tokens: data.tokens,
+    nodeKey: data.nodeKey,
+    tenantId: data.tenantId,
+  });
   const def = defs.find((d) => d.id === scenarioId);
   if (!def) throw new Error(`BENCH_PROFILE=${scenarioId}: no such scenario (${defs.map((d) => d.id).join(', ')})`);
   const problem = await checkScenario(def);
   if (problem) throw new Error(`${def.label}: ${problem}`);
   const before = new Set(readdirSync(profDir));
   const r = await measure(loadgen, def, { connections: opts.connections, durationSec: Math.max(10, opts.durationSec) });
-  log(`${def.label}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerRequest?.toFixed(0) ?? '?'} CPU µs/req (under the profiler)`);
+  log(
+    `${def.label}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.cpuUsPerRequest?.toFixed(0) ?? '?'} CPU µs/req (under the profiler)`,
+  );
   await gateway.proc.stop();
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
   if (!file) throw new Error('the gateway wrote no .cpuprofile');
@@ -124,8 +171,21 @@ function updateReadme(file: string, markdown: string): void {
  * BENCH_ONLY=websocket: echo direct then through the gateway, `opts.rounds` pairs, a pause between
  * runs (the machine settles): each round's gateway/direct ratio, and the ratio of the medians.
  */
-async function websocketOnly(opts: BenchOptions, data: BenchData, gateway: Service, upstream: Service): Promise<{ ratios: number[]; medianRatio: number; gatewayCpuUsPerMessage: number[]; upstreamCpuUsPerMessage: number[] }> {
-  const urls = { direct: `${upstream.url.replace('http', 'ws')}/ws/agent`, gateway: `${gateway.url.replace('http', 'ws')}/ws/agent?token=${data.tokens[0] as string}` };
+async function websocketOnly(
+  opts: BenchOptions,
+  data: BenchData,
+  gateway: Service,
+  upstream: Service,
+): Promise<{
+  ratios: number[];
+  medianRatio: number;
+  gatewayCpuUsPerMessage: number[];
+  upstreamCpuUsPerMessage: number[];
+}> {
+  const urls = {
+    direct: `${upstream.url.replace('http', 'ws')}/ws/agent`,
+    gateway: `${gateway.url.replace('http', 'ws')}/ws/agent?token=${data.tokens[0] as string}`,
+  };
   await runEcho(entry('ws'), { url: urls.gateway, connections: opts.wsConnections, durationSec: 1, messageBytes: 64 });
   const rates = { direct: [] as number[], gateway: [] as number[] };
   const ratios: number[] = [];
@@ -139,15 +199,29 @@ async function websocketOnly(opts: BenchOptions, data: BenchData, gateway: Servi
       await new Promise((r) => setTimeout(r, 1_000));
       const cpu0 = cpuSecondsOfTree(gateway.proc.pid) ?? 0;
       const up0 = cpuSecondsOfTree(upstream.proc.pid) ?? 0;
-      const r = await runEcho(entry('ws'), { url: urls[which], connections: opts.wsConnections, durationSec: opts.durationSec, messageBytes: 64 });
+      const r = await runEcho(entry('ws'), {
+        url: urls[which],
+        connections: opts.wsConnections,
+        durationSec: opts.durationSec,
+        messageBytes: 64,
+      });
       rates[which].push(r.messagesPerSec);
-      if (which === 'direct') upstreamUs.push((((cpuSecondsOfTree(upstream.proc.pid) ?? 0) - up0) * 1e6) / Math.max(1, r.messages));
-      if (which === 'gateway') cpuUs.push((((cpuSecondsOfTree(gateway.proc.pid) ?? 0) - cpu0) * 1e6) / Math.max(1, r.messages));
+      if (which === 'direct')
+        upstreamUs.push((((cpuSecondsOfTree(upstream.proc.pid) ?? 0) - up0) * 1e6) / Math.max(1, r.messages));
+      if (which === 'gateway')
+        cpuUs.push((((cpuSecondsOfTree(gateway.proc.pid) ?? 0) - cpu0) * 1e6) / Math.max(1, r.messages));
     }
     ratios.push((rates.gateway.at(-1) as number) / (rates.direct.at(-1) as number));
-    log(`round ${round + 1} WebSocket echo gateway/direct: ${(ratios.at(-1) as number).toFixed(2)}, gateway CPU ${(cpuUs.at(-1) as number).toFixed(1)} µs/message`);
+    log(
+      `round ${round + 1} WebSocket echo gateway/direct: ${(ratios.at(-1) as number).toFixed(2)}, gateway CPU ${(cpuUs.at(-1) as number).toFixed(1)} µs/message`,
+    );
   }
-  return { ratios, medianRatio: median(rates.gateway) / median(rates.direct), gatewayCpuUsPerMessage: cpuUs, upstreamCpuUsPerMessage: upstreamUs };
+  return {
+    ratios,
+    medianRatio: median(rates.gateway) / median(rates.direct),
+    gatewayCpuUsPerMessage: cpuUs,
+    upstreamCpuUsPerMessage: upstreamUs,
+  };
 }
 
 async function main(): Promise<void> {
@@ -157,9 +231,16 @@ async function main(): Promise<void> {
   const tuning = tuningEnv();
   writeFileSync(join(workDir, 'routes.json'), JSON.stringify(benchRoutes()));
   const passwords = loadConfig(tuning).passwords;
-  const loadgen = createLoadGenerator({ workDir, threads: opts.threads, autocannonEntry: entry('autocannon-child').at(-1) as string, prefer: opts.loadgen });
-  if (loadgen.tool === 'autocannon') log('wrk not found: using autocannon (apt-get install wrk for a generator that is not itself the bottleneck)');
-  if (compiled === false) log('running from source through tsx: the gateway under test is still dist/ (run npm run build first)');
+  const loadgen = createLoadGenerator({
+    workDir,
+    threads: opts.threads,
+    autocannonEntry: entry('autocannon-child').at(-1) as string,
+    prefer: opts.loadgen,
+  });
+  if (loadgen.tool === 'autocannon')
+    log('wrk not found: using autocannon (apt-get install wrk for a generator that is not itself the bottleneck)');
+  if (compiled === false)
+    log('running from source through tsx: the gateway under test is still dist/ (run npm run build first)');
   let data: BenchData | null = null;
   let ok = false;
   // Ctrl-C, a closed terminal or a closed pipe must not leave nginx, HAProxy or the gateway running.
@@ -174,7 +255,13 @@ async function main(): Promise<void> {
   }
   try {
     log(`creating the bench database, ${opts.tokens} users and tokens`);
-    data = await createBenchData({ postgresAdminUrl: opts.postgresAdminUrl, redisUrl: opts.redisUrl, users: Math.max(opts.tokens, opts.loginUsers), loginUsers: opts.loginUsers, passwords });
+    data = await createBenchData({
+      postgresAdminUrl: opts.postgresAdminUrl,
+      redisUrl: opts.redisUrl,
+      users: Math.max(opts.tokens, opts.loginUsers),
+      loginUsers: opts.loginUsers,
+      passwords,
+    });
     if (opts.profile) {
       await profileOnly(opts, opts.profile, workDir, data, loadgen, tuning);
       ok = true;
@@ -184,7 +271,10 @@ async function main(): Promise<void> {
       // Only the revocation scenario: two instances, nothing else measured, no results files written.
       const upstream = await startUpstream(workDir, entry('upstream'));
       const env = gatewayEnv(opts, data, upstream, tuning, workDir);
-      const [a, b] = await Promise.all([startGateway(workDir, root, env, { label: 'gateway-a' }), startGateway(workDir, root, env, { label: 'gateway-b' })]);
+      const [a, b] = await Promise.all([
+        startGateway(workDir, root, env, { label: 'gateway-a' }),
+        startGateway(workDir, root, env, { label: 'gateway-b' }),
+      ]);
       const r = await measureRevocation(data, a, b, opts.revocations);
       process.stdout.write(`\n${JSON.stringify(r)}\n`);
       ok = true;
@@ -196,10 +286,16 @@ async function main(): Promise<void> {
       process.stdout.write(`\n${JSON.stringify(await websocketOnly(opts, data, gateway, upstream))}\n`);
       ok = true;
       return;
-    } else if (opts.only !== undefined) throw new Error(`BENCH_ONLY=${opts.only}: the scenarios that run alone are "revocation" and "websocket"`);
+    } else if (opts.only !== undefined)
+      throw new Error(`BENCH_ONLY=${opts.only}: the scenarios that run alone are "revocation" and "websocket"`);
     const upstream = await startUpstream(workDir, entry('upstream'));
     const nginx = await startNginx(workDir, upstream.port, opts.proxyWorkers);
-    const haproxy = await startHaproxy(workDir, upstream.port, { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 }, opts.proxyWorkers);
+    const haproxy = await startHaproxy(
+      workDir,
+      upstream.port,
+      { secret: data.jwtSecret, issuer: data.issuer, audience: data.audience, leewaySeconds: 30 },
+      opts.proxyWorkers,
+    );
     const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir));
     const tracedGateway = opts.tracing ? await startTracedGateway(opts, data, upstream, tuning, workDir) : null;
     const notes: string[] = [];
@@ -218,10 +314,15 @@ async function main(): Promise<void> {
       tuning,
       entry,
       notes,
-      startFreshGateway: () => startGateway(workDir, root, gatewayEnv(opts, data as BenchData, upstream, tuning, workDir), { label: 'gateway-ws' }),
+      startFreshGateway: () =>
+        startGateway(workDir, root, gatewayEnv(opts, data as BenchData, upstream, tuning, workDir), {
+          label: 'gateway-ws',
+        }),
     });
     // Revocation push: a second instance next to the measured one.
-    const second = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir), { label: 'gateway-b' });
+    const second = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir), {
+      label: 'gateway-b',
+    });
     results.revocation = await measureRevocation(data, gateway, second, opts.revocations);
     await second.proc.stop();
     const rv = results.revocation;
@@ -257,7 +358,9 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${header}\n\n${tables}\n\n`);
     for (const n of notes) process.stdout.write(`note: ${n}\n`);
     const shown = relative(process.cwd(), outDir) || '.';
-    process.stdout.write(`\nwrote ${shown}/results.json, results.md, results.svg ${opts.outDir ? '' : ' and the table in docs/benchmark.md'} in ${((Date.now() - started) / 60000).toFixed(1)} min\n`);
+    process.stdout.write(
+      `\nwrote ${shown}/results.json, results.md, results.svg ${opts.outDir ? '' : ' and the table in docs/benchmark.md'} in ${((Date.now() - started) / 60000).toFixed(1)} min\n`,
+    );
     ok = true;
   } finally {
     await stopAll();

@@ -39,17 +39,36 @@ export const GENEROUS_LIMIT_PREFIX = '/api/v1/limited';
  * which stays unlimited (no RATE_LIMIT_* is set: the check does not run there at all).
  */
 export function benchRoutes(): unknown[] {
-  return [{ prefix: GENEROUS_LIMIT_PREFIX, auth: 'user', rateLimit: { user: '1000000000/1', tenant: '1000000000/1' } }, ...DEFAULT_PROXY_ROUTES];
+  return [
+    { prefix: GENEROUS_LIMIT_PREFIX, auth: 'user', rateLimit: { user: '1000000000/1', tenant: '1000000000/1' } },
+    ...DEFAULT_PROXY_ROUTES,
+  ];
 }
 
 /** The throughput scenarios, in their first-round order; setups that are not installed are left out. */
-export function httpScenarios(i: ScenarioInputs): { defs: HttpScenarioDef[]; missing: { id: string; label: string; why: string }[] } {
+export function httpScenarios(i: ScenarioInputs): {
+  defs: HttpScenarioDef[];
+  missing: { id: string; label: string; why: string }[];
+} {
   const bearer = (t: string) => `Bearer ${t}`;
   const token = i.tokens[0] as string;
   const defs: HttpScenarioDef[] = [];
   const missing: { id: string; label: string; why: string }[] = [];
-  defs.push({ id: 'direct', label: 'direct → upstream', service: i.upstream, spec: { url: `${i.upstream.url}/api/v1/bench` }, expect: {} });
-  if (i.nginx) defs.push({ id: 'nginx', label: 'nginx plain proxy', service: i.nginx, spec: { url: `${i.nginx.url}/api/v1/bench` }, expect: {} });
+  defs.push({
+    id: 'direct',
+    label: 'direct → upstream',
+    service: i.upstream,
+    spec: { url: `${i.upstream.url}/api/v1/bench` },
+    expect: {},
+  });
+  if (i.nginx)
+    defs.push({
+      id: 'nginx',
+      label: 'nginx plain proxy',
+      service: i.nginx,
+      spec: { url: `${i.nginx.url}/api/v1/bench` },
+      expect: {},
+    });
   else missing.push({ id: 'nginx', label: 'nginx plain proxy', why: 'nginx not installed (apt-get install nginx)' });
   if (i.haproxy) {
     defs.push({
@@ -59,10 +78,21 @@ export function httpScenarios(i: ScenarioInputs): { defs: HttpScenarioDef[]; mis
       spec: { url: `${i.haproxy.url}/api/v1/bench`, headers: { authorization: bearer(token) } },
       expect: { 'x-g2d-auth': 'user', 'x-g2d-tenant-id': i.tenantId },
     });
-  } else missing.push({ id: 'haproxy', label: 'HAProxy jwt_verify', why: 'haproxy not installed (apt-get install haproxy)' });
+  } else
+    missing.push({
+      id: 'haproxy',
+      label: 'HAProxy jwt_verify',
+      why: 'haproxy not installed (apt-get install haproxy)',
+    });
   const gw = i.gateway;
   defs.push(
-    { id: 'gw_public', label: 'gateway public route', service: gw, spec: { url: `${gw.url}/api/v1/edge/health` }, expect: { 'x-g2d-auth': 'public', 'x-g2d-identity': true } },
+    {
+      id: 'gw_public',
+      label: 'gateway public route',
+      service: gw,
+      spec: { url: `${gw.url}/api/v1/edge/health` },
+      expect: { 'x-g2d-auth': 'public', 'x-g2d-identity': true },
+    },
     {
       id: 'gw_user',
       label: 'gateway user route, 1 token',
@@ -131,6 +161,7 @@ export async function checkScenario(def: HttpScenarioDef): Promise<string | null
     if (got === undefined) return `upstream did not receive ${name}`;
     if (want !== true && got !== want) return `upstream received ${name}: ${got}, expected ${want}`;
   }
-  if (Object.keys(def.expect).length > 0 && seen['x-g2d-role'] === 'forged') return 'a client x-g2d-role header reached the upstream';
+  if (Object.keys(def.expect).length > 0 && seen['x-g2d-role'] === 'forged')
+    return 'a client x-g2d-role header reached the upstream';
   return null;
 }

@@ -101,7 +101,12 @@ export interface JwtCheck {
  * client `x-g2d-*` header removed and the plain identity headers set from the claims. It cannot
  * consult revocation, user status or sign an assertion — the ratio shows what those cost.
  */
-export async function startHaproxy(workDir: string, upstreamPort: number, jwt: JwtCheck, threads: number): Promise<Service | null> {
+export async function startHaproxy(
+  workDir: string,
+  upstreamPort: number,
+  jwt: JwtCheck,
+  threads: number,
+): Promise<Service | null> {
   const bin = which('haproxy');
   if (!bin) return null;
   const dir = join(workDir, 'haproxy');
@@ -177,13 +182,19 @@ export async function startGateway(
   const logFile = join(workDir, `${options.label ?? 'gateway'}.log`);
   const childEnv: NodeJS.ProcessEnv = {};
   // Only what a shell would pass on: no inherited DATABASE_URL/REDIS_*/AUTH_* from the caller.
-  for (const key of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[key] !== undefined) childEnv[key] = process.env[key];
+  for (const key of ['PATH', 'HOME', 'LANG', 'TZ'])
+    if (process.env[key] !== undefined) childEnv[key] = process.env[key];
   Object.assign(childEnv, env, { HOST: '127.0.0.1', PORT: String(port) });
-  const proc = start(options.label ?? 'gateway', process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin', 'gateway.cjs')], {
-    env: childEnv,
-    logFile,
-    cwd: root,
-  });
+  const proc = start(
+    options.label ?? 'gateway',
+    process.execPath,
+    [...(options.nodeArgs ?? []), join(root, 'bin', 'gateway.cjs')],
+    {
+      env: childEnv,
+      logFile,
+      cwd: root,
+    },
+  );
   await waitForPort(port, proc, logFile, 60_000);
   return { name: options.label ?? 'gateway', url: `http://127.0.0.1:${port}`, port, proc, logFile };
 }

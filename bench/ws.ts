@@ -98,7 +98,14 @@ async function echo(spec: EchoSpec): Promise<EchoResult> {
   const seconds = (performance.now() - start) / 1000;
   for (const ws of sockets) ws.terminate();
   const sorted = samples.subarray(0, n).sort();
-  return { connections: sockets.length, messages, messagesPerSec: messages / seconds, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), errors };
+  return {
+    connections: sockets.length,
+    messages,
+    messagesPerSec: messages / seconds,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    errors,
+  };
 }
 
 async function hold(spec: HoldSpec): Promise<void> {
@@ -107,7 +114,9 @@ async function hold(spec: HoldSpec): Promise<void> {
   let firstError: string | null = null;
   const started = performance.now();
   for (let i = 0; i < spec.count; i += spec.batch) {
-    const results = await Promise.allSettled(Array.from({ length: Math.min(spec.batch, spec.count - i) }, () => open(spec.url, spec.headers)));
+    const results = await Promise.allSettled(
+      Array.from({ length: Math.min(spec.batch, spec.count - i) }, () => open(spec.url, spec.headers)),
+    );
     for (const r of results) {
       if (r.status === 'fulfilled') {
         r.value.on('error', () => {});
@@ -118,7 +127,13 @@ async function hold(spec: HoldSpec): Promise<void> {
       }
     }
   }
-  const result: HoldResult = { requested: spec.count, held: sockets.filter((s) => s.readyState === WebSocket.OPEN).length, failed, firstError, seconds: (performance.now() - started) / 1000 };
+  const result: HoldResult = {
+    requested: spec.count,
+    held: sockets.filter((s) => s.readyState === WebSocket.OPEN).length,
+    failed,
+    firstError,
+    seconds: (performance.now() - started) / 1000,
+  };
   process.stdout.write(`WS_HELD ${JSON.stringify(result)}\n`);
   // Held idle until the orchestrator has measured and closes our stdin.
   process.stdin.resume();

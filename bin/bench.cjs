@@ -9,7 +9,11 @@ const { join } = require('node:path');
 
 const root = join(__dirname, '..');
 if (process.env.BENCH_SKIP_BUILD !== '1') {
-  const tsc = spawnSync(process.execPath, [require.resolve('typescript/lib/tsc.js'), '-p', join(root, 'tsconfig.bench.json')], { cwd: root, stdio: 'inherit' });
+  const tsc = spawnSync(
+    process.execPath,
+    [require.resolve('typescript/lib/tsc.js'), '-p', join(root, 'tsconfig.bench.json')],
+    { cwd: root, stdio: 'inherit' },
+  );
   // tsc still writes dist/ when some file has a type error; say so rather than refuse to measure.
   if (tsc.status !== 0) console.error('bench: tsc reported errors (see above); measuring what it emitted');
   const assets = spawnSync(process.execPath, [join(root, 'bin', 'copy-assets.cjs')], { cwd: root, stdio: 'inherit' });

@@ -14,7 +14,9 @@
 const { readdirSync, stat } = require('node:fs');
 const { setPriority } = require('node:os');
 
-const concurrency = /^\d{1,2}$/.test(process.env.PASSWORD_HASH_CONCURRENCY ?? '') ? Number(process.env.PASSWORD_HASH_CONCURRENCY) : 2;
+const concurrency = /^\d{1,2}$/.test(process.env.PASSWORD_HASH_CONCURRENCY ?? '')
+  ? Number(process.env.PASSWORD_HASH_CONCURRENCY)
+  : 2;
 process.env.UV_THREADPOOL_SIZE ||= String(Math.max(4, concurrency + 2));
 const POOL_NICE = 10;
 

@@ -8,7 +8,9 @@
 //     anything slow happens, and lists every problem at once.
 //  2. Builds dist/ unless it is newer than every source file (bin/copy-assets.cjs stamps each build).
 // CommonJS for the same reason as bin/gateway.cjs: nothing may run before step 0.
-const concurrency = /^\d{1,2}$/.test(process.env.PASSWORD_HASH_CONCURRENCY ?? '') ? Number(process.env.PASSWORD_HASH_CONCURRENCY) : 2;
+const concurrency = /^\d{1,2}$/.test(process.env.PASSWORD_HASH_CONCURRENCY ?? '')
+  ? Number(process.env.PASSWORD_HASH_CONCURRENCY)
+  : 2;
 process.env.UV_THREADPOOL_SIZE ||= String(Math.max(4, concurrency + 2));
 
 const { spawnSync } = require('node:child_process');
@@ -18,7 +20,15 @@ const { join } = require('node:path');
 const root = join(__dirname, '..');
 const STAMP = join(root, 'dist', '.build-stamp');
 // What the quickstart runs is compiled from these (bench/ is built by `npm run bench` itself).
-const SOURCES = ['gateway', 'upstream-stub', 'packages/verifier/src', 'bin/copy-assets.cjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+const SOURCES = [
+  'gateway',
+  'upstream-stub',
+  'packages/verifier/src',
+  'bin/copy-assets.cjs',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'package.json',
+];
 
 /** The newest modification time of the files under `path` (a file or a directory tree). */
 function newest(path) {
@@ -45,7 +55,9 @@ async function main() {
     process.exit(1);
   }
   if (needsBuild()) {
-    process.stdout.write('building dist/ (TypeScript, about 20 s; skipped next time while the sources are unchanged)…\n');
+    process.stdout.write(
+      'building dist/ (TypeScript, about 20 s; skipped next time while the sources are unchanged)…\n',
+    );
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const build = spawnSync(npm, ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
     if (build.status !== 0) {

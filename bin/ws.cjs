@@ -11,10 +11,16 @@ const { setTimeout, clearTimeout } = require('node:timers');
 
 const [target, token] = process.argv.slice(2);
 if (!target || target === '--help' || target === '-h') {
-  process.stderr.write('usage: npm run ws -- <path | ws://host:port/path> [token]\n  e.g. npm run -s ws -- /ws/agent "$TOKEN"\n');
+  process.stderr.write(
+    'usage: npm run ws -- <path | ws://host:port/path> [token]\n  e.g. npm run -s ws -- /ws/agent "$TOKEN"\n',
+  );
   process.exit(2);
 }
-const url = new URL(/^wss?:\/\//.test(target) ? target : `ws://127.0.0.1:${process.env.PORT || 8080}${target.startsWith('/') ? '' : '/'}${target}`);
+const url = new URL(
+  /^wss?:\/\//.test(target)
+    ? target
+    : `ws://127.0.0.1:${process.env.PORT || 8080}${target.startsWith('/') ? '' : '/'}${target}`,
+);
 if (token) url.searchParams.set('token', token);
 
 const ws = new WebSocket(url);

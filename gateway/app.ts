@@ -112,7 +112,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const db = options.db ?? openDatabase(config.database);
   const built = options.state
     ? { state: options.state, client: null }
-    : openStateStore(config.redis, { production: config.production, log, clock, onRedisUp: (up) => metrics.dependencyUp('redis', up) });
+    : openStateStore(config.redis, {
+        production: config.production,
+        log,
+        clock,
+        onRedisUp: (up) => metrics.dependencyUp('redis', up),
+      });
   const state = built.state;
   // Revocation push (docs/scale-out.md): Redis pub/sub for what gateways revoke, Postgres
   // LISTEN for what the CLI changes there. Hot-path caches keep answers longer only while both are up.
@@ -132,34 +137,86 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await passwords.warm();
   const commonPasswords = loadCommonPasswords();
   const push = createRevocationPush({ openBus: revocationBusOpener(built.client, { redis: config.redis, log }), feed });
-  const sessions = createSessions({ state, users, sessionStore, log }, {
+  const sessions = createSessions(
+    { state, users, sessionStore, log },
+    {
       clock,
       onFailOpen: (dep) => metrics.failOpen(dep),
       pushUp: () => push.connected(),
       longestTokenSeconds: config.jwt.ttlSeconds + config.jwt.clockToleranceSeconds,
       mfaRequiredRoles: config.mfa.requiredRoles,
-    });
+    },
+  );
   push.attach(sessions);
   const activity = createSessionActivity({ store: sessionStore, log, clock });
-  const userAuth = createUserAuthenticator({ tokens, sessions, onFailure: (reason) => metrics.tokenRejected(reason), onSessionSeen: (sid) => activity.seen(sid) });
+  const userAuth = createUserAuthenticator({
+    tokens,
+    sessions,
+    onFailure: (reason) => metrics.tokenRejected(reason),
+    onSessionSeen: (sid) => activity.seen(sid),
+  });
   await push.start();
   const announce = (event: RevocationEvent) => push.announce(event);
-  const sessionService = createSessionService({ store: sessionStore, users, tokens, audit, clock, log, config: config.sessions, accessTtlSeconds: config.jwt.ttlSeconds, announce });
+  const sessionService = createSessionService({
+    store: sessionStore,
+    users,
+    tokens,
+    audit,
+    clock,
+    log,
+    config: config.sessions,
+    accessTtlSeconds: config.jwt.ttlSeconds,
+    announce,
+  });
   const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
-  const mfaKey = await resolveMfaKey(config.mfa.encryptionKey, { production: config.production, log, countEnabled: () => mfaStore.countEnabled() });
-  const mfa = createMfaService({ store: mfaStore, box: createSecretBox(mfaKey, config.mfa.previousEncryptionKeys), state, clock });
+  const mfaKey = await resolveMfaKey(config.mfa.encryptionKey, {
+    production: config.production,
+    log,
+    countEnabled: () => mfaStore.countEnabled(),
+  });
+  const mfa = createMfaService({
+    store: mfaStore,
+    box: createSecretBox(mfaKey, config.mfa.previousEncryptionKeys),
+    state,
+    clock,
+  });
   // One tenant-scope decision for proxied routes and WebSocket tickets (same rules, same caches).
   const tenantScope = createTenantScope({ tenants, audit, clock });
   const tickets = createWsTickets({ state, clock }, { ttlSeconds: config.websocket.ticketTtlSeconds });
   // Node revocations arrive on the feed; without it cached node keys are re-checked every 5 s
   // instead (node-keys.ts). A revoked node's open sockets close at once.
-  const nodeKeys = createNodeKeyAuthenticator({ nodes: nodeStore, feed, log, clock, onNodeRevoked: (nodeId) => wsProxy.closeRevoked({ nodeId }) });
+  const nodeKeys = createNodeKeyAuthenticator({
+    nodes: nodeStore,
+    feed,
+    log,
+    clock,
+    onNodeRevoked: (nodeId) => wsProxy.closeRevoked({ nodeId }),
+  });
   await nodeKeys.start();
   // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
   const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
   // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
-  const signer = await createIdentitySigner({ ...config.identity, signingKey: await resolveSigningKey(config.identity.signingKey, { production: config.production, log }), clock });
-  const authorizeRequest = createAuthorizer({ users: userAuth, tenants, audit, lockout, log, clock, tenantScope, tickets, sessions, queryToken: config.websocket.queryToken, nodes: nodeKeys, nodeScope: enforceNodeScope, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason), onFailOpen: (dep) => metrics.failOpen(dep) });
+  const signer = await createIdentitySigner({
+    ...config.identity,
+    signingKey: await resolveSigningKey(config.identity.signingKey, { production: config.production, log }),
+    clock,
+  });
+  const authorizeRequest = createAuthorizer({
+    users: userAuth,
+    tenants,
+    audit,
+    lockout,
+    log,
+    clock,
+    tenantScope,
+    tickets,
+    sessions,
+    queryToken: config.websocket.queryToken,
+    nodes: nodeKeys,
+    nodeScope: enforceNodeScope,
+    onNodeFailure: (reason) => metrics.nodeAuthFailure(reason),
+    onFailOpen: (dep) => metrics.failOpen(dep),
+  });
   const authorize = tracer ? traceAuthorize(tracer, authorizeRequest) : authorizeRequest;
   // Request limits (docs/configuration.md): built only when something is limited.
   const limiter = rateLimitsConfigured(config.rateLimits, config.routes)
@@ -171,8 +228,26 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const clientIp = createClientIpResolver(config.trustedProxies);
   const trusts = (req: IncomingMessage) => clientIp.trusts(req);
   const cors = createCors(config.allowedOrigins);
-  const checkPassword = (next: string, current: string) => checkNewPassword(next, current, config.passwords, commonPasswords);
-  const authRouteDeps: AuthRouteDeps = { config, db, users, tenants, passwords, checkNewPassword: checkPassword, tokens, sessions, sessionService, announce, userAuth, lockout, audit, mfa, clock, log, tracer,
+  const checkPassword = (next: string, current: string) =>
+    checkNewPassword(next, current, config.passwords, commonPasswords);
+  const authRouteDeps: AuthRouteDeps = {
+    config,
+    db,
+    users,
+    tenants,
+    passwords,
+    checkNewPassword: checkPassword,
+    tokens,
+    sessions,
+    sessionService,
+    announce,
+    userAuth,
+    lockout,
+    audit,
+    mfa,
+    clock,
+    log,
+    tracer,
     onLogin: (outcome) => metrics.login(outcome),
     onLockout: () => metrics.lockout(),
   };
@@ -183,12 +258,31 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     createMfaRoutes(authRouteDeps),
     createBootstrapRoute(authRouteDeps),
     createWsTicketRoute({ userAuth, tickets, tenantScope }),
-    createNodeRoutes({ nodes: nodeStore, nodeKeys, lockout, audit, clock, log, deriver, rotationGraceSeconds: config.nodeKeyRotationGraceSeconds, onNodeFailure: (reason) => metrics.nodeAuthFailure(reason) }),
+    createNodeRoutes({
+      nodes: nodeStore,
+      nodeKeys,
+      lockout,
+      audit,
+      clock,
+      log,
+      deriver,
+      rotationGraceSeconds: config.nodeKeyRotationGraceSeconds,
+      onNodeFailure: (reason) => metrics.nodeAuthFailure(reason),
+    }),
     jwksRoutes(signer),
     // The OpenAPI document of the routes above (docs/api.md); built once, from the body schemas.
     openApiRoutes(packageVersion()),
   ];
-  const httpProxy = createHttpProxy({ config, log, signer, clock, trusts, cors, onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000), tracer });
+  const httpProxy = createHttpProxy({
+    config,
+    log,
+    signer,
+    clock,
+    trusts,
+    cors,
+    onUpstream: (ctx, ms) => metrics.upstreamObserved(ctx.routeGroup, ms / 1000),
+    tracer,
+  });
   const wsProxy = createWsProxy({
     config,
     log,
@@ -205,13 +299,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // A revocation (made here or pushed) closes the sockets it concerns at once (1008).
   push.attach(socketsRevocationTarget(wsProxy));
   const proxy = (ctx: RequestContext, identity: Identity) => httpProxy.forward(ctx, identity);
-  const upgrade = (ctx: UpgradeContext, socket: Duplex, head: Buffer, identity: Identity) => wsProxy.upgrade(ctx, socket, head, identity);
+  const upgrade = (ctx: UpgradeContext, socket: Duplex, head: Buffer, identity: Identity) =>
+    wsProxy.upgrade(ctx, socket, head, identity);
 
   // ---- ops
   metrics.buildInfo(config.build);
   metrics.samplePasswordHashing(() => passwords.stats());
   // One instance of many prunes old audit events each day (AUDIT_RETENTION_DAYS; 0 = keep forever).
-  const retention = createAuditRetention({ db, log, clock, onRun: (result, deleted) => metrics.auditPrune(result, deleted) }, { retentionDays: config.auditRetentionDays });
+  const retention = createAuditRetention(
+    { db, log, clock, onRun: (result, deleted) => metrics.auditPrune(result, deleted) },
+    { retentionDays: config.auditRetentionDays },
+  );
   retention.start();
   // Set once the drainer exists (it needs the server); readiness reads it through this indirection.
   let draining = (): boolean => false;
@@ -239,11 +337,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     authorize,
     proxy,
     upgrade,
-    ...(limiter ? { rateLimit: (ctx: RequestContext | UpgradeContext, identity: Identity) => limiter.check(ctx, identity) } : {}),
+    ...(limiter
+      ? { rateLimit: (ctx: RequestContext | UpgradeContext, identity: Identity) => limiter.check(ctx, identity) }
+      : {}),
     tracer,
     isDraining: () => draining(),
     now: () => clock.now(),
-    onFinish: (ctx, status) => metrics.requestFinished(ctx.routeGroup, ctx.req.method, status, (clock.now() - ctx.startedAt) / 1000),
+    onFinish: (ctx, status) =>
+      metrics.requestFinished(ctx.routeGroup, ctx.req.method, status, (clock.now() - ctx.startedAt) / 1000),
     inFlight,
   });
   const drainer = createDrainer({

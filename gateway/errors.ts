@@ -40,7 +40,11 @@ export const ERRORS = {
 export type ErrorCode = keyof typeof ERRORS;
 
 /** Codes whose `publicMessage` may replace the table's message (it never carries secrets). */
-export const PUBLIC_DETAIL: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['PASSWORD_POLICY', 'INVALID_QUERY', 'CONFLICT']);
+export const PUBLIC_DETAIL: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'PASSWORD_POLICY',
+  'INVALID_QUERY',
+  'CONFLICT',
+]);
 
 export interface GatewayErrorOptions {
   /** Seconds for a `Retry-After` header (403 locked, 429 throttled, 503 draining). */
@@ -88,7 +92,11 @@ export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
 export function unavailable(dependency: string, cause: unknown): GatewayError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   // Clients and balancers retry sooner than a person would; a few seconds spreads the retries.
-  return new GatewayError('SERVICE_UNAVAILABLE', { detail: `${dependency}: ${reason}`, cause, retryAfter: DEPENDENCY_RETRY_AFTER_SECONDS });
+  return new GatewayError('SERVICE_UNAVAILABLE', {
+    detail: `${dependency}: ${reason}`,
+    cause,
+    retryAfter: DEPENDENCY_RETRY_AFTER_SECONDS,
+  });
 }
 
 /** Maps anything thrown to a GatewayError; unknown errors are bugs and become 500. */

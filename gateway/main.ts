@@ -34,7 +34,9 @@ async function main(): Promise<void> {
   for (const warning of config.warnings) log.warn(warning);
   if (isSupervisor(config.workers)) {
     if (!config.production && !config.database.url) {
-      process.stderr.write('get2dial-gateway: GATEWAY_WORKERS > 1 needs DATABASE_URL: the embedded development database serves one process\n');
+      process.stderr.write(
+        'get2dial-gateway: GATEWAY_WORKERS > 1 needs DATABASE_URL: the embedded development database serves one process\n',
+      );
       process.exit(1);
     }
     // Generated development secrets are written once here, so the workers all read the same ones.
@@ -47,7 +49,10 @@ async function main(): Promise<void> {
   if (defaults.embedded) await migrateEmbedded(defaults.config, log);
   const app = await createApp(defaults.config, { log, metrics: createMetrics({ clusterWorker: isClusterWorker() }) });
   const address = await app.listen();
-  log.info({ host: address.address, port: address.port, ...(config.workers > 1 ? {} : { pid: process.pid }) }, 'gateway listening');
+  log.info(
+    { host: address.address, port: address.port, ...(config.workers > 1 ? {} : { pid: process.pid }) },
+    'gateway listening',
+  );
 
   // docs/operations.md: the first SIGTERM/SIGINT drains (readiness 503, stop accepting, finish in-flight
   // requests within SHUTDOWN_GRACE_SECONDS, WebSockets closed with 1001) and exits 0. A second
@@ -62,10 +67,13 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'shutting down');
-    setTimeout(() => {
-      log.error('drain overran its deadline: exiting');
-      process.exit(1);
-    }, config.shutdownGraceSeconds * 1000 + 10_000).unref();
+    setTimeout(
+      () => {
+        log.error('drain overran its deadline: exiting');
+        process.exit(1);
+      },
+      config.shutdownGraceSeconds * 1000 + 10_000,
+    ).unref();
     app
       .close()
       .then(() => defaults.embedded?.close())

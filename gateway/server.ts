@@ -68,7 +68,12 @@ function targetOf(deps: ServerDeps, req: IncomingMessage): { path: string; rawQu
  * The fields every context has, with their final values. `target` null: the request was refused
  * before its target was known (logged with the route group `invalid`).
  */
-function contextFields(deps: ServerDeps, req: IncomingMessage, requestId: string, target: ReturnType<typeof targetOf> | null): Omit<ContextBase, 'kind'> {
+function contextFields(
+  deps: ServerDeps,
+  req: IncomingMessage,
+  requestId: string,
+  target: ReturnType<typeof targetOf> | null,
+): Omit<ContextBase, 'kind'> {
   return {
     req,
     requestId,
@@ -88,12 +93,25 @@ function contextFields(deps: ServerDeps, req: IncomingMessage, requestId: string
 }
 
 /** A plain request's context. */
-function httpContext(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string, target: ReturnType<typeof targetOf> | null): RequestContext {
+function httpContext(
+  deps: ServerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  target: ReturnType<typeof targetOf> | null,
+): RequestContext {
   return Object.assign(contextFields(deps, req, requestId, target), { kind: 'http' as const, res });
 }
 
 /** An upgrade's context: the same fields, the socket instead of a response object. */
-function upgradeContext(deps: ServerDeps, req: IncomingMessage, socket: Duplex, head: Buffer, requestId: string, target: ReturnType<typeof targetOf> | null): UpgradeContext {
+function upgradeContext(
+  deps: ServerDeps,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  requestId: string,
+  target: ReturnType<typeof targetOf> | null,
+): UpgradeContext {
   return Object.assign(contextFields(deps, req, requestId, target), { kind: 'upgrade' as const, socket, head });
 }
 
@@ -197,7 +215,12 @@ export function createGatewayServer(deps: ServerDeps): Server {
     const socket = req.socket;
     res.on('close', () => {
       const finished = res.writableFinished;
-      logFinish(deps, access, ctx, finished ? res.statusCode : ctx.cutStatus || (timedOut.has(socket) ? 408 : CLIENT_CLOSED));
+      logFinish(
+        deps,
+        access,
+        ctx,
+        finished ? res.statusCode : ctx.cutStatus || (timedOut.has(socket) ? 408 : CLIENT_CLOSED),
+      );
       if (!finished) ctx.onClientGone?.clientGone();
       inFlight?.ended(res);
     });
@@ -208,7 +231,11 @@ export function createGatewayServer(deps: ServerDeps): Server {
       // (Not req.destroyed: a fully read body destroys req too, which hid every 5xx of the auth routes.
       // req.socket is null once a body read was abandoned: no socket to ask, so count it as gone.)
       const clientGone = !res.headersSent && (req.socket?.destroyed ?? true);
-      if (e.status >= 500 && !clientGone) ctx.log.error({ reqId: ctx.requestId, err: redactSecrets(e.detail ?? e.message), code: e.code, cause: describe(e.cause) }, 'request failed');
+      if (e.status >= 500 && !clientGone)
+        ctx.log.error(
+          { reqId: ctx.requestId, err: redactSecrets(e.detail ?? e.message), code: e.code, cause: describe(e.cause) },
+          'request failed',
+        );
       if (!res.headersSent) sendError(res, e);
       else {
         ctx.cutStatus = e.status;
@@ -228,7 +255,8 @@ export function createGatewayServer(deps: ServerDeps): Server {
     const requestId = requestIdFor(req.headers);
     socket.on('error', () => socket.destroy());
     // h2c, or a WebSocket handshake on an HTTP route: answered as the plain request (http/upgrade.ts).
-    if (!isWebSocketUpgradeForRoute(req, deps.router)) return answerIgnoringUpgrade(server, req, socket, deps.config.requestTimeoutMs);
+    if (!isWebSocketUpgradeForRoute(req, deps.router))
+      return answerIgnoringUpgrade(server, req, socket, deps.config.requestTimeoutMs);
     let ctx: UpgradeContext;
     try {
       ctx = upgradeContext(deps, req, socket, head, requestId, targetOf(deps, req));
@@ -260,9 +288,12 @@ export function createGatewayServer(deps: ServerDeps): Server {
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     if (status === 408) timedOut.add(socket);
-    const message = status === 431 ? 'request header fields too large' : status === 408 ? 'request timeout' : 'bad request';
+    const message =
+      status === 431 ? 'request header fields too large' : status === 408 ? 'request timeout' : 'bad request';
     const body = JSON.stringify({ status: 'error', message });
-    socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
 
   server.on('connect', refuseConnect);
@@ -270,7 +301,11 @@ export function createGatewayServer(deps: ServerDeps): Server {
   return server;
 }
 
-async function handle(deps: ServerDeps, ctx: RequestContext, proxied: (ctx: RequestContext, identity: Identity) => Promise<void>): Promise<void> {
+async function handle(
+  deps: ServerDeps,
+  ctx: RequestContext,
+  proxied: (ctx: RequestContext, identity: Identity) => Promise<void>,
+): Promise<void> {
   const { req, res } = ctx;
   deps.cors.decorate(req, res);
   if (deps.cors.isPreflight(req)) {
@@ -291,5 +326,7 @@ async function handle(deps: ServerDeps, ctx: RequestContext, proxied: (ctx: Requ
 
 function describe(cause: unknown): string | undefined {
   if (cause === undefined) return undefined;
-  return redactSecrets(cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : 'non-error thrown');
+  return redactSecrets(
+    cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : 'non-error thrown',
+  );
 }

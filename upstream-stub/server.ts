@@ -11,7 +11,12 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { JWK } from 'jose';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { createIdentityVerifier, IdentityVerificationError, type IdentityVerifier, type VerifiedIdentity } from '@get2dial/identity-verifier';
+import {
+  createIdentityVerifier,
+  IdentityVerificationError,
+  type IdentityVerifier,
+  type VerifiedIdentity,
+} from '@get2dial/identity-verifier';
 import { pseudoRandomDigest, pseudoRandomStream } from './random.js';
 
 export interface StubOptions {
@@ -77,7 +82,10 @@ export async function createStub(options: StubOptions): Promise<Stub> {
     const who = await identify(req);
     if ('status' in who) {
       req.resume();
-      json(res, who.status, { status: 'error', message: who.status === 503 ? 'identity keys unavailable' : 'unsigned or invalid identity' });
+      json(res, who.status, {
+        status: 'error',
+        message: who.status === 503 ? 'identity keys unavailable' : 'unsigned or invalid identity',
+      });
       return;
     }
     const { identity } = who;
@@ -144,7 +152,11 @@ export async function createStub(options: StubOptions): Promise<Stub> {
         res.end();
         return;
       }
-      json(res, status, status < 400 ? { status: 'success', data: { status } } : { status: 'error', message: `status ${status}` });
+      json(
+        res,
+        status,
+        status < 400 ? { status: 'success', data: { status } } : { status: 'error', message: `status ${status}` },
+      );
       return;
     }
     json(res, 200, { status: 'success', data: { identity, method: req.method, path, query, headers: req.headers } });
@@ -156,7 +168,9 @@ export async function createStub(options: StubOptions): Promise<Stub> {
     void identify(req).then((who) => {
       if ('status' in who) {
         const body = JSON.stringify({ status: 'error', message: 'unsigned or invalid identity' });
-        socket.end(`HTTP/1.1 ${who.status} Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        socket.end(
+          `HTTP/1.1 ${who.status} Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => echo(ws, req, who.identity));
@@ -207,7 +221,10 @@ function echo(ws: WebSocket, req: IncomingMessage, identity: VerifiedIdentity): 
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload) });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(payload),
+  });
   res.end(payload);
 }
 

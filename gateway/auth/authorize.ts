@@ -10,7 +10,13 @@ import { checkBoundTenant, createTenantScope, type TenantScope } from './tenant-
 import type { WsTickets } from './ws-tickets.js';
 import { paramValues } from '../util/credentials.js';
 import type { AuthRequest, NodeIdentity, Identity, UserIdentity } from './types.js';
-import { bearerToken, toUserIdentity, upgradeToken, type AuthenticatedUser, type UserAuthenticator } from './user-auth.js';
+import {
+  bearerToken,
+  toUserIdentity,
+  upgradeToken,
+  type AuthenticatedUser,
+  type UserAuthenticator,
+} from './user-auth.js';
 
 /** Edge-node key verification (gateway/auth/node-keys.ts). */
 export interface NodeAuthenticator {
@@ -49,7 +55,10 @@ const PUBLIC: Identity = Object.freeze({ kind: 'public' });
  * rejects it instead, and next is never called. While everything it needs is cached (the
  * proxied hot path) next runs synchronously, so a cached request costs no promise of its own.
  */
-export type Authorize = <R extends AuthRequest, T>(request: R, next: (request: R, identity: Identity) => Promise<T>) => Promise<T>;
+export type Authorize = <R extends AuthRequest, T>(
+  request: R,
+  next: (request: R, identity: Identity) => Promise<T>,
+) => Promise<T>;
 
 type Next<R, T> = (request: R, identity: Identity) => Promise<T>;
 
@@ -108,12 +117,16 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
       // on the upgrade by itself, and that is no gateway credential.
       const header = ctx.req.headers.authorization;
       if (hasToken || (typeof header === 'string' && /^\s*bearer\b/i.test(header))) {
-        throw new GatewayError('INVALID_QUERY', { publicMessage: 'give one credential: a ticket, a token or the Authorization header' });
+        throw new GatewayError('INVALID_QUERY', {
+          publicMessage: 'give one credential: a ticket, a token or the Authorization header',
+        });
       }
       return { ticket: tickets[0] as string };
     }
     if (hasToken && !queryToken) {
-      throw new GatewayError('INVALID_QUERY', { publicMessage: 'token is not accepted in the URL; use a ticket or the Authorization header' });
+      throw new GatewayError('INVALID_QUERY', {
+        publicMessage: 'token is not accepted in the URL; use a ticket or the Authorization header',
+      });
     }
     return { token: upgradeToken(ctx.req, ctx.query) };
   }
@@ -124,12 +137,15 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
    * session, password changed, user disabled, expired) and the identity acts in the bound tenant.
    */
   async function ticketIdentity(ctx: AuthRequest, ticket: string): Promise<UserIdentity> {
-    if (!deps.tickets || !deps.sessions) throw new GatewayError('UNAUTHENTICATED', { detail: 'websocket tickets not configured' });
+    if (!deps.tickets || !deps.sessions)
+      throw new GatewayError('UNAUTHENTICATED', { detail: 'websocket tickets not configured' });
     const grant = await deps.tickets.redeem(ticket);
     if (!grant) throw new GatewayError('UNAUTHENTICATED', { detail: 'ticket malformed, unknown, spent or expired' });
-    if (grant.claims.exp <= clock.now() / 1000) throw new GatewayError('UNAUTHENTICATED', { detail: 'the token behind the ticket expired' });
+    if (grant.claims.exp <= clock.now() / 1000)
+      throw new GatewayError('UNAUTHENTICATED', { detail: 'the token behind the ticket expired' });
     const state = await deps.sessions.check(grant.claims);
-    if (state.verdict !== 'ok') throw new GatewayError('UNAUTHENTICATED', { detail: `ticket's token ${state.verdict}` });
+    if (state.verdict !== 'ok')
+      throw new GatewayError('UNAUTHENTICATED', { detail: `ticket's token ${state.verdict}` });
     if (state.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
     if (state.mfaEnrollmentRequired) throw new GatewayError('MFA_ENROLLMENT_REQUIRED');
     const identity = toUserIdentity(grant.claims, grant.tenantId);
@@ -139,7 +155,8 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
 
   function allowRole(ctx: AuthRequest, identity: UserIdentity): UserIdentity {
     const roles = ctx.route?.roles;
-    if (roles && !roles.includes(identity.role)) throw new GatewayError('FORBIDDEN', { detail: 'role not allowed on route' });
+    if (roles && !roles.includes(identity.role))
+      throw new GatewayError('FORBIDDEN', { detail: 'role not allowed on route' });
     return identity;
   }
 
@@ -170,7 +187,13 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     if (!node) {
       deps.onNodeFailure?.('key');
       await throttleFailOpen(() => deps.lockout.failIp('node', ctx.ip));
-      void deps.audit.record({ event: 'node_auth_failure', ip: ctx.ip, requestId: ctx.requestId, userAgent: ua(ctx), detail: { path: ctx.path } });
+      void deps.audit.record({
+        event: 'node_auth_failure',
+        ip: ctx.ip,
+        requestId: ctx.requestId,
+        userAgent: ua(ctx),
+        detail: { path: ctx.path },
+      });
       throw new GatewayError('UNAUTHENTICATED');
     }
     deps.nodeScope?.(ctx, node);
@@ -202,7 +225,6 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorize {
     }
   };
 }
-
 
 function ua(ctx: AuthRequest): string | null {
   const v = ctx.req.headers['user-agent'];

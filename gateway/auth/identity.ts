@@ -1,5 +1,13 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { SignJWT, calculateJwkThumbprint, importJWK, importPKCS8, type CryptoKey, type JWK, type JWK_OKP_Private } from 'jose';
+import {
+  SignJWT,
+  calculateJwkThumbprint,
+  importJWK,
+  importPKCS8,
+  type CryptoKey,
+  type JWK,
+  type JWK_OKP_Private,
+} from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
@@ -165,11 +173,16 @@ async function importSigningKey(text: string): Promise<{ privateKey: CryptoKey; 
   } catch (err) {
     throw new Error(`${where}: not a PKCS#8 PEM or private JWK (${(err as Error).message})`);
   }
-  if (keyObject.asymmetricKeyType !== 'ed25519') throw new Error(`${where}: must be an Ed25519 key (got ${keyObject.asymmetricKeyType ?? 'unknown'})`);
+  if (keyObject.asymmetricKeyType !== 'ed25519')
+    throw new Error(`${where}: must be an Ed25519 key (got ${keyObject.asymmetricKeyType ?? 'unknown'})`);
   const exported = createPublicKey(keyObject).export({ format: 'jwk' });
   const publicJwk: JWK = { kty: 'OKP', crv: 'Ed25519', x: exported.x };
   const privateKey = jwk
-    ? await importJWK<JWK_OKP_Private & { kty: 'OKP' }>({ kty: 'OKP', crv: 'Ed25519', x: jwk.x ?? (publicJwk.x as string), d: jwk.d ?? '' }, 'EdDSA', { extractable: false })
+    ? await importJWK<JWK_OKP_Private & { kty: 'OKP' }>(
+        { kty: 'OKP', crv: 'Ed25519', x: jwk.x ?? (publicJwk.x as string), d: jwk.d ?? '' },
+        'EdDSA',
+        { extractable: false },
+      )
     : await importPKCS8(trimmed, 'EdDSA', { extractable: false });
   return { privateKey, publicJwk };
 }
@@ -183,7 +196,10 @@ async function toPublicJwk(text: string, where: string): Promise<PublicJwk> {
     if (trimmed.startsWith('{')) {
       const parsed = JSON.parse(trimmed) as JWK;
       givenKid = typeof parsed.kid === 'string' ? parsed.kid : undefined;
-      keyObject = createPublicKey({ key: { kty: parsed.kty, crv: parsed.crv, x: parsed.x } as JsonWebKey, format: 'jwk' });
+      keyObject = createPublicKey({
+        key: { kty: parsed.kty, crv: parsed.crv, x: parsed.x } as JsonWebKey,
+        format: 'jwk',
+      });
     } else {
       keyObject = createPublicKey({ key: trimmed, format: 'pem' });
     }
@@ -213,10 +229,16 @@ export async function generateSigningKey(): Promise<{ privatePem: string; public
  * IDENTITY_SIGNING_KEY, or outside production an ephemeral one: assertions then stop verifying
  * when the process restarts (the quickstart persists its key in the data dir instead).
  */
-export async function resolveSigningKey(configured: string | null, deps: { readonly production: boolean; readonly log: Logger }): Promise<string> {
+export async function resolveSigningKey(
+  configured: string | null,
+  deps: { readonly production: boolean; readonly log: Logger },
+): Promise<string> {
   if (configured !== null) return configured;
   if (deps.production) throw new Error('createApp: IDENTITY_SIGNING_KEY is required in production');
   const { privatePem, kid } = await generateSigningKey();
-  deps.log.warn({ kid }, 'no IDENTITY_SIGNING_KEY: identity assertions are signed with an ephemeral dev key (upstreams must refetch the JWKS after a restart)');
+  deps.log.warn(
+    { kid },
+    'no IDENTITY_SIGNING_KEY: identity assertions are signed with an ephemeral dev key (upstreams must refetch the JWKS after a restart)',
+  );
   return privatePem;
 }

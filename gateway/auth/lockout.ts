@@ -80,12 +80,22 @@ function lockKey(email: string): string {
  * docs/scale-out.md): the same counters on every gateway instance, and answers that depend only on
  * the sequence of requests, never on whether an identity exists.
  */
-export function createLockout(deps: { state: AuthStateStore; clock?: Clock }, policy: LockoutPolicy, ip: IpThrottlePolicy, timing: LockoutTiming = {}): Lockout {
+export function createLockout(
+  deps: { state: AuthStateStore; clock?: Clock },
+  policy: LockoutPolicy,
+  ip: IpThrottlePolicy,
+  timing: LockoutTiming = {},
+): Lockout {
   const { state } = deps;
   const clock = deps.clock ?? systemClock;
   const waitMs = timing.waitMs ?? 5_000;
-  const lock: LockPolicy = { max: policy.maxAttempts, windowSeconds: policy.seconds, leaseSeconds: timing.leaseSeconds ?? 30 };
-  if (!(waitMs >= 0) || !(lock.leaseSeconds > 0)) throw new RangeError('lockout: waitMs must be >= 0 and leaseSeconds > 0');
+  const lock: LockPolicy = {
+    max: policy.maxAttempts,
+    windowSeconds: policy.seconds,
+    leaseSeconds: timing.leaseSeconds ?? 30,
+  };
+  if (!(waitMs >= 0) || !(lock.leaseSeconds > 0))
+    throw new RangeError('lockout: waitMs must be >= 0 and leaseSeconds > 0');
   // IPs whose failure count was 0 a moment ago. A node route checks its IP on every request, a
   // Redis round trip each; a clean answer is reused for CLEAN_IP_MS. A failure
   // on this instance forgets it at once, so guessing here is always counted against the fresh
@@ -100,11 +110,16 @@ export function createLockout(deps: { state: AuthStateStore; clock?: Clock }, po
       for (;;) {
         const r = await state.beginAttempt(key, workspace, leaseId, lock);
         if (r.outcome === 'granted') return attempt(key, leaseId, r);
-        if (r.outcome === 'locked') throw new GatewayError('ACCOUNT_LOCKED', { retryAfter: r.retryAfter || policy.seconds });
+        if (r.outcome === 'locked')
+          throw new GatewayError('ACCOUNT_LOCKED', { retryAfter: r.retryAfter || policy.seconds });
         // Busy: not locked, but every slot left is held by an attempt in flight. Its outcome decides
         // whether this one may run, so wait for it rather than answer "locked" on failures that
         // may never happen (a burst of right passwords never locks).
-        if (clock.now() + pause > deadline) throw new GatewayError('SERVICE_UNAVAILABLE', { retryAfter: 1, detail: 'lockout: every slot held by attempts in flight' });
+        if (clock.now() + pause > deadline)
+          throw new GatewayError('SERVICE_UNAVAILABLE', {
+            retryAfter: 1,
+            detail: 'lockout: every slot held by attempts in flight',
+          });
         await sleep(pause);
         pause = Math.min(pause * 2, 200);
       }
@@ -134,7 +149,8 @@ export function createLockout(deps: { state: AuthStateStore; clock?: Clock }, po
       const r = await state.settleAttempt(key, leaseId, outcome, lock);
       // The slot expired before the outcome was known (a stalled attempt): another attempt may
       // have used it, so telling this one's outcome could exceed the limit. Nothing is told.
-      if (!r.settled) throw new GatewayError('SERVICE_UNAVAILABLE', { retryAfter: 1, detail: 'lockout: attempt outlived its lease' });
+      if (!r.settled)
+        throw new GatewayError('SERVICE_UNAVAILABLE', { retryAfter: 1, detail: 'lockout: attempt outlived its lease' });
       return r;
     };
     return {

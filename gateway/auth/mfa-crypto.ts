@@ -40,7 +40,8 @@ export function createSecretBox(current: string | null, previous: readonly strin
   const keys = [...(now ? [now] : []), ...previous.map(derive)];
   return {
     seal(plain, context) {
-      if (!now) throw new GatewayError('SERVICE_UNAVAILABLE', { detail: 'mfa: AUTH_MFA_ENCRYPTION_KEY is not configured' });
+      if (!now)
+        throw new GatewayError('SERVICE_UNAVAILABLE', { detail: 'mfa: AUTH_MFA_ENCRYPTION_KEY is not configured' });
       const nonce = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', now.key, nonce);
       cipher.setAAD(Buffer.from(context, 'utf8'));
@@ -84,10 +85,13 @@ export async function resolveMfaKey(
   if (configured !== null) return configured;
   if (deps.production) {
     const enrolled = await deps.countEnabled();
-    if (enrolled > 0) throw new Error(`createApp: AUTH_MFA_ENCRYPTION_KEY is required: ${enrolled} user(s) have MFA enabled`);
+    if (enrolled > 0)
+      throw new Error(`createApp: AUTH_MFA_ENCRYPTION_KEY is required: ${enrolled} user(s) have MFA enabled`);
     deps.log.warn('no AUTH_MFA_ENCRYPTION_KEY: MFA enrolment answers 503 until one is configured');
     return null;
   }
-  deps.log.warn('no AUTH_MFA_ENCRYPTION_KEY: TOTP secrets are sealed with an ephemeral dev key and stop opening after a restart');
+  deps.log.warn(
+    'no AUTH_MFA_ENCRYPTION_KEY: TOTP secrets are sealed with an ephemeral dev key and stop opening after a restart',
+  );
   return randomBytes(32).toString('base64url');
 }

@@ -69,14 +69,22 @@ interface StoredChallenge {
  * Secrets live sealed in Postgres (SecretBox), the last accepted time step and the challenges in
  * the shared state store, so every rule holds across gateway instances.
  */
-export function createMfaService(deps: { store: MfaStore; box: SecretBox; state: AuthStateStore; clock?: Clock }): MfaService {
+export function createMfaService(deps: {
+  store: MfaStore;
+  box: SecretBox;
+  state: AuthStateStore;
+  clock?: Clock;
+}): MfaService {
   const { store, box, state } = deps;
   const clock = deps.clock ?? systemClock;
 
   function open(userId: string, sealed: Buffer): { plain: Buffer; stale: boolean } {
     const opened = box.open(sealed, userId);
     // No configured key opens it: the key was changed without AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS.
-    if (!opened) throw new GatewayError('SERVICE_UNAVAILABLE', { detail: 'mfa: no configured AUTH_MFA_ENCRYPTION_KEY opens this secret' });
+    if (!opened)
+      throw new GatewayError('SERVICE_UNAVAILABLE', {
+        detail: 'mfa: no configured AUTH_MFA_ENCRYPTION_KEY opens this secret',
+      });
     return opened;
   }
 
@@ -102,13 +110,17 @@ export function createMfaService(deps: { store: MfaStore; box: SecretBox; state:
     },
     async setup(userId, email) {
       const secret = newTotpSecret();
-      if (!(await store.setPending(userId, box.seal(secret, userId)))) throw new GatewayError('CONFLICT', { publicMessage: 'mfa already enabled' });
+      if (!(await store.setPending(userId, box.seal(secret, userId))))
+        throw new GatewayError('CONFLICT', { publicMessage: 'mfa already enabled' });
       const b32 = base32Encode(secret);
       return { secret: b32, otpauthUri: otpauthUri(email, b32) };
     },
     async confirm(userId, code) {
       const row = await store.get(userId);
-      if (!row || row.enabled || !row.pendingSealed) throw new GatewayError('CONFLICT', { publicMessage: row?.enabled ? 'mfa already enabled' : 'no mfa setup pending' });
+      if (!row || row.enabled || !row.pendingSealed)
+        throw new GatewayError('CONFLICT', {
+          publicMessage: row?.enabled ? 'mfa already enabled' : 'no mfa setup pending',
+        });
       const { plain } = open(userId, row.pendingSealed);
       if (!(await acceptStep(userId, plain, code))) return null;
       const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
@@ -126,14 +138,21 @@ export function createMfaService(deps: { store: MfaStore; box: SecretBox; state:
         if (stale) await store.reseal(userId, row.secretSealed, box.seal(plain, userId));
         return (await acceptStep(userId, plain, code)) ? 'totp' : null;
       }
-      if (RECOVERY_CODE_RE.test(code)) return (await store.useRecoveryCode(userId, recoveryCodeHash(code))) ? 'recovery' : null;
+      if (RECOVERY_CODE_RE.test(code))
+        return (await store.useRecoveryCode(userId, recoveryCodeHash(code))) ? 'recovery' : null;
       return null;
     },
     disable: (userId) => store.disable(userId),
     async issueChallenge(challenge, ip) {
       const mfaToken = `g2dm_${randomBytes(32).toString('base64url')}`;
       const until = Math.floor(clock.now() / 1000 + MFA_TOKEN_TTL_SECONDS) * 1000;
-      const stored: StoredChallenge = { v: 1, sub: challenge.userId, tid: challenge.tenantId, fam: ipFamily(ip), until };
+      const stored: StoredChallenge = {
+        v: 1,
+        sub: challenge.userId,
+        tid: challenge.tenantId,
+        fam: ipFamily(ip),
+        until,
+      };
       // Only the token's digest is a key: a store dump holds no usable token.
       await state.setMarker(`mfat:${digest(mfaToken)}`, JSON.stringify(stored), MFA_TOKEN_TTL_SECONDS);
       return { mfaToken, expiresAt: new Date(until).toISOString().replace(/\.\d{3}Z$/, 'Z') };
@@ -148,7 +167,8 @@ export function createMfaService(deps: { store: MfaStore; box: SecretBox; state:
       } catch {
         return null;
       }
-      if (g.v !== 1 || typeof g.sub !== 'string' || typeof g.tid !== 'string' || typeof g.until !== 'number') return null;
+      if (g.v !== 1 || typeof g.sub !== 'string' || typeof g.tid !== 'string' || typeof g.until !== 'number')
+        return null;
       if (g.until <= clock.now() || g.fam !== ipFamily(ip)) return null;
       return { userId: g.sub, tenantId: g.tid };
     },

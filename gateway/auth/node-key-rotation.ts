@@ -28,8 +28,11 @@ const LABEL = 'g2d node key rotation v1\0';
 
 /** Builds the deriver from AUTH_JWT_SECRET first, then AUTH_JWT_PREVIOUS_SECRETS (rederive only). */
 export function createNodeKeyDeriver(secrets: readonly string[]): NodeKeyDeriver {
-  if (secrets.length === 0 || secrets.some((s) => s.length === 0)) throw new Error('node key deriver: at least one non-empty secret is required');
-  const keys = secrets.map((s) => Buffer.from(hkdfSync('sha256', Buffer.from(s, 'utf8'), 'get2dial-gateway', 'node-key-rotation v1', 32)));
+  if (secrets.length === 0 || secrets.some((s) => s.length === 0))
+    throw new Error('node key deriver: at least one non-empty secret is required');
+  const keys = secrets.map((s) =>
+    Buffer.from(hkdfSync('sha256', Buffer.from(s, 'utf8'), 'get2dial-gateway', 'node-key-rotation v1', 32)),
+  );
   const derive = (key: Buffer, presented: string, nonce: Buffer) =>
     `g2dn_${createHmac('sha256', key).update(LABEL).update(presented, 'utf8').update('\0').update(nonce).digest('base64url')}`;
   return {

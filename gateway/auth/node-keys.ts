@@ -123,7 +123,12 @@ export function createNodeKeyAuthenticator(
   // Keyed by digest, never by raw key: the raw key is not kept in memory longer than the request.
   const positive = new LRUCache<string, Entry>({ max });
   // ttlResolution 0: expiry reads the injected clock on every check (no 1 ms memo of "now").
-  const negative = new LRUCache<string, true>({ max, ttl: negativeTtl, ttlResolution: 0, perf: { now: () => clock.now() } });
+  const negative = new LRUCache<string, true>({
+    max,
+    ttl: negativeTtl,
+    ttlResolution: 0,
+    perf: { now: () => clock.now() },
+  });
   const lastTouched = new LRUCache<string, number>({ max });
   const inflight = new Map<string, Promise<NodeIdentity | null>>();
   let gen = 0;
@@ -183,7 +188,10 @@ export function createNodeKeyAuthenticator(
     lastTouched.set(nodeId, now);
     // Fire and forget: bookkeeping must never fail or slow down the request it rides on.
     nodes.touchLastSeen(nodeId).catch((err: unknown) => {
-      log.warn({ nid: nodeId, err: err instanceof Error ? err.message : String(err) }, 'node last_seen_at update failed');
+      log.warn(
+        { nid: nodeId, err: err instanceof Error ? err.message : String(err) },
+        'node last_seen_at update failed',
+      );
     });
   }
 
@@ -210,7 +218,8 @@ export function createNodeKeyAuthenticator(
     const notAfter = match.via === 'previous' && match.previousExpiresAt ? match.previousExpiresAt.getTime() : Infinity;
     // A NOTIFY (or a listener drop) that arrived while the query ran may concern this very row,
     // read before the revocation committed: answer this request, but do not cache the answer.
-    if (cacheable && gen === startGen && notifySeq === startSeq) positive.set(hash, { identity, validatedAt: startedAt, gen, notAfter });
+    if (cacheable && gen === startGen && notifySeq === startSeq)
+      positive.set(hash, { identity, validatedAt: startedAt, gen, notAfter });
     else positive.delete(hash);
     return identity;
   }
@@ -223,11 +232,15 @@ export function createNodeKeyAuthenticator(
    */
   async function retirePrevious(nodeId: string, currentHash: string): Promise<boolean> {
     try {
-      if (await nodes.retirePreviousKey(nodeId, currentHash)) log.info({ nid: nodeId }, 'node key rotation complete: new key used, previous key retired');
+      if (await nodes.retirePreviousKey(nodeId, currentHash))
+        log.info({ nid: nodeId }, 'node key rotation complete: new key used, previous key retired');
       evictNode(nodeId);
       return true;
     } catch (err) {
-      log.warn({ nid: nodeId, err: err instanceof Error ? err.message : String(err) }, 'could not retire the previous node key; it dies at the end of its grace');
+      log.warn(
+        { nid: nodeId, err: err instanceof Error ? err.message : String(err) },
+        'could not retire the previous node key; it dies at the end of its grace',
+      );
       return false;
     }
   }

@@ -47,7 +47,9 @@ export function* scopedParams(rawQuery: string): Generator<{ readonly which: Sco
 export function enforceNodeScope(ctx: Pick<AuthRequest, 'rawQuery'>, node: NodeIdentity): void {
   for (const { which, value } of scopedParams(ctx.rawQuery)) {
     if (!allowed(which, value, node)) {
-      throw new GatewayError('FORBIDDEN', { detail: `node ${node.nodeId} named another ${which === 'tenant_id' ? 'tenant' : 'node'}` });
+      throw new GatewayError('FORBIDDEN', {
+        detail: `node ${node.nodeId} named another ${which === 'tenant_id' ? 'tenant' : 'node'}`,
+      });
     }
   }
 }

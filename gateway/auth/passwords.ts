@@ -62,10 +62,12 @@ const ARGON2_VERSION = 0x13;
  */
 export function createPasswordHasher(config: PasswordConfig, options: PasswordHasherOptions = {}): PasswordHasher {
   for (const key of ['memoryCost', 'timeCost', 'parallelism', 'maxConcurrent', 'maxQueued', 'maxLength'] as const) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) throw new RangeError(`passwords.${key} must be a positive integer`);
+    if (!Number.isInteger(config[key]) || config[key] < 1)
+      throw new RangeError(`passwords.${key} must be a positive integer`);
   }
   const maxInputBytes = options.maxInputBytes ?? config.maxLength * 4;
-  if (!Number.isInteger(maxInputBytes) || maxInputBytes < 1) throw new RangeError('maxInputBytes must be a positive integer');
+  if (!Number.isInteger(maxInputBytes) || maxInputBytes < 1)
+    throw new RangeError('maxInputBytes must be a positive integer');
 
   const gate = createSemaphore(config.maxConcurrent);
   const admissionLimit = config.maxConcurrent + config.maxQueued;
@@ -172,7 +174,10 @@ export function createPasswordHasher(config: PasswordConfig, options: PasswordHa
 
     async admit(job) {
       if (admitted >= admissionLimit) {
-        throw new GatewayError('SERVICE_UNAVAILABLE', { retryAfter: 1, detail: `password hashing busy (${admitted} requests in progress)` });
+        throw new GatewayError('SERVICE_UNAVAILABLE', {
+          retryAfter: 1,
+          detail: `password hashing busy (${admitted} requests in progress)`,
+        });
       }
       admitted += 1;
       try {

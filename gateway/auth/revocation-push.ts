@@ -27,7 +27,10 @@ export interface RevocationPush {
  * made anywhere. The plumbing is the store's; this module only fans events out to its targets.
  * Without a feed (embedded Postgres) connected() stays false and caches keep short lifetimes.
  */
-export function createRevocationPush(deps: { openBus: (handlers: BusHandlers) => RevocationBus; feed: NotificationFeed | null }): RevocationPush {
+export function createRevocationPush(deps: {
+  openBus: (handlers: BusHandlers) => RevocationBus;
+  feed: NotificationFeed | null;
+}): RevocationPush {
   const targets: RevocationTarget[] = [];
   const applyHere = (event: RevocationEvent) => {
     for (const t of targets) t.apply(event);

@@ -33,7 +33,10 @@ export function createSessionActivity(
     const at = new Date(clock.now());
     writing = writing.then(() =>
       deps.store.touch(batch, at).catch((err: unknown) => {
-        deps.log.warn({ err: err instanceof Error ? err.message : String(err), sessions: batch.length }, 'session last_seen_at update failed');
+        deps.log.warn(
+          { err: err instanceof Error ? err.message : String(err), sessions: batch.length },
+          'session last_seen_at update failed',
+        );
       }),
     );
     return writing;

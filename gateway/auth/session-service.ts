@@ -72,10 +72,18 @@ export function createSessionService(deps: {
 }): SessionService {
   const { store, users, tokens, audit, clock, config, announce } = deps;
 
-  const refreshEnd = (now: number, sessionEnd: Date) => new Date(Math.min(now + config.refreshTtlSeconds * 1000, sessionEnd.getTime()));
+  const refreshEnd = (now: number, sessionEnd: Date) =>
+    new Date(Math.min(now + config.refreshTtlSeconds * 1000, sessionEnd.getTime()));
 
   async function mintFor(user: User, session: SessionRow, raw: string): Promise<Issued> {
-    const minted = await tokens.mint({ userId: user.id, tenantId: user.tenantId, email: user.email, role: user.role, sessionId: session.id, amr: session.amr });
+    const minted = await tokens.mint({
+      userId: user.id,
+      tenantId: user.tenantId,
+      email: user.email,
+      role: user.role,
+      sessionId: session.id,
+      amr: session.amr,
+    });
     return {
       token: minted.token,
       expiresAt: minted.expiresAt,

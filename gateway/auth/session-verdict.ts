@@ -38,12 +38,20 @@ export const NO_SESSION: SessionEntry = Object.freeze({ revoked: false, expiresA
  * The first failing check wins: revoked, unknown user, disabled, then issued before a password
  * change. A role in `mfaRoles` without a confirmed second factor passes, restricted to enrolment.
  */
-export function verdictOf(claims: TokenClaims, rev: RevocationEntry, status: UserStatus, session: SessionEntry, now: number, mfaRoles: ReadonlySet<string>): SessionState {
+export function verdictOf(
+  claims: TokenClaims,
+  rev: RevocationEntry,
+  status: UserStatus,
+  session: SessionEntry,
+  now: number,
+  mfaRoles: ReadonlySet<string>,
+): SessionState {
   const mustChangePassword = status.mustChangePassword;
   if (rev.revoked || session.revoked || session.expiresAt <= now) return { verdict: 'revoked', mustChangePassword };
   if (!status.exists) return { verdict: 'unknown_user', mustChangePassword };
   if (status.disabled) return { verdict: 'disabled', mustChangePassword };
   if (issuedAtMs(claims) < Math.max(rev.validAfter, status.validAfter)) return { verdict: 'stale', mustChangePassword };
-  if (!status.mfaEnabled && mfaRoles.has(claims.role)) return { verdict: 'ok', mustChangePassword, mfaEnrollmentRequired: true };
+  if (!status.mfaEnabled && mfaRoles.has(claims.role))
+    return { verdict: 'ok', mustChangePassword, mfaEnrollmentRequired: true };
   return mustChangePassword ? { verdict: 'ok', mustChangePassword } : OK;
 }

@@ -105,7 +105,10 @@ export function createSessions(
       folded[dependency] += 1;
       return;
     }
-    log.warn({ err: err instanceof Error ? err.message : String(err), suppressed: folded[dependency] }, `${what} failed open`);
+    log.warn(
+      { err: err instanceof Error ? err.message : String(err), suppressed: folded[dependency] },
+      `${what} failed open`,
+    );
     quietUntil[dependency] = now + 10_000;
     folded[dependency] = 0;
   };
@@ -134,7 +137,11 @@ export function createSessions(
     return entry.read;
   }
 
-  async function readRevocation(claims: TokenClaims, hit: RevocationEntry | undefined, now: number): Promise<RevocationEntry> {
+  async function readRevocation(
+    claims: TokenClaims,
+    hit: RevocationEntry | undefined,
+    now: number,
+  ): Promise<RevocationEntry> {
     const startEpoch = epoch;
     try {
       const [jti, va] = await state.getMarkers([`revoked:${claims.jti}`, `va:${claims.sub}`]);
@@ -167,7 +174,14 @@ export function createSessions(
     try {
       const row = await users.statusOf(userId);
       const entry = row
-        ? { disabled: row.status === 'disabled', mustChangePassword: row.mustChangePassword, mfaEnabled: row.mfaEnabled, validAfter: row.passwordChangedAt.getTime(), exists: true, at: now }
+        ? {
+            disabled: row.status === 'disabled',
+            mustChangePassword: row.mustChangePassword,
+            mfaEnabled: row.mfaEnabled,
+            validAfter: row.passwordChangedAt.getTime(),
+            exists: true,
+            at: now,
+          }
         : { disabled: false, mustChangePassword: false, mfaEnabled: false, validAfter: 0, exists: false, at: now };
       if (epoch === startEpoch) statuses.set(userId, entry);
       return entry;
@@ -194,14 +208,21 @@ export function createSessions(
     return entry.read;
   }
 
-  async function readSession(store: Pick<SessionStore, 'statusOf'>, sid: string, userId: string, hit: SessionEntry | undefined, now: number): Promise<SessionEntry> {
+  async function readSession(
+    store: Pick<SessionStore, 'statusOf'>,
+    sid: string,
+    userId: string,
+    hit: SessionEntry | undefined,
+    now: number,
+  ): Promise<SessionEntry> {
     const startEpoch = epoch;
     try {
       const row = await store.statusOf(sid);
       // Unknown, or another user's: the sid does not stand for a session of this token's subject.
-      const entry = !row || row.userId !== userId
-        ? { revoked: true, expiresAt: 0, at: now, userId }
-        : { revoked: row.revoked, expiresAt: row.expiresAt.getTime(), at: now, userId };
+      const entry =
+        !row || row.userId !== userId
+          ? { revoked: true, expiresAt: 0, at: now, userId }
+          : { revoked: row.revoked, expiresAt: row.expiresAt.getTime(), at: now, userId };
       if (epoch === startEpoch) sessionStates.set(sid, entry);
       return entry;
     } catch (err) {
@@ -271,7 +292,8 @@ export function createSessions(
           // time are read again, and every revocation entry (they carry valid-after) with them.
           statuses.delete(event.userId);
           revoked.clear();
-          for (const [sid, entry] of sessionStates.entries()) if (entry.userId === event.userId && !entry.revoked) sessionStates.delete(sid);
+          for (const [sid, entry] of sessionStates.entries())
+            if (entry.userId === event.userId && !entry.revoked) sessionStates.delete(sid);
           break;
         }
         case 'node':

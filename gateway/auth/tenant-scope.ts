@@ -33,7 +33,8 @@ export function createTenantScope(deps: { tenants: TenantStore; audit: AuditLog;
     if (!/tenant|%/i.test(ctx.rawQuery)) return scoped;
     for (const { which, value } of scopedParams(ctx.rawQuery)) {
       if (which !== 'tenant_id' || value.toLowerCase() === scoped.tenantId) continue;
-      if (identity.role !== 'platform_admin') throw new GatewayError('FORBIDDEN', { detail: 'a tenant_id spelling names another tenant' });
+      if (identity.role !== 'platform_admin')
+        throw new GatewayError('FORBIDDEN', { detail: 'a tenant_id spelling names another tenant' });
       throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id must be given once, as tenant_id=<uuid>' });
     }
     return scoped;
@@ -42,7 +43,8 @@ export function createTenantScope(deps: { tenants: TenantStore; audit: AuditLog;
   async function scopeByTenantId(ctx: AuthRequest, identity: UserIdentity): Promise<UserIdentity> {
     const requested = ctx.query.getAll('tenant_id');
     if (requested.length === 0) return identity;
-    if (requested.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id given more than once' });
+    if (requested.length > 1)
+      throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id given more than once' });
     const wanted = (requested[0] as string).toLowerCase();
     if (identity.role !== 'platform_admin') {
       if (wanted === identity.homeTenantId) return identity;
@@ -83,7 +85,8 @@ export function createTenantScope(deps: { tenants: TenantStore; audit: AuditLog;
  */
 export function checkBoundTenant(ctx: AuthRequest, identity: UserIdentity): void {
   const requested = ctx.query.getAll('tenant_id');
-  if (requested.length > 1) throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id given more than once' });
+  if (requested.length > 1)
+    throw new GatewayError('INVALID_QUERY', { publicMessage: 'tenant_id given more than once' });
   if (requested.length === 1 && (requested[0] as string).toLowerCase() !== identity.tenantId) {
     throw new GatewayError('FORBIDDEN', { detail: 'tenant_id differs from the tenant the ticket was issued for' });
   }

@@ -14,13 +14,21 @@ export interface MintedToken {
 }
 
 /** Why a token was refused; a label for metrics, never shown to clients (they see one 401). */
-export type TokenFailure = 'malformed' | 'algorithm' | 'signature' | 'expired' | 'not_yet_valid' | 'claims' | 'unsupported';
+export type TokenFailure =
+  'malformed' | 'algorithm' | 'signature' | 'expired' | 'not_yet_valid' | 'claims' | 'unsupported';
 
 export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenFailure };
 
 export interface TokenService {
   /** `amr` (RFC 8176) defaults to `["pwd"]`; `sessionId` becomes the `sid` claim. */
-  mint(subject: { userId: string; tenantId: string; email: string; role: Role; sessionId?: string; amr?: readonly string[] }): Promise<MintedToken>;
+  mint(subject: {
+    userId: string;
+    tenantId: string;
+    email: string;
+    role: Role;
+    sessionId?: string;
+    amr?: readonly string[];
+  }): Promise<MintedToken>;
   /** Verifies signature and claims (docs/security-model.md). Never throws for a bad token. */
   verify(token: string): Promise<VerifyResult>;
   /** verify()'s answer for a token already verified and cached, at once; null when it must be verified. */
@@ -63,7 +71,11 @@ export function isCanonicalSegment(segment: string): boolean {
 function isCanonicalJws(token: string): boolean {
   const a = token.indexOf('.');
   const b = token.indexOf('.', a + 1);
-  return isCanonicalSegment(token.slice(0, a)) && isCanonicalSegment(token.slice(a + 1, b)) && isCanonicalSegment(token.slice(b + 1));
+  return (
+    isCanonicalSegment(token.slice(0, a)) &&
+    isCanonicalSegment(token.slice(a + 1, b)) &&
+    isCanonicalSegment(token.slice(b + 1))
+  );
 }
 
 /**
@@ -81,7 +93,10 @@ function isCanonicalJws(token: string): boolean {
  * for long enough, and `exp: 1e20` is no expiry at all. These checks run once per token, on the
  * verification that fills the cache.
  */
-export function createTokenService(config: JwtConfig & { secret: string }, options: TokenServiceOptions = {}): TokenService {
+export function createTokenService(
+  config: JwtConfig & { secret: string },
+  options: TokenServiceOptions = {},
+): TokenService {
   const clock = options.clock ?? systemClock;
   const signingKey = hmacKey(enc.encode(config.secret), 'sign');
   const currentKey = hmacKey(enc.encode(config.secret), 'verify');
@@ -111,7 +126,11 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
       // seconds only, too coarse to tell a token minted just before a password change from one
       // minted just after it in the same second.
       const jti = uuidv7({ msecs: nowMs });
-      const token = await new SignJWT(sessionId === undefined ? { tid: tenantId, email, role, amr: [...amr] } : { tid: tenantId, email, role, amr: [...amr], sid: sessionId })
+      const token = await new SignJWT(
+        sessionId === undefined
+          ? { tid: tenantId, email, role, amr: [...amr] }
+          : { tid: tenantId, email, role, amr: [...amr], sid: sessionId },
+      )
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(userId)
         .setIssuer(config.issuer)
@@ -120,7 +139,17 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
         .setExpirationTime(exp)
         .setJti(jti)
         .sign(await signingKey());
-      const claims: TokenClaims = { tid: tenantId, sub: userId, email, role, jti, iat, exp, amr: [...amr], ...(sessionId === undefined ? {} : { sid: sessionId }) };
+      const claims: TokenClaims = {
+        tid: tenantId,
+        sub: userId,
+        email,
+        role,
+        jti,
+        iat,
+        exp,
+        amr: [...amr],
+        ...(sessionId === undefined ? {} : { sid: sessionId }),
+      };
       return { token, claims, expiresAt: new Date(exp * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') };
     },
 
@@ -138,7 +167,8 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
     },
 
     async verify(token) {
-      if (token.length > 8192 || !JWT_SHAPE.test(token) || !isCanonicalJws(token)) return { ok: false, reason: 'malformed' };
+      if (token.length > 8192 || !JWT_SHAPE.test(token) || !isCanonicalJws(token))
+        return { ok: false, reason: 'malformed' };
       const nowSec = clock.now() / 1000;
       const cached = cache?.get(token);
       if (cached) {
@@ -174,10 +204,12 @@ export function createTokenService(config: JwtConfig & { secret: string }, optio
 function hmacKey(bytes: Uint8Array, usage: 'sign' | 'verify'): () => Promise<CryptoKey> {
   let key: Promise<CryptoKey> | undefined;
   return () => {
-    key ??= webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, [usage]).catch((err: unknown) => {
-      key = undefined; // a failed import is retried, not remembered
-      throw err;
-    });
+    key ??= webcrypto.subtle
+      .importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, [usage])
+      .catch((err: unknown) => {
+        key = undefined; // a failed import is retried, not remembered
+        throw err;
+      });
     return key;
   };
 }
@@ -186,7 +218,13 @@ function hmacKey(bytes: Uint8Array, usage: 'sign' | 'verify'): () => Promise<Cry
  * The lifetime rules of the class comment: `iat` not beyond the leeway in the future, `exp - iat`
  * and `exp - now` within the configured lifetime plus the leeway. null when the token passes.
  */
-function checkLifetime(claims: TokenClaims, hasIat: boolean, nowSec: number, ttlSeconds: number, leeway: number): TokenFailure | null {
+function checkLifetime(
+  claims: TokenClaims,
+  hasIat: boolean,
+  nowSec: number,
+  ttlSeconds: number,
+  leeway: number,
+): TokenFailure | null {
   const longest = ttlSeconds + leeway;
   if (hasIat && claims.iat > nowSec + leeway) return 'not_yet_valid';
   if (hasIat && claims.exp - claims.iat > longest) return 'claims';
@@ -210,7 +248,11 @@ function toClaims(payload: Record<string, unknown>, token: string, longestLifeti
   if (jti !== undefined && (typeof jti !== 'string' || !SAFE_TEXT.test(jti))) return null;
   if (sid !== undefined && (typeof sid !== 'string' || !UUID_RE.test(sid))) return null;
   // RFC 8176 method names the gateway itself issues; anything else is not a token it minted.
-  if (amr !== undefined && !(Array.isArray(amr) && amr.length > 0 && amr.length <= 4 && amr.every((m) => m === 'pwd' || m === 'otp'))) return null;
+  if (
+    amr !== undefined &&
+    !(Array.isArray(amr) && amr.length > 0 && amr.length <= 4 && amr.every((m) => m === 'pwd' || m === 'otp'))
+  )
+    return null;
   return {
     tid: tid.toLowerCase(),
     sub: sub.toLowerCase(),
@@ -219,7 +261,13 @@ function toClaims(payload: Record<string, unknown>, token: string, longestLifeti
     // A token without jti (minted elsewhere with the shared secret) is still revocable, by a digest
     // of its signed bytes (RFC 7515 §5.2 signing input): every signature of the same header and
     // claims (another encoding, another of the accepted secrets) is revoked with it.
-    jti: typeof jti === 'string' ? jti : createHash('sha256').update(token.slice(0, token.lastIndexOf('.'))).digest('base64url').slice(0, 32),
+    jti:
+      typeof jti === 'string'
+        ? jti
+        : createHash('sha256')
+            .update(token.slice(0, token.lastIndexOf('.')))
+            .digest('base64url')
+            .slice(0, 32),
     iat: typeof iat === 'number' ? iat : exp - longestLifetime,
     exp,
     ...(typeof sid === 'string' ? { sid: sid.toLowerCase() } : {}),

@@ -73,7 +73,18 @@ export function toUserIdentity(claims: TokenClaims, tenantId = claims.tid): User
  */
 export function createStillValid(sessions: Pick<Sessions, 'check'>): (u: UserIdentity) => Promise<boolean> {
   return async (u) =>
-    (await sessions.check({ tid: u.homeTenantId, sub: u.userId, email: u.email, role: u.role, jti: u.jti, iat: u.iat, exp: u.exp, ...(u.sid === undefined ? {} : { sid: u.sid }) })).verdict === 'ok';
+    (
+      await sessions.check({
+        tid: u.homeTenantId,
+        sub: u.userId,
+        email: u.email,
+        role: u.role,
+        jti: u.jti,
+        iat: u.iat,
+        exp: u.exp,
+        ...(u.sid === undefined ? {} : { sid: u.sid }),
+      })
+    ).verdict === 'ok';
 }
 
 /** Token + session verification shared by the auth endpoints and every proxied user route. */
@@ -91,7 +102,12 @@ export function createUserAuthenticator(deps: {
       return null;
     }
     if (claims.sid !== undefined) onSessionSeen?.(claims.sid);
-    return { claims, token, mustChangePassword: session.mustChangePassword, mfaEnrollmentRequired: session.mfaEnrollmentRequired === true };
+    return {
+      claims,
+      token,
+      mustChangePassword: session.mustChangePassword,
+      mfaEnrollmentRequired: session.mfaEnrollmentRequired === true,
+    };
   };
   const refuse = (reason: TokenFailure): null => {
     onFailure?.(reason);
@@ -115,7 +131,8 @@ export function createUserAuthenticator(deps: {
       if (cached === null) return authenticate(token).then(next);
       if (!cached.ok) return next(refuse(cached.reason));
       const session = sessions.checkCached(cached.claims);
-      if (session === null) return sessions.check(cached.claims).then((state) => next(admit(token, cached.claims, state)));
+      if (session === null)
+        return sessions.check(cached.claims).then((state) => next(admit(token, cached.claims, state)));
       return next(admit(token, cached.claims, session));
     },
   };

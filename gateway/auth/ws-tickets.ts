@@ -76,11 +76,15 @@ function parse(raw: string): StoredGrant | null {
  * session, the acting tenant and the access token's `jti` and `exp`: the socket it opens is
  * re-checked and closed exactly as one opened with that access token would be.
  */
-export function createWsTickets(deps: { state: AuthStateStore; clock?: Clock }, options: { ttlSeconds: number }): WsTickets {
+export function createWsTickets(
+  deps: { state: AuthStateStore; clock?: Clock },
+  options: { ttlSeconds: number },
+): WsTickets {
   const clock = deps.clock ?? systemClock;
   const { state } = deps;
   const ttl = options.ttlSeconds;
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TICKET_TTL_SECONDS) throw new Error(`ws tickets: ttlSeconds must be 1–${MAX_TICKET_TTL_SECONDS}`);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TICKET_TTL_SECONDS)
+    throw new Error(`ws tickets: ttlSeconds must be 1–${MAX_TICKET_TTL_SECONDS}`);
 
   return {
     async issue(identity) {
@@ -114,7 +118,17 @@ export function createWsTickets(deps: { state: AuthStateStore; clock?: Clock }, 
       if (raw === null) return null;
       const g = parse(raw);
       if (!g || g.until <= clock.now()) return null;
-      const claims: TokenClaims = { tid: g.tid, sub: g.sub, email: g.email, role: g.role, jti: g.jti, iat: g.iat, exp: g.exp, ...(g.sid !== undefined ? { sid: g.sid } : {}), ...(g.amr !== undefined ? { amr: g.amr } : {}) };
+      const claims: TokenClaims = {
+        tid: g.tid,
+        sub: g.sub,
+        email: g.email,
+        role: g.role,
+        jti: g.jti,
+        iat: g.iat,
+        exp: g.exp,
+        ...(g.sid !== undefined ? { sid: g.sid } : {}),
+        ...(g.amr !== undefined ? { amr: g.amr } : {}),
+      };
       return { claims, tenantId: g.act };
     },
   };

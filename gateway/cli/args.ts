@@ -45,14 +45,20 @@ type NodeOptions = Record<string, { type: 'string' | 'boolean'; short?: string }
  * Parses a command's arguments. With `options` the parse is strict against them; without, option
  * names are taken from argv and typed string unless listed in `booleans`.
  */
-export function parseArgs(argv: readonly string[], spec: { options?: OptionTable; booleans?: readonly string[] }): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  spec: { options?: OptionTable; booleans?: readonly string[] },
+): ParsedArgs {
   const options: NodeOptions = {};
   if (spec.options) {
-    for (const [name, o] of Object.entries(spec.options)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+    for (const [name, o] of Object.entries(spec.options))
+      options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   } else {
     const booleans = new Set(spec.booleans ?? []);
     const { tokens } = parseNodeArgs({ args: [...argv], strict: false, allowPositionals: true, tokens: true });
-    for (const t of tokens) if (t.kind === 'option' && t.rawName.startsWith('--')) options[t.name] = { type: booleans.has(t.name) ? 'boolean' : 'string' };
+    for (const t of tokens)
+      if (t.kind === 'option' && t.rawName.startsWith('--'))
+        options[t.name] = { type: booleans.has(t.name) ? 'boolean' : 'string' };
   }
   let parsed;
   try {

@@ -17,7 +17,10 @@ export const auditCommands: CommandTable = {
     options: {
       since: { type: 'string', description: `start (inclusive): ${TIME_HELP}` },
       until: { type: 'string', description: 'end (exclusive), same forms; default: now' },
-      tenant: { type: 'string', description: 'only this tenant: its domain, or its id (UUID) for a tenant since deleted' },
+      tenant: {
+        type: 'string',
+        description: 'only this tenant: its domain, or its id (UUID) for a tenant since deleted',
+      },
     },
     output: 'jsonl',
     async run(args, ctx) {
@@ -36,7 +39,11 @@ export const auditCommands: CommandTable = {
           tenantId = tenant.id;
         }
       }
-      return exportAuditEvents(await ctx.db(), { since, ...(until ? { until } : {}), ...(tenantId ? { tenantId } : {}) });
+      return exportAuditEvents(await ctx.db(), {
+        since,
+        ...(until ? { until } : {}),
+        ...(tenantId ? { tenantId } : {}),
+      });
     },
   },
   'audit prune': {
@@ -45,7 +52,8 @@ export const auditCommands: CommandTable = {
     options: { 'older-than': { type: 'string', description: 'age in whole days, 1 or more' } },
     async run(args, ctx) {
       const text = need(args, 'older-than').trim();
-      if (!/^\d{1,6}$/.test(text) || Number(text) < 1) throw new CliError('--older-than must be a whole number of days, 1 or more');
+      if (!/^\d{1,6}$/.test(text) || Number(text) < 1)
+        throw new CliError('--older-than must be a whole number of days, 1 or more');
       const cutoff = new Date(Date.now() - Number(text) * DAY_MS);
       return { deleted: await pruneAuditEvents(await ctx.db(), cutoff) };
     },

@@ -29,7 +29,9 @@ export function commandUsage(spec: CommandSpec): string {
   if (spec.summary) lines.push('', spec.summary);
   const options = Object.entries(spec.options ?? {});
   if (options.length > 0) {
-    const left = options.map(([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ' <value>' : ''}`);
+    const left = options.map(
+      ([name, o]) => `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ' <value>' : ''}`,
+    );
     const width = Math.max(...left.map((l) => l.length), '-h, --help'.length) + 2;
     lines.push('', 'options:');
     options.forEach(([, o], i) => lines.push(`  ${(left[i] ?? '').padEnd(width)}${o.description ?? ''}`));

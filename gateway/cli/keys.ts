@@ -5,7 +5,8 @@ import type { CommandTable } from './context.js';
 export const keysCommands: CommandTable = {
   'keys generate': {
     usage: 'keys generate',
-    summary: 'A new Ed25519 identity signing key: set IDENTITY_SIGNING_KEY to private_key_pem; publish public_key_pem during a rotation.',
+    summary:
+      'A new Ed25519 identity signing key: set IDENTITY_SIGNING_KEY to private_key_pem; publish public_key_pem during a rotation.',
     options: {},
     async run() {
       const key = await generateSigningKey();

@@ -20,7 +20,14 @@ import { nodeCommands } from './node.js';
 import { tenantCommands } from './tenant.js';
 import { userCommands } from './user.js';
 
-const ALL: CommandTable = { ...migrateCommands, ...tenantCommands, ...userCommands, ...nodeCommands, ...auditCommands, ...keysCommands };
+const ALL: CommandTable = {
+  ...migrateCommands,
+  ...tenantCommands,
+  ...userCommands,
+  ...nodeCommands,
+  ...auditCommands,
+  ...keysCommands,
+};
 
 function lookup(argv: readonly string[]): { spec: CommandSpec; rest: readonly string[] } | null {
   const two = `${argv[0] ?? ''} ${argv[1] ?? ''}`;
@@ -41,7 +48,11 @@ function createContext(config: Config): CliContext & { close(): Promise<void> } 
         // Without DATABASE_URL/DB_*, a quickstart running on GATEWAY_DATA_DIR (default ./.data)
         // leaves its embedded database's URL there (gateway/quickstart/runtime-file.ts).
         const url = config.database.url ?? (config.production ? null : readDatabaseUrl(config.dataDir));
-        if (!url) throw new CliError(`DATABASE_URL (or DB_*) is not set, and no running quickstart was found in ${config.dataDir}`, 1);
+        if (!url)
+          throw new CliError(
+            `DATABASE_URL (or DB_*) is not set, and no running quickstart was found in ${config.dataDir}`,
+            1,
+          );
         db = createPg({ url, poolSize: 2, ssl: config.database.ssl, applicationName: 'get2dial-cli' });
       }
       return db;
@@ -51,7 +62,10 @@ function createContext(config: Config): CliContext & { close(): Promise<void> } 
         if (!config.redis.url && !config.redis.sentinels && !config.redis.clusterNodes) {
           // The quickstart without REDIS_URL keeps lockouts in its own memory, out of the CLI's reach.
           if (!config.production && readDatabaseUrl(config.dataDir)) {
-            throw new CliError('the quickstart keeps lockout counters in its own process (no REDIS_URL): restart it (Ctrl-C, then npm start) to clear them, or wait AUTH_LOCKOUT_SECONDS (default 900 s)', 1);
+            throw new CliError(
+              'the quickstart keeps lockout counters in its own process (no REDIS_URL): restart it (Ctrl-C, then npm start) to clear them, or wait AUTH_LOCKOUT_SECONDS (default 900 s)',
+              1,
+            );
           }
           throw new CliError('REDIS_URL (or REDIS_ADDR) is not set', 1);
         }
@@ -62,7 +76,9 @@ function createContext(config: Config): CliContext & { close(): Promise<void> } 
     async readStdin() {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
-      return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      return Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
     },
     async close() {
       await Promise.allSettled([db?.close(), state?.close()]);
@@ -80,14 +96,19 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   if (!found) {
     // `--help` alone, or `<group> --help`: usage on stdout. Anything else is not a command.
     if (wantsHelp(argv) && argv.length <= 2) {
-      const group = argv.length === 2 ? groupUsage(ALL, argv[0] === '--help' || argv[0] === '-h' ? (argv[1] ?? '') : (argv[0] ?? '')) : null;
+      const group =
+        argv.length === 2
+          ? groupUsage(ALL, argv[0] === '--help' || argv[0] === '-h' ? (argv[1] ?? '') : (argv[0] ?? ''))
+          : null;
       if (argv.length === 1 || group) {
         process.stdout.write(`${group ?? overallUsage(ALL)}\n`);
         return 0;
       }
     }
     const group = argv.length > 0 ? groupUsage(ALL, argv[0] ?? '') : null;
-    process.stderr.write(`${argv.length ? `error: unknown command: ${argv.join(' ')}\n` : ''}${group ?? overallUsage(ALL)}\n`);
+    process.stderr.write(
+      `${argv.length ? `error: unknown command: ${argv.join(' ')}\n` : ''}${group ?? overallUsage(ALL)}\n`,
+    );
     return 2;
   }
   const { spec, rest } = found;
@@ -115,7 +136,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const usageError = err instanceof CliError && err.exitCode === 2;
-    process.stderr.write(`error: ${message}\n${usageError ? `usage: npm run cli -- ${spec.usage}\n(--help for details)\n` : ''}`);
+    process.stderr.write(
+      `error: ${message}\n${usageError ? `usage: npm run cli -- ${spec.usage}\n(--help for details)\n` : ''}`,
+    );
     return err instanceof CliError ? err.exitCode : 1;
   } finally {
     await ctx.close();

@@ -33,7 +33,8 @@ async function orCliError<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (err) {
-    if (isGatewayError(err) && err.code === 'CONFLICT') throw new CliError(`${err.publicMessage}; revoke it first (node revoke --id …)`, 1);
+    if (isGatewayError(err) && err.code === 'CONFLICT')
+      throw new CliError(`${err.publicMessage}; revoke it first (node revoke --id …)`, 1);
     throw err;
   }
 }
@@ -55,23 +56,35 @@ export const nodeCommands: CommandTable = {
       const db = await ctx.db();
       const key = generateNodeKey();
       const node = await orCliError(createNodeStore(db).create({ tenantId: tenant.id, name, apiKeyHash: key.hash }));
-      await (await audit(ctx)).record({ event: 'node_registered', tenantId: tenant.id, nodeId: node.id, detail: { name, via: 'cli' } });
+      await (
+        await audit(ctx)
+      ).record({ event: 'node_registered', tenantId: tenant.id, nodeId: node.id, detail: { name, via: 'cli' } });
       return { id: node.id, tenant_id: node.tenantId, name: node.name, api_key: key.rawKey };
     },
   },
   'node enroll': {
     usage: `node enroll --tenant D --name N [--ttl-minutes M (default ${DEFAULT_TTL_MINUTES})]`,
     summary: 'A one-time enrollment token a node exchanges for its API key (POST /api/v1/nodes/register).',
-    options: { tenant: TENANT, name: NAME, 'ttl-minutes': { type: 'string', description: `token lifetime, 1 to ${MAX_TTL_MINUTES} minutes` } },
+    options: {
+      tenant: TENANT,
+      name: NAME,
+      'ttl-minutes': { type: 'string', description: `token lifetime, 1 to ${MAX_TTL_MINUTES} minutes` },
+    },
     async run(args, ctx) {
       const name = nameOf(args);
       const ttlText = optional(args, 'ttl-minutes') ?? String(DEFAULT_TTL_MINUTES);
       const ttl = Number(ttlText);
-      if (!/^\d+$/.test(ttlText) || ttl < 1 || ttl > MAX_TTL_MINUTES) throw new CliError(`--ttl-minutes must be a whole number from 1 to ${MAX_TTL_MINUTES}`);
+      if (!/^\d+$/.test(ttlText) || ttl < 1 || ttl > MAX_TTL_MINUTES)
+        throw new CliError(`--ttl-minutes must be a whole number from 1 to ${MAX_TTL_MINUTES}`);
       const tenant = await tenantOf(args, ctx);
       const token = generateEnrollmentToken();
       const expiresAt = new Date(Date.now() + ttl * 60_000);
-      await createNodeStore(await ctx.db()).createEnrollment({ tenantId: tenant.id, name, tokenHash: token.hash, expiresAt });
+      await createNodeStore(await ctx.db()).createEnrollment({
+        tenantId: tenant.id,
+        name,
+        tokenHash: token.hash,
+        expiresAt,
+      });
       return { enrollment_token: token.rawToken, expires_at: rfc3339(expiresAt) };
     },
   },
@@ -86,7 +99,14 @@ export const nodeCommands: CommandTable = {
       if (!result) throw new CliError(`no node with id ${id}`, 1);
       // Idempotent: revoking again reports the node as it is, and audits nothing new.
       if (!result.alreadyRevoked) {
-        await (await audit(ctx)).record({ event: 'node_revoked', tenantId: result.node.tenantId, nodeId: result.node.id, detail: { name: result.node.name, via: 'cli' } });
+        await (
+          await audit(ctx)
+        ).record({
+          event: 'node_revoked',
+          tenantId: result.node.tenantId,
+          nodeId: result.node.id,
+          detail: { name: result.node.name, via: 'cli' },
+        });
       }
       return { ...publicNode(result.node), already_revoked: result.alreadyRevoked };
     },

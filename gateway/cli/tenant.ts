@@ -6,7 +6,15 @@ import { rfc3339 } from '../util/time.js';
 const DOMAIN_RE = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 function publicTenant(t: Tenant) {
-  return { id: t.id, domain: t.domain, name: t.name, is_platform: t.isPlatform, status: t.status, created_at: rfc3339(t.createdAt), updated_at: rfc3339(t.updatedAt) };
+  return {
+    id: t.id,
+    domain: t.domain,
+    name: t.name,
+    is_platform: t.isPlatform,
+    status: t.status,
+    created_at: rfc3339(t.createdAt),
+    updated_at: rfc3339(t.updatedAt),
+  };
 }
 
 export const tenantCommands: CommandTable = {
@@ -23,8 +31,19 @@ export const tenantCommands: CommandTable = {
       if (!DOMAIN_RE.test(domain)) throw new CliError(`--domain "${domain}" is not a valid domain name`);
       const name = need(args, 'name').trim();
       if (name.length === 0 || name.length > 200) throw new CliError('--name must be 1 to 200 characters');
-      const { tenant, created } = await createTenantStore(await ctx.db()).create({ domain, name, isPlatform: flag(args, 'platform') });
-      return { id: tenant.id, domain: tenant.domain, name: tenant.name, is_platform: tenant.isPlatform, status: tenant.status, created };
+      const { tenant, created } = await createTenantStore(await ctx.db()).create({
+        domain,
+        name,
+        isPlatform: flag(args, 'platform'),
+      });
+      return {
+        id: tenant.id,
+        domain: tenant.domain,
+        name: tenant.name,
+        is_platform: tenant.isPlatform,
+        status: tenant.status,
+        created,
+      };
     },
   },
   'tenant list': {

@@ -19,5 +19,7 @@ export function parseTimeArg(text: string, option: string, nowMs: number): Date 
     const ms = Date.parse(t.length === 10 ? `${t}T00:00:00Z` : t);
     if (Number.isFinite(ms)) return new Date(ms);
   }
-  throw new CliError(`--${option} must be an ISO-8601 date or time with a zone (2026-01-31, 2026-01-31T12:00:00Z) or a span back from now (30m, 24h, 7d, 2w)`);
+  throw new CliError(
+    `--${option} must be an ISO-8601 date or time with a zone (2026-01-31, 2026-01-31T12:00:00Z) or a span back from now (30m, 24h, 7d, 2w)`,
+  );
 }

@@ -64,10 +64,12 @@ export const userCommands: CommandTable = {
       if (!EMAIL_RE.test(email)) throw new CliError(`--email "${email}" is not an email address`);
       const role = need(args, 'role') as Role;
       if (!ROLES.includes(role)) throw new CliError(`--role must be one of ${ROLES.join(', ')}`);
-      if (role === 'platform_admin' && !tenant.isPlatform) throw new CliError('platform_admin users belong to the Platform tenant only');
+      if (role === 'platform_admin' && !tenant.isPlatform)
+        throw new CliError('platform_admin users belong to the Platform tenant only');
       const inline = optional(args, 'password');
       const fromStdin = flag(args, 'password-stdin');
-      if ((inline === undefined) === !fromStdin) throw new CliError('give exactly one of --password or --password-stdin');
+      if ((inline === undefined) === !fromStdin)
+        throw new CliError('give exactly one of --password or --password-stdin');
       const password = inline ?? (await ctx.readStdin());
       const users = createUserStore(await ctx.db());
       const existing = await users.findInTenant(tenant.id, email);
@@ -79,7 +81,13 @@ export const userCommands: CommandTable = {
         throw new CliError(isGatewayError(err) ? err.publicMessage : String(err));
       }
       const hash = await createPasswordHasher(ctx.config.passwords).hash(password);
-      const user = await users.create({ tenantId: tenant.id, email, passwordHash: hash, role, mustChangePassword: flag(args, 'must-change-password') });
+      const user = await users.create({
+        tenantId: tenant.id,
+        email,
+        passwordHash: hash,
+        role,
+        mustChangePassword: flag(args, 'must-change-password'),
+      });
       return { ...publicUser(user), created: true };
     },
   },
@@ -112,7 +120,13 @@ export const userCommands: CommandTable = {
       const ids = await createSessionStore(db).revokeAllForUser(user.id, 'admin', new Date());
       // The CLI prints JSON on stdout; the audit row goes to Postgres only.
       const audit = createAuditLog(db, createLogger({ level: 'silent', format: 'json', destination: process.stderr }));
-      for (const sid of ids) await audit.record({ event: 'session_revoked', tenantId: tenant.id, userId: user.id, detail: { sid, via: 'cli' } });
+      for (const sid of ids)
+        await audit.record({
+          event: 'session_revoked',
+          tenantId: tenant.id,
+          userId: user.id,
+          detail: { sid, via: 'cli' },
+        });
       return { tenant: tenant.domain, email: user.email, revoked: ids };
     },
   },
@@ -137,7 +151,12 @@ export const userCommands: CommandTable = {
       // (restricted to enrolment meanwhile when the role requires MFA). Audited as mfa_disabled.
       const reset = await createMfaStore(db).disable(user.id);
       const audit = createAuditLog(db, createLogger({ level: 'silent', format: 'json', destination: process.stderr }));
-      await audit.record({ event: 'mfa_disabled', tenantId: tenant.id, userId: user.id, detail: { by: 'cli', had_mfa: reset } });
+      await audit.record({
+        event: 'mfa_disabled',
+        tenantId: tenant.id,
+        userId: user.id,
+        detail: { by: 'cli', had_mfa: reset },
+      });
       return { tenant: tenant.domain, email: user.email, mfa_reset: reset };
     },
   },

@@ -68,8 +68,14 @@ export async function resolveDevSecrets(config: Config, options: DevSecretsOptio
   const next: Config = {
     ...config,
     jwt: Object.freeze({ ...config.jwt, secret: needJwt ? (stored.AUTH_JWT_SECRET ?? null) : config.jwt.secret }),
-    identity: Object.freeze({ ...config.identity, signingKey: needKey ? (stored.IDENTITY_SIGNING_KEY ?? null) : config.identity.signingKey }),
-    mfa: Object.freeze({ ...config.mfa, encryptionKey: needMfa ? (stored.AUTH_MFA_ENCRYPTION_KEY ?? null) : config.mfa.encryptionKey }),
+    identity: Object.freeze({
+      ...config.identity,
+      signingKey: needKey ? (stored.IDENTITY_SIGNING_KEY ?? null) : config.identity.signingKey,
+    }),
+    mfa: Object.freeze({
+      ...config.mfa,
+      encryptionKey: needMfa ? (stored.AUTH_MFA_ENCRYPTION_KEY ?? null) : config.mfa.encryptionKey,
+    }),
   };
   // Every other branch of the old config is already deep-frozen; only the new spine needs it.
   return { config: Object.freeze(next), generated, file };
@@ -87,9 +93,12 @@ function readStored(file: string): StoredSecrets {
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new Error(`${file} is not valid JSON; delete it to generate new development secrets (existing tokens stop working)`);
+    throw new Error(
+      `${file} is not valid JSON; delete it to generate new development secrets (existing tokens stop working)`,
+    );
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${file} must hold a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`${file} must hold a JSON object`);
   const p = parsed as Record<string, unknown>;
   const out: StoredSecrets = {};
   for (const key of ['AUTH_JWT_SECRET', 'IDENTITY_SIGNING_KEY', 'AUTH_MFA_ENCRYPTION_KEY'] as const) {
@@ -98,7 +107,8 @@ function readStored(file: string): StoredSecrets {
     if (typeof v !== 'string' || v === '') throw new Error(`${file}: ${key} must be a non-empty string`);
     out[key] = v;
   }
-  if (out.AUTH_JWT_SECRET !== undefined && Buffer.byteLength(out.AUTH_JWT_SECRET) < 16) throw new Error(`${file}: AUTH_JWT_SECRET must be at least 16 bytes`);
+  if (out.AUTH_JWT_SECRET !== undefined && Buffer.byteLength(out.AUTH_JWT_SECRET) < 16)
+    throw new Error(`${file}: AUTH_JWT_SECRET must be at least 16 bytes`);
   // A group- or world-readable file is tightened rather than refused: it is a dev secret.
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   return out;

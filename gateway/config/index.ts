@@ -6,7 +6,15 @@ import { isHttpUrl } from './routes.js';
 import { PLACEHOLDER_RE, readPreviousSecrets, readRoutes } from './reload.js';
 import { readRateLimits } from './rate-limit.js';
 import { Reader, type Env } from './reader.js';
-import { DEFAULT_STRIP_CLIENT_HEADERS, ROLES, type Config, type DatabaseConfig, type MfaConfig, type RedisConfig, type Role } from './types.js';
+import {
+  DEFAULT_STRIP_CLIENT_HEADERS,
+  ROLES,
+  type Config,
+  type DatabaseConfig,
+  type MfaConfig,
+  type RedisConfig,
+  type Role,
+} from './types.js';
 import { readTracing } from './tracing.js';
 
 export type { Config, RouteDef, Role, AuthKind, RateLimitPolicy, RateLimitKind } from './types.js';
@@ -43,13 +51,16 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   const redis = readRedis(r, env);
   const jwtSecret = r.secret('AUTH_JWT_SECRET');
   const warnings: string[] = [];
-  if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 16) problems.push('AUTH_JWT_SECRET: must be at least 16 bytes');
-  else if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 32) warnings.push('AUTH_JWT_SECRET is under 32 bytes: use 32 random bytes or more (openssl rand -hex 32)');
+  if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 16)
+    problems.push('AUTH_JWT_SECRET: must be at least 16 bytes');
+  else if (jwtSecret !== null && Buffer.byteLength(jwtSecret) < 32)
+    warnings.push('AUTH_JWT_SECRET is under 32 bytes: use 32 random bytes or more (openssl rand -hex 32)');
   // Older keys are secrets too: `AUTH_JWT_PREVIOUS_SECRETS_FILE` works like the other `_FILE`s.
   const previousSecrets = readPreviousSecrets(r, production && options.purpose !== 'cli');
   const signingKey = r.secret('IDENTITY_SIGNING_KEY');
   const bootstrapToken = r.secret('AUTH_BOOTSTRAP_TOKEN');
-  if (bootstrapToken !== null && Buffer.byteLength(bootstrapToken) < 16) problems.push('AUTH_BOOTSTRAP_TOKEN: must be at least 16 bytes');
+  if (bootstrapToken !== null && Buffer.byteLength(bootstrapToken) < 16)
+    problems.push('AUTH_BOOTSTRAP_TOKEN: must be at least 16 bytes');
 
   if (production && options.purpose !== 'cli') {
     const missing: string[] = [];
@@ -65,12 +76,14 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
       ['AUTH_JWT_SECRET', jwtSecret],
       ['AUTH_BOOTSTRAP_TOKEN', bootstrapToken],
     ] as const) {
-      if (value !== null && PLACEHOLDER_RE.test(value)) problems.push(`${name}: still the example placeholder; generate one (openssl rand -hex 32)`);
+      if (value !== null && PLACEHOLDER_RE.test(value))
+        problems.push(`${name}: still the example placeholder; generate one (openssl rand -hex 32)`);
     }
   }
 
   const upstreamUrl = r.str('UPSTREAM_URL') ?? 'http://127.0.0.1:9090';
-  if (!isHttpUrl(upstreamUrl)) problems.push('UPSTREAM_URL: must be an http(s)://host[:port] origin (no path, query or credentials)');
+  if (!isHttpUrl(upstreamUrl))
+    problems.push('UPSTREAM_URL: must be an http(s)://host[:port] origin (no path, query or credentials)');
   const routesFile = r.str('GATEWAY_ROUTES_FILE') ?? null;
   const routes = readRoutes(routesFile, problems);
 
@@ -82,23 +95,27 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   const stripClientHeaders = readStripList(r);
 
   const logLevel = r.str('LOG_LEVEL') ?? 'info';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) problems.push('LOG_LEVEL: must be fatal|error|warn|info|debug|trace|silent');
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
+    problems.push('LOG_LEVEL: must be fatal|error|warn|info|debug|trace|silent');
   const logFormat = r.str('LOG_FORMAT') ?? 'json';
   if (logFormat !== 'json' && logFormat !== 'pretty') problems.push('LOG_FORMAT: must be json or pretty');
 
   const memoryCost = r.int('PASSWORD_ARGON2_MEMORY_KIB', 19456, 1024, 4_194_304);
   const timeCost = r.int('PASSWORD_ARGON2_TIME_COST', 2, 1, 100);
-  if (production && (memoryCost < 19456 || timeCost < 2)) problems.push('PASSWORD_ARGON2_*: production needs at least m=19456 KiB, t=2 (OWASP)');
+  if (production && (memoryCost < 19456 || timeCost < 2))
+    problems.push('PASSWORD_ARGON2_*: production needs at least m=19456 KiB, t=2 (OWASP)');
 
   const wsQueryToken = (r.str('WS_QUERY_TOKEN') ?? 'on').toLowerCase();
   if (wsQueryToken !== 'on' && wsQueryToken !== 'off') problems.push('WS_QUERY_TOKEN: must be on or off');
 
   const headersTimeoutMs = r.int('GATEWAY_HEADERS_TIMEOUT_MS', 20_000, 500, 600_000);
   const requestTimeoutMs = r.int('GATEWAY_REQUEST_TIMEOUT_MS', 300_000, 500, 3_600_000);
-  if (requestTimeoutMs < headersTimeoutMs) problems.push('GATEWAY_REQUEST_TIMEOUT_MS: must be at least GATEWAY_HEADERS_TIMEOUT_MS');
+  if (requestTimeoutMs < headersTimeoutMs)
+    problems.push('GATEWAY_REQUEST_TIMEOUT_MS: must be at least GATEWAY_HEADERS_TIMEOUT_MS');
 
   const buildCommit = r.str('GATEWAY_BUILD_COMMIT') ?? null;
-  if (buildCommit !== null && !/^[0-9a-f]{7,40}$/i.test(buildCommit)) problems.push('GATEWAY_BUILD_COMMIT: must be a git commit hash (7 to 40 hex digits)');
+  if (buildCommit !== null && !/^[0-9a-f]{7,40}$/i.test(buildCommit))
+    problems.push('GATEWAY_BUILD_COMMIT: must be a git commit hash (7 to 40 hex digits)');
 
   const config: Config = {
     nodeEnv,
@@ -179,18 +196,31 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
 function readMfa(r: Reader, env: Env, production: boolean): MfaConfig {
   // Set but empty means "no role requires MFA"; unset means the default.
   const raw = env.AUTH_MFA_REQUIRED_ROLES;
-  const names = raw === undefined ? ['platform_admin'] : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names =
+    raw === undefined
+      ? ['platform_admin']
+      : raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
   const requiredRoles: Role[] = [];
   for (const name of names) {
     if (ROLES.includes(name as Role)) requiredRoles.push(name as Role);
     else r.problem(`AUTH_MFA_REQUIRED_ROLES: "${name}" is not a role (${ROLES.join(', ')})`);
   }
   const encryptionKey = r.secret('AUTH_MFA_ENCRYPTION_KEY');
-  const previous = (r.secret('AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const [name, value] of [['AUTH_MFA_ENCRYPTION_KEY', encryptionKey], ...previous.map((v) => ['AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS', v] as const)] as const) {
+  const previous = (r.secret('AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const [name, value] of [
+    ['AUTH_MFA_ENCRYPTION_KEY', encryptionKey],
+    ...previous.map((v) => ['AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS', v] as const),
+  ] as const) {
     if (value === null) continue;
     if (Buffer.byteLength(value) < 32) r.problem(`${name}: every key must be at least 32 bytes (openssl rand -hex 32)`);
-    else if (production && PLACEHOLDER_RE.test(value)) r.problem(`${name}: still the example placeholder; generate one (openssl rand -hex 32)`);
+    else if (production && PLACEHOLDER_RE.test(value))
+      r.problem(`${name}: still the example placeholder; generate one (openssl rand -hex 32)`);
   }
   return { requiredRoles: [...new Set(requiredRoles)], encryptionKey, previousEncryptionKeys: previous };
 }
@@ -201,7 +231,8 @@ function readDatabase(r: Reader, env: Env): DatabaseConfig {
   let ssl: DatabaseConfig['ssl'] = false;
   if (sslmode === 'require' || sslmode === 'prefer') ssl = { rejectUnauthorized: false };
   else if (sslmode === 'verify-ca' || sslmode === 'verify-full') ssl = { rejectUnauthorized: true };
-  else if (sslmode !== 'disable' && sslmode !== 'allow') r.problem('DB_SSLMODE: must be disable, require, verify-ca or verify-full');
+  else if (sslmode !== 'disable' && sslmode !== 'allow')
+    r.problem('DB_SSLMODE: must be disable, require, verify-ca or verify-full');
   let url = r.secret('DATABASE_URL');
   if (url !== null) {
     if (!/^postgres(ql)?:\/\//.test(url)) r.problem('DATABASE_URL: must start with postgres://');
@@ -241,7 +272,9 @@ function readRedis(r: Reader, env: Env): RedisConfig {
     ...(username ? { username } : {}),
     ...(password ? { password } : {}),
     ...(db !== undefined ? { db } : {}),
-    ...(sentinels.length > 0 && sentinelName ? { sentinels, sentinelName, ...(sentinelPassword ? { sentinelPassword } : {}) } : {}),
+    ...(sentinels.length > 0 && sentinelName
+      ? { sentinels, sentinelName, ...(sentinelPassword ? { sentinelPassword } : {}) }
+      : {}),
     ...(clusterNodes.length > 0 ? { clusterNodes } : {}),
   };
 }
@@ -261,9 +294,15 @@ function readStripList(r: Reader): readonly string[] {
   if (raw === undefined) return DEFAULT_STRIP_CLIENT_HEADERS;
   if (raw.toLowerCase() === 'none') return [];
   const out: string[] = [];
-  for (const entry of raw.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+  for (const entry of raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
     const name = entry.toLowerCase().replaceAll('_', '-');
-    if (!STRIP_ENTRY_RE.test(entry) || name === '*') r.problem(`STRIP_CLIENT_HEADERS: "${entry}" is not a header name (a trailing * makes it a prefix; * alone is refused)`);
+    if (!STRIP_ENTRY_RE.test(entry) || name === '*')
+      r.problem(
+        `STRIP_CLIENT_HEADERS: "${entry}" is not a header name (a trailing * makes it a prefix; * alone is refused)`,
+      );
     else if (FRAMING.has(name)) r.problem(`STRIP_CLIENT_HEADERS: "${entry}" frames the request and cannot be stripped`);
     else out.push(name);
   }

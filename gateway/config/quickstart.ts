@@ -26,12 +26,15 @@ export interface QuickstartConfig {
 export function loadQuickstartConfig(env: Env = process.env): QuickstartConfig {
   const problems: string[] = [];
   if ((env.NODE_ENV ?? '').trim() === 'production') {
-    problems.push('NODE_ENV=production: `npm start` is the development quickstart (demo users, published passwords, embedded stores); run `npm run serve` in production');
+    problems.push(
+      'NODE_ENV=production: `npm start` is the development quickstart (demo users, published passwords, embedded stores); run `npm run serve` in production',
+    );
   }
   const rawStubPort = (env.STUB_PORT ?? '').trim();
   let stubPort = DEFAULT_STUB_PORT;
   if (rawStubPort !== '') {
-    if (!/^\d+$/.test(rawStubPort) || Number(rawStubPort) > 65535) problems.push(`STUB_PORT: must be a whole number from 0 to 65535 (got "${rawStubPort}")`);
+    if (!/^\d+$/.test(rawStubPort) || Number(rawStubPort) > 65535)
+      problems.push(`STUB_PORT: must be a whole number from 0 to 65535 (got "${rawStubPort}")`);
     else stubPort = Number(rawStubPort);
   }
   if (problems.length > 0) throw new ConfigError(problems);

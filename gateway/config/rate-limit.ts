@@ -1,5 +1,12 @@
 import type { Reader } from './reader.js';
-import { RATE_LIMIT_KINDS, type AuthKind, type RateLimitConfig, type RateLimitKind, type RateLimitPolicy, type RouteRateLimit } from './types.js';
+import {
+  RATE_LIMIT_KINDS,
+  type AuthKind,
+  type RateLimitConfig,
+  type RateLimitKind,
+  type RateLimitPolicy,
+  type RouteRateLimit,
+} from './types.js';
 
 const POLICY_RE = /^(\d{1,10})\/(\d{1,10})(?::(\d{1,10}))?$/;
 const MAX_COUNT = 1_000_000_000;
@@ -61,7 +68,12 @@ export function readRateLimits(r: Reader): RateLimitConfig {
  * `"off"`. A `user` limit only on user routes, a `node` limit only on node routes, none on
  * public routes (they have no identity to count by).
  */
-export function validateRouteRateLimit(value: unknown, auth: AuthKind | undefined, at: string, problems: string[]): RouteRateLimit | null {
+export function validateRouteRateLimit(
+  value: unknown,
+  auth: AuthKind | undefined,
+  at: string,
+  problems: string[],
+): RouteRateLimit | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     problems.push(`${at}: must be an object like {"user": "600/60", "tenant": "off"}`);
     return null;

@@ -54,7 +54,10 @@ export class Reader {
   list(name: string): string[] {
     const raw = this.str(name);
     if (raw === undefined) return [];
-    return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   }
 
   /** PEM blocks may contain commas in no place, but JWKs do: split on blank-line or `;;`. */
@@ -63,7 +66,10 @@ export class Reader {
     if (raw === null) return [];
     const pems = raw.match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g);
     if (pems) return pems;
-    return raw.split(';;').map((s) => s.trim()).filter((s) => s !== '');
+    return raw
+      .split(';;')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   }
 
   hostPorts(name: string): { host: string; port: number }[] {

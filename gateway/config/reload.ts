@@ -21,9 +21,14 @@ export interface Reloadable {
 
 /** AUTH_JWT_PREVIOUS_SECRETS (or its _FILE): comma-separated, each at least 16 bytes. */
 export function readPreviousSecrets(r: Reader, production: boolean): string[] {
-  const secrets = (r.secret('AUTH_JWT_PREVIOUS_SECRETS') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (secrets.some((s) => Buffer.byteLength(s) < 16)) r.problem('AUTH_JWT_PREVIOUS_SECRETS: every key must be at least 16 bytes');
-  if (production && secrets.some((s) => PLACEHOLDER_RE.test(s))) r.problem('AUTH_JWT_PREVIOUS_SECRETS: still the example placeholder; generate one (openssl rand -hex 32)');
+  const secrets = (r.secret('AUTH_JWT_PREVIOUS_SECRETS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (secrets.some((s) => Buffer.byteLength(s) < 16))
+    r.problem('AUTH_JWT_PREVIOUS_SECRETS: every key must be at least 16 bytes');
+  if (production && secrets.some((s) => PLACEHOLDER_RE.test(s)))
+    r.problem('AUTH_JWT_PREVIOUS_SECRETS: still the example placeholder; generate one (openssl rand -hex 32)');
   return secrets;
 }
 

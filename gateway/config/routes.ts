@@ -47,7 +47,12 @@ export function validateRoutes(value: unknown, where: string, problems: string[]
     for (const key of Object.keys(r)) if (!ROUTE_KEYS.has(key)) problems.push(`${at}: unknown field "${key}"`);
     const { prefix, upstream, auth, roles, websocket } = r;
     let ok = true;
-    if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix) || prefix.includes('//') || /(^|\/)\.{1,2}(\/|$)/.test(prefix)) {
+    if (
+      typeof prefix !== 'string' ||
+      !PREFIX_RE.test(prefix) ||
+      prefix.includes('//') ||
+      /(^|\/)\.{1,2}(\/|$)/.test(prefix)
+    ) {
       problems.push(`${at}.prefix: must be an absolute, normalized path like "/api/v1/things"`);
       ok = false;
     }
@@ -71,7 +76,10 @@ export function validateRoutes(value: unknown, where: string, problems: string[]
       problems.push(`${at}.websocket: must be true or false`);
       ok = false;
     }
-    const rateLimit = r.rateLimit === undefined ? undefined : validateRouteRateLimit(r.rateLimit, auth as RouteDef['auth'], `${at}.rateLimit`, problems);
+    const rateLimit =
+      r.rateLimit === undefined
+        ? undefined
+        : validateRouteRateLimit(r.rateLimit, auth as RouteDef['auth'], `${at}.rateLimit`, problems);
     if (rateLimit === null) ok = false;
     if (!ok) return;
     const route: RouteDef = {

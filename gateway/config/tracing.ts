@@ -23,20 +23,36 @@ const SAMPLERS: readonly SamplerName[] = [
 export function readTracing(r: Reader): TracingConfig {
   const disabled = (r.str('OTEL_SDK_DISABLED') ?? 'false').toLowerCase() === 'true';
   const exporter = (r.str('OTEL_TRACES_EXPORTER') ?? 'otlp').toLowerCase();
-  if (exporter !== 'otlp' && exporter !== 'none') r.problem(`OTEL_TRACES_EXPORTER: must be otlp or none (got "${exporter}")`);
+  if (exporter !== 'otlp' && exporter !== 'none')
+    r.problem(`OTEL_TRACES_EXPORTER: must be otlp or none (got "${exporter}")`);
 
   const endpoint = tracesEndpoint(r);
 
-  const protocol = (r.str('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? r.str('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf').toLowerCase();
+  const protocol = (
+    r.str('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ??
+    r.str('OTEL_EXPORTER_OTLP_PROTOCOL') ??
+    'http/protobuf'
+  ).toLowerCase();
   if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
-    const name = r.str('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+    const name =
+      r.str('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') !== undefined
+        ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+        : 'OTEL_EXPORTER_OTLP_PROTOCOL';
     r.problem(`${name}: must be http/protobuf or http/json (got "${protocol}"; grpc is not supported)`);
   }
 
-  const compression = (r.str('OTEL_EXPORTER_OTLP_TRACES_COMPRESSION') ?? r.str('OTEL_EXPORTER_OTLP_COMPRESSION') ?? 'none').toLowerCase();
-  if (compression !== 'gzip' && compression !== 'none') r.problem('OTEL_EXPORTER_OTLP_COMPRESSION: must be gzip or none');
+  const compression = (
+    r.str('OTEL_EXPORTER_OTLP_TRACES_COMPRESSION') ??
+    r.str('OTEL_EXPORTER_OTLP_COMPRESSION') ??
+    'none'
+  ).toLowerCase();
+  if (compression !== 'gzip' && compression !== 'none')
+    r.problem('OTEL_EXPORTER_OTLP_COMPRESSION: must be gzip or none');
 
-  const timeoutName = r.str('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT' : 'OTEL_EXPORTER_OTLP_TIMEOUT';
+  const timeoutName =
+    r.str('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') !== undefined
+      ? 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'
+      : 'OTEL_EXPORTER_OTLP_TIMEOUT';
   const timeoutMs = r.int(timeoutName, 10_000, 1, 600_000);
 
   // Headers often carry a collector's API key: `_FILE` variants work as for the other secrets.
@@ -46,12 +62,14 @@ export function readTracing(r: Reader): TracingConfig {
   };
 
   const sampler = (r.str('OTEL_TRACES_SAMPLER') ?? 'parentbased_always_on').toLowerCase() as SamplerName;
-  if (!SAMPLERS.includes(sampler)) r.problem(`OTEL_TRACES_SAMPLER: must be one of ${SAMPLERS.join(', ')} (got "${sampler}")`);
+  if (!SAMPLERS.includes(sampler))
+    r.problem(`OTEL_TRACES_SAMPLER: must be one of ${SAMPLERS.join(', ')} (got "${sampler}")`);
   let samplerRatio = 1;
   const arg = r.str('OTEL_TRACES_SAMPLER_ARG');
   if (arg !== undefined && sampler.endsWith('traceidratio')) {
     const n = Number(arg);
-    if (!/^\d*\.?\d+(e-?\d+)?$/i.test(arg) || !(n >= 0 && n <= 1)) r.problem(`OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1 (got "${arg}")`);
+    if (!/^\d*\.?\d+(e-?\d+)?$/i.test(arg) || !(n >= 0 && n <= 1))
+      r.problem(`OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1 (got "${arg}")`);
     else samplerRatio = n;
   }
 
@@ -60,14 +78,16 @@ export function readTracing(r: Reader): TracingConfig {
     cert: pemFile(r, 'CLIENT_CERTIFICATE'),
     key: pemFile(r, 'CLIENT_KEY'),
   };
-  if ((tls.cert === null) !== (tls.key === null)) r.problem('OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY: set both or neither');
+  if ((tls.cert === null) !== (tls.key === null))
+    r.problem('OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY: set both or neither');
 
   const resourceAttributes = keyValues(r, 'OTEL_RESOURCE_ATTRIBUTES', r.str('OTEL_RESOURCE_ATTRIBUTES') ?? null);
   const serviceName = r.str('OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? 'get2dial-gateway';
 
   const maxQueueSize = r.int('OTEL_BSP_MAX_QUEUE_SIZE', 2048, 1, 1_000_000);
   const maxExportBatchSize = r.int('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 1_000_000);
-  if (maxExportBatchSize > maxQueueSize) r.problem('OTEL_BSP_MAX_EXPORT_BATCH_SIZE: must not exceed OTEL_BSP_MAX_QUEUE_SIZE');
+  if (maxExportBatchSize > maxQueueSize)
+    r.problem('OTEL_BSP_MAX_EXPORT_BATCH_SIZE: must not exceed OTEL_BSP_MAX_QUEUE_SIZE');
 
   return {
     enabled: endpoint !== null && !disabled && exporter === 'otlp',
@@ -122,7 +142,10 @@ function tracesEndpoint(r: Reader): string | null {
  * specification defines these), read now so a missing file is a start-up error, not a failed export.
  */
 function pemFile(r: Reader, name: string): string | null {
-  const variable = r.str(`OTEL_EXPORTER_OTLP_TRACES_${name}`) !== undefined ? `OTEL_EXPORTER_OTLP_TRACES_${name}` : `OTEL_EXPORTER_OTLP_${name}`;
+  const variable =
+    r.str(`OTEL_EXPORTER_OTLP_TRACES_${name}`) !== undefined
+      ? `OTEL_EXPORTER_OTLP_TRACES_${name}`
+      : `OTEL_EXPORTER_OTLP_${name}`;
   const path = r.str(variable);
   if (path === undefined) return null;
   try {
@@ -152,7 +175,8 @@ function keyValues(r: Reader, name: string, raw: string | null): Record<string, 
     } catch {
       key = '';
     }
-    if (eq <= 0 || key === '' || /[\s"(),/:;<=>?@[\\\]{}]/.test(key)) r.problem(`${name}: entry ${i + 1} is not key=value`);
+    if (eq <= 0 || key === '' || /[\s"(),/:;<=>?@[\\\]{}]/.test(key))
+      r.problem(`${name}: entry ${i + 1} is not key=value`);
     else out[name.endsWith('HEADERS') ? key.toLowerCase() : key] = value;
   });
   return out;

@@ -46,7 +46,15 @@ export interface RateLimitConfig {
  * client could write to impersonate someone upstream: removed from every proxied request unless
  * STRIP_CLIENT_HEADERS says otherwise. A trailing `*` is a prefix.
  */
-export const DEFAULT_STRIP_CLIENT_HEADERS: readonly string[] = ['x-tenant-id', 'x-user-id', 'x-user-role', 'x-node-id', 'remote-user', 'x-forwarded-user', 'x-auth-request-*'];
+export const DEFAULT_STRIP_CLIENT_HEADERS: readonly string[] = [
+  'x-tenant-id',
+  'x-user-id',
+  'x-user-role',
+  'x-node-id',
+  'remote-user',
+  'x-forwarded-user',
+  'x-auth-request-*',
+];
 
 export interface DatabaseConfig {
   /** A postgres:// URL; null means the embedded PGlite database (never in production). */
@@ -190,7 +198,13 @@ export interface WebSocketAuthConfig {
   readonly ticketTtlSeconds: number;
 }
 
-export type SamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
+export type SamplerName =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
 
 /** Span export over OTLP/HTTP; nothing of the SDK is loaded unless `enabled`. */
 export interface TracingConfig {

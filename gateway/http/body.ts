@@ -38,10 +38,18 @@ function validatorOf(schema: BodySchema): Validator {
  * documented fields, of the documented types and lengths — with no NUL in any string (400
  * `invalid request body`). The same schema is published in the OpenAPI document (docs/api.md).
  */
-export async function readJsonBody<S extends BodySchema>(req: IncomingMessage, schema: S, maxBytes = MAX_JSON_BODY_BYTES): Promise<BodyOf<S>> {
+export async function readJsonBody<S extends BodySchema>(
+  req: IncomingMessage,
+  schema: S,
+  maxBytes = MAX_JSON_BODY_BYTES,
+): Promise<BodyOf<S>> {
   const type = req.headers['content-type'];
   const coding = req.headers['content-encoding'];
-  if (!type || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type) || (coding !== undefined && coding.trim().toLowerCase() !== 'identity')) {
+  if (
+    !type ||
+    !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type) ||
+    (coding !== undefined && coding.trim().toLowerCase() !== 'identity')
+  ) {
     // A client still waiting for `100 Continue` sends no body: nothing to drain (the connection closes).
     if (!awaitingContinue(req)) await drain(req, maxBytes);
     throw new GatewayError('UNSUPPORTED_MEDIA_TYPE');
@@ -81,14 +89,17 @@ export function checkBody<S extends BodySchema>(value: unknown, schema: S): Body
   if (!validator.Check(value)) {
     // The first error only, for the log: the client always sees the one table message.
     const [first] = validator.Errors(value);
-    throw new GatewayError('INVALID_BODY', { detail: first ? `${first.instancePath || '/'}: ${first.message}` : 'does not match the schema' });
+    throw new GatewayError('INVALID_BODY', {
+      detail: first ? `${first.instancePath || '/'}: ${first.message}` : 'does not match the schema',
+    });
   }
   const obj = value as Record<string, unknown>;
   for (const [key, v] of Object.entries(obj)) {
     if (v === null) delete obj[key];
     // No credential, name or domain holds U+0000, and Postgres text cannot store it: refused here
     // as bad input rather than failing in the database as a 500.
-    else if (typeof v === 'string' && v.includes('\u0000')) throw new GatewayError('INVALID_BODY', { detail: `field ${key} contains NUL` });
+    else if (typeof v === 'string' && v.includes('\u0000'))
+      throw new GatewayError('INVALID_BODY', { detail: `field ${key} contains NUL` });
   }
   return obj as BodyOf<S>;
 }

@@ -46,14 +46,21 @@ export function createCors(allowedOrigins: readonly string[]): Cors {
       return origin !== undefined && allowed.has(origin);
     },
     isPreflight(req) {
-      return req.method === 'OPTIONS' && originOf(req) !== undefined && req.headers['access-control-request-method'] !== undefined;
+      return (
+        req.method === 'OPTIONS' &&
+        originOf(req) !== undefined &&
+        req.headers['access-control-request-method'] !== undefined
+      );
     },
     preflight(req, res) {
       const origin = originOf(req);
       res.setHeader('Vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
       if (origin === undefined || !allowed.has(origin)) {
         // Refused in the error envelope like every other error (it was an empty 403).
-        sendError(res, new GatewayError('FORBIDDEN', { detail: 'preflight from an origin not in HTTP_ALLOWED_ORIGINS' }));
+        sendError(
+          res,
+          new GatewayError('FORBIDDEN', { detail: 'preflight from an origin not in HTTP_ALLOWED_ORIGINS' }),
+        );
         return 403;
       }
       const requested = req.headers['access-control-request-headers'];
@@ -62,7 +69,9 @@ export function createCors(allowedOrigins: readonly string[]): Cors {
       res.setHeader('Access-Control-Allow-Methods', ALLOW_METHODS);
       res.setHeader(
         'Access-Control-Allow-Headers',
-        typeof requested === 'string' && /^[A-Za-z0-9_,\s-]{1,512}$/.test(requested) ? requested : ALLOW_HEADERS_DEFAULT,
+        typeof requested === 'string' && /^[A-Za-z0-9_,\s-]{1,512}$/.test(requested)
+          ? requested
+          : ALLOW_HEADERS_DEFAULT,
       );
       res.setHeader('Access-Control-Max-Age', '600');
       res.end();

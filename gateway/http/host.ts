@@ -17,8 +17,10 @@ export function checkHost(req: IncomingMessage): void {
   let seen = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++seen > 1) throw new GatewayError('INVALID_HOST', { detail: 'more than one Host header' });
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++seen > 1)
+      throw new GatewayError('INVALID_HOST', { detail: 'more than one Host header' });
   }
   const host = req.headers.host;
-  if (host !== undefined && !HOST_RE.test(host)) throw new GatewayError('INVALID_HOST', { detail: 'Host is not a valid authority' });
+  if (host !== undefined && !HOST_RE.test(host))
+    throw new GatewayError('INVALID_HOST', { detail: 'Host is not a valid authority' });
 }

@@ -18,7 +18,11 @@ export const API_AREAS: readonly ApiOperations[] = [AUTH_OPERATIONS, MFA_OPERATI
 /** Errors every operation with a JSON body can answer (docs/api.md, "Auth endpoints"). */
 const BODY_ERRORS: readonly ErrorCode[] = ['INVALID_BODY', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
 
-const SECURITY: Record<Exclude<ApiSecurity, 'public'>, string> = { user: 'userToken', node: 'nodeKey', bootstrap: 'bootstrapToken' };
+const SECURITY: Record<Exclude<ApiSecurity, 'public'>, string> = {
+  user: 'userToken',
+  node: 'nodeKey',
+  bootstrap: 'bootstrapToken',
+};
 
 const DESCRIPTION = [
   'The endpoints the get2dial gateway answers itself: login, the caller’s account and sessions, WebSocket tickets, bootstrap, edge-node registration and key rotation, health, readiness and the JWKS.',
@@ -42,12 +46,18 @@ function errorResponses(codes: readonly ErrorCode[]): Record<string, unknown> {
     const fixed = list.every((c) => !PUBLIC_DETAIL.has(c));
     const messages = [...new Set(list.map((c) => ERRORS[c].message))];
     const headers: Record<string, unknown> = {};
-    if (status === 401) headers['WWW-Authenticate'] = { description: 'Always `Bearer realm="get2dial"`.', schema: { type: 'string' } };
+    if (status === 401)
+      headers['WWW-Authenticate'] = { description: 'Always `Bearer realm="get2dial"`.', schema: { type: 'string' } };
     if (list.some((c) => c === 'ACCOUNT_LOCKED' || c === 'TOO_MANY_REQUESTS' || c === 'SERVICE_UNAVAILABLE')) {
-      headers['Retry-After'] = { description: 'Seconds to wait (locked, throttled, unavailable).', schema: { type: 'integer', minimum: 1 } };
+      headers['Retry-After'] = {
+        description: 'Seconds to wait (locked, throttled, unavailable).',
+        schema: { type: 'integer', minimum: 1 },
+      };
     }
     out[String(status)] = {
-      description: list.map((c) => `\`${ERRORS[c].message}\`${PUBLIC_DETAIL.has(c) ? ' (or a message naming the detail)' : ''}`).join('; '),
+      description: list
+        .map((c) => `\`${ERRORS[c].message}\`${PUBLIC_DETAIL.has(c) ? ' (or a message naming the detail)' : ''}`)
+        .join('; '),
       ...(Object.keys(headers).length > 0 ? { headers } : {}),
       content: { 'application/json': { schema: json(ErrorEnvelope(fixed ? messages : undefined)) } },
     };
@@ -57,18 +67,27 @@ function errorResponses(codes: readonly ErrorCode[]): Record<string, unknown> {
 
 function parameters(op: ApiOperation): unknown[] {
   const out: unknown[] = [];
-  for (const [name, p] of Object.entries(op.pathParams ?? {})) out.push({ name, in: 'path', required: true, description: p.description, schema: json(p.schema) });
-  for (const [name, p] of Object.entries(op.queryParams ?? {})) out.push({ name, in: 'query', required: false, description: p.description, schema: json(p.schema) });
+  for (const [name, p] of Object.entries(op.pathParams ?? {}))
+    out.push({ name, in: 'path', required: true, description: p.description, schema: json(p.schema) });
+  for (const [name, p] of Object.entries(op.queryParams ?? {}))
+    out.push({ name, in: 'query', required: false, description: p.description, schema: json(p.schema) });
   return out;
 }
 
 function operation(key: string, op: ApiOperation): Record<string, unknown> {
   const responses: Record<string, unknown> = {};
   for (const [status, r] of Object.entries(op.responses)) {
-    responses[status] = { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: json(r.schema) } } };
+    responses[status] = {
+      description: r.description,
+      content: { [r.contentType ?? 'application/json']: { schema: json(r.schema) } },
+    };
   }
-  for (const [status, r] of Object.entries(errorResponses(op.body ? [...BODY_ERRORS, ...op.errors] : op.errors))) responses[status] ??= r;
-  responses.default = { description: 'Any other error of the error table (e.g. 400 `invalid request path`, 500).', content: { 'application/json': { schema: json(ErrorEnvelope()) } } };
+  for (const [status, r] of Object.entries(errorResponses(op.body ? [...BODY_ERRORS, ...op.errors] : op.errors)))
+    responses[status] ??= r;
+  responses.default = {
+    description: 'Any other error of the error table (e.g. 400 `invalid request path`, 500).',
+    content: { 'application/json': { schema: json(ErrorEnvelope()) } },
+  };
   const params = parameters(op);
   return {
     operationId: key.replace(/[^A-Za-z0-9]+/g, '_').replace(/_+$/, ''),
@@ -77,7 +96,14 @@ function operation(key: string, op: ApiOperation): Record<string, unknown> {
     tags: [op.tag],
     security: op.security === 'public' ? [] : [{ [SECURITY[op.security]]: [] }],
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(op.body ? { requestBody: { required: op.body.optional !== true, content: { 'application/json': { schema: json(op.body.schema) } } } } : {}),
+    ...(op.body
+      ? {
+          requestBody: {
+            required: op.body.optional !== true,
+            content: { 'application/json': { schema: json(op.body.schema) } },
+          },
+        }
+      : {}),
     responses,
   };
 }
@@ -106,13 +132,32 @@ export function buildOpenApi(version: string, areas: readonly ApiOperations[] = 
   return {
     openapi: '3.1.0',
     info: { title: 'get2dial gateway', version, description: DESCRIPTION },
-    tags: TAGS.filter((t) => Object.values(sorted).some((item) => Object.values(item).some((op) => (op as { tags: string[] }).tags.includes(t.name)))),
+    tags: TAGS.filter((t) =>
+      Object.values(sorted).some((item) =>
+        Object.values(item).some((op) => (op as { tags: string[] }).tags.includes(t.name)),
+      ),
+    ),
     paths: sorted,
     components: {
       securitySchemes: {
-        userToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A user access token from login, refresh or a password change.' },
-        nodeKey: { type: 'http', scheme: 'bearer', bearerFormat: 'g2dn_ node key', description: 'An edge node’s API key (`g2dn_` + 43 URL-safe characters).' },
-        bootstrapToken: { type: 'apiKey', in: 'header', name: 'X-Bootstrap-Token', description: 'AUTH_BOOTSTRAP_TOKEN.' },
+        userToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'A user access token from login, refresh or a password change.',
+        },
+        nodeKey: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'g2dn_ node key',
+          description: 'An edge node’s API key (`g2dn_` + 43 URL-safe characters).',
+        },
+        bootstrapToken: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Bootstrap-Token',
+          description: 'AUTH_BOOTSTRAP_TOKEN.',
+        },
       },
     },
   };

@@ -93,7 +93,8 @@ function decodeSegment(raw: string): string {
   // U+FF0F as "/", U+FF05 as "%": the same request would mean another path there than here.
   if (!ascii) {
     const folded = decoded.normalize('NFKC');
-    if (folded === '.' || folded === '..' || /[/\\;%?#]/.test(folded)) throw bad('segment changes meaning under Unicode normalization');
+    if (folded === '.' || folded === '..' || /[/\\;%?#]/.test(folded))
+      throw bad('segment changes meaning under Unicode normalization');
   }
   return decoded;
 }
@@ -123,7 +124,12 @@ export function foldPath(canonical: string): string {
   let out = '';
   for (const raw of canonical.slice(1).split('/')) {
     let seg = raw.includes('%') ? decodeURIComponent(raw) : raw;
-    seg = seg.normalize('NFKC').toLowerCase().replace(INVISIBLE, '').trim().replace(/[.\s]+$/, '');
+    seg = seg
+      .normalize('NFKC')
+      .toLowerCase()
+      .replace(INVISIBLE, '')
+      .trim()
+      .replace(/[.\s]+$/, '');
     if (seg !== '') out += '/' + seg;
   }
   if (out === '') out = '/';

@@ -19,8 +19,12 @@ export function refuseUpgrade(socket: Duplex, err: unknown, requestId: string): 
     ...errorHeaders(e.status, e.retryAfter, e.headers),
   };
   if (socket.writable) {
-    const head = `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\n` +
-      Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n') + '\r\n\r\n';
+    const head =
+      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? 'Error'}\r\n` +
+      Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n') +
+      '\r\n\r\n';
     socket.end(head + body);
   }
   socket.destroySoon?.();

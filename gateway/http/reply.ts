@@ -5,7 +5,12 @@ import { toGatewayError } from '../errors.js';
  * The one renderer (docs/api.md). Success: {"status":"success","data":…}; error:
  * {"status":"error","message":…}. Never a stack trace, never HTML.
  */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.destroyed) return;
   const payload = JSON.stringify(body);
   res.statusCode = status;
@@ -24,8 +29,14 @@ export function sendData(res: ServerResponse, data: unknown, status = 200, heade
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
 /** The error body for a status/message pair, plus the headers docs/api.md requires with it. */
-export function errorHeaders(status: number, retryAfter: number | undefined, extra?: Readonly<Record<string, string>>): Record<string, string> {
-  const headers: Record<string, string> = extra ? { ...extra, 'Cache-Control': 'no-store' } : { 'Cache-Control': 'no-store' };
+export function errorHeaders(
+  status: number,
+  retryAfter: number | undefined,
+  extra?: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const headers: Record<string, string> = extra
+    ? { ...extra, 'Cache-Control': 'no-store' }
+    : { 'Cache-Control': 'no-store' };
   // RFC 6750 §3 / RFC 9110 §15.5.2: every 401 names the scheme.
   if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="get2dial"';
   if (retryAfter !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfter)));
@@ -38,5 +49,10 @@ export function errorHeaders(status: number, retryAfter: number | undefined, ext
  */
 export function sendError(res: ServerResponse, err: unknown): void {
   const e = toGatewayError(err);
-  sendJson(res, e.status, { status: 'error', message: e.publicMessage }, errorHeaders(e.status, e.retryAfter, e.headers));
+  sendJson(
+    res,
+    e.status,
+    { status: 'error', message: e.publicMessage },
+    errorHeaders(e.status, e.retryAfter, e.headers),
+  );
 }

@@ -22,7 +22,11 @@ export interface Router {
  * First match wins.
  */
 export function createRouter(initial: readonly RouteDef[]): Router {
-  const entry = (prefix: string, route: RouteDef) => ({ route, prefix, withSlash: prefix === '/' ? '/' : prefix + '/' });
+  const entry = (prefix: string, route: RouteDef) => ({
+    route,
+    prefix,
+    withSlash: prefix === '/' ? '/' : prefix + '/',
+  });
   type Table = ReturnType<typeof entry>[];
   const compile = (table: readonly RouteDef[]) => ({
     routes: table,
@@ -51,7 +55,10 @@ export function createRouter(initial: readonly RouteDef[]): Router {
       // No route: a 404 from the gateway itself, nothing is served that could be confused.
       if (exact === null) return null;
       const alt = foldPath(path);
-      if (alt !== path && first(table.folded, alt) !== exact) throw new GatewayError('INVALID_PATH', { detail: 'path folds (case, trailing dots or spaces, invisible characters) onto another route' });
+      if (alt !== path && first(table.folded, alt) !== exact)
+        throw new GatewayError('INVALID_PATH', {
+          detail: 'path folds (case, trailing dots or spaces, invisible characters) onto another route',
+        });
       return exact;
     },
   };

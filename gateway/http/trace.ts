@@ -54,7 +54,14 @@ export function parseTraceparent(value: string | string[] | undefined): ParsedTr
   if (typeof value !== 'string' || value.length > 512) return null;
   const m = TRACEPARENT.exec(value.trim());
   if (!m) return null;
-  const [, version, traceId, parentId, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined];
+  const [, version, traceId, parentId, flags, rest] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ];
   if (version === 'ff') return null;
   if (version === '00' && rest !== undefined) return null;
   if (traceId === ZERO_TRACE || parentId === ZERO_SPAN) return null;

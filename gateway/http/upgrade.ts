@@ -18,7 +18,8 @@ import type { Router } from './router.js';
 /** Whether the upgrade is a WebSocket handshake for a WebSocket route (an invalid path counts: the upgrade path refuses it). */
 export function isWebSocketUpgradeForRoute(req: IncomingMessage, router: Router): boolean {
   const upgrade = req.headers.upgrade;
-  if (typeof upgrade !== 'string' || !upgrade.split(',').some((p) => p.trim().toLowerCase() === 'websocket')) return false;
+  if (typeof upgrade !== 'string' || !upgrade.split(',').some((p) => p.trim().toLowerCase() === 'websocket'))
+    return false;
   let path: string;
   try {
     path = splitTarget(req.url).path;
@@ -34,11 +35,20 @@ export function isWebSocketUpgradeForRoute(req: IncomingMessage, router: Router)
  * routing, auth, logs and metrics are the usual ones). Node has stopped parsing the connection at
  * the headers, so a request with a body cannot be read any more: that one is refused with 400.
  */
-export function answerIgnoringUpgrade(server: Server, req: IncomingMessage, socket: Duplex, idleTimeoutMs: number): void {
+export function answerIgnoringUpgrade(
+  server: Server,
+  req: IncomingMessage,
+  socket: Duplex,
+  idleTimeoutMs: number,
+): void {
   const te = req.headers['transfer-encoding'];
   const cl = req.headers['content-length'];
   if (te !== undefined || (cl !== undefined && cl !== '0')) {
-    refuseUpgrade(socket, new GatewayError('UNSUPPORTED_UPGRADE', { detail: `Upgrade: ${req.headers.upgrade ?? ''} with a body` }), requestIdFor(req.headers));
+    refuseUpgrade(
+      socket,
+      new GatewayError('UNSUPPORTED_UPGRADE', { detail: `Upgrade: ${req.headers.upgrade ?? ''} with a body` }),
+      requestIdFor(req.headers),
+    );
     return;
   }
   // An 'upgrade' socket is the connection's net.Socket (Node's http server only listens on TCP).

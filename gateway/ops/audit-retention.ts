@@ -65,13 +65,18 @@ export function createAuditRetention(deps: AuditRetentionDeps, options: AuditRet
     try {
       client = await deps.db.connect();
     } catch (err) {
-      deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'audit retention: no database connection; next run in 24 h');
+      deps.log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'audit retention: no database connection; next run in 24 h',
+      );
       return { result: 'failed', deleted: 0 };
     }
     let broken = false;
     let deleted = 0;
     try {
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [AUDIT_PRUNE_LOCK_KEY]);
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+        AUDIT_PRUNE_LOCK_KEY,
+      ]);
       if (!rows[0]?.locked) {
         deps.log.debug('audit retention: another instance is pruning; skipped');
         return { result: 'skipped', deleted: 0 };
@@ -88,11 +93,17 @@ export function createAuditRetention(deps: AuditRetentionDeps, options: AuditRet
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [AUDIT_PRUNE_LOCK_KEY]).catch(() => (broken = true));
       }
-      deps.log.info({ deleted, retentionDays: days, before: cutoff.toISOString() }, 'audit retention: pruned old audit events');
+      deps.log.info(
+        { deleted, retentionDays: days, before: cutoff.toISOString() },
+        'audit retention: pruned old audit events',
+      );
       return { result: 'pruned', deleted };
     } catch (err) {
       broken = true;
-      deps.log.error({ err: err instanceof Error ? err.message : String(err), deleted }, 'audit retention: prune failed; next run in 24 h');
+      deps.log.error(
+        { err: err instanceof Error ? err.message : String(err), deleted },
+        'audit retention: prune failed; next run in 24 h',
+      );
       return { result: 'failed', deleted };
     } finally {
       // A broken connection is discarded: Postgres drops its session locks with it.

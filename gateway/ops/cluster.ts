@@ -119,7 +119,8 @@ export function superviseWorkers(options: SupervisorOptions): Promise<number> {
 /** In a worker: calls `onShutdown` when the primary asks for a drain or goes away. */
 export function onPrimaryShutdown(onShutdown: (reason: string) => void): void {
   process.on('message', (message: unknown) => {
-    if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === SHUTDOWN_MESSAGE) onShutdown('primary');
+    if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === SHUTDOWN_MESSAGE)
+      onShutdown('primary');
   });
   // The primary died: it held the listening socket, so no new connection arrives here; drain.
   process.on('disconnect', () => onShutdown('primary gone'));

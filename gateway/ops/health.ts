@@ -54,7 +54,10 @@ export function createHealth(deps: HealthDeps): Health {
   function check(): Promise<Checks> {
     pending ??= (async () => {
       try {
-        const [postgres, redis] = await Promise.all([probe((t) => deps.db.ping(t), timeoutMs), probe((t) => deps.state.ping(t), timeoutMs)]);
+        const [postgres, redis] = await Promise.all([
+          probe((t) => deps.db.ping(t), timeoutMs),
+          probe((t) => deps.state.ping(t), timeoutMs),
+        ]);
         deps.metrics.dependencyUp('postgres', postgres === 'up');
         deps.metrics.dependencyUp('redis', redis === 'up');
         return { postgres, redis };
@@ -88,7 +91,12 @@ export function createHealth(deps: HealthDeps): Health {
       // does not have to open the logs. Nothing here is secret: names and up/down only.
       const status = draining ? 'draining' : 'unavailable';
       if (!draining) ctx.log.warn({ reqId: ctx.requestId, failed }, 'not ready');
-      sendJson(ctx.res, 503, { status: 'error', message: 'service unavailable', data: { status, failed, checks } }, { ...NO_CACHE, 'Retry-After': '5' });
+      sendJson(
+        ctx.res,
+        503,
+        { status: 'error', message: 'service unavailable', data: { status, failed, checks } },
+        { ...NO_CACHE, 'Retry-After': '5' },
+      );
     },
     'GET /metrics': async (ctx) => {
       // Refresh the dependency gauges so a scrape tells the truth even when nobody polls /readyz.

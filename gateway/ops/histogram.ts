@@ -75,7 +75,12 @@ export class FastHistogram {
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         acc += s.counts[i] as number;
-        values.push({ labels: { le: this.bounds[i] as number }, sharedLabels: s.labels, value: acc, metricName: bucket });
+        values.push({
+          labels: { le: this.bounds[i] as number },
+          sharedLabels: s.labels,
+          value: acc,
+          metricName: bucket,
+        });
       }
       values.push({ labels: { le: '+Inf' }, sharedLabels: s.labels, value: s.count, metricName: bucket });
       values.push({ labels: {}, sharedLabels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
@@ -87,7 +92,14 @@ export class FastHistogram {
   /** What prom-client's Histogram.get() returns (cluster aggregation): the labels merged. */
   get(): { name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: MetricValue[] } {
     const data = this.getForPromString();
-    return { ...data, values: data.values.map((v) => ({ labels: { ...v.labels, ...v.sharedLabels }, value: v.value, metricName: v.metricName })) };
+    return {
+      ...data,
+      values: data.values.map((v) => ({
+        labels: { ...v.labels, ...v.sharedLabels },
+        value: v.value,
+        metricName: v.metricName,
+      })),
+    };
   }
 
   /** Registry.resetMetrics(): every series back to zero (series stay, callers hold them). */

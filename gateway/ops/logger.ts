@@ -56,10 +56,14 @@ export function createLogger(options: LoggerOptions): Logger {
     // One line per event (the access line included), and colours only for a terminal: piped
     // into a file or `less`, escape codes are noise.
     const colorize = process.stdout.isTTY === true;
-    return pino({ ...common, transport: { target: 'pino-pretty', options: { colorize, singleLine: true, translateTime: 'SYS:standard' } } });
+    return pino({
+      ...common,
+      transport: { target: 'pino-pretty', options: { colorize, singleLine: true, translateTime: 'SYS:standard' } },
+    });
   }
   const log = pino(common, batched(pino.destination({ dest: STDOUT, sync: false, contentMode: 'buffer' }), STDOUT));
-  if (options.format === 'pretty') log.warn('LOG_FORMAT=pretty needs the optional package pino-pretty, which is not installed: logging JSON');
+  if (options.format === 'pretty')
+    log.warn('LOG_FORMAT=pretty needs the optional package pino-pretty, which is not installed: logging JSON');
   return log;
 }
 

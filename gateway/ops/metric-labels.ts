@@ -1,7 +1,15 @@
 /** The fixed label values of the gateway's metrics, pre-set to 0 so dashboards see every series (ops/metrics.ts). */
 
 /** Login outcomes (routes/deps.ts LoginOutcome); pre-set to 0 so dashboards see every series. */
-export const LOGIN_OUTCOMES = ['success', 'invalid', 'locked', 'throttled', 'disabled', 'unavailable', 'bad_request'] as const;
+export const LOGIN_OUTCOMES = [
+  'success',
+  'invalid',
+  'locked',
+  'throttled',
+  'disabled',
+  'unavailable',
+  'bad_request',
+] as const;
 /** Why a node credential was refused: not shaped like a key, a wrong/revoked key, a bad enrollment token. */
 export const NODE_FAILURE_REASONS = ['malformed', 'key', 'enrollment'] as const;
 export type NodeFailureReason = (typeof NODE_FAILURE_REASONS)[number];

@@ -19,7 +19,9 @@ export function serveClusterMetrics(): void {
     if (m?.type !== METRICS_REQUEST) return;
     aggregator.clusterMetrics().then(
       (body) => worker.isConnected() && worker.send({ type: METRICS_RESPONSE, id: m.id, body }),
-      (err: unknown) => worker.isConnected() && worker.send({ type: METRICS_RESPONSE, id: m.id, error: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) =>
+        worker.isConnected() &&
+        worker.send({ type: METRICS_RESPONSE, id: m.id, error: err instanceof Error ? err.message : String(err) }),
     );
   });
 }
@@ -28,7 +30,10 @@ export function serveClusterMetrics(): void {
 export function clusterRender(registry: Registry): () => Promise<string> {
   AggregatorRegistry.setRegistries([registry]);
   new AggregatorRegistry(); // installs prom-client's worker-side responder for the primary's requests
-  const pending = new Map<number, { resolve: (body: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<
+    number,
+    { resolve: (body: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+  >();
   let next = 0;
   process.on('message', (message: unknown) => {
     const m = message as { type?: unknown; id?: unknown; body?: unknown; error?: unknown };
@@ -51,4 +56,3 @@ export function clusterRender(registry: Registry): () => Promise<string> {
       process.send?.({ type: METRICS_REQUEST, id });
     });
 }
-

@@ -9,7 +9,17 @@
 import { Counter, Gauge, type Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
 import { clusterRender } from './metrics-cluster.js';
-import { AUDIT_PRUNE_RESULTS, DEPENDENCIES, LOGIN_OUTCOMES, NODE_FAILURE_REASONS, RATE_LIMITS, TOKEN_REJECTION_REASONS, type AuditPruneResult, type Dependency, type NodeFailureReason } from './metric-labels.js';
+import {
+  AUDIT_PRUNE_RESULTS,
+  DEPENDENCIES,
+  LOGIN_OUTCOMES,
+  NODE_FAILURE_REASONS,
+  RATE_LIMITS,
+  TOKEN_REJECTION_REASONS,
+  type AuditPruneResult,
+  type Dependency,
+  type NodeFailureReason,
+} from './metric-labels.js';
 
 export { serveClusterMetrics } from './metrics-cluster.js';
 
@@ -248,7 +258,11 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       const key = `${routeGroup}\n${m}\n${s}`;
       let child = requestChildren.get(key);
       if (!child) {
-        child = { count: requests.labels(routeGroup, m, s), pending: 0, time: duration.seriesFor({ route: routeGroup, method: m }) };
+        child = {
+          count: requests.labels(routeGroup, m, s),
+          pending: 0,
+          time: duration.seriesFor({ route: routeGroup, method: m }),
+        };
         requestChildren.set(key, child);
       }
       child.pending += 1;
@@ -288,7 +302,10 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       if (deleted > 0) auditPruned.inc(deleted);
     },
     async render() {
-      return { contentType: registry.contentType, body: renderCluster ? await renderCluster() : await registry.metrics() };
+      return {
+        contentType: registry.contentType,
+        body: renderCluster ? await renderCluster() : await registry.metrics(),
+      };
     },
   };
 }

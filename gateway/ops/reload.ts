@@ -27,12 +27,17 @@ export interface Reloader {
   reload(): Promise<boolean>;
 }
 
-const routeKey = (r: RouteDef) => JSON.stringify([r.prefix, r.auth, r.upstream ?? null, r.roles ?? null, r.websocket ?? false]);
+const routeKey = (r: RouteDef) =>
+  JSON.stringify([r.prefix, r.auth, r.upstream ?? null, r.roles ?? null, r.websocket ?? false]);
 
 function diff<T>(before: readonly T[], after: readonly T[], key: (x: T) => string) {
   const a = new Set(before.map(key));
   const b = new Set(after.map(key));
-  return { total: after.length, added: [...b].filter((k) => !a.has(k)).length, removed: [...a].filter((k) => !b.has(k)).length };
+  return {
+    total: after.length,
+    added: [...b].filter((k) => !a.has(k)).length,
+    removed: [...a].filter((k) => !b.has(k)).length,
+  };
 }
 
 /** Creates the SIGHUP handler's work; reloads run one at a time. */
@@ -46,7 +51,9 @@ export function createReloader(deps: ReloaderDeps): Reloader {
     try {
       next = deps.read();
     } catch (err) {
-      const problems = (err as { problems?: readonly string[] }).problems ?? [err instanceof Error ? err.message : String(err)];
+      const problems = (err as { problems?: readonly string[] }).problems ?? [
+        err instanceof Error ? err.message : String(err),
+      ];
       deps.log.error({ problems }, 'reload failed: keeping the current routes and keys');
       return false;
     }
@@ -55,7 +62,10 @@ export function createReloader(deps: ReloaderDeps): Reloader {
       // The one step that can still fail (a key that is not Ed25519); it swaps nothing when it throws.
       await deps.signer.setPreviousPublicKeys(next.previousPublicKeys);
     } catch (err) {
-      deps.log.error({ problems: [err instanceof Error ? err.message : String(err)] }, 'reload failed: keeping the current routes and keys');
+      deps.log.error(
+        { problems: [err instanceof Error ? err.message : String(err)] },
+        'reload failed: keeping the current routes and keys',
+      );
       return false;
     }
     const routes = diff(deps.router.routes, next.routes, routeKey);
@@ -66,7 +76,12 @@ export function createReloader(deps: ReloaderDeps): Reloader {
     const keyChanges = diff(publicKeys, next.previousPublicKeys, (k) => k.trim());
     publicKeys = next.previousPublicKeys;
     deps.log.info(
-      { routes, previousSecrets: secretChanges, previousPublicKeys: keyChanges, jwksKeys: { before: jwksBefore, after: deps.signer.jwks().keys.length } },
+      {
+        routes,
+        previousSecrets: secretChanges,
+        previousPublicKeys: keyChanges,
+        jwksKeys: { before: jwksBefore, after: deps.signer.jwks().keys.length },
+      },
       'reloaded routes and rotation keys',
     );
     return true;

@@ -127,7 +127,8 @@ export function createDrainer(options: DrainerOptions): Drainer {
     server.closeAllConnections();
     // The cut responses emit 'close' as their sockets go: wait for that, so every one of them has
     // its access line written (status 499) before the process exits.
-    if (!finished && !(await waitForIdle(SOCKET_CLOSE_WAIT_MS))) log.warn({ left: active.size }, 'cut requests did not close');
+    if (!finished && !(await waitForIdle(SOCKET_CLOSE_WAIT_MS)))
+      log.warn({ left: active.size }, 'cut requests did not close');
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, SOCKET_CLOSE_WAIT_MS)))]);
     clearTimeout(timer);

@@ -92,7 +92,8 @@ function samplerFor(name: SamplerName, ratio: number): Sampler {
 
 /** A span's public error label: a GatewayError's code, else the error's class name. Never a message. */
 function errorType(error: unknown): string {
-  if (error && typeof error === 'object' && typeof (error as { code?: unknown }).code === 'string') return (error as { code: string }).code;
+  if (error && typeof error === 'object' && typeof (error as { code?: unknown }).code === 'string')
+    return (error as { code: string }).code;
   return error instanceof Error ? error.name : 'error';
 }
 
@@ -117,7 +118,10 @@ export function createOtelTracer(config: TracingConfig, log: Logger): Tracer {
     const now = Date.now();
     if (now - lastDiag < DIAG_INTERVAL_MS) return;
     lastDiag = now;
-    otelLog.warn({ detail: message.slice(0, 300) }, 'tracing: span export failed (spans are dropped, requests are not affected)');
+    otelLog.warn(
+      { detail: message.slice(0, 300) },
+      'tracing: span export failed (spans are dropped, requests are not affected)',
+    );
   };
   diag.setLogger(
     {
@@ -143,7 +147,8 @@ export function createOtelTracer(config: TracingConfig, log: Logger): Tracer {
       ...(config.tls.cert !== null && config.tls.key !== null ? { cert: config.tls.cert, key: config.tls.key } : {}),
     },
   };
-  const exporter = config.protocol === 'http/json' ? new JsonExporter(exporterOptions) : new ProtobufExporter(exporterOptions);
+  const exporter =
+    config.protocol === 'http/json' ? new JsonExporter(exporterOptions) : new ProtobufExporter(exporterOptions);
   const ids = new RequestIds();
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: config.serviceName }),
@@ -196,7 +201,11 @@ export function createOtelTracer(config: TracingConfig, log: Logger): Tracer {
     if (host !== null) attributes[ATTR_SERVER_ADDRESS] = host;
     ids.traceId = ctx.trace.parentId === null ? ctx.trace.traceId : null;
     ids.spanId = ctx.trace.spanId;
-    span = tracer.startSpan(route === undefined ? method : `${method} ${route}`, { kind: SpanKind.SERVER, startTime: ctx.startedAt, attributes }, parentOf(ctx));
+    span = tracer.startSpan(
+      route === undefined ? method : `${method} ${route}`,
+      { kind: SpanKind.SERVER, startTime: ctx.startedAt, attributes },
+      parentOf(ctx),
+    );
     ids.traceId = null;
     ids.spanId = null;
     servers.set(ctx, span);

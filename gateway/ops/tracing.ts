@@ -35,10 +35,16 @@ export async function loadTracer(
   const adapter = await load();
   const tracer = adapter.createOtelTracer(config, log);
   // The endpoint may name a host with credentials in its URL: only the origin is logged.
-  log.info({ endpoint: config.endpoint ? new URL(config.endpoint).origin : null, protocol: config.protocol, sampler: config.sampler }, 'tracing: exporting spans over OTLP/HTTP');
+  log.info(
+    {
+      endpoint: config.endpoint ? new URL(config.endpoint).origin : null,
+      protocol: config.protocol,
+      sampler: config.sampler,
+    },
+    'tracing: exporting spans over OTLP/HTTP',
+  );
   return tracer;
 }
-
 
 /**
  * Wraps the authorizer so each token or node-key check is a child span (`auth.verify_token`,
@@ -51,7 +57,10 @@ export function traceAuthorize(tracer: Tracer, authorize: Authorize): Authorize 
     const kind = request.route?.auth;
     if (kind !== 'user' && kind !== 'node') return authorize(request, next);
     // The server hands its own contexts to authorize; the span hangs off the request's server span.
-    const span = tracer.child(request as unknown as ContextBase, kind === 'user' ? 'auth.verify_token' : 'auth.verify_node_key');
+    const span = tracer.child(
+      request as unknown as ContextBase,
+      kind === 'user' ? 'auth.verify_token' : 'auth.verify_node_key',
+    );
     let cached = true;
     let ended = false;
     const end = (err?: unknown) => {

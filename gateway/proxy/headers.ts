@@ -22,8 +22,22 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 const REQUEST_ONLY_DROP: ReadonlySet<string> = new Set(['host', 'expect', 'http2-settings']);
 /** The client's half of a WebSocket handshake; the gateway opens its own upstream (RFC 6455 §4.1). */
-const WS_HANDSHAKE: ReadonlySet<string> = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'sec-websocket-accept']);
-const FORWARDED: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip', 'forwarded']);
+const WS_HANDSHAKE: ReadonlySet<string> = new Set([
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'sec-websocket-accept',
+]);
+const FORWARDED: ReadonlySet<string> = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'forwarded',
+]);
 
 /**
  * `x-g2d-`, `x_g2d_`, `x-g2d_`, `x_g2d-` in any case: servers that fold `_` into `-` (CGI, some
@@ -51,7 +65,6 @@ function nominated(connection: string | string[] | undefined): Set<string> | nul
   }
   return out;
 }
-
 
 /**
  * Client headers of other identity systems, compiled once from STRIP_CLIENT_HEADERS: exact names
@@ -103,7 +116,10 @@ function withoutCredentialCookies(value: string): string | null {
 
 export interface UpstreamHeaderInput {
   /** The client's request (only `headers` and the socket's address/TLS state are read). */
-  readonly req: { readonly headers: IncomingHttpHeaders; readonly socket: { readonly remoteAddress?: string | undefined; readonly encrypted?: boolean } };
+  readonly req: {
+    readonly headers: IncomingHttpHeaders;
+    readonly socket: { readonly remoteAddress?: string | undefined; readonly encrypted?: boolean };
+  };
   readonly requestId: string;
   readonly identity: Identity;
   /** The signed assertion for `identity` (X-G2D-Identity). */
@@ -173,7 +189,8 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): Record<string,
   else delete out['x-forwarded-host'];
   out['x-request-id'] = input.requestId;
   out.traceparent = input.trace.traceparent;
-  if (input.trace.parentId !== null && typeof src.tracestate === 'string' && !holdsCredential(src.tracestate)) out.tracestate = src.tracestate;
+  if (input.trace.parentId !== null && typeof src.tracestate === 'string' && !holdsCredential(src.tracestate))
+    out.tracestate = src.tracestate;
 
   const h = IDENTITY_HEADERS;
   out[h.auth] = identity.kind;
@@ -225,7 +242,11 @@ export interface ResponsePolicy {
  * (RFC 9110 §12.5.5: a cache must key on both lists; replacing ours would drop `Origin`), the
  * gateway's `Access-Control-Allow-Origin` wins, and `Access-Control-*` is dropped when told.
  */
-export function filterResponseHeaders(headers: Record<string, string | string[] | undefined>, requestId: string, policy?: ResponsePolicy): OutgoingHttpHeaders {
+export function filterResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  requestId: string,
+  policy?: ResponsePolicy,
+): OutgoingHttpHeaders {
   const drop = nominated(headers.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {

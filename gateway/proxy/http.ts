@@ -67,13 +67,20 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.gone) controller.abort(new Error('client closed the connection'));
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     // 1xx informational answers are the hop's own business (Node answers the client's 100-continue).
     if (statusCode < 200) return;
     this.status = statusCode;
     this.headersAt = this.clock.now();
     try {
-      this.res.writeHead(statusCode, filterResponseHeaders(headers, this.requestId, { dropAccessControl: this.dropAccessControl, res: this.res }));
+      this.res.writeHead(
+        statusCode,
+        filterResponseHeaders(headers, this.requestId, { dropAccessControl: this.dropAccessControl, res: this.res }),
+      );
     } catch (err) {
       // A header Node refuses to send (invalid characters from the upstream): 502, not a crash.
       controller.abort(err as Error);
@@ -98,7 +105,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
 
 /**
  * The HTTP proxy. undici was measured against http-proxy and node:http on this machine
@@ -134,7 +146,8 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
   };
   // Pools for every configured upstream are built up front; a route's URL string maps to its pool.
   const byUrl = new Map<string, Pool>();
-  for (const url of new Set([config.upstreamUrl, ...config.routes.flatMap((r) => (r.upstream ? [r.upstream] : []))])) byUrl.set(url, poolFor(url));
+  for (const url of new Set([config.upstreamUrl, ...config.routes.flatMap((r) => (r.upstream ? [r.upstream] : []))]))
+    byUrl.set(url, poolFor(url));
 
   return {
     async forward(ctx, identity) {
@@ -143,13 +156,28 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
       const pool = byUrl.get(upstream) ?? poolFor(upstream);
       const assertion = await signer.sign(identity);
       const span = deps.tracer?.upstream(ctx, upstream) ?? null;
-      const headers = buildUpstreamHeaders({ req, requestId: ctx.requestId, trace: span?.trace ?? ctx.trace, identity, assertion, trustedPeer: trusts(req), strip });
+      const headers = buildUpstreamHeaders({
+        req,
+        requestId: ctx.requestId,
+        trace: span?.trace ?? ctx.trace,
+        identity,
+        assertion,
+        trustedPeer: trusts(req),
+        strip,
+      });
       // The client's query as sent, minus the gateway's credentials (proxy/query.ts).
       const query = ctx.rawQuery === '' ? '' : upstreamQuery(ctx.rawQuery);
-      const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+      const hasBody =
+        req.headers['transfer-encoding'] !== undefined ||
+        (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
       const started = clock.now();
-      const exchange = new Exchange(res, ctx.requestId, clock, deps.cors !== undefined && !deps.cors.forwardsAccessControl(req));
+      const exchange = new Exchange(
+        res,
+        ctx.requestId,
+        clock,
+        deps.cors !== undefined && !deps.cors.forwardsAccessControl(req),
+      );
       exchange.headersAt = started;
       // The server's close listener tells the exchange when the client goes away (ctx.onClientGone).
       ctx.onClientGone = exchange;
@@ -178,7 +206,10 @@ export function createHttpProxy(deps: HttpProxyDeps): HttpProxy {
         const code = (err as { code?: string }).code ?? '';
         const e = TIMEOUT_CODES.has(code)
           ? new GatewayError('GATEWAY_TIMEOUT', { detail: `upstream ${new URL(upstream).origin}: ${code}`, cause: err })
-          : new GatewayError('BAD_GATEWAY', { detail: `upstream ${new URL(upstream).origin}: ${code || (err as Error).message}`, cause: err });
+          : new GatewayError('BAD_GATEWAY', {
+              detail: `upstream ${new URL(upstream).origin}: ${code || (err as Error).message}`,
+              cause: err,
+            });
         deps.onUpstream?.(ctx, clock.now() - started, e.status);
         if (res.headersSent) res.destroy();
         throw e;

@@ -15,7 +15,9 @@ const HINT = /token|ticket|eyJ|g2d|[%+[\]]/i;
 export function upstreamQuery(rawQuery: string): string {
   if (rawQuery === '' || !HINT.test(rawQuery)) return rawQuery;
   const pairs = rawQuery.split('&');
-  const kept = pairs.filter((pair) => !(isCredentialPair(pair) || (pair.includes(';') && pair.split(';').some(isCredentialPair))));
+  const kept = pairs.filter(
+    (pair) => !(isCredentialPair(pair) || (pair.includes(';') && pair.split(';').some(isCredentialPair))),
+  );
   return kept.length === pairs.length ? rawQuery : kept.join('&');
 }
 

@@ -15,7 +15,9 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** Sec-WebSocket-Accept for a key (RFC 6455 §4.2.2 step 5.4). */
 export function acceptFor(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 export interface UpstreamDial {
@@ -76,9 +78,14 @@ export function dialUpstream(dial: UpstreamDial): PendingDial {
     req.destroy();
     s?.reject(e);
   };
-  const timer = setTimeout(() => fail(new GatewayError('GATEWAY_TIMEOUT', { detail: 'upstream websocket: opening handshake has timed out' })), dial.timeoutMs);
+  const timer = setTimeout(
+    () => fail(new GatewayError('GATEWAY_TIMEOUT', { detail: 'upstream websocket: opening handshake has timed out' })),
+    dial.timeoutMs,
+  );
   timer.unref();
-  req.on('error', (err) => fail(new GatewayError('BAD_GATEWAY', { detail: `upstream websocket: ${err.message}`, cause: err })));
+  req.on('error', (err) =>
+    fail(new GatewayError('BAD_GATEWAY', { detail: `upstream websocket: ${err.message}`, cause: err })),
+  );
   req.on('response', (res) => {
     res.resume();
     fail(new GatewayError('BAD_GATEWAY', { detail: `upstream refused websocket with ${res.statusCode ?? '?'}` }));
@@ -122,7 +129,12 @@ function checkUpstreamAnswer(res: IncomingMessage, key: string, offered: readonl
 export function acceptClient(socket: Duplex, req: IncomingMessage, protocol: string): boolean {
   if (!socket.readable || !socket.writable || socket.destroyed) return false;
   const key = req.headers['sec-websocket-key'] as string;
-  const lines = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptFor(key)}`];
+  const lines = [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${acceptFor(key)}`,
+  ];
   if (protocol !== '') lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
   socket.write(`${lines.join('\r\n')}\r\n\r\n`);
   return true;

@@ -148,7 +148,10 @@ export function startRelay(o: RelayOptions): Relay {
         if (!to.sentClose && !to.closeQueued && !to.closed) {
           const code = payload.length >= 2 ? payload.readUInt16BE(0) : undefined;
           const mapped = code === undefined ? undefined : sanitizeCloseCode(code, from.name);
-          if (payload.length !== 1 && (code === undefined || (mapped?.keepReason === true && isUtf8(payload.subarray(2))))) {
+          if (
+            payload.length !== 1 &&
+            (code === undefined || (mapped?.keepReason === true && isUtf8(payload.subarray(2))))
+          ) {
             to.closeQueued = true;
             write(to, frame, true);
           } else if (payload.length === 1 || mapped?.keepReason === true) closeToward(to, 1002, 'invalid close frame');

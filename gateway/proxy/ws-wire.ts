@@ -167,7 +167,8 @@ export class FrameScanner {
 
   private check(b0: number, b1: number, opcode: number, fin: boolean, len: number): string | null {
     if ((b0 & 0x70) !== 0) return 'reserved bits set (no extension negotiated)';
-    if (((b1 & 0x80) !== 0) !== this.options.masked) return this.options.masked ? 'client frame not masked' : 'server frame masked';
+    if (((b1 & 0x80) !== 0) !== this.options.masked)
+      return this.options.masked ? 'client frame not masked' : 'server frame masked';
     if (opcode >= OP_CLOSE) {
       if (opcode > OP_PONG) return 'unknown opcode';
       if (!fin) return 'fragmented control frame';
@@ -222,7 +223,13 @@ export function controlFrame(opcode: number, payload: Buffer, mask: boolean): Bu
 export function closeFrame(code: number | undefined, reason: string, mask: boolean): Buffer {
   if (code === undefined) return controlFrame(OP_CLOSE, Buffer.alloc(0), mask);
   let text = Buffer.from(reason);
-  if (text.length > 123) text = Buffer.from(text.subarray(0, 123).toString().replace(/\uFFFD+$/, ''));
+  if (text.length > 123)
+    text = Buffer.from(
+      text
+        .subarray(0, 123)
+        .toString()
+        .replace(/\uFFFD+$/, ''),
+    );
   const body = Buffer.allocUnsafe(2 + text.length);
   body.writeUInt16BE(code, 0);
   text.copy(body, 2);

@@ -80,7 +80,12 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
   // Open sockets by what a revocation names: `j:<jti>`, `s:<sid>`, `u:<user id>`, `n:<node id>`.
   const index = new Map<string, Set<Conn>>();
   const keysOf = (identity: Identity): string[] => {
-    if (identity.kind === 'user') return [`j:${identity.jti}`, `u:${identity.userId}`, ...(identity.sid === undefined ? [] : [`s:${identity.sid}`])];
+    if (identity.kind === 'user')
+      return [
+        `j:${identity.jti}`,
+        `u:${identity.userId}`,
+        ...(identity.sid === undefined ? [] : [`s:${identity.sid}`]),
+      ];
     if (identity.kind === 'node') return [`n:${identity.nodeId}`];
     return [];
   };
@@ -141,7 +146,10 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
           if (await check((group[0] as Conn).identity as UserIdentity)) return;
           for (const c of group) end(c, 1008, 'token revoked');
         } catch (err) {
-          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'websocket revalidation failed; keeping sockets open');
+          log.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'websocket revalidation failed; keeping sockets open',
+          );
         }
       }),
     );
@@ -159,13 +167,33 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     c.expiry.unref();
   }
 
-  async function connectUpstream(ctx: UpgradeContext, socket: Duplex, identity: Identity, assertion: string): Promise<UpstreamSocket> {
+  async function connectUpstream(
+    ctx: UpgradeContext,
+    socket: Duplex,
+    identity: Identity,
+    assertion: string,
+  ): Promise<UpstreamSocket> {
     const origin = new URL(ctx.route?.upstream ?? config.upstreamUrl);
     const query = stripTokenParam(ctx.rawQuery);
     const span = deps.tracer?.upstream(ctx, `${origin.protocol === 'https:' ? 'wss:' : 'ws:'}//${origin.host}`) ?? null;
-    const headers = buildUpstreamHeaders({ req: ctx.req, requestId: ctx.requestId, trace: span?.trace ?? ctx.trace, identity, assertion, trustedPeer: trusts(ctx.req), websocket: true, strip });
+    const headers = buildUpstreamHeaders({
+      req: ctx.req,
+      requestId: ctx.requestId,
+      trace: span?.trace ?? ctx.trace,
+      identity,
+      assertion,
+      trustedPeer: trusts(ctx.req),
+      websocket: true,
+      strip,
+    });
     // Path and query byte for byte, as HTTP requests get them.
-    const dial = dialUpstream({ origin, target: query === '' ? ctx.path : `${ctx.path}?${query}`, headers, protocols: protocolsOf(ctx.req), timeoutMs: config.upstreamTimeoutMs });
+    const dial = dialUpstream({
+      origin,
+      target: query === '' ? ctx.path : `${ctx.path}?${query}`,
+      headers,
+      protocols: protocolsOf(ctx.req),
+      timeoutMs: config.upstreamTimeoutMs,
+    });
     pending.add(dial);
     const onClientGone = () => dial.abort('client closed during the upstream handshake');
     socket.once('close', onClientGone);
@@ -186,7 +214,14 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
     count: () => conns.size,
 
     closeRevoked(target) {
-      const key = 'jti' in target ? `j:${target.jti}` : 'sid' in target ? `s:${target.sid}` : 'userId' in target ? `u:${target.userId}` : `n:${target.nodeId}`;
+      const key =
+        'jti' in target
+          ? `j:${target.jti}`
+          : 'sid' in target
+            ? `s:${target.sid}`
+            : 'userId' in target
+              ? `u:${target.userId}`
+              : `n:${target.nodeId}`;
       const set = index.get(key);
       if (!set) return 0;
       const doomed = [...set];
@@ -202,7 +237,9 @@ export function createWsProxy(deps: WsProxyDeps): WsProxy {
       const release = slots.acquire(identity);
       if (release === null) {
         deps.onLimited?.();
-        throw new GatewayError('TOO_MANY_REQUESTS', { detail: `websocket limit per identity (${config.wsMaxPerIdentity}) reached` });
+        throw new GatewayError('TOO_MANY_REQUESTS', {
+          detail: `websocket limit per identity (${config.wsMaxPerIdentity}) reached`,
+        });
       }
       const upstream = await connectUpstream(ctx, socket, identity, assertion).catch((err: unknown) => {
         release();
@@ -249,5 +286,8 @@ function protocolsOf(req: IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'];
   if (header === undefined) return [];
   // A subprotocol carrying a credential (the `access_token, <jwt>` pattern) is not offered upstream.
-  return header.split(',').map((p) => p.trim()).filter((p) => p !== '' && !holdsCredential(p));
+  return header
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '' && !holdsCredential(p));
 }

@@ -79,7 +79,11 @@ export function bannerCommands(input: Pick<BannerInput, 'gatewayUrl' | 'users' |
   };
 }
 
-const indent = (text: string) => text.split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
 /**
  * How a demo user whose role requires MFA gets a full token: enrol with TOTP (an authenticator app
@@ -110,14 +114,20 @@ export function mfaLines(input: Pick<BannerInput, 'gatewayUrl' | 'users' | 'mfaR
 export function renderBanner(input: BannerInput): string {
   const c = bannerCommands(input);
   const width = Math.max(...input.users.map((u) => u.email.length));
-  const logins = input.users.map((u) => `    ${u.label.padEnd(10)} ${u.email.padEnd(width)}  ${u.password}${u.role === 'platform_admin' ? '   (platform_admin, Platform tenant)' : ''}`);
+  const logins = input.users.map(
+    (u) =>
+      `    ${u.label.padEnd(10)} ${u.email.padEnd(width)}  ${u.password}${u.role === 'platform_admin' ? '   (platform_admin, Platform tenant)' : ''}`,
+  );
   const where: string[] = [
     `  Gateway    ${input.gatewayUrl}`,
     `  Upstream   ${input.upstreamUrl}${input.upstreamIsStub ? '  (the upstream stub: it echoes the identity it verified)' : ''}`,
     `  Data       ${input.dataDir}${input.embeddedDatabase ? '  (embedded Postgres, dev secrets, demo node key; delete it to start over)' : '  (dev secrets, demo node key)'}`,
   ];
   if (input.cliCommand) where.push(`  Admin CLI  ${input.cliCommand}`);
-  if (input.memoryState) where.push('  Note       single instance only: lockout, throttles and revocations live in this process (set REDIS_URL to share them)');
+  if (input.memoryState)
+    where.push(
+      '  Note       single instance only: lockout, throttles and revocations live in this process (set REDIS_URL to share them)',
+    );
   return [
     '',
     `get2dial gateway quickstart is ready (${(input.startedInMs / 1000).toFixed(1)} s)`,
@@ -141,7 +151,7 @@ export function renderBanner(input: BannerInput): string {
     '    # Who am I (read fresh from Postgres)',
     indent(c.me),
     '',
-    '    # A proxied call: the stub echoes the identity it verified from the gateway\'s signed X-G2D-Identity',
+    "    # A proxied call: the stub echoes the identity it verified from the gateway's signed X-G2D-Identity",
     '    # (drop "| jq .data.identity" to see every header that reached it)',
     indent(c.proxied),
     '',

@@ -35,9 +35,14 @@ export async function withDevDefaults(config: Config, log: Logger): Promise<DevD
   if (withSecrets.database.url || withSecrets.production) return { config: withSecrets };
   const embedded = await startEmbeddedPostgres({ dataDir: withSecrets.dataDir });
   // The URL is logged so the admin CLI can reach the embedded database while the gateway runs.
-  log.info({ dataDir: withSecrets.dataDir, url: embedded.url }, 'no DATABASE_URL: using embedded Postgres (PGlite) in the data directory');
+  log.info(
+    { dataDir: withSecrets.dataDir, url: embedded.url },
+    'no DATABASE_URL: using embedded Postgres (PGlite) in the data directory',
+  );
   return {
-    config: withOverrides(withSecrets, { database: { ...withSecrets.database, url: embedded.url, poolSize: embedded.poolSize } }),
+    config: withOverrides(withSecrets, {
+      database: { ...withSecrets.database, url: embedded.url, poolSize: embedded.poolSize },
+    }),
     embedded,
   };
 }

@@ -41,7 +41,12 @@ async function closeAll(running: Running): Promise<void> {
 
 async function prepareDatabase(config: Config, log: Logger): Promise<SeedResult> {
   if (!config.database.url) throw new Error('quickstart: no database URL');
-  const db = createPg({ url: config.database.url, poolSize: 1, ssl: config.database.ssl, applicationName: 'get2dial-quickstart' });
+  const db = createPg({
+    url: config.database.url,
+    poolSize: 1,
+    ssl: config.database.ssl,
+    applicationName: 'get2dial-quickstart',
+  });
   try {
     const { applied } = await migrate(db);
     if (applied.length > 0) log.info({ applied }, 'quickstart: migrations applied');
@@ -90,10 +95,16 @@ async function start(running: Running, startedAt: number, createStub: StubFactor
 
   running.app = await createApp(config, { log });
   const address = await running.app.listen().catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw new Error(`port ${config.port} on ${config.host} is in use; set PORT to another port`);
+    if (err.code === 'EADDRINUSE')
+      throw new Error(`port ${config.port} on ${config.host} is in use; set PORT to another port`);
     throw err;
   });
-  const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address.includes(':') ? `[${address.address}]` : address.address;
+  const host =
+    address.address === '0.0.0.0' || address.address === '::'
+      ? '127.0.0.1'
+      : address.address.includes(':')
+        ? `[${address.address}]`
+        : address.address;
   const gatewayUrl = `http://${host}:${address.port}`;
   running.stub?.setGatewayUrl(gatewayUrl);
   log.info({ url: gatewayUrl }, 'gateway listening');

@@ -30,10 +30,34 @@ export interface DemoUser {
 
 /** The documented demo logins (README, start banner). */
 export const DEMO_USERS: readonly DemoUser[] = [
-  { label: 'admin', email: `admin@${DEMO_TENANT_DOMAIN}`, password: 'demo-admin-password', role: 'admin', tenantDomain: DEMO_TENANT_DOMAIN },
-  { label: 'supervisor', email: `supervisor@${DEMO_TENANT_DOMAIN}`, password: 'demo-supervisor-password', role: 'supervisor', tenantDomain: DEMO_TENANT_DOMAIN },
-  { label: 'agent', email: `agent@${DEMO_TENANT_DOMAIN}`, password: 'demo-agent-password', role: 'agent', tenantDomain: DEMO_TENANT_DOMAIN },
-  { label: 'platform', email: `platform@${PLATFORM_TENANT_DOMAIN}`, password: 'demo-platform-password', role: 'platform_admin', tenantDomain: PLATFORM_TENANT_DOMAIN },
+  {
+    label: 'admin',
+    email: `admin@${DEMO_TENANT_DOMAIN}`,
+    password: 'demo-admin-password',
+    role: 'admin',
+    tenantDomain: DEMO_TENANT_DOMAIN,
+  },
+  {
+    label: 'supervisor',
+    email: `supervisor@${DEMO_TENANT_DOMAIN}`,
+    password: 'demo-supervisor-password',
+    role: 'supervisor',
+    tenantDomain: DEMO_TENANT_DOMAIN,
+  },
+  {
+    label: 'agent',
+    email: `agent@${DEMO_TENANT_DOMAIN}`,
+    password: 'demo-agent-password',
+    role: 'agent',
+    tenantDomain: DEMO_TENANT_DOMAIN,
+  },
+  {
+    label: 'platform',
+    email: `platform@${PLATFORM_TENANT_DOMAIN}`,
+    password: 'demo-platform-password',
+    role: 'platform_admin',
+    tenantDomain: PLATFORM_TENANT_DOMAIN,
+  },
 ];
 
 export interface SeedResult {
@@ -50,7 +74,10 @@ export interface SeedResult {
  * `<dataDir>/demo-node.key` (0600); if it no longer matches an active node (first start, a
  * rotation through the API, a revocation), a fresh key is issued to the demo node.
  */
-export async function seedDemo(deps: { db: Db; passwords: PasswordHasher; log: Logger }, dataDir: string): Promise<SeedResult> {
+export async function seedDemo(
+  deps: { db: Db; passwords: PasswordHasher; log: Logger },
+  dataDir: string,
+): Promise<SeedResult> {
   const { db, passwords, log } = deps;
   const tenants = createTenantStore(db);
   const users = createUserStore(db);
@@ -58,13 +85,21 @@ export async function seedDemo(deps: { db: Db; passwords: PasswordHasher; log: L
 
   const demoTenant = (await tenants.create({ domain: DEMO_TENANT_DOMAIN, name: 'Demo', isPlatform: false })).tenant;
   // At most one Platform tenant exists (docs/operations.md, data model): a database bootstrapped earlier keeps its own.
-  const platformTenant = (await tenants.findPlatform()) ?? (await tenants.create({ domain: PLATFORM_TENANT_DOMAIN, name: 'Platform', isPlatform: true })).tenant;
+  const platformTenant =
+    (await tenants.findPlatform()) ??
+    (await tenants.create({ domain: PLATFORM_TENANT_DOMAIN, name: 'Platform', isPlatform: true })).tenant;
 
   const createdUsers: string[] = [];
   for (const u of DEMO_USERS) {
     const tenant = u.role === 'platform_admin' ? platformTenant : demoTenant;
     if (await users.findInTenant(tenant.id, u.email)) continue;
-    await users.create({ tenantId: tenant.id, email: u.email, passwordHash: await passwords.hash(u.password), role: u.role, mustChangePassword: false });
+    await users.create({
+      tenantId: tenant.id,
+      email: u.email,
+      passwordHash: await passwords.hash(u.password),
+      role: u.role,
+      mustChangePassword: false,
+    });
     createdUsers.push(u.email);
   }
   if (createdUsers.length > 0) log.info({ users: createdUsers }, 'quickstart: demo users created');
@@ -73,16 +108,31 @@ export async function seedDemo(deps: { db: Db; passwords: PasswordHasher; log: L
   const stored = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : '';
   if (NODE_KEY_RE.test(stored)) {
     const node = await nodes.findActiveByKeyHash(hashKey(stored));
-    if (node) return { demoTenant, platformTenant, createdUsers, node: { id: node.id, name: node.name, tenantId: node.tenantId, apiKey: stored } };
+    if (node)
+      return {
+        demoTenant,
+        platformTenant,
+        createdUsers,
+        node: { id: node.id, name: node.name, tenantId: node.tenantId, apiKey: stored },
+      };
   }
   const { rawKey, hash } = generateNodeKey();
   // The file first: a crash before the database write only means another fresh key next start.
   const tmp = `${keyFile}.${process.pid}.tmp`;
   writeFileSync(tmp, `${rawKey}\n`, { mode: 0o600 });
   renameSync(tmp, keyFile);
-  const existing = (await nodes.listByTenant(demoTenant.id)).find((n) => n.name === DEMO_NODE_NAME && n.status === 'active');
-  const node = existing ? await nodes.rotateKey(existing.id, hash) : await nodes.create({ tenantId: demoTenant.id, name: DEMO_NODE_NAME, apiKeyHash: hash });
+  const existing = (await nodes.listByTenant(demoTenant.id)).find(
+    (n) => n.name === DEMO_NODE_NAME && n.status === 'active',
+  );
+  const node = existing
+    ? await nodes.rotateKey(existing.id, hash)
+    : await nodes.create({ tenantId: demoTenant.id, name: DEMO_NODE_NAME, apiKeyHash: hash });
   if (!node) throw new Error('quickstart: the demo node changed while it was being re-keyed; start again');
   log.info({ nid: node.id, rekeyed: Boolean(existing) }, 'quickstart: demo edge node key issued');
-  return { demoTenant, platformTenant, createdUsers, node: { id: node.id, name: node.name, tenantId: node.tenantId, apiKey: rawKey } };
+  return {
+    demoTenant,
+    platformTenant,
+    createdUsers,
+    node: { id: node.id, name: node.name, tenantId: node.tenantId, apiKey: rawKey },
+  };
 }

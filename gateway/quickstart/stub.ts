@@ -22,7 +22,10 @@ export interface QuickstartStub {
 }
 
 /** Starts the stub on 127.0.0.1:`port` (0 = a free port) before the gateway, which needs its URL. */
-export async function startQuickstartStub(createStub: StubFactory, options: { config: Config; port: number }): Promise<QuickstartStub> {
+export async function startQuickstartStub(
+  createStub: StubFactory,
+  options: { config: Config; port: number },
+): Promise<QuickstartStub> {
   let gatewayUrl: string | null = null;
   const stub = await createStub({
     host: '127.0.0.1',
@@ -34,7 +37,8 @@ export async function startQuickstartStub(createStub: StubFactory, options: { co
       return `${gatewayUrl}/.well-known/jwks.json`;
     },
   }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw new Error(`port ${options.port} for the upstream stub is in use; set STUB_PORT to another port`);
+    if (err.code === 'EADDRINUSE')
+      throw new Error(`port ${options.port} for the upstream stub is in use; set STUB_PORT to another port`);
     throw err;
   });
   return {

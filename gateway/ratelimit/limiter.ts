@@ -21,7 +21,18 @@ import type { Identity } from '../auth/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestContext, UpgradeContext } from '../http/context.js';
 import type { AuthStateStore, RateSyncItem } from '../store/state.js';
-import { hasRoom, msUntilFull, msUntilRoom, newBucket, reconcile, refill, shapeOf, take, type Bucket, type BucketShape } from './bucket.js';
+import {
+  hasRoom,
+  msUntilFull,
+  msUntilRoom,
+  newBucket,
+  reconcile,
+  refill,
+  shapeOf,
+  take,
+  type Bucket,
+  type BucketShape,
+} from './bucket.js';
 
 /** One policy applied to one kind of key (the global default, or one route's override). */
 interface Slot {
@@ -90,11 +101,20 @@ function item(kind: RateLimitKind, p: RateLimitPolicy): string {
 
 /** True when the configuration limits anything (a default or a route override): else no limiter is built. */
 export function rateLimitsConfigured(config: RateLimitConfig, routes: readonly RouteDef[]): boolean {
-  return config.user !== null || config.node !== null || config.tenant !== null || routes.some((r) => r.rateLimit !== undefined);
+  return (
+    config.user !== null ||
+    config.node !== null ||
+    config.tenant !== null ||
+    routes.some((r) => r.rateLimit !== undefined)
+  );
 }
 
 /** Builds the limiter; it runs only when rateLimitsConfigured() says something is limited. */
-export function createRateLimiter(deps: RateLimiterDeps, config: RateLimitConfig, options: RateLimiterOptions = {}): RateLimiter {
+export function createRateLimiter(
+  deps: RateLimiterDeps,
+  config: RateLimitConfig,
+  options: RateLimiterOptions = {},
+): RateLimiter {
   const clock = deps.clock ?? systemClock;
   const maxKeys = options.maxKeysPerPolicy ?? 50_000;
   const slots = new Map<string, Slot>();
@@ -193,7 +213,11 @@ export function createRateLimiter(deps: RateLimiterDeps, config: RateLimitConfig
         // Fail to local: keep enforcing on this instance's own buckets, never refuse for the outage.
         // What was admitted meanwhile is not reported later (that would punish users for the outage).
         for (const { bucket } of sent) bucket.inFlight = 0;
-        if (!degraded) deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'rate limits: shared store unreachable, enforcing per instance');
+        if (!degraded)
+          deps.log.warn(
+            { err: err instanceof Error ? err.message : String(err) },
+            'rate limits: shared store unreachable, enforcing per instance',
+          );
         degraded = true;
         return;
       }
@@ -223,7 +247,9 @@ export function createRateLimiter(deps: RateLimiterDeps, config: RateLimitConfig
       // The request's arrival time (the server read the injected clock once already): a clock
       // read costs more than the rest of the check.
       const now = ctx.startedAt;
-      const own = plan.own ? bucketFor(plan.own, identity.kind === 'user' ? identity.userId : identity.nodeId, now) : null;
+      const own = plan.own
+        ? bucketFor(plan.own, identity.kind === 'user' ? identity.userId : identity.nodeId, now)
+        : null;
       const tenant = plan.tenant ? bucketFor(plan.tenant, identity.tenantId, now) : null;
       // Both checked before either is spent: a request refused by one limit costs the other nothing.
       if (own !== null && !hasRoom(own)) refuse(plan, plan.own as Slot, own);
@@ -234,11 +260,17 @@ export function createRateLimiter(deps: RateLimiterDeps, config: RateLimitConfig
       if (ctx.kind !== 'http') return;
       const res = ctx.res;
       // Report the limit with the smaller share left.
-      const useTenant = own === null || (tenant !== null && tenant.tokens / (plan.tenant as Slot).shape.capacity < own.tokens / (plan.own as Slot).shape.capacity);
+      const useTenant =
+        own === null ||
+        (tenant !== null &&
+          tenant.tokens / (plan.tenant as Slot).shape.capacity < own.tokens / (plan.own as Slot).shape.capacity);
       const slot = (useTenant ? plan.tenant : plan.own) as Slot;
       const b = (useTenant ? tenant : own) as Bucket;
       res.setHeader('RateLimit-Policy', plan.policyHeader);
-      res.setHeader('RateLimit', `"${slot.kind}";r=${Math.max(0, Math.floor(b.tokens))};t=${Math.ceil(msUntilFull(b, slot.shape) / 1000)}`);
+      res.setHeader(
+        'RateLimit',
+        `"${slot.kind}";r=${Math.max(0, Math.floor(b.tokens))};t=${Math.ceil(msUntilFull(b, slot.shape) / 1000)}`,
+      );
     },
     sync,
     size() {

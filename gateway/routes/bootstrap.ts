@@ -26,7 +26,9 @@ export function createBootstrapRoute(deps: AuthRouteDeps): HandlerMap {
     'POST /api/v1/auth/bootstrap': async (ctx) => {
       if (expected === null) throw new GatewayError('NOT_FOUND');
       const given = ctx.req.headers['x-bootstrap-token'];
-      const digest = createHash('sha256').update(typeof given === 'string' ? given : '').digest();
+      const digest = createHash('sha256')
+        .update(typeof given === 'string' ? given : '')
+        .digest();
       // Wrong tokens count toward the per-IP failure throttle like failed logins (429 past the limit).
       await deps.lockout.checkIp('bootstrap', ctx.ip);
       if (typeof given !== 'string' || !timingSafeEqual(digest, expected)) {
@@ -53,7 +55,14 @@ export function createBootstrapRoute(deps: AuthRouteDeps): HandlerMap {
         requestId: ctx.requestId,
         userAgent: userAgent(ctx),
       });
-      sendData(ctx.res, { tenant: { id: result.platform.id, domain: result.platform.domain, name: result.platform.name }, user: publicUser(result.user) }, 201);
+      sendData(
+        ctx.res,
+        {
+          tenant: { id: result.platform.id, domain: result.platform.domain, name: result.platform.name },
+          user: publicUser(result.user),
+        },
+        201,
+      );
     },
   };
 }

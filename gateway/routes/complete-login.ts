@@ -22,7 +22,9 @@ export async function completeLogin(
   options: { readonly newHash?: string | undefined; readonly detail?: Record<string, unknown> } = {},
 ): Promise<void> {
   const { users, sessionService, audit, log } = deps;
-  await users.recordLogin(user.id, options.newHash).catch((err: unknown) => log.warn({ err: String(err) }, 'recording last login failed'));
+  await users
+    .recordLogin(user.id, options.newHash)
+    .catch((err: unknown) => log.warn({ err: String(err) }, 'recording last login failed'));
   const ua = ctx.req.headers['user-agent'];
   const userAgent = typeof ua === 'string' ? ua : null;
   const minted = await sessionService.open(user, { ip: ctx.ip, requestId: ctx.requestId, userAgent }, amr);
@@ -35,5 +37,10 @@ export async function completeLogin(
     userAgent,
     detail: { amr: [...amr], sid: minted.sessionId, ...(options.newHash ? { rehashed: true } : {}), ...options.detail },
   });
-  sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(user), ...minted.extra }, 200, NO_STORE);
+  sendData(
+    ctx.res,
+    { token: minted.token, expires_at: minted.expiresAt, user: publicUser(user), ...minted.extra },
+    200,
+    NO_STORE,
+  );
 }

@@ -72,7 +72,8 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
   async function attempt(ctx: RequestContext, body: LoginBody): Promise<void> {
     await lockout.checkIp('login', ctx.ip);
     const email = normalizeEmail(body.email);
-    const plausible = email.length > 0 && email.length <= MAX_EMAIL && body.password.length > 0 && body.password.length <= MAX_PASSWORD;
+    const plausible =
+      email.length > 0 && email.length <= MAX_EMAIL && body.password.length > 0 && body.password.length <= MAX_PASSWORD;
     const found = await candidates(email, body.tenant_domain, plausible);
     // Counts nothing yet: a slot is held while the password is checked, settled right after.
     const slot = await lockout.begin(email, found.workspace);
@@ -110,17 +111,35 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
       // One round trip's time: the lockout count and the IP throttle are independent keys.
       const [counted] = await Promise.all([slot.fail(), lockout.failIp('login', ctx.ip)]);
       const single = found.users.length === 1 ? found.users[0] : undefined;
-      void audit.record({ event: 'login_failure', tenantId: single?.tenantId ?? tenantIdOf(found), userId: single?.id ?? null, ...event, detail: { attempts: counted.count } });
+      void audit.record({
+        event: 'login_failure',
+        tenantId: single?.tenantId ?? tenantIdOf(found),
+        userId: single?.id ?? null,
+        ...event,
+        detail: { attempts: counted.count },
+      });
       if (counted.locked) {
         deps.onLockout?.();
-        void audit.record({ event: 'lockout', tenantId: single?.tenantId ?? tenantIdOf(found), userId: single?.id ?? null, ...event, detail: { seconds: config.lockout.seconds } });
+        void audit.record({
+          event: 'lockout',
+          tenantId: single?.tenantId ?? tenantIdOf(found),
+          userId: single?.id ?? null,
+          ...event,
+          detail: { seconds: config.lockout.seconds },
+        });
       }
       throw only ? slot.lockedError() : new GatewayError('INVALID_CREDENTIALS');
     }
     if (match.status !== 'active') {
       // Not a login: counted like a failure, so it neither restarts nor escapes any count.
       await slot.fail();
-      void audit.record({ event: 'login_failure', tenantId: match.tenantId, userId: match.id, ...event, detail: { reason: 'disabled' } });
+      void audit.record({
+        event: 'login_failure',
+        tenantId: match.tenantId,
+        userId: match.id,
+        ...event,
+        detail: { reason: 'disabled' },
+      });
       throw new GatewayError('ACCOUNT_DISABLED');
     }
 
@@ -136,7 +155,12 @@ export function createLoginRoute(deps: AuthRouteDeps): HandlerMap {
       // verified (docs/security-model.md, "Second factor (TOTP)"), so password-then-wrong-code still locks.
       slot.release();
       const challenge = await mfa.issueChallenge({ userId: match.id, tenantId: match.tenantId }, ctx.ip);
-      sendData(ctx.res, { mfa_required: true, mfa_token: challenge.mfaToken, expires_at: challenge.expiresAt }, 200, NO_STORE);
+      sendData(
+        ctx.res,
+        { mfa_required: true, mfa_token: challenge.mfaToken, expires_at: challenge.expiresAt },
+        200,
+        NO_STORE,
+      );
       return;
     }
     // Clears only the workspace of the account that authenticated, never another tenant's count

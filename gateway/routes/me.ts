@@ -30,7 +30,8 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
     const auth = await requireUser(userAuth, bearerToken(ctx.req));
     const user = await users.findById(auth.claims.sub);
     // Deleted or disabled since the token was issued: the token no longer stands for anyone.
-    if (!user || user.status !== 'active' || user.tenantId !== auth.claims.tid) throw new GatewayError('UNAUTHENTICATED');
+    if (!user || user.status !== 'active' || user.tenantId !== auth.claims.tid)
+      throw new GatewayError('UNAUTHENTICATED');
     return { auth, user };
   };
 
@@ -38,17 +39,30 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
   async function changePassword(ctx: RequestContext, auth: Auth, user: User, body: PasswordBody): Promise<void> {
     // The account's own workspace: a wrong current password counts like a login naming its tenant.
     const slot = await lockout.begin(user.email, user.tenantId);
-    const event = { tenantId: user.tenantId, userId: user.id, ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) };
+    const event = {
+      tenantId: user.tenantId,
+      userId: user.id,
+      ip: ctx.ip,
+      requestId: ctx.requestId,
+      userAgent: userAgent(ctx),
+    };
     let check: { ok: boolean };
     try {
-      check = body.current_password.length <= 1024 ? await passwords.verify(user.passwordHash, body.current_password) : { ok: await passwords.verifyDummy('') };
+      check =
+        body.current_password.length <= 1024
+          ? await passwords.verify(user.passwordHash, body.current_password)
+          : { ok: await passwords.verifyDummy('') };
     } catch (err) {
       slot.release();
       throw err;
     }
     if (!check.ok) {
       const counted = await slot.fail();
-      void audit.record({ event: 'login_failure', ...event, detail: { reason: 'password_change_wrong_current', attempts: counted.count } });
+      void audit.record({
+        event: 'login_failure',
+        ...event,
+        detail: { reason: 'password_change_wrong_current', attempts: counted.count },
+      });
       if (counted.locked) {
         deps.onLockout?.();
         void audit.record({ event: 'lockout', ...event, detail: { seconds: config.lockout.seconds } });
@@ -70,8 +84,17 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
     deps.announce({ kind: 'user', userId: user.id });
     // The new token stands for the same sign-in: it keeps the presenting token's methods (RFC 8176 amr).
     const minted = await sessionService.open(updated, event, auth.claims.amr ?? ['pwd']);
-    void audit.record({ event: 'password_change', ...event, detail: { sessions_revoked: ended.length, sid: minted.sessionId } });
-    sendData(ctx.res, { token: minted.token, expires_at: minted.expiresAt, user: publicUser(updated), ...minted.extra }, 200, NO_STORE);
+    void audit.record({
+      event: 'password_change',
+      ...event,
+      detail: { sessions_revoked: ended.length, sid: minted.sessionId },
+    });
+    sendData(
+      ctx.res,
+      { token: minted.token, expires_at: minted.expiresAt, user: publicUser(updated), ...minted.extra },
+      200,
+      NO_STORE,
+    );
   }
 
   return {
@@ -80,7 +103,12 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
       // Read fresh like the user: the token's restriction may lag behind an enrolment by the status cache.
       const mfaEnabled = await mfa.enabled(user.id);
       const required = !mfaEnabled && config.mfa.requiredRoles.includes(user.role);
-      sendData(ctx.res, { ...publicUser(user), mfa_enabled: mfaEnabled, ...(required ? { mfa_enrollment_required: true } : {}) }, 200, { 'Cache-Control': 'no-store' });
+      sendData(
+        ctx.res,
+        { ...publicUser(user), mfa_enabled: mfaEnabled, ...(required ? { mfa_enrollment_required: true } : {}) },
+        200,
+        { 'Cache-Control': 'no-store' },
+      );
     },
 
     'POST /api/v1/auth/me/password': async (ctx) => {
@@ -99,16 +127,30 @@ export function createMeRoutes(deps: AuthRouteDeps): HandlerMap {
       const { claims } = auth;
       await sessions.revoke(claims);
       deps.announce({ kind: 'jti', jti: claims.jti, userId: claims.sub });
-      const event = { tenantId: claims.tid, userId: claims.sub, ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) };
+      const event = {
+        tenantId: claims.tid,
+        userId: claims.sub,
+        ip: ctx.ip,
+        requestId: ctx.requestId,
+        userAgent: userAgent(ctx),
+      };
       if (body.all === true) {
         // Tokens without a session (minted before sessions existed) end too: valid-after = now.
         await sessions.invalidateBefore(claims.sub, clock.now(), config.jwt.ttlSeconds);
         const ended = await sessionService.revokeAll(claims.sub, 'logout_all');
         deps.announce({ kind: 'user', userId: claims.sub });
-        void audit.record({ event: 'logout_all', ...event, detail: { jti: claims.jti, sessions_revoked: ended.length } });
+        void audit.record({
+          event: 'logout_all',
+          ...event,
+          detail: { jti: claims.jti, sessions_revoked: ended.length },
+        });
       } else {
         if (claims.sid !== undefined) await sessionService.revoke(claims.sub, claims.sid, 'logout');
-        void audit.record({ event: 'logout', ...event, detail: { jti: claims.jti, ...(claims.sid === undefined ? {} : { sid: claims.sid }) } });
+        void audit.record({
+          event: 'logout',
+          ...event,
+          detail: { jti: claims.jti, ...(claims.sid === undefined ? {} : { sid: claims.sid }) },
+        });
       }
       sendData(ctx.res, { logged_out: true }, 200, { 'Cache-Control': 'no-store' });
     },

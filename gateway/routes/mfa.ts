@@ -37,17 +37,29 @@ export function createMfaRoutes(deps: AuthRouteDeps): HandlerMap {
     const auth = await requireUser(userAuth, bearerToken(ctx.req));
     if (auth.mustChangePassword) throw new GatewayError('PASSWORD_CHANGE_REQUIRED');
     const user = await users.findById(auth.claims.sub);
-    if (!user || user.status !== 'active' || user.tenantId !== auth.claims.tid) throw new GatewayError('UNAUTHENTICATED');
+    if (!user || user.status !== 'active' || user.tenantId !== auth.claims.tid)
+      throw new GatewayError('UNAUTHENTICATED');
     return user;
   }
 
-  const eventOf = (ctx: RequestContext, user: User) => ({ tenantId: user.tenantId, userId: user.id, ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx) });
+  const eventOf = (ctx: RequestContext, user: User) => ({
+    tenantId: user.tenantId,
+    userId: user.id,
+    ip: ctx.ip,
+    requestId: ctx.requestId,
+    userAgent: userAgent(ctx),
+  });
 
   /**
    * Checks `code` for `user` under a lockout slot of the user's own workspace: a wrong code is a
    * failure of that identity (and of this IP); a right one clears the workspace's count.
    */
-  async function checkCounted(ctx: RequestContext, user: User, check: () => Promise<boolean>, reason: string): Promise<void> {
+  async function checkCounted(
+    ctx: RequestContext,
+    user: User,
+    check: () => Promise<boolean>,
+    reason: string,
+  ): Promise<void> {
     const slot = await lockout.begin(user.email, user.tenantId);
     let ok: boolean;
     try {
@@ -76,14 +88,18 @@ export function createMfaRoutes(deps: AuthRouteDeps): HandlerMap {
     const challenge = await mfa.takeChallenge(body.mfa_token, ctx.ip);
     if (!challenge) {
       await lockout.failIp('login', ctx.ip);
-      throw new GatewayError('INVALID_CREDENTIALS', { detail: 'mfa_token unknown, spent, expired or from another address family' });
+      throw new GatewayError('INVALID_CREDENTIALS', {
+        detail: 'mfa_token unknown, spent, expired or from another address family',
+      });
     }
     const user = await users.findById(challenge.userId);
-    if (!user || user.tenantId !== challenge.tenantId) throw new GatewayError('INVALID_CREDENTIALS', { detail: 'mfa_token user gone' });
+    if (!user || user.tenantId !== challenge.tenantId)
+      throw new GatewayError('INVALID_CREDENTIALS', { detail: 'mfa_token user gone' });
     if (user.status !== 'active') throw new GatewayError('ACCOUNT_DISABLED');
     let kind: 'totp' | 'recovery' | null = null;
     await checkCounted(ctx, user, async () => (kind = await mfa.check(user.id, body.code)) !== null, 'login');
-    if (kind === 'recovery') void audit.record({ event: 'recovery_code_used', ...eventOf(ctx, user), detail: { step: 'login' } });
+    if (kind === 'recovery')
+      void audit.record({ event: 'recovery_code_used', ...eventOf(ctx, user), detail: { step: 'login' } });
     await completeLogin(ctx, deps, user, ['pwd', 'otp'], { detail: { second_factor: kind } });
   }
 
@@ -110,11 +126,13 @@ export function createMfaRoutes(deps: AuthRouteDeps): HandlerMap {
       const user = await current(ctx);
       const body = await readJsonBody(ctx.req, MfaCodeBody);
       checkShape(body.code, true);
-      if (config.mfa.requiredRoles.includes(user.role)) throw new GatewayError('FORBIDDEN', { detail: 'the role requires mfa' });
+      if (config.mfa.requiredRoles.includes(user.role))
+        throw new GatewayError('FORBIDDEN', { detail: 'the role requires mfa' });
       if (!(await mfa.enabled(user.id))) throw new GatewayError('CONFLICT', { publicMessage: 'mfa not enabled' });
       let kind: 'totp' | 'recovery' | null = null;
       await checkCounted(ctx, user, async () => (kind = await mfa.check(user.id, body.code)) !== null, 'disable');
-      if (kind === 'recovery') void audit.record({ event: 'recovery_code_used', ...eventOf(ctx, user), detail: { step: 'disable' } });
+      if (kind === 'recovery')
+        void audit.record({ event: 'recovery_code_used', ...eventOf(ctx, user), detail: { step: 'disable' } });
       await mfa.disable(user.id);
       sessions.forgetUser(user.id);
       void audit.record({ event: 'mfa_disabled', ...eventOf(ctx, user), detail: { by: 'user' } });

@@ -55,14 +55,28 @@ export function createNodeRoutes(deps: NodeRouteDeps): HandlerMap {
     const pending = await nodes.pendingRotation(nodeId, presentedHash, new Date(clock.now()));
     if (!pending) return null;
     const raw = deriver.rederive(presented, pending.nonce, pending.currentKeyHash);
-    if (raw === null) log.warn({ nid: nodeId }, 'node key rotation retry: no server secret re-derives the new key (AUTH_JWT_SECRET changed during the grace?)');
+    if (raw === null)
+      log.warn(
+        { nid: nodeId },
+        'node key rotation retry: no server secret re-derives the new key (AUTH_JWT_SECRET changed during the grace?)',
+      );
     return raw;
   }
 
-  async function refuse(ctx: RequestContext, reason: NodeFailureReason, detail: Record<string, unknown>): Promise<void> {
+  async function refuse(
+    ctx: RequestContext,
+    reason: NodeFailureReason,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
     deps.onNodeFailure?.(reason);
     await lockout.failIp('node', ctx.ip);
-    void audit.record({ event: 'node_auth_failure', ip: ctx.ip, requestId: ctx.requestId, userAgent: userAgent(ctx), detail: { path: ctx.path, ...detail } });
+    void audit.record({
+      event: 'node_auth_failure',
+      ip: ctx.ip,
+      requestId: ctx.requestId,
+      userAgent: userAgent(ctx),
+      detail: { path: ctx.path, ...detail },
+    });
   }
 
   return {
@@ -73,7 +87,12 @@ export function createNodeRoutes(deps: NodeRouteDeps): HandlerMap {
       // A malformed token is refused without a query, but counted like any other wrong one.
       const key = generateNodeKey();
       const redeemed = ENROLLMENT_TOKEN_RE.test(token)
-        ? await nodes.consumeEnrollment({ tokenHash: hashKey(token), apiKeyHash: key.hash, now: new Date(clock.now()), name: body.name })
+        ? await nodes.consumeEnrollment({
+            tokenHash: hashKey(token),
+            apiKeyHash: key.hash,
+            now: new Date(clock.now()),
+            name: body.name,
+          })
         : null;
       if (!redeemed) {
         await refuse(ctx, 'enrollment', { reason: 'invalid enrollment token' });
@@ -116,7 +135,10 @@ export function createNodeRoutes(deps: NodeRouteDeps): HandlerMap {
         const previousExpiresAt = new Date(clock.now() + graceSeconds * 1000);
         // Compare-and-swap on the presented key: of two concurrent rotations with one key one wins;
         // the loser finds the winner's rotation and answers its key (a retry, seen from the node).
-        const rotated = await nodes.rotateKey(identity.nodeId, next.hash, presentedHash, { nonce: next.nonce, previousExpiresAt });
+        const rotated = await nodes.rotateKey(identity.nodeId, next.hash, presentedHash, {
+          nonce: next.nonce,
+          previousExpiresAt,
+        });
         nodeKeys.evictNode(identity.nodeId);
         if (rotated) answer = next.rawKey;
         else {

@@ -32,8 +32,17 @@ export function createSessionRoutes(deps: AuthRouteDeps): HandlerMap {
       const body = await readJsonBody(ctx.req, RefreshBody);
       await lockout.checkIp('login', ctx.ip);
       try {
-        const { user, issued } = await sessionService.refresh(body.refresh_token, { ip: ctx.ip, userAgent: userAgent(ctx), requestId: ctx.requestId });
-        sendData(ctx.res, { token: issued.token, expires_at: issued.expiresAt, user: publicUser(user), ...issued.extra }, 200, NO_STORE);
+        const { user, issued } = await sessionService.refresh(body.refresh_token, {
+          ip: ctx.ip,
+          userAgent: userAgent(ctx),
+          requestId: ctx.requestId,
+        });
+        sendData(
+          ctx.res,
+          { token: issued.token, expires_at: issued.expiresAt, user: publicUser(user), ...issued.extra },
+          200,
+          NO_STORE,
+        );
       } catch (err) {
         if (err instanceof GatewayError && err.code === 'INVALID_REFRESH_TOKEN') await lockout.failIp('login', ctx.ip);
         throw err;
@@ -49,7 +58,8 @@ export function createSessionRoutes(deps: AuthRouteDeps): HandlerMap {
       const claims = await caller(ctx);
       const id = ctx.path.slice(SESSIONS.length + 1);
       // Another user's session, an unknown one and a malformed id all look the same: 404.
-      if (!UUID_RE.test(id) || !(await sessionService.revoke(claims.sub, id, 'revoked'))) throw new GatewayError('NOT_FOUND');
+      if (!UUID_RE.test(id) || !(await sessionService.revoke(claims.sub, id, 'revoked')))
+        throw new GatewayError('NOT_FOUND');
       void audit.record({
         event: 'session_revoked',
         tenantId: claims.tid,

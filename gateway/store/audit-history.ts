@@ -52,7 +52,10 @@ export const DEFAULT_PRUNE_BATCH = 1000;
  * range, and the export is one consistent snapshot even while new events arrive. Stopping the
  * iteration early closes the cursor and returns the connection.
  */
-export async function* exportAuditEvents(db: Pick<Db, 'connect'>, filter: ExportFilter): AsyncGenerator<AuditExportLine> {
+export async function* exportAuditEvents(
+  db: Pick<Db, 'connect'>,
+  filter: ExportFilter,
+): AsyncGenerator<AuditExportLine> {
   const where = ['occurred_at >= $1'];
   const params: unknown[] = [filter.since];
   if (filter.until) {

@@ -43,12 +43,32 @@ export function createAuditLog(db: Pick<Db, 'query'>, log: Logger): AuditLog {
   return {
     async record(event) {
       const e = scrubbed(event);
-      log.info({ audit: e.event, tid: e.tenantId, sub: e.userId, nid: e.nodeId, ip: e.ip, reqId: e.requestId, detail: e.detail }, 'audit');
+      log.info(
+        {
+          audit: e.event,
+          tid: e.tenantId,
+          sub: e.userId,
+          nid: e.nodeId,
+          ip: e.ip,
+          reqId: e.requestId,
+          detail: e.detail,
+        },
+        'audit',
+      );
       try {
         await db.query(
           `INSERT INTO auth_events (event, tenant_id, user_id, node_id, ip, user_agent, request_id, detail)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [e.event, e.tenantId ?? null, e.userId ?? null, e.nodeId ?? null, e.ip ?? null, e.userAgent?.slice(0, 512) ?? null, e.requestId ?? null, JSON.stringify(e.detail ?? {})],
+          [
+            e.event,
+            e.tenantId ?? null,
+            e.userId ?? null,
+            e.nodeId ?? null,
+            e.ip ?? null,
+            e.userAgent?.slice(0, 512) ?? null,
+            e.requestId ?? null,
+            JSON.stringify(e.detail ?? {}),
+          ],
         );
       } catch (err) {
         log.error({ audit: e.event, err: err instanceof Error ? err.message : String(err) }, 'audit write failed');

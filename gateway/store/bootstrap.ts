@@ -9,15 +9,28 @@ import { createUserStore, type User } from './users.js';
  */
 export async function bootstrapPlatformAdmin(
   db: Pick<Db, 'transaction'>,
-  input: { readonly email: string; readonly passwordHash: string; readonly tenantDomain: string; readonly tenantName: string },
+  input: {
+    readonly email: string;
+    readonly passwordHash: string;
+    readonly tenantDomain: string;
+    readonly tenantName: string;
+  },
 ): Promise<{ platform: Tenant; user: User } | null> {
   return db.transaction(async (tx) => {
     await tx.query('LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE');
     const { rows } = await tx.query("SELECT 1 FROM users WHERE role = 'platform_admin' LIMIT 1");
     if (rows.length > 0) return null;
     const tenants = createTenantStore(tx);
-    const platform = (await tenants.findPlatform()) ?? (await tenants.create({ domain: input.tenantDomain, name: input.tenantName, isPlatform: true })).tenant;
-    const user = await createUserStore(tx).create({ tenantId: platform.id, email: input.email, passwordHash: input.passwordHash, role: 'platform_admin', mustChangePassword: false });
+    const platform =
+      (await tenants.findPlatform()) ??
+      (await tenants.create({ domain: input.tenantDomain, name: input.tenantName, isPlatform: true })).tenant;
+    const user = await createUserStore(tx).create({
+      tenantId: platform.id,
+      email: input.email,
+      passwordHash: input.passwordHash,
+      role: 'platform_admin',
+      mustChangePassword: false,
+    });
     return { platform, user };
   });
 }

@@ -23,9 +23,17 @@ export function openDatabase(database: DatabaseConfig): Db {
  * they never take a slot from request traffic. An injected Db (the quickstart's embedded one)
  * comes without a URL for more connections: no feed then (null), and caches keep short lifetimes.
  */
-export function openNotificationFeed(database: DatabaseConfig, options: { readonly injectedDb: boolean; readonly log: Logger }): { readonly feed: NotificationFeed; close(): Promise<void> } | null {
+export function openNotificationFeed(
+  database: DatabaseConfig,
+  options: { readonly injectedDb: boolean; readonly log: Logger },
+): { readonly feed: NotificationFeed; close(): Promise<void> } | null {
   if (options.injectedDb || !database.url) return null;
-  const pool = createPg({ url: database.url, poolSize: 2, ssl: database.ssl, applicationName: 'get2dial-gateway-listen' });
+  const pool = createPg({
+    url: database.url,
+    poolSize: 2,
+    ssl: database.ssl,
+    applicationName: 'get2dial-gateway-listen',
+  });
   return { feed: createNotificationFeed({ db: pool, log: options.log }), close: () => pool.close() };
 }
 
@@ -35,7 +43,12 @@ export function openNotificationFeed(database: DatabaseConfig, options: { readon
  */
 export function openStateStore(
   redis: RedisConfig,
-  deps: { readonly production: boolean; readonly log: Logger; readonly clock: Clock; readonly onRedisUp: (up: boolean) => void },
+  deps: {
+    readonly production: boolean;
+    readonly log: Logger;
+    readonly clock: Clock;
+    readonly onRedisUp: (up: boolean) => void;
+  },
 ): { state: AuthStateStore; client: RedisClient | null } {
   const { log } = deps;
   if (redis.url || redis.sentinels || redis.clusterNodes) {

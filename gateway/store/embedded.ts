@@ -50,7 +50,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } catch (err) {
     await db?.close().catch(() => {});
     releaseLock();
-    throw new Error(`embedded Postgres (PGlite at ${pgdata}) failed to start: ${(err as Error).message}`, { cause: err });
+    throw new Error(`embedded Postgres (PGlite at ${pgdata}) failed to start: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 
   const started = { db, server };
@@ -76,7 +78,10 @@ async function loadPglite(): Promise<{ PGlite: typeof PGlite }> {
     return await import('@electric-sql/pglite');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    throw new Error('the optional package @electric-sql/pglite is not installed (npm ci --omit=optional leaves it out): set DATABASE_URL, or install it', { cause: err });
+    throw new Error(
+      'the optional package @electric-sql/pglite is not installed (npm ci --omit=optional leaves it out): set DATABASE_URL, or install it',
+      { cause: err },
+    );
   }
 }
 
@@ -92,7 +97,9 @@ function acquireLock(path: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(path, 'utf8').trim());
       if (Number.isInteger(owner) && owner > 0 && (owner === process.pid || isAlive(owner))) {
-        throw new Error(`the embedded database in ${path.replace(/\.lock$/, '')} is in use by process ${owner}; stop it first (one quickstart per data directory)`);
+        throw new Error(
+          `the embedded database in ${path.replace(/\.lock$/, '')} is in use by process ${owner}; stop it first (one quickstart per data directory)`,
+        );
       }
       rmSync(path, { force: true });
     }

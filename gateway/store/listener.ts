@@ -218,6 +218,12 @@ export interface NotificationFeed {
  * A notification feed over `db`, best a small pool of its own: a LISTEN connection is held for
  * good and must never take a slot from request traffic.
  */
-export function createNotificationFeed(deps: { readonly db: Pick<Db, 'connect'>; readonly log: Logger }): NotificationFeed {
-  return { subscribe: (channel, handlers, options) => createPgListener({ db: deps.db, log: deps.log, channel, ...handlers }, options) };
+export function createNotificationFeed(deps: {
+  readonly db: Pick<Db, 'connect'>;
+  readonly log: Logger;
+}): NotificationFeed {
+  return {
+    subscribe: (channel, handlers, options) =>
+      createPgListener({ db: deps.db, log: deps.log, channel, ...handlers }, options),
+  };
 }

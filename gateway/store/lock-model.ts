@@ -39,7 +39,14 @@ interface View {
 function load(fields: LockFields, now: number): View {
   const windowEnd = Number(fields.get('w') ?? '0');
   const open = windowEnd > now;
-  const view: View = { star: 0, dom: new Map(), credit: new Map(), leaseDom: new Map(), leaseStar: 0, windowEnd: open ? windowEnd : 0 };
+  const view: View = {
+    star: 0,
+    dom: new Map(),
+    credit: new Map(),
+    leaseDom: new Map(),
+    leaseStar: 0,
+    windowEnd: open ? windowEnd : 0,
+  };
   for (const [f, v] of [...fields]) {
     if (f === 'w') {
       if (!open) fields.delete(f);
@@ -103,14 +110,23 @@ const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
  * answers "locked". Nobody else's account is reached, so a burst of right passwords without a
  * domain keeps working, and the answer still depends only on the requests, never on existence.
  */
-export function beginAttempt(fields: LockFields, now: number, ws: string | null, leaseId: string, policy: LockPolicy): BeginResult {
+export function beginAttempt(
+  fields: LockFields,
+  now: number,
+  ws: string | null,
+  leaseId: string,
+  policy: LockPolicy,
+): BeginResult {
   const view = load(fields, now);
   const { settled, inflight } = pressure(view, ws);
   const retryAfter = view.windowEnd > now ? seconds(view.windowEnd - now) : 0;
-  const lease = (kind: string, of: string) => fields.set(`l:${leaseId}`, `${now + policy.leaseSeconds * 1000}|${kind}|${of}`);
+  const lease = (kind: string, of: string) =>
+    fields.set(`l:${leaseId}`, `${now + policy.leaseSeconds * 1000}|${kind}|${of}`);
   if (ws === null && settled >= policy.max) {
     const credited = [...view.credit.keys()].filter((w) => effective(view, w) < policy.max).sort();
-    const roomy = credited.filter((w) => effective(view, w) + (view.leaseDom.get(w) ?? 0) + view.leaseStar < policy.max);
+    const roomy = credited.filter(
+      (w) => effective(view, w) + (view.leaseDom.get(w) ?? 0) + view.leaseStar < policy.max,
+    );
     if (roomy.length > 0) {
       lease('r', roomy.join(','));
       return { outcome: 'granted', retryAfter, count: settled, only: roomy };
@@ -127,7 +143,13 @@ export function beginAttempt(fields: LockFields, now: number, ws: string | null,
 }
 
 /** The step after the password check (the Redis twin is SETTLE_SCRIPT). */
-export function settleAttempt(fields: LockFields, now: number, leaseId: string, outcome: Settlement, policy: LockPolicy): SettleResult {
+export function settleAttempt(
+  fields: LockFields,
+  now: number,
+  leaseId: string,
+  outcome: Settlement,
+  policy: LockPolicy,
+): SettleResult {
   const view = load(fields, now);
   const lease = fields.get(`l:${leaseId}`);
   if (lease === undefined) return { settled: false, count: 0, locked: false };

@@ -40,9 +40,19 @@ interface Row {
 export function createMfaStore(db: Pick<Db, 'query' | 'transaction'>): MfaStore {
   return {
     async get(userId) {
-      const { rows } = await db.query<Row>('SELECT user_id, pending_sealed, secret_sealed, enabled_at FROM user_mfa WHERE user_id = $1', [userId]);
+      const { rows } = await db.query<Row>(
+        'SELECT user_id, pending_sealed, secret_sealed, enabled_at FROM user_mfa WHERE user_id = $1',
+        [userId],
+      );
       const r = rows[0];
-      return r ? { userId: r.user_id, pendingSealed: r.pending_sealed, secretSealed: r.secret_sealed, enabled: r.enabled_at !== null } : null;
+      return r
+        ? {
+            userId: r.user_id,
+            pendingSealed: r.pending_sealed,
+            secretSealed: r.secret_sealed,
+            enabled: r.enabled_at !== null,
+          }
+        : null;
     },
     async setPending(userId, sealed) {
       const { rowCount } = await db.query(
@@ -62,7 +72,10 @@ export function createMfaStore(db: Pick<Db, 'query' | 'transaction'>): MfaStore 
         );
         if ((rowCount ?? 0) === 0) return false;
         await tx.query('DELETE FROM mfa_recovery_codes WHERE user_id = $1', [userId]);
-        await tx.query('INSERT INTO mfa_recovery_codes (user_id, code_hash) SELECT $1, unnest($2::text[])', [userId, [...codeHashes]]);
+        await tx.query('INSERT INTO mfa_recovery_codes (user_id, code_hash) SELECT $1, unnest($2::text[])', [
+          userId,
+          [...codeHashes],
+        ]);
         return true;
       }),
     async disable(userId) {
@@ -71,14 +84,23 @@ export function createMfaStore(db: Pick<Db, 'query' | 'transaction'>): MfaStore 
       return (rowCount ?? 0) > 0;
     },
     async reseal(userId, expected, sealed) {
-      await db.query('UPDATE user_mfa SET secret_sealed = $3, updated_at = now() WHERE user_id = $1 AND secret_sealed = $2', [userId, expected, sealed]);
+      await db.query(
+        'UPDATE user_mfa SET secret_sealed = $3, updated_at = now() WHERE user_id = $1 AND secret_sealed = $2',
+        [userId, expected, sealed],
+      );
     },
     async useRecoveryCode(userId, codeHash) {
-      const { rowCount } = await db.query('UPDATE mfa_recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL', [userId, codeHash]);
+      const { rowCount } = await db.query(
+        'UPDATE mfa_recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL',
+        [userId, codeHash],
+      );
       return (rowCount ?? 0) === 1;
     },
     async recoveryCodesLeft(userId) {
-      const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL', [userId]);
+      const { rows } = await db.query<{ n: string }>(
+        'SELECT count(*) AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL',
+        [userId],
+      );
       return Number(rows[0]?.n ?? 0);
     },
     async countEnabled() {

@@ -72,7 +72,9 @@ export async function migrate(db: Db, migrations: readonly Migration[] = readMig
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const { rows } = await client.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations');
+    const { rows } = await client.query<{ version: string; checksum: string }>(
+      'SELECT version, checksum FROM schema_migrations',
+    );
     const done = new Map(rows.map((r) => [r.version, r.checksum]));
     const applied: string[] = [];
     const alreadyApplied: string[] = [];
@@ -80,7 +82,8 @@ export async function migrate(db: Db, migrations: readonly Migration[] = readMig
       const sum = done.get(m.version);
       if (sum !== undefined) {
         if (sum !== m.checksum) {
-          if (RELEASED_CHECKSUMS[m.version] !== sum) throw new Error(`migration ${m.name} was changed after it was applied (checksum mismatch)`);
+          if (RELEASED_CHECKSUMS[m.version] !== sum)
+            throw new Error(`migration ${m.name} was changed after it was applied (checksum mismatch)`);
           await client.query('UPDATE schema_migrations SET checksum = $2 WHERE version = $1', [m.version, m.checksum]);
         }
         alreadyApplied.push(m.name);
@@ -89,7 +92,11 @@ export async function migrate(db: Db, migrations: readonly Migration[] = readMig
       await client.query('BEGIN');
       try {
         await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+          m.version,
+          m.name,
+          m.checksum,
+        ]);
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});

@@ -54,11 +54,27 @@ const ENROLLMENT_COLUMNS = 'e.id, e.tenant_id, e.name, e.expires_at, e.used_at, 
 const HASH_RE = /^[0-9a-f]{64}$/;
 
 function toNode(r: NodeRow): Node {
-  return { id: r.id, tenantId: r.tenant_id, name: r.name, status: r.status, lastSeenAt: r.last_seen_at, createdAt: r.created_at, revokedAt: r.revoked_at };
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    name: r.name,
+    status: r.status,
+    lastSeenAt: r.last_seen_at,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
 }
 
 function toEnrollment(r: EnrollmentRow): Enrollment {
-  return { id: r.id, tenantId: r.tenant_id, name: r.name, expiresAt: r.expires_at, usedAt: r.used_at, nodeId: r.node_id, createdAt: r.created_at };
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    name: r.name,
+    expiresAt: r.expires_at,
+    usedAt: r.used_at,
+    nodeId: r.node_id,
+    createdAt: r.created_at,
+  };
 }
 
 /** A node found by a key digest: by its current key, or by the previous one within a rotation's grace. */
@@ -106,7 +122,11 @@ export interface NodeStore {
    * The rotation whose previous key has this digest, while its grace runs at `now` and the new key
    * was not used yet: the new key's digest and the nonce to re-derive it. Null otherwise.
    */
-  pendingRotation(id: string, previousHash: string, now: Date): Promise<{ currentKeyHash: string; nonce: Buffer } | null>;
+  pendingRotation(
+    id: string,
+    previousHash: string,
+    now: Date,
+  ): Promise<{ currentKeyHash: string; nonce: Buffer } | null>;
   /**
    * The new key was used: the previous key stops working, announced on NODE_REVOKED_CHANNEL in the
    * same transaction so every instance evicts it. False when there was nothing to retire.
@@ -121,7 +141,12 @@ export interface NodeStore {
    * (the token stays unused). Null when the token is unknown, used, expired or its tenant inactive.
    * `name`, when given, must equal the enrollment's name (case-insensitively), else 409.
    */
-  consumeEnrollment(input: { tokenHash: string; apiKeyHash: string; now: Date; name?: string }): Promise<{ node: Node; enrollment: Enrollment } | null>;
+  consumeEnrollment(input: {
+    tokenHash: string;
+    apiKeyHash: string;
+    now: Date;
+    name?: string;
+  }): Promise<{ node: Node; enrollment: Enrollment } | null>;
 }
 
 /** Edge nodes and their enrollment tokens (docs/api.md). Keys and tokens are stored as SHA-256 hex only. */
@@ -135,7 +160,10 @@ export function createNodeStore(db: Pick<Db, 'query' | 'transaction'>): NodeStor
       return toNode(rows[0] as NodeRow);
     } catch (err) {
       if ((err as { constraint?: string }).constraint === 'nodes_tenant_name_active') {
-        throw new GatewayError('CONFLICT', { publicMessage: `an active node named "${name}" already exists in this tenant`, detail: 'duplicate active node name' });
+        throw new GatewayError('CONFLICT', {
+          publicMessage: `an active node named "${name}" already exists in this tenant`,
+          detail: 'duplicate active node name',
+        });
       }
       throw err;
     }
@@ -156,7 +184,9 @@ export function createNodeStore(db: Pick<Db, 'query' | 'transaction'>): NodeStor
 
     async findByKeyHash(hash, now) {
       if (!HASH_RE.test(hash)) return null;
-      const { rows } = await db.query<NodeRow & { via: 'current' | 'previous'; previous_live: boolean; previous_key_expires_at: Date | null }>(
+      const { rows } = await db.query<
+        NodeRow & { via: 'current' | 'previous'; previous_live: boolean; previous_key_expires_at: Date | null }
+      >(
         `SELECT ${NODE_COLUMNS},
                 CASE WHEN n.api_key_hash = $1 THEN 'current' ELSE 'previous' END AS via,
                 (n.previous_key_hash IS NOT NULL AND n.previous_key_expires_at > $2) AS previous_live,
@@ -168,7 +198,12 @@ export function createNodeStore(db: Pick<Db, 'query' | 'transaction'>): NodeStor
       );
       const r = rows[0];
       if (!r) return null;
-      return { node: toNode(r), via: r.via, previousLive: r.previous_live, previousExpiresAt: r.previous_live ? r.previous_key_expires_at : null };
+      return {
+        node: toNode(r),
+        via: r.via,
+        previousLive: r.previous_live,
+        previousExpiresAt: r.previous_live ? r.previous_key_expires_at : null,
+      };
     },
 
     async pendingRotation(id, previousHash, now) {
@@ -204,7 +239,10 @@ export function createNodeStore(db: Pick<Db, 'query' | 'transaction'>): NodeStor
     },
 
     async listByTenant(tenantId) {
-      const { rows } = await db.query<NodeRow>(`SELECT ${NODE_COLUMNS} FROM nodes n WHERE n.tenant_id = $1 ORDER BY n.created_at, n.id`, [tenantId]);
+      const { rows } = await db.query<NodeRow>(
+        `SELECT ${NODE_COLUMNS} FROM nodes n WHERE n.tenant_id = $1 ORDER BY n.created_at, n.id`,
+        [tenantId],
+      );
       return rows.map(toNode);
     },
 
@@ -278,7 +316,10 @@ export function createNodeStore(db: Pick<Db, 'query' | 'transaction'>): NodeStor
         if (!row) return null;
         if (name !== undefined && name.trim().toLowerCase() !== row.name.toLowerCase()) {
           // Thrown inside the transaction: the token is not spent on a misconfigured agent.
-          throw new GatewayError('CONFLICT', { publicMessage: 'name does not match the enrollment token', detail: 'enrollment name mismatch' });
+          throw new GatewayError('CONFLICT', {
+            publicMessage: 'name does not match the enrollment token',
+            detail: 'enrollment name mismatch',
+          });
         }
         const node = await insertNode(tx, row.tenant_id, row.name, apiKeyHash);
         await tx.query('UPDATE node_enrollments SET node_id = $2 WHERE id = $1', [row.id, node.id]);

@@ -3,7 +3,10 @@ import { GatewayError, unavailable } from '../errors.js';
 
 /** The narrow database surface every store uses; implemented by a pg Pool (real or PGlite-backed). */
 export interface Db {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<pg.QueryResult<R>>;
   /** Runs `fn` in one transaction on one connection; rolls back on throw. */
   transaction<T>(fn: (tx: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
   /** A dedicated connection (LISTEN/NOTIFY, advisory locks); the caller releases it. */
@@ -27,13 +30,23 @@ export interface PgOptions {
 // Class 08 (connection exception), 53 (insufficient resources), 57P0x (shutdown) and node socket
 // errors mean "Postgres is unavailable": 503. Anything else is a bug or a constraint and is rethrown.
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0)/;
-const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+const UNAVAILABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+]);
 
 export function isUnavailableError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_ERRNO.has(code))) return true;
-  return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end/i.test(err.message);
+  return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
+    err.message,
+  );
 }
 
 function mapError(err: unknown): unknown {

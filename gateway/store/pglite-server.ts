@@ -53,7 +53,10 @@ function simpleQuery(sql: string): Uint8Array {
 }
 
 /** Serves `db` on `host` (default 127.0.0.1) and `port` (default 0: a free one). */
-export async function startPgliteServer(db: PGlite, options: { host?: string; port?: number } = {}): Promise<PgliteServer> {
+export async function startPgliteServer(
+  db: PGlite,
+  options: { host?: string; port?: number } = {},
+): Promise<PgliteServer> {
   const conns = new Set<Conn>();
   // Connections whose clean-up has not finished yet (close() waits for them).
   const all = new Set<Conn>();
@@ -154,7 +157,9 @@ export async function startPgliteServer(db: PGlite, options: { host?: string; po
           // Never leave the shared session inside a dead connection's transaction. (Raw protocol:
           // db.exec would wait on the mutex runExclusive holds.)
           if (db.isInTransaction()) {
-            await db.runExclusive(() => db.execProtocolRawStream(simpleQuery('ROLLBACK'), { onRawData: () => {} })).catch(() => {});
+            await db
+              .runExclusive(() => db.execProtocolRawStream(simpleQuery('ROLLBACK'), { onRawData: () => {} }))
+              .catch(() => {});
           }
           release(conn);
         })

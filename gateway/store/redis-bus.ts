@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { createMemoryRevocationBus, decodeEvent, encodeEvent, type BusHandlers, type RevocationBus } from './revocation-bus.js';
+import {
+  createMemoryRevocationBus,
+  decodeEvent,
+  encodeEvent,
+  type BusHandlers,
+  type RevocationBus,
+} from './revocation-bus.js';
 import type { RedisConfig } from '../config/types.js';
 import { createRedisClient, type RedisClient } from './redis.js';
 
@@ -22,8 +28,14 @@ const PROBE = 'probe:';
  * How the revocation push opens its bus: Redis pub/sub on `client`, or without Redis (the
  * single-instance quickstart) the in-process bus.
  */
-export function revocationBusOpener(client: RedisClient | null, deps: { readonly redis: RedisConfig; readonly log: Logger }): (handlers: BusHandlers) => RevocationBus {
-  return (handlers) => (client ? createRedisRevocationBus({ publisher: client, redis: deps.redis, log: deps.log, handlers }) : createMemoryRevocationBus());
+export function revocationBusOpener(
+  client: RedisClient | null,
+  deps: { readonly redis: RedisConfig; readonly log: Logger },
+): (handlers: BusHandlers) => RevocationBus {
+  return (handlers) =>
+    client
+      ? createRedisRevocationBus({ publisher: client, redis: deps.redis, log: deps.log, handlers })
+      : createMemoryRevocationBus();
 }
 
 /**
@@ -105,7 +117,10 @@ export function createRedisRevocationBus(
       try {
         await publisher.publish(channel, encodeEvent(event, origin));
       } catch (err) {
-        log.warn({ channel, kind: event.kind, err: err instanceof Error ? err.message : String(err) }, 'revocation push: publish failed; other instances re-check within 5 s');
+        log.warn(
+          { channel, kind: event.kind, err: err instanceof Error ? err.message : String(err) },
+          'revocation push: publish failed; other instances re-check within 5 s',
+        );
       }
     },
     connected: () => up,
@@ -134,7 +149,10 @@ export function createRedisRevocationBus(
         .subscribe(channel)
         .then(() => confirm())
         .catch((err: unknown) => {
-          log.warn({ channel, err: err instanceof Error ? err.message : String(err) }, 'revocation push: subscribe failed; retrying in the background');
+          log.warn(
+            { channel, err: err instanceof Error ? err.message : String(err) },
+            'revocation push: subscribe failed; retrying in the background',
+          );
         });
       health = setInterval(() => {
         if (closed) return;

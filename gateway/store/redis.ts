@@ -27,7 +27,10 @@ export function createRedisClient(config: RedisConfig, extra: Partial<RedisOptio
     ...extra,
   };
   if (config.clusterNodes && config.clusterNodes.length > 0) {
-    return new Cluster([...config.clusterNodes], { redisOptions: common, enableOfflineQueue: common.enableOfflineQueue ?? true });
+    return new Cluster([...config.clusterNodes], {
+      redisOptions: common,
+      enableOfflineQueue: common.enableOfflineQueue ?? true,
+    });
   }
   if (config.sentinels && config.sentinels.length > 0) {
     return new Redis({
@@ -114,7 +117,8 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
   });
 
   async function guard<T>(fn: () => Promise<T>): Promise<T> {
-    if (wasReady && client.status !== 'ready') throw unavailable('redis', new Error(`not connected (${client.status})`));
+    if (wasReady && client.status !== 'ready')
+      throw unavailable('redis', new Error(`not connected (${client.status})`));
     try {
       return await fn();
     } catch (err) {
@@ -128,13 +132,28 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
     kind: 'redis',
     beginAttempt: (key, workspace, leaseId, policy) =>
       guard(async (): Promise<BeginResult> => {
-        const [outcome, retryAfter, count, only] = await c.g2dBegin(k(key), policy.max, policy.windowSeconds * 1000, policy.leaseSeconds * 1000, leaseId, workspace ?? '', MAX_WORKSPACES);
+        const [outcome, retryAfter, count, only] = await c.g2dBegin(
+          k(key),
+          policy.max,
+          policy.windowSeconds * 1000,
+          policy.leaseSeconds * 1000,
+          leaseId,
+          workspace ?? '',
+          MAX_WORKSPACES,
+        );
         return { outcome: OUTCOMES[outcome] ?? 'busy', retryAfter, count, ...(only ? { only: only.split(',') } : {}) };
       }),
     settleAttempt: (key, leaseId, outcome, policy) =>
       guard(async (): Promise<SettleResult> => {
         const workspace = outcome.kind === 'authenticated' ? outcome.workspace : '';
-        const [settled, count, locked] = await c.g2dSettle(k(key), leaseId, outcome.kind, workspace, policy.max, policy.windowSeconds * 1000);
+        const [settled, count, locked] = await c.g2dSettle(
+          k(key),
+          leaseId,
+          outcome.kind,
+          workspace,
+          policy.max,
+          policy.windowSeconds * 1000,
+        );
         return { settled: settled === 1, count, locked: locked === 1 };
       }),
     unlock: (key, workspace) =>
@@ -168,7 +187,10 @@ export function createRedisStateStore(client: RedisClient, prefix: string): Auth
         if (items.length === 0) return [];
         // Under Cluster the keys of one script call must share a slot: one call per key, which
         // ioredis sends to each node without waiting for the previous answer.
-        if (client instanceof Cluster) return Promise.all(items.map((i) => c.g2dRateSync(1, k(i.key), i.used, i.msPerRequest).then((r) => r[0] ?? 0)));
+        if (client instanceof Cluster)
+          return Promise.all(
+            items.map((i) => c.g2dRateSync(1, k(i.key), i.used, i.msPerRequest).then((r) => r[0] ?? 0)),
+          );
         const calls: Promise<number[]>[] = [];
         for (let start = 0; start < items.length; start += RATE_SYNC_CHUNK) {
           const chunk = items.slice(start, start + RATE_SYNC_CHUNK);

@@ -60,9 +60,13 @@ function toEvent(e: unknown): RevocationEvent | null {
   const id = (x: unknown): x is string => typeof x === 'string' && UUIDISH.test(x);
   switch (v.kind) {
     case 'jti':
-      return typeof v.jti === 'string' && SAFE.test(v.jti) && id(v.userId) ? { kind: 'jti', jti: v.jti, userId: v.userId.toLowerCase() } : null;
+      return typeof v.jti === 'string' && SAFE.test(v.jti) && id(v.userId)
+        ? { kind: 'jti', jti: v.jti, userId: v.userId.toLowerCase() }
+        : null;
     case 'session':
-      return id(v.sid) && id(v.userId) ? { kind: 'session', sid: v.sid.toLowerCase(), userId: v.userId.toLowerCase() } : null;
+      return id(v.sid) && id(v.userId)
+        ? { kind: 'session', sid: v.sid.toLowerCase(), userId: v.userId.toLowerCase() }
+        : null;
     case 'user':
       return id(v.userId) ? { kind: 'user', userId: v.userId.toLowerCase() } : null;
     case 'node':

@@ -84,7 +84,8 @@ interface Row {
   amr: string[];
 }
 
-const COLUMNS = 's.id, s.tenant_id, s.user_id, s.created_at, s.last_seen_at, s.ip, s.user_agent, s.expires_at, s.refresh_expires_at, s.revoked_at, s.amr';
+const COLUMNS =
+  's.id, s.tenant_id, s.user_id, s.created_at, s.last_seen_at, s.ip, s.user_agent, s.expires_at, s.refresh_expires_at, s.revoked_at, s.amr';
 
 function toSession(r: Row): SessionRow {
   return {
@@ -113,7 +114,17 @@ export function createSessionStore(db: Pick<Db, 'query'>): SessionStore {
       const row = await one(
         `INSERT INTO sessions AS s (tenant_id, user_id, ip, user_agent, refresh_hash, created_at, last_seen_at, expires_at, refresh_expires_at, amr)
          VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
-        [s.tenantId, s.userId, s.ip, s.userAgent?.slice(0, 512) ?? null, s.refreshHash, s.createdAt, s.expiresAt, s.refreshExpiresAt, [...s.amr]],
+        [
+          s.tenantId,
+          s.userId,
+          s.ip,
+          s.userAgent?.slice(0, 512) ?? null,
+          s.refreshHash,
+          s.createdAt,
+          s.expiresAt,
+          s.refreshExpiresAt,
+          [...s.amr],
+        ],
       );
       if (!row) throw new Error('session insert returned no row');
       return row;
@@ -154,7 +165,10 @@ export function createSessionStore(db: Pick<Db, 'query'>): SessionStore {
           )
         : Promise.resolve(null),
     revokeById: (id, reason, now) =>
-      one(`UPDATE sessions AS s SET revoked_at = $2, revoked_reason = $3 WHERE s.id = $1 AND s.revoked_at IS NULL RETURNING ${COLUMNS}`, [id, now, reason]),
+      one(
+        `UPDATE sessions AS s SET revoked_at = $2, revoked_reason = $3 WHERE s.id = $1 AND s.revoked_at IS NULL RETURNING ${COLUMNS}`,
+        [id, now, reason],
+      ),
     async revokeAllForUser(userId, reason, now, keep) {
       const { rows } = await db.query<{ id: string }>(
         `UPDATE sessions SET revoked_at = $2, revoked_reason = $3
@@ -183,7 +197,10 @@ export function createSessionStore(db: Pick<Db, 'query'>): SessionStore {
     },
     async touch(ids, at) {
       if (ids.length === 0) return;
-      await db.query('UPDATE sessions SET last_seen_at = $2 WHERE id = ANY($1::uuid[]) AND last_seen_at < $2', [ids, at]);
+      await db.query('UPDATE sessions SET last_seen_at = $2 WHERE id = ANY($1::uuid[]) AND last_seen_at < $2', [
+        ids,
+        at,
+      ]);
     },
   };
 }

@@ -24,7 +24,15 @@ interface TenantRow {
 const COLUMNS = 'id, name, domain, is_platform, status, created_at, updated_at';
 
 function toTenant(r: TenantRow): Tenant {
-  return { id: r.id, name: r.name, domain: r.domain, isPlatform: r.is_platform, status: r.status, createdAt: r.created_at, updatedAt: r.updated_at };
+  return {
+    id: r.id,
+    name: r.name,
+    domain: r.domain,
+    isPlatform: r.is_platform,
+    status: r.status,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 
 export interface TenantStore {
@@ -43,7 +51,9 @@ export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 export function createTenantStore(db: Pick<Db, 'query'>): TenantStore {
   return {
     async findByDomain(domain) {
-      const { rows } = await db.query<TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE domain = $1`, [domain.trim().toLowerCase()]);
+      const { rows } = await db.query<TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE domain = $1`, [
+        domain.trim().toLowerCase(),
+      ]);
       return rows[0] ? toTenant(rows[0]) : null;
     },
     async findById(id) {
@@ -61,21 +71,28 @@ export function createTenantStore(db: Pick<Db, 'query'>): TenantStore {
     },
     async create({ domain, name, isPlatform }) {
       const d = domain.trim().toLowerCase();
-      const { rows } = await db.query<TenantRow>(
-        `INSERT INTO tenants (domain, name, is_platform) VALUES ($1, $2, $3)
+      const { rows } = await db
+        .query<TenantRow>(
+          `INSERT INTO tenants (domain, name, is_platform) VALUES ($1, $2, $3)
          ON CONFLICT (domain) DO NOTHING RETURNING ${COLUMNS}`,
-        [d, name, isPlatform],
-      ).catch((err: unknown) => {
-        if ((err as { constraint?: string }).constraint === 'tenants_single_platform') {
-          throw new GatewayError('CONFLICT', { publicMessage: 'a platform tenant already exists', detail: 'second platform tenant' });
-        }
-        throw err;
-      });
+          [d, name, isPlatform],
+        )
+        .catch((err: unknown) => {
+          if ((err as { constraint?: string }).constraint === 'tenants_single_platform') {
+            throw new GatewayError('CONFLICT', {
+              publicMessage: 'a platform tenant already exists',
+              detail: 'second platform tenant',
+            });
+          }
+          throw err;
+        });
       if (rows[0]) return { tenant: toTenant(rows[0]), created: true };
       const existing = await this.findByDomain(d);
       if (!existing) throw new Error('tenant vanished during create');
       if (existing.isPlatform !== isPlatform) {
-        throw new GatewayError('CONFLICT', { publicMessage: `tenant ${d} exists with is_platform=${String(existing.isPlatform)}` });
+        throw new GatewayError('CONFLICT', {
+          publicMessage: `tenant ${d} exists with is_platform=${String(existing.isPlatform)}`,
+        });
       }
       return { tenant: existing, created: false };
     },

@@ -62,13 +62,24 @@ export interface UserStore {
   findByEmailAcrossTenants(email: string): Promise<User[]>;
   /** Every user of a tenant, by email (admin listing). */
   listByTenant(tenantId: string): Promise<User[]>;
-  create(input: { tenantId: string; email: string; passwordHash: string; role: Role; mustChangePassword: boolean }): Promise<User>;
+  create(input: {
+    tenantId: string;
+    email: string;
+    passwordHash: string;
+    role: Role;
+    mustChangePassword: boolean;
+  }): Promise<User>;
   recordLogin(id: string, rehash?: string): Promise<void>;
   /** Sets a new hash, clears must_change_password, stamps password_changed_at; returns the user. */
   changePassword(id: string, passwordHash: string, at: Date, mustChange?: boolean): Promise<User>;
   setStatus(id: string, status: 'active' | 'disabled'): Promise<User | null>;
   /** Status lookup for the per-request disabled check (one indexed row). */
-  statusOf(id: string): Promise<{ status: 'active' | 'disabled'; mustChangePassword: boolean; passwordChangedAt: Date; mfaEnabled: boolean } | null>;
+  statusOf(id: string): Promise<{
+    status: 'active' | 'disabled';
+    mustChangePassword: boolean;
+    passwordChangedAt: Date;
+    mfaEnabled: boolean;
+  } | null>;
 }
 
 /** Users (docs/security-model.md). The Platform flag is copied from the tenant so the CHECK can hold declaratively. */
@@ -78,9 +89,13 @@ export function createUserStore(db: Pick<Db, 'query'>): UserStore {
     return rows[0] ? toUser(rows[0]) : null;
   };
   return {
-    findById: (id) => (UUID_RE.test(id) ? one(`SELECT ${COLUMNS} FROM users u WHERE u.id = $1`, [id]) : Promise.resolve(null)),
+    findById: (id) =>
+      UUID_RE.test(id) ? one(`SELECT ${COLUMNS} FROM users u WHERE u.id = $1`, [id]) : Promise.resolve(null),
     findInTenant: (tenantId, email) =>
-      one(`SELECT ${COLUMNS} FROM users u WHERE u.tenant_id = $1 AND lower(u.email) = $2`, [tenantId, normalizeEmail(email)]),
+      one(`SELECT ${COLUMNS} FROM users u WHERE u.tenant_id = $1 AND lower(u.email) = $2`, [
+        tenantId,
+        normalizeEmail(email),
+      ]),
     async findByEmailAcrossTenants(email) {
       const { rows } = await db.query<UserRow>(
         `SELECT ${COLUMNS} FROM users u JOIN tenants t ON t.id = u.tenant_id
@@ -91,7 +106,10 @@ export function createUserStore(db: Pick<Db, 'query'>): UserStore {
       return rows.map(toUser);
     },
     async listByTenant(tenantId) {
-      const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users u WHERE u.tenant_id = $1 ORDER BY lower(u.email), u.id`, [tenantId]);
+      const { rows } = await db.query<UserRow>(
+        `SELECT ${COLUMNS} FROM users u WHERE u.tenant_id = $1 ORDER BY lower(u.email), u.id`,
+        [tenantId],
+      );
       return rows.map(toUser);
     },
     async create({ tenantId, email, passwordHash, role, mustChangePassword }) {
@@ -106,15 +124,19 @@ export function createUserStore(db: Pick<Db, 'query'>): UserStore {
         return user;
       } catch (err) {
         const constraint = (err as { constraint?: string }).constraint;
-        if (constraint === 'users_tenant_email') throw new GatewayError('CONFLICT', { publicMessage: 'user already exists' });
+        if (constraint === 'users_tenant_email')
+          throw new GatewayError('CONFLICT', { publicMessage: 'user already exists' });
         if (constraint === 'users_platform_admin_in_platform') {
-          throw new GatewayError('CONFLICT', { publicMessage: 'platform_admin users belong to the Platform tenant only' });
+          throw new GatewayError('CONFLICT', {
+            publicMessage: 'platform_admin users belong to the Platform tenant only',
+          });
         }
         throw err;
       }
     },
     async recordLogin(id, rehash) {
-      if (rehash) await db.query('UPDATE users SET last_login_at = now(), password_hash = $2 WHERE id = $1', [id, rehash]);
+      if (rehash)
+        await db.query('UPDATE users SET last_login_at = now(), password_hash = $2 WHERE id = $1', [id, rehash]);
       else await db.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]);
     },
     // `at` comes from the gateway's clock, the same clock that stamps token `iat`, so a database
@@ -132,13 +154,25 @@ export function createUserStore(db: Pick<Db, 'query'>): UserStore {
       one(`UPDATE users AS u SET status = $2, updated_at = now() WHERE u.id = $1 RETURNING ${COLUMNS}`, [id, status]),
     async statusOf(id) {
       if (!UUID_RE.test(id)) return null;
-      const { rows } = await db.query<{ status: 'active' | 'disabled'; must_change_password: boolean; password_changed_at: Date; mfa_enabled: boolean }>(
+      const { rows } = await db.query<{
+        status: 'active' | 'disabled';
+        must_change_password: boolean;
+        password_changed_at: Date;
+        mfa_enabled: boolean;
+      }>(
         `SELECT u.status, u.must_change_password, u.password_changed_at, (m.enabled_at IS NOT NULL) AS mfa_enabled
            FROM users u LEFT JOIN user_mfa m ON m.user_id = u.id WHERE u.id = $1`,
         [id],
       );
       const r = rows[0];
-      return r ? { status: r.status, mustChangePassword: r.must_change_password, passwordChangedAt: r.password_changed_at, mfaEnabled: r.mfa_enabled } : null;
+      return r
+        ? {
+            status: r.status,
+            mustChangePassword: r.must_change_password,
+            passwordChangedAt: r.password_changed_at,
+            mfaEnabled: r.mfa_enabled,
+          }
+        : null;
     },
   };
 }

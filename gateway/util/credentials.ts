@@ -33,7 +33,12 @@ export function paramName(raw: string): string {
   let n = raw.includes('+') ? raw.replaceAll('+', ' ') : raw;
   n = decodeRepeatedly(n);
   if (/[^a-z0-9_]/.test(n)) {
-    n = n.replace(INVISIBLE_RE, '').trim().toLowerCase().replace(/(?:\[[^\]]*\])+$/, '').replace(/[.\- ]/g, '_');
+    n = n
+      .replace(INVISIBLE_RE, '')
+      .trim()
+      .toLowerCase()
+      .replace(/(?:\[[^\]]*\])+$/, '')
+      .replace(/[.\- ]/g, '_');
   }
   return n;
 }
@@ -102,7 +107,9 @@ export function redactSecrets(text: string): string {
   let out = text.replace(SECRET_RE_G, '[REDACTED]');
   // A percent-encoded credential (`%65yJ…`, `g2dn%5F…`): the whole encoded run goes.
   if (out.includes('%')) {
-    out = out.replace(/[A-Za-z0-9_.~%+-]{21,}/g, (run) => (run.includes('%') && holdsCredential(run) ? '[REDACTED]' : run));
+    out = out.replace(/[A-Za-z0-9_.~%+-]{21,}/g, (run) =>
+      run.includes('%') && holdsCredential(run) ? '[REDACTED]' : run,
+    );
   }
   return out;
 }
@@ -111,8 +118,21 @@ export function redactSecrets(text: string): string {
  * Canonical parameter names whose value is a secret in a log line, whatever it looks like. Broader
  * than GATEWAY_PARAMS: a log may not hold any system's credential.
  */
-const SECRET_NAMES: ReadonlySet<string> = new Set(['key', 'pwd', 'sig', 'signature', 'session', 'sessionid', 'sid', 'code', 'otp', 'totp', 'nonce']);
-const SECRET_NAME_PARTS = /token|ticket|secret|passw|api_?key|apikey|jwt|bearer|auth|credential|cookie|private|enrollment/;
+const SECRET_NAMES: ReadonlySet<string> = new Set([
+  'key',
+  'pwd',
+  'sig',
+  'signature',
+  'session',
+  'sessionid',
+  'sid',
+  'code',
+  'otp',
+  'totp',
+  'nonce',
+]);
+const SECRET_NAME_PARTS =
+  /token|ticket|secret|passw|api_?key|apikey|jwt|bearer|auth|credential|cookie|private|enrollment/;
 
 /** Whether a (raw) query parameter name names a secret, after paramName folding. */
 export function isSecretParam(rawName: string): boolean {

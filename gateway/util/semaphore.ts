@@ -19,7 +19,8 @@ export interface Semaphore {
  * filling the pool and stalling every authenticated request. FIFO keeps waiting logins fair.
  */
 export function createSemaphore(limit: number): Semaphore {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`semaphore limit must be a positive integer, got ${limit}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new RangeError(`semaphore limit must be a positive integer, got ${limit}`);
   let active = 0;
   // A plain array with a moving head: O(1) dequeue without shifting, compacted when drained.
   let waiters: Array<(() => void) | undefined> = [];

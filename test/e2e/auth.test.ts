@@ -18,7 +18,8 @@ const prefix = `${inject('redisPrefix')}auth:`;
 let gw: GatewayProcess;
 let base: string;
 
-const login = (json: unknown, init: RequestInit = {}) => call(`${base}/api/v1/auth/login`, { method: 'POST', json, ...init });
+const login = (json: unknown, init: RequestInit = {}) =>
+  call(`${base}/api/v1/auth/login`, { method: 'POST', json, ...init });
 
 beforeAll(async () => {
   gw = await spawnGateway('auth', {
@@ -43,7 +44,13 @@ describe('POST /api/v1/auth/login', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('x-request-id')).toBeTruthy();
     expect(res.body.status).toBe('success');
-    expect(Object.keys(res.body.data).sort()).toEqual(['expires_at', 'refresh_expires_at', 'refresh_token', 'token', 'user']);
+    expect(Object.keys(res.body.data).sort()).toEqual([
+      'expires_at',
+      'refresh_expires_at',
+      'refresh_token',
+      'token',
+      'user',
+    ]);
     expect(res.body.data.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(res.body.data.user).toEqual({
       id: user.id,
@@ -56,7 +63,14 @@ describe('POST /api/v1/auth/login', () => {
       updated_at: expect.stringMatching(/Z$/),
     });
     const claims = JSON.parse(Buffer.from(res.body.data.token.split('.')[1], 'base64url').toString());
-    expect(claims).toMatchObject({ tid: tenant.id, sub: user.id, email: user.email, role: 'supervisor', iss: 'get2dial', aud: 'get2dial-control' });
+    expect(claims).toMatchObject({
+      tid: tenant.id,
+      sub: user.id,
+      email: user.email,
+      role: 'supervisor',
+      iss: 'get2dial',
+      aud: 'get2dial-control',
+    });
     expect(claims.exp - claims.iat).toBe(43200);
   });
 
@@ -84,15 +98,27 @@ describe('POST /api/v1/auth/login', () => {
   });
 
   it('answers 400 for malformed JSON, 415 for other media types, 413 over 1 MB', async () => {
-    const malformed = await call(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":' });
+    const malformed = await call(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"email":',
+    });
     expect(malformed).toMatchObject({ status: 400, body: { status: 'error', message: 'invalid request body' } });
-    const text = await call(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
+    const text = await call(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '{}',
+    });
     expect(text).toMatchObject({ status: 415, body: { message: 'unsupported media type' } });
     const none = await call(`${base}/api/v1/auth/login`, { method: 'POST', body: '{}' });
     expect(none.status).toBe(415);
     const huge = await login({ email: 'a@b.test', password: 'x'.repeat(1024 * 1024 + 10) });
     expect(huge).toMatchObject({ status: 413, body: { status: 'error', message: 'request body too large' } });
-    const withCharset = await call(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"email":"nobody@x.test","password":"x"}' });
+    const withCharset = await call(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: '{"email":"nobody@x.test","password":"x"}',
+    });
     expect(withCharset.status).toBe(401);
   });
 
@@ -125,7 +151,8 @@ describe('POST /api/v1/auth/login', () => {
     const sameEmail = `${uniq('same')}@example.test`;
     const first = await makeUser(db, t1, { email: sameEmail, password: 'identical-password' });
     await makeUser(db, t2, { email: sameEmail, password: 'identical-password' });
-    for (let i = 0; i < 2; i++) expect((await login({ email: sameEmail, password: 'identical-password' })).body.data.user.id).toBe(first.id);
+    for (let i = 0; i < 2; i++)
+      expect((await login({ email: sameEmail, password: 'identical-password' })).body.data.user.id).toBe(first.id);
   });
 
   it('refuses a disabled account with the right password (403) and the wrong one (401)', async () => {
@@ -133,8 +160,13 @@ describe('POST /api/v1/auth/login', () => {
     const user = await makeUser(db, tenant);
     const ok = await login({ email: user.email, password: user.password });
     await createUserStore(db).setStatus(user.id, 'disabled');
-    expect(await login({ email: user.email, password: user.password, tenant_domain: tenant.domain })).toMatchObject({ status: 403, body: { message: 'account disabled' } });
-    expect((await login({ email: user.email, password: 'nope-nope-nope', tenant_domain: tenant.domain })).status).toBe(401);
+    expect(await login({ email: user.email, password: user.password, tenant_domain: tenant.domain })).toMatchObject({
+      status: 403,
+      body: { message: 'account disabled' },
+    });
+    expect((await login({ email: user.email, password: 'nope-nope-nope', tenant_domain: tenant.domain })).status).toBe(
+      401,
+    );
     // Tokens issued before the account was disabled stop working.
     expect((await call(`${base}/api/v1/auth/me`, { token: ok.body.data.token })).status).toBe(401);
   });
@@ -149,12 +181,23 @@ describe('lockout (docs/security-model.md)', () => {
     expect(locked.status).toBe(403);
     expect(locked.body).toEqual({ status: 'error', message: 'account temporarily locked' });
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800);
-    expect((await login({ email: user.email, password: user.password, tenant_domain: tenant.domain })).status).toBe(403);
+    expect((await login({ email: user.email, password: user.password, tenant_domain: tenant.domain })).status).toBe(
+      403,
+    );
 
-    const { stdout } = await promisify(execFile)('node', ['--import', 'tsx', 'gateway/cli/main.ts', 'user', 'unlock', '--tenant', tenant.domain, '--email', user.email], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: inject('databaseUrl'), REDIS_URL: inject('redisUrl'), REDIS_KEY_PREFIX: prefix },
-    });
+    const { stdout } = await promisify(execFile)(
+      'node',
+      ['--import', 'tsx', 'gateway/cli/main.ts', 'user', 'unlock', '--tenant', tenant.domain, '--email', user.email],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DATABASE_URL: inject('databaseUrl'),
+          REDIS_URL: inject('redisUrl'),
+          REDIS_KEY_PREFIX: prefix,
+        },
+      },
+    );
     expect(JSON.parse(stdout)).toMatchObject({ unlocked: true });
     expect((await login({ email: user.email, password: user.password })).status).toBe(200);
   });
@@ -162,13 +205,18 @@ describe('lockout (docs/security-model.md)', () => {
   it('locks unknown identities the same way, so the 403 reveals nothing', async () => {
     const email = `ghost-${uniq()}@example.test`;
     for (let i = 0; i < 10; i++) expect((await login({ email, password: 'guess' })).status).toBe(401);
-    expect(await login({ email, password: 'guess' })).toMatchObject({ status: 403, body: { message: 'account temporarily locked' } });
+    expect(await login({ email, password: 'guess' })).toMatchObject({
+      status: 403,
+      body: { message: 'account temporarily locked' },
+    });
   });
 
   it('lets 30 parallel wrong guesses reach at most 10 password verifications', async () => {
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
-    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => login({ email: user.email, password: `parallel-${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => login({ email: user.email, password: `parallel-${i}` })),
+    );
     const verified = results.filter((r) => r.status === 401).length;
     const refused = results.filter((r) => r.status === 403).length;
     expect(verified).toBe(10);
@@ -215,14 +263,24 @@ describe('me, password change and logout', () => {
     const token = (await login({ email: user.email, password: user.password })).body.data.token as string;
     const me = await call(`${base}/api/v1/auth/me`, { token });
     expect(me.status).toBe(200);
-    expect(me.body.data).toMatchObject({ id: user.id, tenant_id: tenant.id, role: 'admin', must_change_password: false });
+    expect(me.body.data).toMatchObject({
+      id: user.id,
+      tenant_id: tenant.id,
+      role: 'admin',
+      must_change_password: false,
+    });
     expect(me.body.data.password_hash).toBeUndefined();
     await db.query('UPDATE users SET must_change_password = true WHERE id = $1', [user.id]);
     expect((await call(`${base}/api/v1/auth/me`, { token })).body.data.must_change_password).toBe(true);
   });
 
   it('refuses missing, malformed and foreign tokens with 401 and WWW-Authenticate', async () => {
-    for (const headers of [{}, { authorization: 'Bearer' }, { authorization: 'Basic YTpi' }, { authorization: 'Bearer not.a.jwt' }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer' },
+      { authorization: 'Basic YTpi' },
+      { authorization: 'Bearer not.a.jwt' },
+    ] as Record<string, string>[]) {
       const res = await call(`${base}/api/v1/auth/me`, { headers });
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ status: 'error', message: 'missing or invalid authorization header' });
@@ -235,14 +293,32 @@ describe('me, password change and logout', () => {
     const user = await makeUser(db, tenant, { password: 'original-password-1' });
     const first = (await login({ email: user.email, password: 'original-password-1' })).body.data.token as string;
     const second = (await login({ email: user.email, password: 'original-password-1' })).body.data.token as string;
-    const change = (json: unknown, token = first) => call(`${base}/api/v1/auth/me/password`, { method: 'POST', token, json });
+    const change = (json: unknown, token = first) =>
+      call(`${base}/api/v1/auth/me/password`, { method: 'POST', token, json });
 
-    expect(await change({ current_password: 'wrong', new_password: 'brand-new-password-1' })).toMatchObject({ status: 401, body: { message: 'invalid credentials' } });
-    expect(await change({ current_password: 'original-password-1', new_password: 'short' })).toMatchObject({ status: 400, body: { message: expect.stringMatching(/at least 12/) } });
-    expect(await change({ current_password: 'original-password-1', new_password: 'original-password-1' })).toMatchObject({ status: 400, body: { message: expect.stringMatching(/differ/) } });
-    expect(await change({ current_password: 'original-password-1', new_password: 'password1234' })).toMatchObject({ status: 400, body: { message: expect.stringMatching(/common/) } });
-    expect(await change({ current_password: 'original-password-1', new_password: 'x'.repeat(257) })).toMatchObject({ status: 400, body: { message: expect.stringMatching(/at most 256/) } });
-    expect((await change({ current_password: 'original-password-1', new_password: 'brand-new-password-1', extra: 1 })).status).toBe(400);
+    expect(await change({ current_password: 'wrong', new_password: 'brand-new-password-1' })).toMatchObject({
+      status: 401,
+      body: { message: 'invalid credentials' },
+    });
+    expect(await change({ current_password: 'original-password-1', new_password: 'short' })).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/at least 12/) },
+    });
+    expect(
+      await change({ current_password: 'original-password-1', new_password: 'original-password-1' }),
+    ).toMatchObject({ status: 400, body: { message: expect.stringMatching(/differ/) } });
+    expect(await change({ current_password: 'original-password-1', new_password: 'password1234' })).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/common/) },
+    });
+    expect(await change({ current_password: 'original-password-1', new_password: 'x'.repeat(257) })).toMatchObject({
+      status: 400,
+      body: { message: expect.stringMatching(/at most 256/) },
+    });
+    expect(
+      (await change({ current_password: 'original-password-1', new_password: 'brand-new-password-1', extra: 1 }))
+        .status,
+    ).toBe(400);
 
     const ok = await change({ current_password: 'original-password-1', new_password: 'brand-new-password-1' });
     expect(ok.status).toBe(200);
@@ -261,7 +337,11 @@ describe('me, password change and logout', () => {
     const user = await makeUser(db, tenant);
     const token = (await login({ email: user.email, password: user.password })).body.data.token as string;
     for (let i = 0; i < 10; i++) {
-      const r = await call(`${base}/api/v1/auth/me/password`, { method: 'POST', token, json: { current_password: `bad-${i}`, new_password: 'another-long-password' } });
+      const r = await call(`${base}/api/v1/auth/me/password`, {
+        method: 'POST',
+        token,
+        json: { current_password: `bad-${i}`, new_password: 'another-long-password' },
+      });
       expect(r.status).toBe(401);
     }
     expect((await login({ email: user.email, password: user.password })).status).toBe(403);
@@ -279,7 +359,13 @@ describe('me, password change and logout', () => {
     expect((await call(`${base}/api/v1/auth/logout`, { method: 'POST', token: a })).status).toBe(401);
     expect((await call(`${base}/api/v1/auth/me`, { token: b })).status).toBe(200);
     // The audit row is written after the response (the request never waits for it).
-    const logouts = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM auth_events WHERE user_id = $1 AND event = 'logout'", [user.id])).rows[0]!.n;
+    const logouts = async () =>
+      (
+        await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM auth_events WHERE user_id = $1 AND event = 'logout'",
+          [user.id],
+        )
+      ).rows[0]!.n;
     await waitFor(async () => (await logouts()) > 0, { what: 'the logout audit row' });
     expect(await logouts()).toBe(1);
   });
@@ -290,9 +376,16 @@ describe('me, password change and logout', () => {
     const res = await login({ email: user.email, password: 'temporary-password-1' });
     expect(res.body.data.user.must_change_password).toBe(true);
     const token = res.body.data.token as string;
-    expect(await call(`${base}/api/v1/calls`, { token })).toMatchObject({ status: 403, body: { message: 'password change required' } });
+    expect(await call(`${base}/api/v1/calls`, { token })).toMatchObject({
+      status: 403,
+      body: { message: 'password change required' },
+    });
     expect((await call(`${base}/api/v1/auth/me`, { token })).status).toBe(200);
-    const changed = await call(`${base}/api/v1/auth/me/password`, { method: 'POST', token, json: { current_password: 'temporary-password-1', new_password: 'permanent-password-1' } });
+    const changed = await call(`${base}/api/v1/auth/me/password`, {
+      method: 'POST',
+      token,
+      json: { current_password: 'temporary-password-1', new_password: 'permanent-password-1' },
+    });
     expect(changed.status).toBe(200);
     expect(changed.body.data.user.must_change_password).toBe(false);
     // Authorized now: the request goes upstream (nothing listens there → 502).
@@ -306,7 +399,10 @@ describe('me, password change and logout', () => {
     for (let i = 0; i < 10; i++) await login({ email: user.email, password: 'wrong' });
     // Audit rows are written after the responses: wait until the last one is in.
     const counts = async () => {
-      const { rows } = await db.query<{ event: string; n: number }>('SELECT event, count(*)::int AS n FROM auth_events WHERE user_id = $1 GROUP BY event', [user.id]);
+      const { rows } = await db.query<{ event: string; n: number }>(
+        'SELECT event, count(*)::int AS n FROM auth_events WHERE user_id = $1 GROUP BY event',
+        [user.id],
+      );
       return Object.fromEntries(rows.map((r) => [r.event, r.n]));
     };
     await waitFor(async () => (await counts()).lockout === 1, { what: 'the lockout audit row' });
@@ -327,7 +423,8 @@ describe('request authentication and tenant scope (docs/api.md)', () => {
     agentToken = (await login({ email: agent.email, password: agent.password })).body.data.token;
     const platform = await platformTenant(db);
     const admin = await makeUser(db, platform, { role: 'platform_admin' });
-    adminToken = (await login({ email: admin.email, password: admin.password, tenant_domain: platform.domain })).body.data.token;
+    adminToken = (await login({ email: admin.email, password: admin.password, tenant_domain: platform.domain })).body
+      .data.token;
   });
 
   it('requires a bearer token on every /api/v1 route; ?token= is not honoured outside WebSockets', async () => {
@@ -338,17 +435,26 @@ describe('request authentication and tenant scope (docs/api.md)', () => {
 
   it('confines other roles to their own tenant', async () => {
     const other = await makeTenant(db);
-    expect(await call(`${base}/api/v1/calls?tenant_id=${other.id}`, { token: agentToken })).toMatchObject({ status: 403, body: { message: 'forbidden' } });
+    expect(await call(`${base}/api/v1/calls?tenant_id=${other.id}`, { token: agentToken })).toMatchObject({
+      status: 403,
+      body: { message: 'forbidden' },
+    });
     expect((await call(`${base}/api/v1/calls?tenant_id=${tenantId}`, { token: agentToken })).status).toBe(502);
-    expect((await call(`${base}/api/v1/calls?tenant_id=${tenantId}&tenant_id=${other.id}`, { token: agentToken })).status).toBe(400);
+    expect(
+      (await call(`${base}/api/v1/calls?tenant_id=${tenantId}&tenant_id=${other.id}`, { token: agentToken })).status,
+    ).toBe(400);
     expect((await call(`${base}/api/v1/calls?tenant%5Fid=${other.id}`, { token: agentToken })).status).toBe(403);
   });
 
   it('lets a platform admin act in an existing tenant by UUID', async () => {
     expect((await call(`${base}/api/v1/calls?tenant_id=${tenantId}`, { token: adminToken })).status).toBe(502);
     expect((await call(`${base}/api/v1/calls?tenant_id=not-a-uuid`, { token: adminToken })).status).toBe(400);
-    expect((await call(`${base}/api/v1/calls?tenant_id=00000000-0000-4000-8000-000000000000`, { token: adminToken })).status).toBe(404);
-    expect((await call(`${base}/api/v1/calls?tenant_id=${tenantId}&tenant_id=${tenantId}`, { token: adminToken })).status).toBe(400);
+    expect(
+      (await call(`${base}/api/v1/calls?tenant_id=00000000-0000-4000-8000-000000000000`, { token: adminToken })).status,
+    ).toBe(404);
+    expect(
+      (await call(`${base}/api/v1/calls?tenant_id=${tenantId}&tenant_id=${tenantId}`, { token: adminToken })).status,
+    ).toBe(400);
   });
 
   it('answers 404 for unknown paths and 405 with Allow for wrong methods', async () => {
@@ -367,8 +473,15 @@ describe('per-IP throttle and bootstrap', () => {
       LOG_LEVEL: 'warn',
     });
     try {
-      for (let i = 0; i < 3; i++) expect((await call(`${g.url}/api/v1/auth/login`, { method: 'POST', json: { email: `x${i}@y.test`, password: 'p' } })).status).toBe(401);
-      const res = await call(`${g.url}/api/v1/auth/login`, { method: 'POST', json: { email: 'z@y.test', password: 'p' } });
+      for (let i = 0; i < 3; i++)
+        expect(
+          (await call(`${g.url}/api/v1/auth/login`, { method: 'POST', json: { email: `x${i}@y.test`, password: 'p' } }))
+            .status,
+        ).toBe(401);
+      const res = await call(`${g.url}/api/v1/auth/login`, {
+        method: 'POST',
+        json: { email: 'z@y.test', password: 'p' },
+      });
       expect(res).toMatchObject({ status: 429, body: { status: 'error', message: 'too many requests' } });
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     } finally {
@@ -385,10 +498,21 @@ describe('per-IP throttle and bootstrap', () => {
     const url = await createDatabase(admin);
     const fresh = createPg({ url, poolSize: 2 });
     await migrate(fresh);
-    const g = await spawnGateway('auth:boot', { DATABASE_URL: url, AUTH_JWT_SECRET: SECRET, AUTH_BOOTSTRAP_TOKEN: 'bootstrap-token-123456', AUTH_LOGIN_IP_LIMIT: '3', LOG_LEVEL: 'warn' });
+    const g = await spawnGateway('auth:boot', {
+      DATABASE_URL: url,
+      AUTH_JWT_SECRET: SECRET,
+      AUTH_BOOTSTRAP_TOKEN: 'bootstrap-token-123456',
+      AUTH_LOGIN_IP_LIMIT: '3',
+      LOG_LEVEL: 'warn',
+    });
     try {
       const body = { email: 'root@platform.test', password: 'platform-root-password' };
-      const post = (token?: string) => call(`${g.url}/api/v1/auth/bootstrap`, { method: 'POST', json: body, headers: token ? { 'x-bootstrap-token': token } : {} });
+      const post = (token?: string) =>
+        call(`${g.url}/api/v1/auth/bootstrap`, {
+          method: 'POST',
+          json: body,
+          headers: token ? { 'x-bootstrap-token': token } : {},
+        });
       expect((await post()).status).toBe(401);
       expect((await post('wrong-token')).status).toBe(401);
       const created = await post('bootstrap-token-123456');
@@ -397,7 +521,9 @@ describe('per-IP throttle and bootstrap', () => {
       expect(await post('bootstrap-token-123456')).toMatchObject({ status: 409, body: { status: 'error' } });
       const signedIn = await call(`${g.url}/api/v1/auth/login`, { method: 'POST', json: body });
       expect(signedIn.body.data.user.role).toBe('platform_admin');
-      const bootstraps = async () => (await fresh.query<{ n: number }>("SELECT count(*)::int AS n FROM auth_events WHERE event = 'bootstrap'")).rows[0]!.n;
+      const bootstraps = async () =>
+        (await fresh.query<{ n: number }>("SELECT count(*)::int AS n FROM auth_events WHERE event = 'bootstrap'"))
+          .rows[0]!.n;
       await waitFor(async () => (await bootstraps()) > 0, { what: 'the bootstrap audit row' });
       expect(await bootstraps()).toBe(1);
       // Wrong bootstrap tokens count toward the per-IP failure throttle: the third → 429 after.
@@ -419,7 +545,9 @@ describe('legacy hashes and revocation reach', () => {
     const legacy = bcrypt.hashSync('legacy-bcrypt-password', 4).replace(/^\$2b\$/, '$2y$');
     const user = await makeUser(db, tenant, { passwordHash: legacy });
     expect((await login({ email: user.email, password: 'legacy-bcrypt-password' })).status).toBe(200);
-    const { rows } = await db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [user.id]);
+    const { rows } = await db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [
+      user.id,
+    ]);
     expect(rows[0]!.password_hash).toMatch(/^\$argon2id\$/);
     expect((await login({ email: user.email, password: 'legacy-bcrypt-password' })).status).toBe(200);
   });

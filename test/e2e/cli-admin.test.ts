@@ -14,7 +14,10 @@ beforeAll(async () => {
 afterAll(() => db.close());
 
 function jsonLines(text: string): any[] {
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as unknown);
 }
 
 /** Audit rows at chosen instants, for a tenant id no other test uses. */
@@ -27,19 +30,33 @@ async function insertEvents(tenantId: string, at: Date[]): Promise<void> {
 }
 
 describe('cli --help', () => {
-  it.each([[['--help']], [['-h']], [['user', '--help']], [['audit', 'export', '--help']], [['tenant', 'create', '-h']], [['user', 'create', '--tenant', 'x', '--help']]])(
-    'prints usage on stdout with exit 0: %j',
-    async (args) => {
-      const res = await runCli(args);
-      expect(res.code).toBe(0);
-      expect(res.stderr).toBe('');
-      expect(res.stdout).toMatch(/^usage: npm run cli -- /);
-    },
-  );
+  it.each([
+    [['--help']],
+    [['-h']],
+    [['user', '--help']],
+    [['audit', 'export', '--help']],
+    [['tenant', 'create', '-h']],
+    [['user', 'create', '--tenant', 'x', '--help']],
+  ])('prints usage on stdout with exit 0: %j', async (args) => {
+    const res = await runCli(args);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toBe('');
+    expect(res.stdout).toMatch(/^usage: npm run cli -- /);
+  });
 
   it('lists every command in the overall help', async () => {
     const { stdout } = await runCli(['--help']);
-    for (const c of ['migrate', 'tenant create', 'tenant list', 'user list', 'user create', 'node enroll', 'audit export', 'audit prune', 'keys generate']) {
+    for (const c of [
+      'migrate',
+      'tenant create',
+      'tenant list',
+      'user list',
+      'user create',
+      'node enroll',
+      'audit export',
+      'audit prune',
+      'keys generate',
+    ]) {
       expect(stdout).toContain(`  ${c}`);
     }
   });
@@ -81,7 +98,13 @@ describe('cli tenant list / user list', () => {
     const res = await runCli(['user', 'list', '--tenant', tenant.domain]);
     expect(res.code).toBe(0);
     expect(res.json.map((u: { email: string }) => u.email)).toEqual(['a-list@cli.test', 'b-list@cli.test']);
-    expect(res.json[0]).toMatchObject({ id: b.id, tenant_id: tenant.id, role: 'admin', status: 'active', last_login_at: null });
+    expect(res.json[0]).toMatchObject({
+      id: b.id,
+      tenant_id: tenant.id,
+      role: 'admin',
+      status: 'active',
+      last_login_at: null,
+    });
     expect(res.json[1].id).toBe(a.id);
     expect(res.stdout).not.toMatch(/argon2|password_hash|\$2[aby]\$/);
     const missing = await runCli(['user', 'list', '--tenant', 'no-such-tenant.test']);
@@ -97,7 +120,10 @@ describe('cli audit', () => {
     const base = Math.floor((Date.now() - 30 * 86_400_000) / 1000) * 1000;
     const iso = (offsetSeconds: number) => new Date(base + offsetSeconds * 1000).toISOString();
     // 1203 rows: more than two cursor batches of 500.
-    await insertEvents(tenant.id, Array.from({ length: 1203 }, (_, i) => new Date(base + i * 1000)));
+    await insertEvents(
+      tenant.id,
+      Array.from({ length: 1203 }, (_, i) => new Date(base + i * 1000)),
+    );
     await insertEvents(other.id, [new Date(base + 5000)]);
     const res = await runCli(['audit', 'export', '--since', iso(0), '--until', iso(3600), '--tenant', tenant.domain]);
     expect(res.code).toBe(0);
@@ -119,7 +145,9 @@ describe('cli audit', () => {
     expect(lines.every((l, i) => i === 0 || l.occurred_at > lines[i - 1].occurred_at)).toBe(true);
 
     const narrow = await runCli(['audit', 'export', '--since', iso(10), '--until', iso(12).replace('Z', '+00:00')]);
-    expect(jsonLines(narrow.stdout).map((l: { tenant_id: string; occurred_at: string }) => [l.tenant_id, l.occurred_at])).toEqual([
+    expect(
+      jsonLines(narrow.stdout).map((l: { tenant_id: string; occurred_at: string }) => [l.tenant_id, l.occurred_at]),
+    ).toEqual([
       [tenant.id, iso(10)],
       [tenant.id, iso(11)],
     ]);
@@ -134,7 +162,11 @@ describe('cli audit', () => {
     expect(recent.code).toBe(0);
     expect(jsonLines(recent.stdout)).toHaveLength(1);
     expect(jsonLines((await runCli(['audit', 'export', '--since', '2d', '--tenant', t])).stdout)).toHaveLength(2);
-    for (const bad of [['--since', 'yesterday'], ['--since', '2026-01-01T00:00:00'], ['--since', '1d', '--until', '2d']]) {
+    for (const bad of [
+      ['--since', 'yesterday'],
+      ['--since', '2026-01-01T00:00:00'],
+      ['--since', '1d', '--until', '2d'],
+    ]) {
       const res = await runCli(['audit', 'export', ...bad]);
       expect(res.code).toBe(2);
       expect(res.stdout).toBe('');

@@ -7,7 +7,6 @@ import { makeTenant } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
 
-
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let tenant: Tenant;
 beforeAll(async () => {
@@ -22,7 +21,10 @@ describe('cli node', () => {
     expect(Object.keys(res.json).sort()).toEqual(['api_key', 'id', 'name', 'tenant_id']);
     expect(res.json).toMatchObject({ tenant_id: tenant.id, name: 'edge-01' });
     expect(res.json.api_key).toMatch(NODE_KEY_RE);
-    const { rows } = await db.query<{ api_key_hash: string; status: string }>('SELECT api_key_hash, status FROM nodes WHERE id = $1', [res.json.id]);
+    const { rows } = await db.query<{ api_key_hash: string; status: string }>(
+      'SELECT api_key_hash, status FROM nodes WHERE id = $1',
+      [res.json.id],
+    );
     expect(rows[0]).toEqual({ api_key_hash: hashKey(res.json.api_key), status: 'active' });
     const audit = await db.query<{ event: string }>('SELECT event FROM auth_events WHERE node_id = $1', [res.json.id]);
     expect(audit.rows.map((r) => r.event)).toEqual(['node_registered']);
@@ -65,12 +67,25 @@ describe('cli node', () => {
     const created = await runCli(['node', 'create', '--tenant', tenant.domain, '--name', 'edge-04']);
     const first = await runCli(['node', 'revoke', '--id', created.json.id]);
     expect(first.code).toBe(0);
-    expect(first.json).toMatchObject({ id: created.json.id, tenant_id: tenant.id, name: 'edge-04', status: 'revoked', already_revoked: false });
+    expect(first.json).toMatchObject({
+      id: created.json.id,
+      tenant_id: tenant.id,
+      name: 'edge-04',
+      status: 'revoked',
+      already_revoked: false,
+    });
     expect(first.json.revoked_at).toMatch(/Z$/);
     const second = await runCli(['node', 'revoke', '--id', created.json.id.toUpperCase()]);
     expect(second.code).toBe(0);
-    expect(second.json).toMatchObject({ id: created.json.id, status: 'revoked', already_revoked: true, revoked_at: first.json.revoked_at });
-    const audit = await db.query<{ event: string }>('SELECT event FROM auth_events WHERE node_id = $1 ORDER BY id', [created.json.id]);
+    expect(second.json).toMatchObject({
+      id: created.json.id,
+      status: 'revoked',
+      already_revoked: true,
+      revoked_at: first.json.revoked_at,
+    });
+    const audit = await db.query<{ event: string }>('SELECT event FROM auth_events WHERE node_id = $1 ORDER BY id', [
+      created.json.id,
+    ]);
     expect(audit.rows.map((r) => r.event)).toEqual(['node_registered', 'node_revoked']);
     const list = await runCli(['node', 'list', '--tenant', tenant.domain]);
     expect(list.code).toBe(0);
@@ -79,11 +94,23 @@ describe('cli node', () => {
   });
 
   it.each([
-    [['node', 'create', '--tenant', 'no-such-tenant.test', '--name', 'x'], 1, /no tenant with domain no-such-tenant\.test/],
+    [
+      ['node', 'create', '--tenant', 'no-such-tenant.test', '--name', 'x'],
+      1,
+      /no tenant with domain no-such-tenant\.test/,
+    ],
     [['node', 'enroll', '--tenant', 'no-such-tenant.test', '--name', 'x'], 1, /no tenant/],
     [['node', 'create', '--name', 'x'], 2, /--tenant is required/],
-    [['node', 'enroll', '--tenant', 'x.test', '--name', 'x', '--ttl-minutes', '0'], 2, /--ttl-minutes must be a whole number/],
-    [['node', 'enroll', '--tenant', 'x.test', '--name', 'x', '--ttl-minutes', '1.5'], 2, /--ttl-minutes must be a whole number/],
+    [
+      ['node', 'enroll', '--tenant', 'x.test', '--name', 'x', '--ttl-minutes', '0'],
+      2,
+      /--ttl-minutes must be a whole number/,
+    ],
+    [
+      ['node', 'enroll', '--tenant', 'x.test', '--name', 'x', '--ttl-minutes', '1.5'],
+      2,
+      /--ttl-minutes must be a whole number/,
+    ],
     [['node', 'revoke', '--id', 'not-a-uuid'], 2, /--id must be a node id/],
     [['node', 'revoke', '--id', '00000000-0000-4000-8000-000000000000'], 1, /no node with id/],
     [['node', 'create', '--tenant', 'x.test', '--name', 'x', '--key', 'mine'], 2, /unknown option --key/],

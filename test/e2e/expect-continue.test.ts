@@ -19,7 +19,10 @@ beforeAll(async () => {
   env = await startProxyEnv([{ prefix: '/api/v1', upstream: '{STUB}', auth: 'user' }], {}, 'expect-continue');
   const tenant = await makeTenant(db);
   const made = await makeUser(db, tenant);
-  const login = await call(`${env.base}/api/v1/auth/login`, { method: 'POST', json: { email: made.email, password: made.password, tenant_domain: tenant.domain } });
+  const login = await call(`${env.base}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: made.email, password: made.password, tenant_domain: tenant.domain },
+  });
   expect(login.status).toBe(200);
   user = { email: made.email, password: made.password, domain: tenant.domain, token: login.body.data.token as string };
 });
@@ -96,7 +99,9 @@ function open(head: string): Promise<Raw> {
 }
 
 const headOf = (method: string, path: string, headers: Record<string, string>) =>
-  `${method} ${path} HTTP/1.1\r\nHost: gateway.test\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  `${method} ${path} HTTP/1.1\r\nHost: gateway.test\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
 
 const bodyOf = (text: string) => text.slice(text.indexOf('\r\n\r\n', text.lastIndexOf('HTTP/1.1 ')) + 4);
 
@@ -107,7 +112,14 @@ describe('Expect: 100-continue on a proxied user route', () => {
   ])('%s: 401 at once, no 100 Continue, connection closed with the body unread', async (_name, auth) => {
     const received = env.stub.received.length;
     const started = Date.now();
-    const c = await open(headOf('PUT', '/api/v1/stream/upload', { ...auth, Expect: '100-continue', 'Content-Type': 'application/octet-stream', 'Content-Length': String(10 * 1024 ** 3) }));
+    const c = await open(
+      headOf('PUT', '/api/v1/stream/upload', {
+        ...auth,
+        Expect: '100-continue',
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(10 * 1024 ** 3),
+      }),
+    );
     const text = await c.waitFor(/\r\n\r\n[\s\S]*\}/);
     await c.closed();
     expect(Date.now() - started).toBeLessThan(2000);
@@ -122,12 +134,23 @@ describe('Expect: 100-continue on a proxied user route', () => {
 
   it('a valid token: 100 Continue, then the body goes upstream and the response comes back', async () => {
     const body = randomBytes(256 * 1024);
-    const c = await open(headOf('PUT', '/api/v1/stream/upload', { Authorization: `Bearer ${user.token}`, Expect: '100-continue', 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length), Connection: 'close' }));
+    const c = await open(
+      headOf('PUT', '/api/v1/stream/upload', {
+        Authorization: `Bearer ${user.token}`,
+        Expect: '100-continue',
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(body.length),
+        Connection: 'close',
+      }),
+    );
     const interim = await c.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
     expect(interim).not.toMatch(/HTTP\/1\.1 [2-5]\d\d /);
     c.socket.write(body);
     const text = await c.waitFor(/HTTP\/1\.1 200 [\s\S]*\r\n\r\n[\s\S]*\}\}/);
-    expect(JSON.parse(bodyOf(text)).data).toEqual({ bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    expect(JSON.parse(bodyOf(text)).data).toEqual({
+      bytes: body.length,
+      sha256: createHash('sha256').update(body).digest('hex'),
+    });
     c.socket.destroy();
   });
 });
@@ -135,7 +158,14 @@ describe('Expect: 100-continue on a proxied user route', () => {
 describe('Expect: 100-continue on gateway-owned routes', () => {
   it('login: 100 Continue, then the JSON body is read and a token comes back', async () => {
     const json = JSON.stringify({ email: user.email, password: user.password, tenant_domain: user.domain });
-    const c = await open(headOf('POST', '/api/v1/auth/login', { Expect: '100-continue', 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(json)), Connection: 'close' }));
+    const c = await open(
+      headOf('POST', '/api/v1/auth/login', {
+        Expect: '100-continue',
+        'Content-Type': 'application/json',
+        'Content-Length': String(Buffer.byteLength(json)),
+        Connection: 'close',
+      }),
+    );
     await c.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
     c.socket.write(json);
     const text = await c.waitFor(/HTTP\/1\.1 200 [\s\S]*\r\n\r\n\{[\s\S]*\}\}\s*$/);
@@ -144,7 +174,13 @@ describe('Expect: 100-continue on gateway-owned routes', () => {
   });
 
   it('me/password without a token: 401, no 100 Continue, closed', async () => {
-    const c = await open(headOf('POST', '/api/v1/auth/me/password', { Expect: '100-continue', 'Content-Type': 'application/json', 'Content-Length': '100000' }));
+    const c = await open(
+      headOf('POST', '/api/v1/auth/me/password', {
+        Expect: '100-continue',
+        'Content-Type': 'application/json',
+        'Content-Length': '100000',
+      }),
+    );
     const text = await c.waitFor(/\r\n\r\n[\s\S]*\}/);
     await c.closed();
     expect(text).not.toMatch(/100 Continue/i);
@@ -152,7 +188,13 @@ describe('Expect: 100-continue on gateway-owned routes', () => {
   });
 
   it('login with a non-JSON Content-Type: 415, no 100 Continue, closed without waiting for the body', async () => {
-    const c = await open(headOf('POST', '/api/v1/auth/login', { Expect: '100-continue', 'Content-Type': 'text/plain', 'Content-Length': '500000' }));
+    const c = await open(
+      headOf('POST', '/api/v1/auth/login', {
+        Expect: '100-continue',
+        'Content-Type': 'text/plain',
+        'Content-Length': '500000',
+      }),
+    );
     const text = await c.waitFor(/\r\n\r\n[\s\S]*\}/);
     await c.closed();
     expect(text).not.toMatch(/100 Continue/i);

@@ -47,7 +47,8 @@ afterAll(async () => {
 });
 
 const login = (json: unknown) => call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json });
-const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1] ?? NaN);
+const metric = async (pattern: RegExp) =>
+  Number(pattern.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1] ?? NaN);
 
 describe('Redis down', () => {
   it('answers logins 503 at once, keeps token traffic flowing, never lets a login through uncounted, and recovers', async () => {
@@ -80,8 +81,16 @@ describe('Redis down', () => {
     // A proxied user route gets past authentication (502: nothing listens upstream), not 401/503.
     expect((await call(`${gw.url}/api/v1/things`, { token })).status).toBe(502);
     // So does an edge node (its per-IP throttle fails open); a wrong key is still 401.
-    expect((await call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${key.rawKey}` } })).status).toBe(502);
-    expect((await call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${generateNodeKey().rawKey}` } })).status).toBe(401);
+    expect(
+      (await call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${key.rawKey}` } })).status,
+    ).toBe(502);
+    expect(
+      (
+        await call(`${gw.url}/api/v1/edge/heartbeat`, {
+          headers: { authorization: `Bearer ${generateNodeKey().rawKey}` },
+        })
+      ).status,
+    ).toBe(401);
     expect(await metric(/^g2d_gateway_fail_open_total\{dependency="redis"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
     // Counted per request, logged once per 10 s: an outage does not flood the log.
     // (log lines are flushed in batches, at most ~100 ms late)
@@ -93,16 +102,27 @@ describe('Redis down', () => {
 
     // What needs Redis to be recorded says so instead of pretending.
     expect((await call(`${gw.url}/api/v1/auth/logout`, { method: 'POST', token })).status).toBe(503);
-    expect((await call(`${gw.url}/api/v1/auth/me/password`, { method: 'POST', token, json: { current_password: user.password, new_password: 'a-Brand-new-passphrase-42' } })).status).toBe(503);
+    expect(
+      (
+        await call(`${gw.url}/api/v1/auth/me/password`, {
+          method: 'POST',
+          token,
+          json: { current_password: user.password, new_password: 'a-Brand-new-passphrase-42' },
+        })
+      ).status,
+    ).toBe(503);
     const ready = await call(`${gw.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.body.data.failed).toEqual(['redis']);
 
     await redis.start();
-    const back = await waitFor(async () => {
-      const r = await login(creds);
-      return r.status === 200 ? r : null;
-    }, { timeoutMs: 15_000, what: 'login after Redis came back' });
+    const back = await waitFor(
+      async () => {
+        const r = await login(creds);
+        return r.status === 200 ? r : null;
+      },
+      { timeoutMs: 15_000, what: 'login after Redis came back' },
+    );
     expect(back.body.data.user.id).toBe(user.id);
     expect((await call(`${gw.url}/readyz`)).status).toBe(200);
     expect(gw.output()).toContain('redis unavailable');
@@ -118,7 +138,8 @@ describe('Postgres down', () => {
     const token: string = (await login(creds)).body.data.token;
     const key = generateNodeKey();
     await createNodeStore(db).create({ tenantId: tenant.id, name: uniq('node'), apiKeyHash: key.hash });
-    const nodeCall = () => call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${key.rawKey}` } });
+    const nodeCall = () =>
+      call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${key.rawKey}` } });
     // Known keys and tokens pass authentication (502: nothing listens upstream); this also warms the caches.
     expect((await nodeCall()).status).toBe(502);
     expect((await call(`${gw.url}/api/v1/things`, { token })).status).toBe(502);
@@ -139,7 +160,10 @@ describe('Postgres down', () => {
     expect((await call(`${gw.url}/healthz`)).status).toBe(200);
 
     await pgRelay.restore();
-    await waitFor(async () => (await login(creds)).status === 200, { timeoutMs: 15_000, what: 'login after Postgres came back' });
+    await waitFor(async () => (await login(creds)).status === 200, {
+      timeoutMs: 15_000,
+      what: 'login after Postgres came back',
+    });
     expect((await call(`${gw.url}/api/v1/auth/me`, { token })).status).toBe(200);
     expect((await call(`${gw.url}/readyz`)).status).toBe(200);
   });
@@ -188,11 +212,20 @@ describe('slow, oversized and too many clients', () => {
     const extra = await exchange(limited.port, 'GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
     expect(extra).toBe('');
     for (const s of held) s.destroy();
-    await waitFor(async () => (await exchange(limited.port, 'GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')).startsWith('HTTP/1.1 200'), { what: 'service after connections closed' });
+    await waitFor(
+      async () =>
+        (await exchange(limited.port, 'GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n')).startsWith(
+          'HTTP/1.1 200',
+        ),
+      { what: 'service after connections closed' },
+    );
   });
 
   it('answers 431 to oversized headers', async () => {
-    const raw = await exchange(limited.port, `GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const raw = await exchange(
+      limited.port,
+      `GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
     expect(raw).toMatch(/^HTTP\/1\.1 431 /);
     expect(raw).toContain('"message":"request header fields too large"');
   });
@@ -208,7 +241,10 @@ describe('slow, oversized and too many clients', () => {
       if (!s.destroyed && s.writable) s.write(`X-Slow-${n++}: a\r\n`);
     }, 200);
     try {
-      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('slow client was never cut')), 10_000))]);
+      await Promise.race([
+        closed,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('slow client was never cut')), 10_000)),
+      ]);
     } finally {
       clearInterval(trickle);
       s.destroy();
@@ -219,19 +255,28 @@ describe('slow, oversized and too many clients', () => {
   it('cuts a client that trickles its body past GATEWAY_REQUEST_TIMEOUT_MS', async () => {
     const s = await open(limited.port);
     const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
-    s.write('POST /api/v1/auth/login HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+    s.write(
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+    );
     const trickle = setInterval(() => {
       if (!s.destroyed && s.writable) s.write(' ');
     }, 200);
     try {
-      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('slow body was never cut')), 10_000))]);
+      await Promise.race([
+        closed,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('slow body was never cut')), 10_000)),
+      ]);
     } finally {
       clearInterval(trickle);
       s.destroy();
     }
     // The cut request still gets its access line, saying what cut it (408: the request timeout, not
     // the client), and no error line.
-    await waitFor(() => jsonLines(limited.output()).some((l) => l.msg === 'request' && l.route === '/api/v1/auth' && l.status === 408), { what: '408 access line' });
+    await waitFor(
+      () =>
+        jsonLines(limited.output()).some((l) => l.msg === 'request' && l.route === '/api/v1/auth' && l.status === 408),
+      { what: '408 access line' },
+    );
     expect(jsonLines(limited.output()).some((l) => l.msg === 'request failed')).toBe(false);
   });
 });
@@ -268,11 +313,16 @@ describe('upstream down, slow or dying', () => {
   });
 
   it('never passes a truncated body off as complete when the upstream dies mid-response', async () => {
-    const res = await fetch(`${proxied.url}/api/v1/slow/die`, { headers: { 'x-request-id': 'faults-upstream-dies-01' } });
+    const res = await fetch(`${proxied.url}/api/v1/slow/die`, {
+      headers: { 'x-request-id': 'faults-upstream-dies-01' },
+    });
     expect(res.status).toBe(200); // the head was already relayed
     await expect(res.text()).rejects.toThrow();
     // Logged and counted as the upstream failure that cut it (502), not as a client abort (499).
-    const line = await waitFor(() => jsonLines(proxied.output()).find((l) => l.msg === 'request' && l.reqId === 'faults-upstream-dies-01'), { what: 'the access line' });
+    const line = await waitFor(
+      () => jsonLines(proxied.output()).find((l) => l.msg === 'request' && l.reqId === 'faults-upstream-dies-01'),
+      { what: 'the access line' },
+    );
     expect(line.status).toBe(502);
   });
 
@@ -284,7 +334,9 @@ describe('upstream down, slow or dying', () => {
     expect(res.body).toEqual({ status: 'error', message: 'bad gateway' });
     expect(Date.now() - t0).toBeLessThan(2000);
     await upstream.start();
-    await waitFor(async () => (await call(`${proxied.url}/api/v1/slow/ok`)).status === 200, { what: 'proxying after the upstream came back' });
+    await waitFor(async () => (await call(`${proxied.url}/api/v1/slow/ok`)).status === 200, {
+      what: 'proxying after the upstream came back',
+    });
     const text = await (await fetch(`${proxied.url}/metrics`)).text();
     expect(text).toMatch(/g2d_gateway_upstream_duration_seconds_count\{route="\/api\/v1\/slow"\} [1-9]/);
     expect(text).toMatch(/g2d_gateway_http_requests_total\{route="\/api\/v1\/slow",method="GET",status="504"\} 1/);

@@ -41,10 +41,14 @@ afterAll(async () => {
 
 const login = (instance: number, json: { email: string; password: string; tenant_domain?: string }) =>
   call(`${(gws[instance % gws.length] as GatewayProcess).url}/api/v1/auth/login`, { method: 'POST', json });
-const user = async (tenant: Tenant, email: string, password = `pw-${uniq()}`) => ({ ...(await makeUser(db, tenant, { email, passwordHash: await hasher.hash(password) })), password });
+const user = async (tenant: Tenant, email: string, password = `pw-${uniq()}`) => ({
+  ...(await makeUser(db, tenant, { email, passwordHash: await hasher.hash(password) })),
+  password,
+});
 const email = () => `${uniq('shared')}@example.test`;
 /** An answer as a client sees it (a token's owner stands for the 200). */
-const answer = (r: JsonResponse) => (r.status === 200 ? `200 ${r.body.data.user.tenant_id as string}` : `${r.status} ${r.body?.message as string}`);
+const answer = (r: JsonResponse) =>
+  r.status === 200 ? `200 ${r.body.data.user.tenant_id as string}` : `${r.status} ${r.body?.message as string}`;
 
 /** The victim's account (created first) and the attacker's own account with the same email. */
 async function sharedEmail() {
@@ -60,7 +64,8 @@ describe('finding 1: logging into one account of an email restarts no other acco
     const { e, t1, victim, attacker } = await sharedEmail();
     const statuses: number[] = [];
     for (let round = 0; round < 4; round++) {
-      for (let i = 0; i < MAX - 1; i++) statuses.push((await login(i, { email: e, password: `guess-${round}-${i}` })).status);
+      for (let i = 0; i < MAX - 1; i++)
+        statuses.push((await login(i, { email: e, password: `guess-${round}-${i}` })).status);
       await login(round, { email: e, password: attacker.password }); // the attacker's own account
     }
     // Every 401 is a wrong password evaluated against the victim's account.
@@ -72,35 +77,48 @@ describe('finding 1: logging into one account of an email restarts no other acco
 
   it('property: whatever the mix, in parallel, on two instances, at most MAX wrong passwords reach the victim', async () => {
     type Cmd = { kind: 'guess-any' | 'guess-named' | 'own-any' | 'own-named'; instance: number };
-    const cmd = fc.record({ kind: fc.constantFrom('guess-any', 'guess-named', 'own-any', 'own-named'), instance: fc.nat(1) }) as fc.Arbitrary<Cmd>;
+    const cmd = fc.record({
+      kind: fc.constantFrom('guess-any', 'guess-named', 'own-any', 'own-named'),
+      instance: fc.nat(1),
+    }) as fc.Arbitrary<Cmd>;
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(cmd, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 5 }), async (batches) => {
-        const { e, t1, t2, victim, attacker } = await sharedEmail();
-        let wrong = 0; // 401s to requests whose password was checked against the victim's account
-        let ownAny = 0; // no-domain logins into the attacker's account: checked against the victim's too
-        let n = 0;
-        for (const batch of batches) {
-          const results = await Promise.all(
-            batch.map(async (c) => {
-              const password = c.kind.startsWith('guess') ? `guess-${++n}` : attacker.password;
-              const named = c.kind === 'guess-named' ? { tenant_domain: t1.domain } : c.kind === 'own-named' ? { tenant_domain: t2.domain } : {};
-              return { c, r: await login(c.instance, { email: e, password, ...named }) };
-            }),
-          );
-          for (const { c, r } of results) {
-            expect([200, 401, 403]).toContain(r.status);
-            if (r.status === 200) expect(r.body.data.user.id).toBe(attacker.id);
-            if (r.status === 401 && c.kind !== 'own-named') wrong += 1;
-            if (r.status === 200 && c.kind === 'own-any') ownAny += 1;
+      fc.asyncProperty(
+        fc.array(fc.array(cmd, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 5 }),
+        async (batches) => {
+          const { e, t1, t2, victim, attacker } = await sharedEmail();
+          let wrong = 0; // 401s to requests whose password was checked against the victim's account
+          let ownAny = 0; // no-domain logins into the attacker's account: checked against the victim's too
+          let n = 0;
+          for (const batch of batches) {
+            const results = await Promise.all(
+              batch.map(async (c) => {
+                const password = c.kind.startsWith('guess') ? `guess-${++n}` : attacker.password;
+                const named =
+                  c.kind === 'guess-named'
+                    ? { tenant_domain: t1.domain }
+                    : c.kind === 'own-named'
+                      ? { tenant_domain: t2.domain }
+                      : {};
+                return { c, r: await login(c.instance, { email: e, password, ...named }) };
+              }),
+            );
+            for (const { c, r } of results) {
+              expect([200, 401, 403]).toContain(r.status);
+              if (r.status === 200) expect(r.body.data.user.id).toBe(attacker.id);
+              if (r.status === 401 && c.kind !== 'own-named') wrong += 1;
+              if (r.status === 200 && c.kind === 'own-any') ownAny += 1;
+            }
           }
-        }
-        expect(wrong).toBeLessThanOrEqual(MAX);
-        // Everything that may have reached the victim counts: past MAX, the right password is refused.
-        if (wrong + ownAny >= MAX) {
-          expect((await login(0, { email: e, password: victim.password, tenant_domain: t1.domain })).status).toBe(403);
-          expect((await login(1, { email: e, password: victim.password })).status).toBe(403);
-        }
-      }),
+          expect(wrong).toBeLessThanOrEqual(MAX);
+          // Everything that may have reached the victim counts: past MAX, the right password is refused.
+          if (wrong + ownAny >= MAX) {
+            expect((await login(0, { email: e, password: victim.password, tenant_domain: t1.domain })).status).toBe(
+              403,
+            );
+            expect((await login(1, { email: e, password: victim.password })).status).toBe(403);
+          }
+        },
+      ),
       { numRuns: 12 },
     );
   });
@@ -124,7 +142,8 @@ describe('finding 2: the answers do not depend on whether the email exists in a 
     const seen: string[][] = [];
     for (const e of emails) {
       const answers: string[] = [];
-      for (let i = 0; i < MAX + 1; i++) answers.push(sameTenantAnswers(await login(i, { email: e, password: `x-${i}`, tenant_domain: t.domain }), a));
+      for (let i = 0; i < MAX + 1; i++)
+        answers.push(sameTenantAnswers(await login(i, { email: e, password: `x-${i}`, tenant_domain: t.domain }), a));
       answers.push(sameTenantAnswers(await login(0, { email: e, password: 'y' }), a));
       seen.push(answers);
     }
@@ -133,8 +152,11 @@ describe('finding 2: the answers do not depend on whether the email exists in a 
     const seenReverse: string[][] = [];
     for (const e of reverse.emails) {
       const answers: string[] = [];
-      for (let i = 0; i < MAX + 1; i++) answers.push(sameTenantAnswers(await login(i, { email: e, password: `x-${i}` }), reverse.a));
-      answers.push(sameTenantAnswers(await login(1, { email: e, password: 'y', tenant_domain: reverse.t.domain }), reverse.a));
+      for (let i = 0; i < MAX + 1; i++)
+        answers.push(sameTenantAnswers(await login(i, { email: e, password: `x-${i}` }), reverse.a));
+      answers.push(
+        sameTenantAnswers(await login(1, { email: e, password: 'y', tenant_domain: reverse.t.domain }), reverse.a),
+      );
       seenReverse.push(answers);
     }
     expect(seenReverse[0]).toEqual(seenReverse[1]);
@@ -153,8 +175,18 @@ describe('finding 2: the answers do not depend on whether the email exists in a 
           const answers: string[] = [];
           for (const [i, c] of cmds.entries()) {
             const password = c.kind.startsWith('own') ? own : `wrong-${i}`;
-            const domain = { 'wrong-t': t.domain, 'wrong-a': a.domain, 'own-a': a.domain, 'wrong-unknown': 'nowhere.test' }[c.kind as string];
-            answers.push(sameTenantAnswers(await login(c.instance, { email: e, password, ...(domain ? { tenant_domain: domain } : {}) }), a));
+            const domain = {
+              'wrong-t': t.domain,
+              'wrong-a': a.domain,
+              'own-a': a.domain,
+              'wrong-unknown': 'nowhere.test',
+            }[c.kind as string];
+            answers.push(
+              sameTenantAnswers(
+                await login(c.instance, { email: e, password, ...(domain ? { tenant_domain: domain } : {}) }),
+                a,
+              ),
+            );
           }
           return answers;
         };
@@ -171,19 +203,32 @@ describe('finding 3: a burst of right passwords never locks', () => {
     const tenant = await makeTenant(db);
     const u = await user(tenant, email());
     for (const named of [{ tenant_domain: tenant.domain }, {}]) {
-      const results = await Promise.all(Array.from({ length: 15 }, (_, i) => login(i, { email: u.email, password: u.password, ...named })));
+      const results = await Promise.all(
+        Array.from({ length: 15 }, (_, i) => login(i, { email: u.email, password: u.password, ...named })),
+      );
       expect(results.map((r) => r.status)).toEqual(Array(15).fill(200));
     }
     // And nothing was counted against the account: MAX wrong passwords are still all evaluated.
-    const wrong = await Promise.all(Array.from({ length: MAX }, (_, i) => login(i, { email: u.email, password: `wrong-${i}`, tenant_domain: tenant.domain })));
+    const wrong = await Promise.all(
+      Array.from({ length: MAX }, (_, i) =>
+        login(i, { email: u.email, password: `wrong-${i}`, tenant_domain: tenant.domain }),
+      ),
+    );
     expect(wrong.map((r) => r.status)).toEqual(Array(MAX).fill(401));
   });
 
   it('parallel wrong passwords still stop at exactly MAX evaluations: the others wait, then see the lock', async () => {
     const tenant = await makeTenant(db);
     const u = await user(tenant, email());
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => login(i, { email: u.email, password: `wrong-${i}`, tenant_domain: tenant.domain })));
-    const counts = results.reduce<Record<number, number>>((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {});
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        login(i, { email: u.email, password: `wrong-${i}`, tenant_domain: tenant.domain }),
+      ),
+    );
+    const counts = results.reduce<Record<number, number>>(
+      (acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }),
+      {},
+    );
     expect(counts).toEqual({ 401: MAX, 403: 12 - MAX });
     const locked = results.find((r) => r.status === 403)!;
     expect(locked.body).toEqual({ status: 'error', message: 'account temporarily locked' });
@@ -192,19 +237,31 @@ describe('finding 3: a burst of right passwords never locks', () => {
 
   it('property: with fewer than MAX wrong passwords, no mix of parallel right and wrong ones locks a right password out', async () => {
     // Batches of right (true) and wrong (false) passwords; wrong ones past MAX - 1 become right ones.
-    const batches = fc.array(fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 3 }).map((bs) => {
-      let wrong = 0;
-      return bs.map((b) => b.map((right) => right || ++wrong >= MAX));
-    });
+    const batches = fc
+      .array(fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 3 })
+      .map((bs) => {
+        let wrong = 0;
+        return bs.map((b) => b.map((right) => right || ++wrong >= MAX));
+      });
     await fc.assert(
       fc.asyncProperty(batches, fc.boolean(), async (bs, named) => {
         const tenant = await makeTenant(db);
         const u = await user(tenant, email());
         for (const batch of bs) {
-          const results = await Promise.all(batch.map((right, i) => login(i, { email: u.email, password: right ? u.password : `wrong-${i}`, ...(named ? { tenant_domain: tenant.domain } : {}) })));
+          const results = await Promise.all(
+            batch.map((right, i) =>
+              login(i, {
+                email: u.email,
+                password: right ? u.password : `wrong-${i}`,
+                ...(named ? { tenant_domain: tenant.domain } : {}),
+              }),
+            ),
+          );
           // Without a domain, once MAX attempts of any outcome were made, a wrong password reaches only
           // accounts that logged in this window and is answered "locked" (docs/security-model.md).
-          expect(results.map((r) => (r.status === 403 && !named ? 401 : r.status))).toEqual(batch.map((right) => (right ? 200 : 401)));
+          expect(results.map((r) => (r.status === 403 && !named ? 401 : r.status))).toEqual(
+            batch.map((right) => (right ? 200 : 401)),
+          );
         }
       }),
       { numRuns: 6 },

@@ -57,8 +57,12 @@ const NAME_CATALOGUE = [
 function raw(port: number, target: string, headers: Record<string, string> = {}, upgrade = false): Promise<number> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1', () => {
-      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-      const ws = upgrade ? 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' : 'Connection: close\r\n';
+      const extra = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      const ws = upgrade
+        ? 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'
+        : 'Connection: close\r\n';
       s.write(`GET ${target} HTTP/1.1\r\nHost: gw\r\n${ws}${extra}\r\n`);
     });
     let data = '';
@@ -116,7 +120,10 @@ describe('no credential in any log line, under any spelling', () => {
   it('access, error and audit lines hold no token, key, refresh token or ticket', async () => {
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
-    const login = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+    const login = await call(`${gw.url}/api/v1/auth/login`, {
+      method: 'POST',
+      json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+    });
     expect(login.status).toBe(200);
     const jwt: string = login.body.data.token;
     const key = generateNodeKey();
@@ -142,7 +149,15 @@ describe('no credential in any log line, under any spelling', () => {
     }
     // 2. Credential-shaped values under names that say nothing, plain and percent-encoded.
     const encodeAll = (s: string) => [...s].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
-    for (const value of [jwt, key.rawKey, refresh, encodeAll(jwt), encodeAll(key.rawKey), encodeURIComponent(encodeAll(refresh)), `x${jwt}`]) {
+    for (const value of [
+      jwt,
+      key.rawKey,
+      refresh,
+      encodeAll(jwt),
+      encodeAll(key.rawKey),
+      encodeURIComponent(encodeAll(refresh)),
+      `x${jwt}`,
+    ]) {
       await hit('user value', raw(gw.port, `/api/v1/things?q=${value}&page=2`, bearer));
       await hit('public value', raw(gw.port, `/api/v1/edge/health?${value}`));
       await hit('dead value', raw(gw.port, `/api/v1/dead/x?filter=${value}#frag`));
@@ -151,7 +166,10 @@ describe('no credential in any log line, under any spelling', () => {
     }
     // 3. Credentials in paths (user route, a node route whose key is wrong: an audit event with the path).
     await hit('user path', raw(gw.port, `/api/v1/files/${jwt}`, bearer));
-    await hit('node path', raw(gw.port, `/api/v1/edge/files/${key.rawKey}/${jwt}`, { Authorization: `Bearer g2dn_${b64(32)}` }));
+    await hit(
+      'node path',
+      raw(gw.port, `/api/v1/edge/files/${key.rawKey}/${jwt}`, { Authorization: `Bearer g2dn_${b64(32)}` }),
+    );
     await hit('dead path', raw(gw.port, `/api/v1/dead/${refresh}`));
     // 4. A credential offered as the request id (it is logged with every line of the request).
     await hit('request id', raw(gw.port, '/api/v1/things', { ...bearer, 'X-Request-Id': key.rawKey }));
@@ -168,7 +186,14 @@ describe('no credential in any log line, under any spelling', () => {
       if (/^g2d[a-z]_/.test(s)) pieces.push(s.slice(5, 30));
       for (const p of pieces) if (output.includes(p)) leaks.push(`${s.slice(0, 10)}… (${statuses.length} requests)`);
     }
-    expect(leaks, output.split('\n').filter((l) => secrets.some((s) => l.includes(s))).slice(0, 3).join('\n')).toEqual([]);
+    expect(
+      leaks,
+      output
+        .split('\n')
+        .filter((l) => secrets.some((s) => l.includes(s)))
+        .slice(0, 3)
+        .join('\n'),
+    ).toEqual([]);
 
     // The exercise did what it says: proxied successes, refusals, upgrades, audit and error lines.
     const codes = new Set(statuses.map(([, s]) => s));
@@ -178,7 +203,9 @@ describe('no credential in any log line, under any spelling', () => {
     expect(access.length).toBeGreaterThanOrEqual(statuses.length);
     expect(access.some((l) => l.url === '/api/v1/auth/me?%74oken=[REDACTED]')).toBe(true);
     expect(access.some((l) => l.url === '/api/v1/things?page=2&token=[REDACTED]')).toBe(true);
-    expect(lines.some((l) => l.audit === 'node_auth_failure' && typeof (l.detail as { path?: string }).path === 'string')).toBe(true);
+    expect(
+      lines.some((l) => l.audit === 'node_auth_failure' && typeof (l.detail as { path?: string }).path === 'string'),
+    ).toBe(true);
     expect(lines.some((l) => l.level === 'error')).toBe(true);
   }, 60_000);
 });

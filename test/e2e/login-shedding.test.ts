@@ -31,7 +31,9 @@ describe('login under a storm', () => {
   it('sheds what exceeds concurrency + queue with 503 and Retry-After, and serves the rest', async () => {
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
-    const results = await Promise.all(Array.from({ length: 12 }, () => login({ email: user.email, password: user.password })));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => login({ email: user.email, password: user.password })),
+    );
     const statuses = results.map((r) => r.status);
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
     expect(statuses).toContain(200);
@@ -47,7 +49,9 @@ describe('login under a storm', () => {
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
     // 30 wrong guesses at once: if every one counted, the account would lock at 10.
-    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => login({ email: user.email, password: `wrong-guess-${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => login({ email: user.email, password: `wrong-guess-${i}` })),
+    );
     const counted = results.filter((r) => r.status === 401).length;
     expect(counted + results.filter((r) => r.status === 503).length).toBe(30);
     expect(counted).toBeLessThan(10);

@@ -35,7 +35,9 @@ function logsEnv(format: 'json' | 'pretty'): Record<string, string | undefined> 
 function upgradeWithToken(port: number, path: string): Promise<string> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1', () =>
-      s.write(`GET ${path} HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`),
+      s.write(
+        `GET ${path} HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ),
     );
     let data = '';
     s.on('data', (d: Buffer) => {
@@ -80,8 +82,18 @@ describe('no secret reaches the log', () => {
 
     const wrong = `Wrong-${uniq('pw')}`;
     secrets.push(wrong);
-    expect((await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: wrong, tenant_domain: tenant.domain } })).status).toBe(401);
-    const ok = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+    expect(
+      (
+        await call(`${gw.url}/api/v1/auth/login`, {
+          method: 'POST',
+          json: { email: user.email, password: wrong, tenant_domain: tenant.domain },
+        })
+      ).status,
+    ).toBe(401);
+    const ok = await call(`${gw.url}/api/v1/auth/login`, {
+      method: 'POST',
+      json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+    });
     expect(ok.status).toBe(200);
     const token: string = ok.body.data.token;
     secrets.push(token);
@@ -97,44 +109,86 @@ describe('no secret reaches the log', () => {
     // A garbage bearer credential is a secret too (it may be someone's real token, mistyped).
     const garbage = `eyJhbGciOiJIUzI1NiJ9.${uniq('garbage')}.${uniq('sig')}`;
     secrets.push(garbage);
-    expect((await call(`${gw.url}/api/v1/things`, { token: garbage, headers: { cookie: `session=${garbage}` } })).status).toBe(401);
+    expect(
+      (await call(`${gw.url}/api/v1/things`, { token: garbage, headers: { cookie: `session=${garbage}` } })).status,
+    ).toBe(401);
 
     const next = `Fresh-Passphrase-${uniq('np')}`;
     secrets.push(next);
-    const changed = await call(`${gw.url}/api/v1/auth/me/password`, { method: 'POST', token, json: { current_password: user.password, new_password: next } });
+    const changed = await call(`${gw.url}/api/v1/auth/me/password`, {
+      method: 'POST',
+      token,
+      json: { current_password: user.password, new_password: next },
+    });
     expect(changed.status).toBe(200);
     secrets.push(changed.body.data.token);
     const wrongCurrent = `Not-Current-${uniq('pw')}`;
     secrets.push(wrongCurrent);
-    expect((await call(`${gw.url}/api/v1/auth/me/password`, { method: 'POST', token: changed.body.data.token, json: { current_password: wrongCurrent, new_password: next } })).status).toBe(401);
-    expect((await call(`${gw.url}/api/v1/auth/logout`, { method: 'POST', token: changed.body.data.token })).status).toBe(200);
+    expect(
+      (
+        await call(`${gw.url}/api/v1/auth/me/password`, {
+          method: 'POST',
+          token: changed.body.data.token,
+          json: { current_password: wrongCurrent, new_password: next },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await call(`${gw.url}/api/v1/auth/logout`, { method: 'POST', token: changed.body.data.token })).status,
+    ).toBe(200);
 
     // Node keys: a valid one, an unknown one, an enrollment, a rotation.
     const key = generateNodeKey();
     secrets.push(key.rawKey);
     const nodes = createNodeStore(db);
     await nodes.create({ tenantId: tenant.id, name: uniq('node'), apiKeyHash: key.hash });
-    expect((await call(`${gw.url}/api/v1/edge/heartbeat?key=${key.rawKey}`, { headers: { authorization: `Bearer ${key.rawKey}` } })).status).toBe(502);
+    expect(
+      (
+        await call(`${gw.url}/api/v1/edge/heartbeat?key=${key.rawKey}`, {
+          headers: { authorization: `Bearer ${key.rawKey}` },
+        })
+      ).status,
+    ).toBe(502);
     const unknown = generateNodeKey().rawKey;
     secrets.push(unknown);
-    expect((await call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${unknown}` } })).status).toBe(401);
+    expect(
+      (await call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${unknown}` } })).status,
+    ).toBe(401);
     const enrollment = generateEnrollmentToken();
     secrets.push(enrollment.rawToken);
-    await nodes.createEnrollment({ tenantId: tenant.id, name: uniq('enrolled'), tokenHash: enrollment.hash, expiresAt: new Date(Date.now() + 3_600_000) });
-    const registered = await call(`${gw.url}/api/v1/nodes/register`, { method: 'POST', json: { enrollment_token: enrollment.rawToken } });
+    await nodes.createEnrollment({
+      tenantId: tenant.id,
+      name: uniq('enrolled'),
+      tokenHash: enrollment.hash,
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    const registered = await call(`${gw.url}/api/v1/nodes/register`, {
+      method: 'POST',
+      json: { enrollment_token: enrollment.rawToken },
+    });
     expect(registered.status).toBe(201);
     secrets.push(registered.body.data.api_key);
     const badEnrollment = generateEnrollmentToken().rawToken;
     secrets.push(badEnrollment);
-    expect((await call(`${gw.url}/api/v1/nodes/register`, { method: 'POST', json: { enrollment_token: badEnrollment } })).status).toBe(401);
-    const rotated = await call(`${gw.url}/api/v1/nodes/rotate-key`, { method: 'POST', headers: { authorization: `Bearer ${registered.body.data.api_key}` } });
+    expect(
+      (await call(`${gw.url}/api/v1/nodes/register`, { method: 'POST', json: { enrollment_token: badEnrollment } }))
+        .status,
+    ).toBe(401);
+    const rotated = await call(`${gw.url}/api/v1/nodes/rotate-key`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${registered.body.data.api_key}` },
+    });
     expect(rotated.status).toBe(200);
     secrets.push(rotated.body.data.api_key);
 
     // Bootstrap: a wrong token in the header (the configured one is checked against it).
     const wrongBootstrap = `wrong-bootstrap-${uniq('b')}`;
     secrets.push(wrongBootstrap);
-    const boot = await call(`${gw.url}/api/v1/auth/bootstrap`, { method: 'POST', headers: { 'x-bootstrap-token': wrongBootstrap }, json: { email: `${uniq('boot')}@example.test`, password: next } });
+    const boot = await call(`${gw.url}/api/v1/auth/bootstrap`, {
+      method: 'POST',
+      headers: { 'x-bootstrap-token': wrongBootstrap },
+      json: { email: `${uniq('boot')}@example.test`, password: next },
+    });
     expect([401, 403, 409]).toContain(boot.status);
 
     expect(await gw.stop()).toBe(0); // flushes the asynchronous log destination
@@ -158,7 +212,15 @@ describe('no secret reaches the log', () => {
     expect(access.some((l) => l.url === '/api/v1/reports?access_token=[REDACTED]&page=2')).toBe(true);
     expect(access.some((l) => l.sub === user.id && l.tid === tenant.id)).toBe(true);
     const audits = new Set(lines.map((l) => l.audit).filter(Boolean));
-    for (const event of ['login_failure', 'login_success', 'password_change', 'logout', 'node_registered', 'node_key_rotated', 'node_auth_failure']) {
+    for (const event of [
+      'login_failure',
+      'login_success',
+      'password_change',
+      'logout',
+      'node_registered',
+      'node_key_rotated',
+      'node_auth_failure',
+    ]) {
       expect(audits.has(event), `audit event ${event} in the log`).toBe(true);
     }
   });
@@ -169,7 +231,10 @@ describe('LOG_FORMAT=pretty', () => {
     const gw = await startGateway(logsEnv('pretty'));
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
-    const ok = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+    const ok = await call(`${gw.url}/api/v1/auth/login`, {
+      method: 'POST',
+      json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+    });
     const token: string = ok.body.data.token;
     expect((await call(`${gw.url}/api/v1/auth/me?token=${token}`, { token })).status).toBe(200);
     expect(await gw.stop()).toBe(0);

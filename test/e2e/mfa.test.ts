@@ -50,24 +50,37 @@ afterAll(async () => {
 });
 
 /** The code of `secret` at the current step plus `offset` (±1 is accepted). */
-const code = (secret: string, offset = 0) => hotp(base32Decode(secret) as Buffer, Math.floor(Date.now() / 30_000) + offset);
+const code = (secret: string, offset = 0) =>
+  hotp(base32Decode(secret) as Buffer, Math.floor(Date.now() / 30_000) + offset);
 
-const post = (gw: GatewayProcess, path: string, json: unknown, token?: string) => call(`${gw.url}/api/v1/auth/${path}`, { method: 'POST', json, ...(token ? { token } : {}) });
-const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
+const post = (gw: GatewayProcess, path: string, json: unknown, token?: string) =>
+  call(`${gw.url}/api/v1/auth/${path}`, { method: 'POST', json, ...(token ? { token } : {}) });
+const claimsOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
 
 /** A user with TOTP confirmed (at the current step: the next login uses step +1). */
 async function enrolled(role: 'agent' | 'admin' = 'agent') {
   const tenant = await makeTenant(db);
   const user = await makeUser(db, tenant, { role });
-  const token = (await post(a, 'login', { email: user.email, password: user.password, tenant_domain: tenant.domain })).body.data.token as string;
+  const token = (await post(a, 'login', { email: user.email, password: user.password, tenant_domain: tenant.domain }))
+    .body.data.token as string;
   const setup = await post(a, 'mfa/totp/setup', undefined, token);
   expect(setup.status).toBe(200);
   const confirm = await post(a, 'mfa/totp/confirm', { code: code(setup.body.data.secret) }, token);
   expect(confirm.status).toBe(200);
-  return { tenant, user, token, secret: setup.body.data.secret as string, recovery: confirm.body.data.recovery_codes as string[] };
+  return {
+    tenant,
+    user,
+    token,
+    secret: setup.body.data.secret as string,
+    recovery: confirm.body.data.recovery_codes as string[],
+  };
 }
 
-async function passwordStep(gw: GatewayProcess, u: { user: { email: string; password: string }; tenant: { domain: string } }) {
+async function passwordStep(
+  gw: GatewayProcess,
+  u: { user: { email: string; password: string }; tenant: { domain: string } },
+) {
   return post(gw, 'login', { email: u.user.email, password: u.user.password, tenant_domain: u.tenant.domain });
 }
 
@@ -75,7 +88,8 @@ describe('enrolment', () => {
   it('setup, setup again (replaces), confirm, then 409s; me shows mfa_enabled', async () => {
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant, { email: `a+b-${Date.now()}@example.test` });
-    const token = (await post(a, 'login', { email: user.email, password: user.password, tenant_domain: tenant.domain })).body.data.token as string;
+    const token = (await post(a, 'login', { email: user.email, password: user.password, tenant_domain: tenant.domain }))
+      .body.data.token as string;
     expect((await call(`${a.url}/api/v1/auth/me`, { token })).body.data).toMatchObject({ mfa_enabled: false });
     expect((await call(`${a.url}/api/v1/auth/me`, { token })).body.data.mfa_enrollment_required).toBeUndefined();
     expect((await post(a, 'mfa/totp/confirm', { code: '123456' }, token)).status).toBe(409);
@@ -100,11 +114,16 @@ describe('enrolment', () => {
     expect((await post(a, 'mfa/totp/setup', undefined, token)).status).toBe(409);
     expect((await post(a, 'mfa/totp/confirm', { code: code(second.body.data.secret, 1) }, token)).status).toBe(409);
     expect((await call(`${b.url}/api/v1/auth/me`, { token })).body.data).toMatchObject({ mfa_enabled: true });
-    await waitFor(async () => {
-      const { rows } = await db.query<{ event: string }>('SELECT event FROM auth_events WHERE user_id = $1', [user.id]);
-      const names = rows.map((r) => r.event);
-      return names.includes('mfa_enabled') && names.includes('mfa_failure');
-    }, { what: 'mfa_enabled and mfa_failure audit rows' });
+    await waitFor(
+      async () => {
+        const { rows } = await db.query<{ event: string }>('SELECT event FROM auth_events WHERE user_id = $1', [
+          user.id,
+        ]);
+        const names = rows.map((r) => r.event);
+        return names.includes('mfa_enabled') && names.includes('mfa_failure');
+      },
+      { what: 'mfa_enabled and mfa_failure audit rows' },
+    );
   });
 
   it('turning it off takes a current code (or a recovery code); afterwards the password alone logs in', async () => {
@@ -114,7 +133,13 @@ describe('enrolment', () => {
     expect((await del({ code: u.recovery[0] })).status).toBe(200);
     expect((await del({ code: u.recovery[1] })).status).toBe(409);
     const login = await passwordStep(a, u);
-    expect(Object.keys(login.body.data).sort()).toEqual(['expires_at', 'refresh_expires_at', 'refresh_token', 'token', 'user']);
+    expect(Object.keys(login.body.data).sort()).toEqual([
+      'expires_at',
+      'refresh_expires_at',
+      'refresh_token',
+      'token',
+      'user',
+    ]);
   });
 });
 
@@ -128,7 +153,13 @@ describe('login with a second factor', () => {
     expect(step.body.data.mfa_required).toBe(true);
     const done = await post(b, 'mfa/verify', { mfa_token: step.body.data.mfa_token, code: code(u.secret, 1) });
     expect(done.status).toBe(200);
-    expect(Object.keys(done.body.data).sort()).toEqual(['expires_at', 'refresh_expires_at', 'refresh_token', 'token', 'user']);
+    expect(Object.keys(done.body.data).sort()).toEqual([
+      'expires_at',
+      'refresh_expires_at',
+      'refresh_token',
+      'token',
+      'user',
+    ]);
     expect(done.body.data.user).toMatchObject({ id: u.user.id, email: u.user.email, must_change_password: false });
     expect(claimsOf(done.body.data.token).amr).toEqual(['pwd', 'otp']);
     expect(claimsOf(u.token).amr).toEqual(['pwd']);
@@ -157,7 +188,9 @@ describe('login with a second factor', () => {
     expect((await post(b, 'mfa/verify', { mfa_token: s2.body.data.mfa_token, code: c })).status).toBe(401);
     // An older step than the last accepted one is refused too.
     const s3 = await passwordStep(a, u);
-    expect((await post(a, 'mfa/verify', { mfa_token: s3.body.data.mfa_token, code: code(u.secret, 0) })).status).toBe(401);
+    expect((await post(a, 'mfa/verify', { mfa_token: s3.body.data.mfa_token, code: code(u.secret, 0) })).status).toBe(
+      401,
+    );
   });
 
   it('a recovery code works once (any case, with or without dashes) and is audited', async () => {
@@ -167,10 +200,16 @@ describe('login with a second factor', () => {
     expect((await post(a, 'mfa/verify', { mfa_token: s1.body.data.mfa_token, code: typed })).status).toBe(200);
     const s2 = await passwordStep(b, u);
     expect((await post(b, 'mfa/verify', { mfa_token: s2.body.data.mfa_token, code: u.recovery[2] })).status).toBe(401);
-    const events = await waitFor(async () => {
-      const { rows } = await db.query<{ event: string }>("SELECT event FROM auth_events WHERE user_id = $1 AND event IN ('recovery_code_used', 'mfa_failure')", [u.user.id]);
-      return rows.length >= 2 ? rows.map((r) => r.event).sort() : null;
-    }, { what: 'recovery_code_used and mfa_failure audit rows' });
+    const events = await waitFor(
+      async () => {
+        const { rows } = await db.query<{ event: string }>(
+          "SELECT event FROM auth_events WHERE user_id = $1 AND event IN ('recovery_code_used', 'mfa_failure')",
+          [u.user.id],
+        );
+        return rows.length >= 2 ? rows.map((r) => r.event).sort() : null;
+      },
+      { what: 'recovery_code_used and mfa_failure audit rows' },
+    );
     expect(events).toEqual(['mfa_failure', 'recovery_code_used']);
   });
 
@@ -193,7 +232,17 @@ describe('login with a second factor', () => {
     const u = await enrolled();
     const step = await passwordStep(a, u);
     const t = step.body.data.mfa_token as string;
-    for (const bad of ['abcdef', '12345', '1234567', ' 123456', '9'.repeat(10_000), 'aaaa-bbbb', 'aaaa-bbbb-cccc-dddd-eeee', 'aaaa-bbbb-cccc-ddd1', '']) {
+    for (const bad of [
+      'abcdef',
+      '12345',
+      '1234567',
+      ' 123456',
+      '9'.repeat(10_000),
+      'aaaa-bbbb',
+      'aaaa-bbbb-cccc-dddd-eeee',
+      'aaaa-bbbb-cccc-ddd1',
+      '',
+    ]) {
       const res = await post(a, 'mfa/verify', { mfa_token: t, code: bad });
       expect(res.status, JSON.stringify(bad.slice(0, 20))).toBe(400);
       expect(res.body).toEqual({ status: 'error', message: 'invalid request body' });
@@ -217,7 +266,9 @@ describe('AUTH_MFA_REQUIRED_ROLES (default platform_admin)', () => {
   it('restricts a platform admin without MFA to me, enrolment and logout; nothing reaches the upstream', async () => {
     const platform = await platformTenant(db);
     const admin = await makeUser(db, platform, { role: 'platform_admin' });
-    const token = (await post(a, 'login', { email: admin.email, password: admin.password, tenant_domain: platform.domain })).body.data.token as string;
+    const token = (
+      await post(a, 'login', { email: admin.email, password: admin.password, tenant_domain: platform.domain })
+    ).body.data.token as string;
     const before = upstream.received.length;
     for (const gw of [a, b]) {
       const res = await call(`${gw.url}/api/v1/calls`, { token });
@@ -226,8 +277,20 @@ describe('AUTH_MFA_REQUIRED_ROLES (default platform_admin)', () => {
     }
     expect(upstream.received.length).toBe(before);
     expect((await post(a, 'ws-ticket', undefined, token)).status).toBe(403);
-    expect((await post(a, 'me/password', { current_password: admin.password, new_password: 'a-new-long-passphrase-1' }, token)).status).toBe(403);
-    expect((await call(`${a.url}/api/v1/auth/me`, { token })).body.data).toMatchObject({ mfa_enabled: false, mfa_enrollment_required: true });
+    expect(
+      (
+        await post(
+          a,
+          'me/password',
+          { current_password: admin.password, new_password: 'a-new-long-passphrase-1' },
+          token,
+        )
+      ).status,
+    ).toBe(403);
+    expect((await call(`${a.url}/api/v1/auth/me`, { token })).body.data).toMatchObject({
+      mfa_enabled: false,
+      mfa_enrollment_required: true,
+    });
 
     const setup = await post(a, 'mfa/totp/setup', undefined, token);
     const confirm = await post(a, 'mfa/totp/confirm', { code: code(setup.body.data.secret) }, token);
@@ -238,7 +301,11 @@ describe('AUTH_MFA_REQUIRED_ROLES (default platform_admin)', () => {
     // Enrolled: the same token is no longer restricted (at once here, within the status cache elsewhere).
     expect((await call(`${a.url}/api/v1/calls`, { token })).status).toBe(200);
     // The role requires MFA: it cannot be turned off.
-    const del = await call(`${a.url}/api/v1/auth/mfa/totp`, { method: 'DELETE', json: { code: confirm.body.data.recovery_codes[0] }, token });
+    const del = await call(`${a.url}/api/v1/auth/mfa/totp`, {
+      method: 'DELETE',
+      json: { code: confirm.body.data.recovery_codes[0] },
+      token,
+    });
     expect(del.status).toBe(403);
     expect((await post(a, 'logout', undefined, token)).status).toBe(200);
   });
@@ -246,10 +313,14 @@ describe('AUTH_MFA_REQUIRED_ROLES (default platform_admin)', () => {
 
 describe('upstreams learn the factor', () => {
   it('X-G2D-Auth-Methods and the assertion amr agree; a client cannot send its own', async () => {
-    const verifier = createIdentityVerifier({ jwksUrl: `${a.url}/.well-known/jwks.json`, audience: 'get2dial-upstream' });
+    const verifier = createIdentityVerifier({
+      jwksUrl: `${a.url}/.well-known/jwks.json`,
+      audience: 'get2dial-upstream',
+    });
     const u = await enrolled('admin');
     const step = await passwordStep(a, u);
-    const full = (await post(a, 'mfa/verify', { mfa_token: step.body.data.mfa_token, code: code(u.secret, 1) })).body.data.token as string;
+    const full = (await post(a, 'mfa/verify', { mfa_token: step.body.data.mfa_token, code: code(u.secret, 1) })).body
+      .data.token as string;
     for (const [token, want] of [
       [u.token, 'pwd'],
       [full, 'pwd,otp'],
@@ -260,7 +331,9 @@ describe('upstreams learn the factor', () => {
       expect(seen['x-g2d-auth-methods']).toBe(want);
       const identity = await verifier.verify(seen);
       expect(identity.kind === 'user' && identity.amr.join(',')).toBe(want);
-      await expect(verifier.verify({ ...seen, 'x-g2d-auth-methods': want === 'pwd' ? 'pwd,otp' : 'pwd' })).rejects.toMatchObject({ code: 'mismatch' });
+      await expect(
+        verifier.verify({ ...seen, 'x-g2d-auth-methods': want === 'pwd' ? 'pwd,otp' : 'pwd' }),
+      ).rejects.toMatchObject({ code: 'mismatch' });
     }
   });
 });
@@ -269,19 +342,31 @@ describe('secrets at rest and in logs', () => {
   it('no table column and no log line holds the TOTP secret or a recovery code', async () => {
     const u = await enrolled();
     const step = await passwordStep(a, u);
-    expect((await post(b, 'mfa/verify', { mfa_token: step.body.data.mfa_token, code: u.recovery[3] })).status).toBe(200);
+    expect((await post(b, 'mfa/verify', { mfa_token: step.body.data.mfa_token, code: u.recovery[3] })).status).toBe(
+      200,
+    );
     const raw = base32Decode(u.secret) as Buffer;
-    const needles = [u.secret, u.secret.toLowerCase(), raw.toString('hex'), raw.toString('base64'), step.body.data.mfa_token as string];
-    for (const c of u.recovery) needles.push(c, c.replaceAll('-', ''), c.toUpperCase(), c.replaceAll('-', '').toUpperCase());
+    const needles = [
+      u.secret,
+      u.secret.toLowerCase(),
+      raw.toString('hex'),
+      raw.toString('base64'),
+      step.body.data.mfa_token as string,
+    ];
+    for (const c of u.recovery)
+      needles.push(c, c.replaceAll('-', ''), c.toUpperCase(), c.replaceAll('-', '').toUpperCase());
     const { rows: columns } = await db.query<{ table_name: string; column_name: string }>(
       `SELECT table_name, column_name FROM information_schema.columns
         WHERE table_schema = 'public' AND data_type IN ('text', 'bytea', 'jsonb', 'json', 'character varying')`,
     );
-    expect(columns.map((c) => c.table_name)).toEqual(expect.arrayContaining(['user_mfa', 'mfa_recovery_codes', 'auth_events', 'users']));
+    expect(columns.map((c) => c.table_name)).toEqual(
+      expect.arrayContaining(['user_mfa', 'mfa_recovery_codes', 'auth_events', 'users']),
+    );
     for (const { table_name: t, column_name: c } of columns) {
       // bytea reads as `\x<hex>`: the raw secret's hex among the needles catches it stored in plain.
       const { rows } = await db.query<{ v: string | null }>(`SELECT "${c}"::text AS v FROM "${t}"`);
-      for (const row of rows) for (const n of needles) expect(row.v?.includes(n) ?? false, `${t}.${c} holds a secret`).toBe(false);
+      for (const row of rows)
+        for (const n of needles) expect(row.v?.includes(n) ?? false, `${t}.${c} holds a secret`).toBe(false);
     }
     const logs = a.output() + b.output();
     for (const n of needles) expect(logs.includes(n), 'a log line holds a secret').toBe(false);
@@ -294,14 +379,26 @@ describe('cli user mfa-reset and the production start check', () => {
     const out = await runCli(['user', 'mfa-reset', '--tenant', u.tenant.domain, '--email', u.user.email]);
     expect(out.code, out.stderr).toBe(0);
     expect(out.json).toMatchObject({ email: u.user.email, mfa_reset: true });
-    expect(Object.keys((await passwordStep(a, u)).body.data).sort()).toEqual(['expires_at', 'refresh_expires_at', 'refresh_token', 'token', 'user']);
-    const events = await db.query<{ detail: { by?: string } }>("SELECT detail FROM auth_events WHERE user_id = $1 AND event = 'mfa_disabled'", [u.user.id]);
+    expect(Object.keys((await passwordStep(a, u)).body.data).sort()).toEqual([
+      'expires_at',
+      'refresh_expires_at',
+      'refresh_token',
+      'token',
+      'user',
+    ]);
+    const events = await db.query<{ detail: { by?: string } }>(
+      "SELECT detail FROM auth_events WHERE user_id = $1 AND event = 'mfa_disabled'",
+      [u.user.id],
+    );
     expect(events.rows.map((r) => r.detail.by)).toEqual(['cli']);
   });
 
   it('production refuses to start without AUTH_MFA_ENCRYPTION_KEY once a user has MFA', async () => {
     await enrolled();
-    const started = startGateway({ ...env(), NODE_ENV: 'production', AUTH_MFA_ENCRYPTION_KEY: undefined }, { timeoutMs: 15_000 });
+    const started = startGateway(
+      { ...env(), NODE_ENV: 'production', AUTH_MFA_ENCRYPTION_KEY: undefined },
+      { timeoutMs: 15_000 },
+    );
     await expect(started).rejects.toThrow(/AUTH_MFA_ENCRYPTION_KEY is required/);
   });
 });

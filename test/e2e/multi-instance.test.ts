@@ -37,7 +37,11 @@ const me = (gw: GatewayProcess, token: string) => call(`${gw.url}/api/v1/auth/me
 /** Resolves with the ms it took until `probe` held on every instance; fails past 5 s (docs/scale-out.md). */
 async function everywhereWithin5s(probe: (gw: GatewayProcess) => Promise<boolean>, what: string): Promise<number> {
   const t0 = Date.now();
-  await Promise.all(gws.map((gw, i) => waitFor(() => probe(gw), { timeoutMs: 5_000, intervalMs: 100, what: `${what} on instance ${i}` })));
+  await Promise.all(
+    gws.map((gw, i) =>
+      waitFor(() => probe(gw), { timeoutMs: 5_000, intervalMs: 100, what: `${what} on instance ${i}` }),
+    ),
+  );
   return Date.now() - t0;
 }
 
@@ -62,7 +66,9 @@ describe('three instances, one Postgres, one Redis', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
       const gw = gws[i % gws.length] as GatewayProcess;
-      statuses.push((await login(gw, { email: user.email, password: `wrong-password-${i}`, tenant_domain: tenant.domain })).status);
+      statuses.push(
+        (await login(gw, { email: user.email, password: `wrong-password-${i}`, tenant_domain: tenant.domain })).status,
+      );
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 403, 403]);
     // Locked everywhere, even for the right password, with the documented message and Retry-After.
@@ -78,9 +84,18 @@ describe('three instances, one Postgres, one Redis', () => {
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
     const results = await Promise.all(
-      Array.from({ length: 24 }, (_, i) => login(gws[i % gws.length] as GatewayProcess, { email: user.email, password: `wrong-${i}-password`, tenant_domain: tenant.domain })),
+      Array.from({ length: 24 }, (_, i) =>
+        login(gws[i % gws.length] as GatewayProcess, {
+          email: user.email,
+          password: `wrong-${i}-password`,
+          tenant_domain: tenant.domain,
+        }),
+      ),
     );
-    const counts = results.reduce<Record<number, number>>((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {});
+    const counts = results.reduce<Record<number, number>>(
+      (acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }),
+      {},
+    );
     expect(counts).toEqual({ 401: 10, 403: 14 });
   });
 
@@ -88,7 +103,8 @@ describe('three instances, one Postgres, one Redis', () => {
     const [a] = gws as [GatewayProcess];
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
-    const token: string = (await login(a, { email: user.email, password: user.password, tenant_domain: tenant.domain })).body.data.token;
+    const token: string = (await login(a, { email: user.email, password: user.password, tenant_domain: tenant.domain }))
+      .body.data.token;
     for (const gw of gws) expect((await me(gw, token)).status).toBe(200); // every instance has it cached as valid
     expect((await call(`${a.url}/api/v1/auth/logout`, { method: 'POST', token })).status).toBe(200);
     await everywhereWithin5s(async (gw) => (await me(gw, token)).status === 401, 'logout');
@@ -98,9 +114,14 @@ describe('three instances, one Postgres, one Redis', () => {
     const [a, b] = gws as [GatewayProcess, GatewayProcess];
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
-    const old: string = (await login(a, { email: user.email, password: user.password, tenant_domain: tenant.domain })).body.data.token;
+    const old: string = (await login(a, { email: user.email, password: user.password, tenant_domain: tenant.domain }))
+      .body.data.token;
     for (const gw of gws) expect((await me(gw, old)).status).toBe(200);
-    const changed = await call(`${b.url}/api/v1/auth/me/password`, { method: 'POST', token: old, json: { current_password: user.password, new_password: 'Correct-Horse-Battery-Staple-77' } });
+    const changed = await call(`${b.url}/api/v1/auth/me/password`, {
+      method: 'POST',
+      token: old,
+      json: { current_password: user.password, new_password: 'Correct-Horse-Battery-Staple-77' },
+    });
     expect(changed.status).toBe(200);
     await everywhereWithin5s(async (gw) => (await me(gw, old)).status === 401, 'old token refused');
     for (const gw of gws) expect((await me(gw, changed.body.data.token)).status).toBe(200);
@@ -111,7 +132,8 @@ describe('three instances, one Postgres, one Redis', () => {
     const key = generateNodeKey();
     const nodes = createNodeStore(db);
     const node = await nodes.create({ tenantId: tenant.id, name: uniq('node'), apiKeyHash: key.hash });
-    const nodeCall = (gw: GatewayProcess) => call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${key.rawKey}` } });
+    const nodeCall = (gw: GatewayProcess) =>
+      call(`${gw.url}/api/v1/edge/heartbeat`, { headers: { authorization: `Bearer ${key.rawKey}` } });
     // Authenticated everywhere (502: nothing listens upstream), so every instance has the key cached.
     for (const gw of gws) expect((await nodeCall(gw)).status).toBe(502);
     expect(await nodes.revoke(node.id)).not.toBeNull();

@@ -27,15 +27,26 @@ function register(ip: string, json: unknown) {
   return call(`${gw.url}/api/v1/nodes/register`, { method: 'POST', json, headers: { 'x-forwarded-for': ip } });
 }
 function rotate(ip: string, key?: string) {
-  return call(`${gw.url}/api/v1/nodes/rotate-key`, { method: 'POST', headers: { 'x-forwarded-for': ip, ...(key ? { authorization: `Bearer ${key}` } : {}) } });
+  return call(`${gw.url}/api/v1/nodes/rotate-key`, {
+    method: 'POST',
+    headers: { 'x-forwarded-for': ip, ...(key ? { authorization: `Bearer ${key}` } : {}) },
+  });
 }
 function nodeCall(ip: string, key: string | undefined, path = '/api/v1/nodes/heartbeat', method = 'POST') {
-  return call(`${gw.url}${path}`, { method, headers: { 'x-forwarded-for': ip, ...(key ? { authorization: `Bearer ${key}` } : {}) } });
+  return call(`${gw.url}${path}`, {
+    method,
+    headers: { 'x-forwarded-for': ip, ...(key ? { authorization: `Bearer ${key}` } : {}) },
+  });
 }
 
 async function enrollment(name = uniq('edge'), expiresInMs = 10 * 60_000) {
   const token = generateEnrollmentToken();
-  await nodes.createEnrollment({ tenantId: tenant.id, name, tokenHash: token.hash, expiresAt: new Date(Date.now() + expiresInMs) });
+  await nodes.createEnrollment({
+    tenantId: tenant.id,
+    name,
+    tokenHash: token.hash,
+    expiresAt: new Date(Date.now() + expiresInMs),
+  });
   return { token: token.rawToken, name };
 }
 
@@ -93,7 +104,12 @@ describe('POST /api/v1/nodes/register', () => {
       expect(res.body.message).toBe('invalid credentials');
     }
     await expect
-      .poll(async () => Number((await db.query(`SELECT count(*) AS n FROM auth_events WHERE event = 'node_auth_failure' AND ip = $1`, [ip])).rows[0]!.n))
+      .poll(async () =>
+        Number(
+          (await db.query(`SELECT count(*) AS n FROM auth_events WHERE event = 'node_auth_failure' AND ip = $1`, [ip]))
+            .rows[0]!.n,
+        ),
+      )
       .toBe(4);
   });
 
@@ -109,7 +125,11 @@ describe('POST /api/v1/nodes/register', () => {
   });
 
   it('answers 415 without a JSON content type', async () => {
-    const res = await call(`${gw.url}/api/v1/nodes/register`, { method: 'POST', body: 'enrollment_token=x', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': clientIp() } });
+    const res = await call(`${gw.url}/api/v1/nodes/register`, {
+      method: 'POST',
+      body: 'enrollment_token=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': clientIp() },
+    });
     expect(res.status).toBe(415);
   });
 
@@ -124,7 +144,8 @@ describe('POST /api/v1/nodes/register', () => {
 
   it('throttles failed attempts per client IP (429 + Retry-After), even for a valid token then', async () => {
     const ip = clientIp();
-    for (let i = 0; i < IP_LIMIT; i++) expect((await register(ip, { enrollment_token: generateEnrollmentToken().rawToken })).status).toBe(401);
+    for (let i = 0; i < IP_LIMIT; i++)
+      expect((await register(ip, { enrollment_token: generateEnrollmentToken().rawToken })).status).toBe(401);
     const { token } = await enrollment();
     const res = await register(ip, { enrollment_token: token });
     expect(res.status).toBe(429);
@@ -139,7 +160,9 @@ describe('node keys on node routes', () => {
   it('authenticates the node on proxied node routes and refuses everything else with 401', async () => {
     const node = await registered();
     expect((await nodeCall(node.ip, node.api_key)).status).toBe(502);
-    expect((await nodeCall(node.ip, node.api_key, `/api/v1/edge/desired-state?node_id=${node.name}&since=0`, 'GET')).status).toBe(502);
+    expect(
+      (await nodeCall(node.ip, node.api_key, `/api/v1/edge/desired-state?node_id=${node.name}&since=0`, 'GET')).status,
+    ).toBe(502);
     const ip = clientIp();
     for (const key of [undefined, 'g2dn_nope', node.api_key.slice(0, -1) + (node.api_key.endsWith('A') ? 'B' : 'A')]) {
       const res = await nodeCall(ip, key);
@@ -152,7 +175,13 @@ describe('node keys on node routes', () => {
   it('forces the node identity: another tenant_id or node_id is 403', async () => {
     const node = await registered();
     const other = '11111111-2222-4333-8444-555555555555';
-    for (const q of [`tenant_id=${other}`, `node_id=${other}`, 'node_id=someone-else', `tenant%5Fid=${other}`, `tenant_id=${node.tenant_id}&tenant_id=${other}`]) {
+    for (const q of [
+      `tenant_id=${other}`,
+      `node_id=${other}`,
+      'node_id=someone-else',
+      `tenant%5Fid=${other}`,
+      `tenant_id=${node.tenant_id}&tenant_id=${other}`,
+    ]) {
       const res = await nodeCall(node.ip, node.api_key, `/api/v1/nodes/media/manifest?${q}`, 'GET');
       expect(res.status, q).toBe(403);
       expect(res.body.message).toBe('forbidden');
@@ -165,7 +194,11 @@ describe('node keys on node routes', () => {
   it('keeps user tokens and node keys apart (401 both ways)', async () => {
     const node = await registered();
     const user = await makeUser(db, tenant, { role: 'admin' });
-    const login = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain }, headers: { 'x-forwarded-for': clientIp() } });
+    const login = await call(`${gw.url}/api/v1/auth/login`, {
+      method: 'POST',
+      json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+      headers: { 'x-forwarded-for': clientIp() },
+    });
     expect(login.status).toBe(200);
     expect((await nodeCall(clientIp(), login.body.data.token)).status).toBe(401);
     expect((await nodeCall(node.ip, node.api_key, '/api/v1/cdrs', 'GET')).status).toBe(401);
@@ -173,10 +206,13 @@ describe('node keys on node routes', () => {
 
   it('does not count a value that is not a node key (a user JWT) toward the node throttle', async () => {
     const ip = clientIp();
-    for (let i = 0; i < IP_LIMIT + 2; i++) expect((await nodeCall(ip, 'eyJhbGciOiJIUzI1NiJ9.e30.sig')).status).toBe(401);
+    for (let i = 0; i < IP_LIMIT + 2; i++)
+      expect((await nodeCall(ip, 'eyJhbGciOiJIUzI1NiJ9.e30.sig')).status).toBe(401);
     // Still counted in the metrics, under its own reason.
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(Number(/^g2d_gateway_node_auth_failures_total\{reason="malformed"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(IP_LIMIT + 2);
+    expect(
+      Number(/^g2d_gateway_node_auth_failures_total\{reason="malformed"\} (\d+)/m.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(IP_LIMIT + 2);
     const { token } = await enrollment();
     expect((await register(ip, { enrollment_token: token })).status).toBe(201);
   });
@@ -196,7 +232,11 @@ describe('POST /api/v1/nodes/rotate-key', () => {
     const res = await rotate(node.ip, node.api_key);
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.body.data).toEqual({ node_id: node.node_id, tenant_id: tenant.id, api_key: expect.stringMatching(NODE_KEY_RE) });
+    expect(res.body.data).toEqual({
+      node_id: node.node_id,
+      tenant_id: tenant.id,
+      api_key: expect.stringMatching(NODE_KEY_RE),
+    });
     const fresh = res.body.data.api_key as string;
     expect(fresh).not.toBe(node.api_key);
     expect((await nodeCall(node.ip, node.api_key)).status).toBe(502); // grace: the old key still works
@@ -205,7 +245,13 @@ describe('POST /api/v1/nodes/rotate-key', () => {
     expect((await rotate(node.ip, node.api_key)).status).toBe(401);
     expect((await nodeCall(node.ip, fresh)).status).toBe(502);
     await expect
-      .poll(async () => (await db.query<{ event: string }>('SELECT event FROM auth_events WHERE node_id = $1 ORDER BY id', [node.node_id])).rows.map((r) => r.event))
+      .poll(async () =>
+        (
+          await db.query<{ event: string }>('SELECT event FROM auth_events WHERE node_id = $1 ORDER BY id', [
+            node.node_id,
+          ])
+        ).rows.map((r) => r.event),
+      )
       .toEqual(['node_registered', 'node_key_rotated']);
   });
 
@@ -222,7 +268,14 @@ describe('POST /api/v1/nodes/rotate-key', () => {
     expect(results.map((r) => r.status)).toEqual([200, 200]);
     expect(results[0]?.body.data.api_key).toBe(results[1]?.body.data.api_key);
     const retries = async () =>
-      (await db.query<{ detail: { retry: boolean } }>("SELECT detail FROM auth_events WHERE node_id = $1 AND event = 'node_key_rotated'", [node.node_id])).rows.map((r) => r.detail.retry).sort();
+      (
+        await db.query<{ detail: { retry: boolean } }>(
+          "SELECT detail FROM auth_events WHERE node_id = $1 AND event = 'node_key_rotated'",
+          [node.node_id],
+        )
+      ).rows
+        .map((r) => r.detail.retry)
+        .sort();
     await expect.poll(retries).toEqual([false, true]);
   });
 });

@@ -18,7 +18,9 @@ import { call, makeTenant, makeUser, uniq, type JsonResponse } from '../helpers/
 import { createDatabase, dropDatabase } from '../helpers/services.js';
 import { startGateway, type GatewayProcess } from '../helpers/spawn-gateway.js';
 
-type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: object }> }> }>> };
+type Doc = {
+  paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: object }> }> }>>;
+};
 
 const BOOTSTRAP = 'openapi-bootstrap-token-0123456789';
 const adminUrl = inject('postgresAdminUrl');
@@ -35,7 +37,11 @@ const seen = new Set<string>();
 const ip = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
 
 /** Calls the gateway and validates the answer against the document; `path` is the documented one. */
-async function api(method: string, documented: string, init: RequestInit & { json?: unknown; token?: string; url?: string; from?: string } = {}): Promise<JsonResponse> {
+async function api(
+  method: string,
+  documented: string,
+  init: RequestInit & { json?: unknown; token?: string; url?: string; from?: string } = {},
+): Promise<JsonResponse> {
   const headers = new Headers(init.headers);
   headers.set('x-forwarded-for', init.from ?? ip());
   const res = await call(`${gw.url}${init.url ?? documented}`, { ...init, method, headers });
@@ -52,7 +58,10 @@ async function api(method: string, documented: string, init: RequestInit & { jso
     compiled.set(media!.schema, validate);
   }
   const ok = validate(res.body);
-  expect(ok, `${method} ${documented} → ${res.status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.body)}`).toBe(true);
+  expect(
+    ok,
+    `${method} ${documented} → ${res.status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.body)}`,
+  ).toBe(true);
   seen.add(`${method} ${documented} ${res.status}`);
   return res;
 }
@@ -99,10 +108,25 @@ describe('answers match the OpenAPI document', () => {
     const path = '/api/v1/auth/bootstrap';
     const body = { email: `${uniq('root')}@example.test`, password: 'a-long-unusual-passphrase-42' };
     await api('POST', path, { json: body, headers: { 'x-bootstrap-token': 'wrong' } });
-    expect((await api('POST', path, { json: { ...body, extra: 1 }, headers: { 'x-bootstrap-token': BOOTSTRAP } })).status).toBe(400);
-    expect((await api('POST', path, { body: 'x', headers: { 'content-type': 'text/plain', 'x-bootstrap-token': BOOTSTRAP } })).status).toBe(415);
-    expect((await api('POST', path, { json: { ...body, password: 'short' }, headers: { 'x-bootstrap-token': BOOTSTRAP } })).status).toBe(400);
-    expect((await api('POST', path, { json: { ...body, tenant_name: null }, headers: { 'x-bootstrap-token': BOOTSTRAP } })).status).toBe(201);
+    expect(
+      (await api('POST', path, { json: { ...body, extra: 1 }, headers: { 'x-bootstrap-token': BOOTSTRAP } })).status,
+    ).toBe(400);
+    expect(
+      (
+        await api('POST', path, {
+          body: 'x',
+          headers: { 'content-type': 'text/plain', 'x-bootstrap-token': BOOTSTRAP },
+        })
+      ).status,
+    ).toBe(415);
+    expect(
+      (await api('POST', path, { json: { ...body, password: 'short' }, headers: { 'x-bootstrap-token': BOOTSTRAP } }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await api('POST', path, { json: { ...body, tenant_name: null }, headers: { 'x-bootstrap-token': BOOTSTRAP } }))
+        .status,
+    ).toBe(201);
     expect((await api('POST', path, { json: body, headers: { 'x-bootstrap-token': BOOTSTRAP } })).status).toBe(409);
   });
 
@@ -112,7 +136,9 @@ describe('answers match the OpenAPI document', () => {
     const creds = { email: user.email, password: user.password, tenant_domain: tenant.domain };
     expect((await api('POST', '/api/v1/auth/login', { json: { ...creds, password: 'wrong' } })).status).toBe(401);
     expect((await api('POST', '/api/v1/auth/login', { json: { ...creds, mfa: 1 } })).status).toBe(400);
-    expect((await api('POST', '/api/v1/auth/login', { json: { email: 'x'.repeat(1024 * 1024), password: 'p' } })).status).toBe(413);
+    expect(
+      (await api('POST', '/api/v1/auth/login', { json: { email: 'x'.repeat(1024 * 1024), password: 'p' } })).status,
+    ).toBe(413);
     const login = await api('POST', '/api/v1/auth/login', { json: creds });
     expect(login.status).toBe(200);
     const { token, refresh_token: refresh } = login.body.data as { token: string; refresh_token: string };
@@ -124,7 +150,14 @@ describe('answers match the OpenAPI document', () => {
     expect((await api('GET', '/api/v1/auth/sessions')).status).toBe(401);
     expect((await api('POST', '/api/v1/auth/ws-ticket', { token })).status).toBe(200);
     expect((await api('POST', '/api/v1/auth/ws-ticket')).status).toBe(401);
-    expect((await api('POST', '/api/v1/auth/ws-ticket', { token, url: `/api/v1/auth/ws-ticket?tenant_id=${crypto.randomUUID()}` })).status).toBe(403);
+    expect(
+      (
+        await api('POST', '/api/v1/auth/ws-ticket', {
+          token,
+          url: `/api/v1/auth/ws-ticket?tenant_id=${crypto.randomUUID()}`,
+        })
+      ).status,
+    ).toBe(403);
 
     const refreshed = await api('POST', '/api/v1/auth/refresh', { json: { refresh_token: refresh } });
     expect(refreshed.status).toBe(200);
@@ -133,13 +166,29 @@ describe('answers match the OpenAPI document', () => {
 
     // A second session to end by id; an unknown id is 404.
     const other = await api('POST', '/api/v1/auth/login', { json: creds });
-    const otherSid = ((await api('GET', '/api/v1/auth/sessions', { token: other.body.data.token as string })).body.data as { id: string; current: boolean }[]).find((s) => s.current)?.id;
-    expect((await api('DELETE', '/api/v1/auth/sessions/{id}', { token, url: `/api/v1/auth/sessions/${otherSid}` })).status).toBe(200);
-    expect((await api('DELETE', '/api/v1/auth/sessions/{id}', { token, url: `/api/v1/auth/sessions/${crypto.randomUUID()}` })).status).toBe(404);
+    const otherSid = (
+      (await api('GET', '/api/v1/auth/sessions', { token: other.body.data.token as string })).body.data as {
+        id: string;
+        current: boolean;
+      }[]
+    ).find((s) => s.current)?.id;
+    expect(
+      (await api('DELETE', '/api/v1/auth/sessions/{id}', { token, url: `/api/v1/auth/sessions/${otherSid}` })).status,
+    ).toBe(200);
+    expect(
+      (
+        await api('DELETE', '/api/v1/auth/sessions/{id}', {
+          token,
+          url: `/api/v1/auth/sessions/${crypto.randomUUID()}`,
+        })
+      ).status,
+    ).toBe(404);
 
     const change = (json: unknown, t = token) => api('POST', '/api/v1/auth/me/password', { json, token: t });
     expect((await change({ current_password: user.password, new_password: 'password1234' })).status).toBe(400);
-    expect((await change({ current_password: 'wrong-current', new_password: 'another-long-passphrase-7' })).status).toBe(401);
+    expect(
+      (await change({ current_password: 'wrong-current', new_password: 'another-long-passphrase-7' })).status,
+    ).toBe(401);
     const changed = await change({ current_password: user.password, new_password: 'another-long-passphrase-7' });
     expect(changed.status).toBe(200);
     const fresh = changed.body.data.token as string;
@@ -152,22 +201,37 @@ describe('answers match the OpenAPI document', () => {
   it('login: 403 locked and 429 throttled carry the documented envelope', async () => {
     const email = `${uniq('nobody')}@example.test`;
     const from = ip();
-    for (let i = 0; i < 3; i++) expect((await api('POST', '/api/v1/auth/login', { json: { email, password: 'wrong' } })).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await api('POST', '/api/v1/auth/login', { json: { email, password: 'wrong' } })).status).toBe(401);
     const locked = await api('POST', '/api/v1/auth/login', { json: { email, password: 'wrong' } });
     expect(locked.status).toBe(403);
-    for (let i = 0; i < 3; i++) await api('POST', '/api/v1/auth/refresh', { json: { refresh_token: 'g2dr_nope' }, from });
-    expect((await api('POST', '/api/v1/auth/refresh', { json: { refresh_token: 'g2dr_nope' }, from })).status).toBe(429);
+    for (let i = 0; i < 3; i++)
+      await api('POST', '/api/v1/auth/refresh', { json: { refresh_token: 'g2dr_nope' }, from });
+    expect((await api('POST', '/api/v1/auth/refresh', { json: { refresh_token: 'g2dr_nope' }, from })).status).toBe(
+      429,
+    );
   });
 
   it('nodes: register 201, 401 bad token, 400 bad name; rotate-key 200 and 401', async () => {
     const tenant = await makeTenant(db);
     const token = generateEnrollmentToken();
-    await createNodeStore(db).createEnrollment({ tenantId: tenant.id, name: 'edge-openapi', tokenHash: token.hash, expiresAt: new Date(Date.now() + 60_000) });
-    expect((await api('POST', '/api/v1/nodes/register', { json: { enrollment_token: token.rawToken, name: ' ' } })).status).toBe(400);
-    expect((await api('POST', '/api/v1/nodes/register', { json: { enrollment_token: 'g2de_unknown' } })).status).toBe(401);
+    await createNodeStore(db).createEnrollment({
+      tenantId: tenant.id,
+      name: 'edge-openapi',
+      tokenHash: token.hash,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    expect(
+      (await api('POST', '/api/v1/nodes/register', { json: { enrollment_token: token.rawToken, name: ' ' } })).status,
+    ).toBe(400);
+    expect((await api('POST', '/api/v1/nodes/register', { json: { enrollment_token: 'g2de_unknown' } })).status).toBe(
+      401,
+    );
     const reg = await api('POST', '/api/v1/nodes/register', { json: { enrollment_token: token.rawToken } });
     expect(reg.status).toBe(201);
-    expect((await api('POST', '/api/v1/nodes/rotate-key', { token: reg.body.data.api_key as string })).status).toBe(200);
+    expect((await api('POST', '/api/v1/nodes/rotate-key', { token: reg.body.data.api_key as string })).status).toBe(
+      200,
+    );
     expect((await api('POST', '/api/v1/nodes/rotate-key')).status).toBe(401);
   });
 
@@ -180,15 +244,25 @@ describe('answers match the OpenAPI document', () => {
     const setup = await api('POST', '/api/v1/auth/mfa/totp/setup', { token });
     expect(setup.status).toBe(200);
     const secret = base32Decode(setup.body.data.secret as string)!;
-    const confirmed = await api('POST', '/api/v1/auth/mfa/totp/confirm', { token, json: { code: totp(secret, Date.now()) } });
+    const confirmed = await api('POST', '/api/v1/auth/mfa/totp/confirm', {
+      token,
+      json: { code: totp(secret, Date.now()) },
+    });
     expect(confirmed.status).toBe(200);
     const recovery = confirmed.body.data.recovery_codes as string[];
     const challenge = await api('POST', '/api/v1/auth/login', { json: creds });
     expect(challenge.body.data.mfa_required).toBe(true);
-    expect((await api('POST', '/api/v1/auth/mfa/verify', { json: { mfa_token: 'nope', code: '000000' } })).status).toBe(401);
-    const verified = await api('POST', '/api/v1/auth/mfa/verify', { json: { mfa_token: challenge.body.data.mfa_token, code: recovery[0] } });
+    expect((await api('POST', '/api/v1/auth/mfa/verify', { json: { mfa_token: 'nope', code: '000000' } })).status).toBe(
+      401,
+    );
+    const verified = await api('POST', '/api/v1/auth/mfa/verify', {
+      json: { mfa_token: challenge.body.data.mfa_token, code: recovery[0] },
+    });
     expect(verified.status).toBe(200);
-    const off = await api('DELETE', '/api/v1/auth/mfa/totp', { token: verified.body.data.token as string, json: { code: recovery[1] } });
+    const off = await api('DELETE', '/api/v1/auth/mfa/totp', {
+      token: verified.body.data.token as string,
+      json: { code: recovery[1] },
+    });
     expect(off.status).toBe(200);
   });
 

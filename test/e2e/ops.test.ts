@@ -63,13 +63,20 @@ describe('metrics', () => {
   it('exposes the documented names after traffic, with route groups instead of raw paths', async () => {
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
-    const login = (password: string) => call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password, tenant_domain: tenant.domain } });
+    const login = (password: string) =>
+      call(`${gw.url}/api/v1/auth/login`, {
+        method: 'POST',
+        json: { email: user.email, password, tenant_domain: tenant.domain },
+      });
     expect((await login(user.password)).status).toBe(200);
     expect((await login('wrong-password-123')).status).toBe(401);
     expect((await call(`${gw.url}/api/v1/customers/4711/secret-name`)).status).toBe(401);
     expect((await call(`${gw.url}/api/v1/customers/4712`, { token: 'not.a.jwt' })).status).toBe(401);
     expect((await call(`${gw.url}/nothing/here/${Date.now()}`)).status).toBe(404);
-    expect((await call(`${gw.url}/api/v1/edge/status`, { headers: { authorization: 'Bearer g2dn_unknown_key_value' } })).status).toBe(401);
+    expect(
+      (await call(`${gw.url}/api/v1/edge/status`, { headers: { authorization: 'Bearer g2dn_unknown_key_value' } }))
+        .status,
+    ).toBe(401);
 
     const res = await fetch(`${gw.url}/metrics`);
     expect(res.status).toBe(200);
@@ -101,7 +108,9 @@ describe('metrics', () => {
     expect(text).toContain('g2d_gateway_dependency_up{dependency="postgres"} 1');
 
     // Bounded cardinality: every route label is a configured prefix or one of two fixed words.
-    const allowed = new Set([...GATEWAY_ROUTES, ...DEFAULT_PROXY_ROUTES].map((r) => r.prefix).concat(['unmatched', 'invalid']));
+    const allowed = new Set(
+      [...GATEWAY_ROUTES, ...DEFAULT_PROXY_ROUTES].map((r) => r.prefix).concat(['unmatched', 'invalid']),
+    );
     const routes = [...text.matchAll(/route="([^"]*)"/g)].map((m) => m[1]);
     expect(routes.length).toBeGreaterThan(0);
     for (const r of routes) expect(allowed.has(r as string)).toBe(true);
@@ -123,15 +132,30 @@ describe('metrics', () => {
 describe('access log', () => {
   it('writes one line per request with request id, route group, status, latency and the trace id', async () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    const res = await call(`${gw.url}/api/v1/customers/99`, { headers: { traceparent, 'x-request-id': 'ops-test-request-0001' } });
+    const res = await call(`${gw.url}/api/v1/customers/99`, {
+      headers: { traceparent, 'x-request-id': 'ops-test-request-0001' },
+    });
     expect(res.status).toBe(401);
-    const line = await waitFor(() => jsonLines(gw.output()).find((l) => l.reqId === 'ops-test-request-0001' && l.msg === 'request'), { what: 'access line' });
-    expect(line).toMatchObject({ trace: '4bf92f3577b34da6a3ce929d0e0e4736', route: '/api/v1', status: 401, method: 'GET', url: '/api/v1/customers/99' });
+    const line = await waitFor(
+      () => jsonLines(gw.output()).find((l) => l.reqId === 'ops-test-request-0001' && l.msg === 'request'),
+      { what: 'access line' },
+    );
+    expect(line).toMatchObject({
+      trace: '4bf92f3577b34da6a3ce929d0e0e4736',
+      route: '/api/v1',
+      status: 401,
+      method: 'GET',
+      url: '/api/v1/customers/99',
+    });
     expect(typeof line.ms).toBe('number');
-    expect(jsonLines(gw.output()).filter((l) => l.reqId === 'ops-test-request-0001' && l.msg === 'request')).toHaveLength(1);
+    expect(
+      jsonLines(gw.output()).filter((l) => l.reqId === 'ops-test-request-0001' && l.msg === 'request'),
+    ).toHaveLength(1);
 
     await call(`${gw.url}/healthz`, { headers: { 'x-request-id': 'ops-test-request-0002' } });
-    const fresh = await waitFor(() => jsonLines(gw.output()).find((l) => l.reqId === 'ops-test-request-0002'), { what: 'access line' });
+    const fresh = await waitFor(() => jsonLines(gw.output()).find((l) => l.reqId === 'ops-test-request-0002'), {
+      what: 'access line',
+    });
     expect(fresh.trace).toMatch(/^[0-9a-f]{32}$/);
   });
 });
@@ -141,16 +165,23 @@ describe('readiness follows Redis', () => {
     await redis.kill();
     const down = await call(`${gw.url}/readyz`);
     expect(down.status).toBe(503);
-    expect(down.body).toMatchObject({ status: 'error', message: 'service unavailable', data: { status: 'unavailable', failed: ['redis'], checks: { postgres: 'up', redis: 'down' } } });
+    expect(down.body).toMatchObject({
+      status: 'error',
+      message: 'service unavailable',
+      data: { status: 'unavailable', failed: ['redis'], checks: { postgres: 'up', redis: 'down' } },
+    });
     expect((await call(`${gw.url}/healthz`)).status).toBe(200);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).toContain('g2d_gateway_dependency_up{dependency="redis"} 0');
 
     await redis.start();
-    const up = await waitFor(async () => {
-      const r = await call(`${gw.url}/readyz`);
-      return r.status === 200 ? r : null;
-    }, { timeoutMs: 15_000, what: 'readyz 200 after Redis came back' });
+    const up = await waitFor(
+      async () => {
+        const r = await call(`${gw.url}/readyz`);
+        return r.status === 200 ? r : null;
+      },
+      { timeoutMs: 15_000, what: 'readyz 200 after Redis came back' },
+    );
     expect(up.body.data.checks).toEqual({ postgres: 'up', redis: 'up' });
     const after = await (await fetch(`${gw.url}/metrics`)).text();
     expect(after).toContain('g2d_gateway_dependency_up{dependency="redis"} 1');
@@ -179,11 +210,15 @@ describe('trace context end to end', () => {
 
   const seen = (requestId: string) => upstream.received.find((r) => r.headers['x-request-id'] === requestId);
   const accessLine = (requestId: string) =>
-    waitFor(() => jsonLines(traced.output()).find((l) => l.reqId === requestId && l.msg === 'request'), { what: `access line ${requestId}` });
+    waitFor(() => jsonLines(traced.output()).find((l) => l.reqId === requestId && l.msg === 'request'), {
+      what: `access line ${requestId}`,
+    });
 
   it("continues the caller's trace: same trace id upstream and in the log, the gateway's own span as parent", async () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    const res = await call(`${traced.url}/api/v1/traced/x`, { headers: { traceparent, tracestate: 'vendor=abc', 'x-request-id': 'trace-test-request-01' } });
+    const res = await call(`${traced.url}/api/v1/traced/x`, {
+      headers: { traceparent, tracestate: 'vendor=abc', 'x-request-id': 'trace-test-request-01' },
+    });
     expect(res.status).toBe(200);
     const got = seen('trace-test-request-01');
     expect(got?.headers.traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
@@ -197,7 +232,9 @@ describe('trace context end to end', () => {
       ['trace-test-request-02', {}],
       ['trace-test-request-03', { traceparent: 'not-a-traceparent' }],
     ] as const) {
-      expect((await call(`${traced.url}/api/v1/traced/y`, { headers: { ...headers, 'x-request-id': id } })).status).toBe(200);
+      expect(
+        (await call(`${traced.url}/api/v1/traced/y`, { headers: { ...headers, 'x-request-id': id } })).status,
+      ).toBe(200);
       const sent = String(seen(id)?.headers.traceparent);
       expect(sent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
       expect((await accessLine(id)).trace).toBe(sent.split('-')[1]);

@@ -28,7 +28,11 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  env = await startProxyEnv([{ prefix: '/api/v1/pub', upstream: url, auth: 'public' }], { HTTP_ALLOWED_ORIGINS: LISTED }, 'proxy-cors');
+  env = await startProxyEnv(
+    [{ prefix: '/api/v1/pub', upstream: url, auth: 'public' }],
+    { HTTP_ALLOWED_ORIGINS: LISTED },
+    'proxy-cors',
+  );
 });
 
 afterAll(async () => {
@@ -36,8 +40,13 @@ afterAll(async () => {
   await new Promise((resolve) => upstream.close(resolve));
 });
 
-const accessControl = (headers: Record<string, unknown>) => Object.keys(headers).filter((k) => k.startsWith('access-control-'));
-const varyOf = (v: unknown) => String(v).split(',').map((s) => s.trim().toLowerCase()).sort();
+const accessControl = (headers: Record<string, unknown>) =>
+  Object.keys(headers).filter((k) => k.startsWith('access-control-'));
+const varyOf = (v: unknown) =>
+  String(v)
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .sort();
 
 describe('upstream CORS headers under HTTP_ALLOWED_ORIGINS', () => {
   it('an unlisted origin gets none of them; Vary keeps Origin and the upstream’s Accept-Encoding', async () => {
@@ -62,7 +71,10 @@ describe('upstream CORS headers under HTTP_ALLOWED_ORIGINS', () => {
   });
 
   it('without an allow-list the upstream’s CORS passes as it is (its own business)', () => {
-    const out = filterResponseHeaders({ 'access-control-allow-origin': '*', vary: 'Accept-Encoding' }, 'id', { dropAccessControl: false, res: { getHeader: (n) => (n === 'vary' ? 'Origin' : undefined) } });
+    const out = filterResponseHeaders({ 'access-control-allow-origin': '*', vary: 'Accept-Encoding' }, 'id', {
+      dropAccessControl: false,
+      res: { getHeader: (n) => (n === 'vary' ? 'Origin' : undefined) },
+    });
     expect(out['access-control-allow-origin']).toBe('*');
     expect(out.vary).toBe('Origin, Accept-Encoding');
   });

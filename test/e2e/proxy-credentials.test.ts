@@ -36,7 +36,10 @@ beforeAll(async () => {
   );
   const tenant = await makeTenant(db);
   const user = await makeUser(db, tenant);
-  const res = await call(`${env.base}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+  const res = await call(`${env.base}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+  });
   jwt = res.body.data.token;
   const key = generateNodeKey();
   await createNodeStore(db).create({ tenantId: tenant.id, name: uniq('edge'), apiKeyHash: key.hash });
@@ -56,46 +59,78 @@ function seenUpstream(body: unknown): string {
 }
 
 const casing = (name: string) =>
-  fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((up) => [...name].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
+  fc
+    .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
+    .map((up) => [...name].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
 
 describe('the upstream never sees a gateway credential', () => {
   it('property: header names, casings, schemes, whitespace and query spellings on user, node and public routes', async () => {
     const which = fc.constantFrom('jwt', 'key', 'refresh');
     const header = fc.tuple(
-      fc.constantFrom('authorization', 'x-api-key', 'x-auth-token', 'x-access-token', 'cookie', 'x-custom').chain(casing),
+      fc
+        .constantFrom('authorization', 'x-api-key', 'x-auth-token', 'x-access-token', 'cookie', 'x-custom')
+        .chain(casing),
       fc.constantFrom('Bearer ', 'bearer  ', 'Bearer\t', 'Token ', 'BEARER ', '', 'jwt='),
       which,
       fc.constantFrom('', '=', ' '),
     );
-    const param = fc.tuple(fc.constantFrom('token', '%74oken', 'TOKEN', 'to%6Ben', 'token[]', '+token', 'access_token', 'api_key', 'refresh_token', 'q', 'ticket', 'Ticket'), which);
+    const param = fc.tuple(
+      fc.constantFrom(
+        'token',
+        '%74oken',
+        'TOKEN',
+        'to%6Ben',
+        'token[]',
+        '+token',
+        'access_token',
+        'api_key',
+        'refresh_token',
+        'q',
+        'ticket',
+        'Ticket',
+      ),
+      which,
+    );
     const route = fc.constantFrom('user', 'node', 'public');
     await fc.assert(
-      fc.asyncProperty(route, fc.array(header, { maxLength: 3 }), fc.array(param, { maxLength: 3 }), async (kind, headerParts, params) => {
-        const value = (w: string) => (w === 'jwt' ? jwt : w === 'key' ? nodeKey : refresh);
-        const headers: Record<string, string> = {};
-        for (const [name, scheme, w, tail] of headerParts) if (name.toLowerCase() !== 'authorization') headers[name] = `${scheme}${value(w)}${tail}`;
-        // The route's own credential, so user and node requests get through to the stub.
-        if (kind === 'user') headers.Authorization = `Bearer ${jwt}`;
-        else if (kind === 'node') headers.authorization = `Bearer ${nodeKey}`;
-        else {
-          const own = headerParts.find(([n]) => n.toLowerCase() === 'authorization');
-          if (own) headers[own[0]] = `${own[1]}${value(own[2])}${own[3]}`;
-        }
-        const query = [...params.map(([n, w]) => `${n}=${n.toLowerCase() === 'ticket' ? ticket : encodeURIComponent(value(w))}`), 'page=2'].join('&');
-        const path = kind === 'user' ? '/api/v1/calls' : kind === 'node' ? '/api/v1/edge/state' : '/api/v1/edge/health';
-        const res = await send(`${env.base}${path}?${query}`, { headers });
-        expect(res.status, JSON.stringify(res.json)).toBe(200);
-        const seen = seenUpstream(res.json);
-        for (const s of secrets()) expect(seen.includes(s), `${kind}: upstream saw ${s.slice(0, 8)}…`).toBe(false);
-        if (kind !== 'public') expect(res.json.data.headers.authorization).toBeUndefined();
-        expect(res.json.data.query).toMatch(/(?:^|&)page=2$/);
-      }),
+      fc.asyncProperty(
+        route,
+        fc.array(header, { maxLength: 3 }),
+        fc.array(param, { maxLength: 3 }),
+        async (kind, headerParts, params) => {
+          const value = (w: string) => (w === 'jwt' ? jwt : w === 'key' ? nodeKey : refresh);
+          const headers: Record<string, string> = {};
+          for (const [name, scheme, w, tail] of headerParts)
+            if (name.toLowerCase() !== 'authorization') headers[name] = `${scheme}${value(w)}${tail}`;
+          // The route's own credential, so user and node requests get through to the stub.
+          if (kind === 'user') headers.Authorization = `Bearer ${jwt}`;
+          else if (kind === 'node') headers.authorization = `Bearer ${nodeKey}`;
+          else {
+            const own = headerParts.find(([n]) => n.toLowerCase() === 'authorization');
+            if (own) headers[own[0]] = `${own[1]}${value(own[2])}${own[3]}`;
+          }
+          const query = [
+            ...params.map(([n, w]) => `${n}=${n.toLowerCase() === 'ticket' ? ticket : encodeURIComponent(value(w))}`),
+            'page=2',
+          ].join('&');
+          const path =
+            kind === 'user' ? '/api/v1/calls' : kind === 'node' ? '/api/v1/edge/state' : '/api/v1/edge/health';
+          const res = await send(`${env.base}${path}?${query}`, { headers });
+          expect(res.status, JSON.stringify(res.json)).toBe(200);
+          const seen = seenUpstream(res.json);
+          for (const s of secrets()) expect(seen.includes(s), `${kind}: upstream saw ${s.slice(0, 8)}…`).toBe(false);
+          if (kind !== 'public') expect(res.json.data.headers.authorization).toBeUndefined();
+          expect(res.json.data.query).toMatch(/(?:^|&)page=2$/);
+        },
+      ),
       { numRuns: 60 },
     );
   }, 60_000);
 
   it('a valid bearer plus ?token=<jwt> on a user route: the query token is dropped', async () => {
-    const res = await send(`${env.base}/api/v1/calls?token=${jwt}&limit=5`, { headers: { authorization: `Bearer ${jwt}` } });
+    const res = await send(`${env.base}/api/v1/calls?token=${jwt}&limit=5`, {
+      headers: { authorization: `Bearer ${jwt}` },
+    });
     expect(res.status).toBe(200);
     expect(res.json.data.query).toBe('limit=5');
     expect(seenUpstream(res.json)).not.toContain(jwt);
@@ -155,7 +190,7 @@ describe('identity headers of other systems (STRIP_CLIENT_HEADERS defaults)', ()
         'X-Tenant-Id': 'evil-tenant',
         'x-user-id': 'evil-user',
         'X-USER-ROLE': 'platform_admin',
-        'X_Node_Id': 'evil-node',
+        X_Node_Id: 'evil-node',
         'Remote-User': 'admin',
         'X-Forwarded-User': 'admin',
         'X-Auth-Request-Email': 'admin@example.com',
@@ -175,7 +210,14 @@ describe('identity headers of other systems (STRIP_CLIENT_HEADERS defaults)', ()
 describe('route confusion by case and trailing junk', () => {
   it('a path that folds onto another route is 400 and never reaches the upstream; a harmless capital passes', async () => {
     const before = env.stub.received.length;
-    for (const path of ['/api/v1/EDGE/state', '/api/v1/edge./state', '/api/v1/edge%20/state', '/api/v1/edge%E2%80%8B/state', '/api/v1/AUTH/me', '/api/v1/Edge/health']) {
+    for (const path of [
+      '/api/v1/EDGE/state',
+      '/api/v1/edge./state',
+      '/api/v1/edge%20/state',
+      '/api/v1/edge%E2%80%8B/state',
+      '/api/v1/AUTH/me',
+      '/api/v1/Edge/health',
+    ]) {
       const res = await send(`${env.base}${path}`, { headers: { authorization: `Bearer ${jwt}` } });
       expect(res.status, path).toBe(400);
       expect(res.json).toEqual({ status: 'error', message: 'invalid request path' });

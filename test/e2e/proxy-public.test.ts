@@ -61,7 +61,13 @@ describe('HTTP proxy: identity', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/jwk-set+json');
     expect(res.headers['cache-control']).toBe('public, max-age=300');
-    expect(res.json.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', kid: expect.any(String) });
+    expect(res.json.keys[0]).toMatchObject({
+      kty: 'OKP',
+      crv: 'Ed25519',
+      alg: 'EdDSA',
+      use: 'sig',
+      kid: expect.any(String),
+    });
     expect(res.json.keys[0].d).toBeUndefined();
   });
 
@@ -74,7 +80,7 @@ describe('HTTP proxy: identity', () => {
         'X-G2D-Role': 'platform_admin',
         'x-g2d-identity': 'forged.jws.value',
         x_g2d_role: 'admin',
-        'X_G2D_TENANT_ID': 'evil-tenant',
+        X_G2D_TENANT_ID: 'evil-tenant',
         'x-g2d_user_email': 'evil@example.com',
         'X-Forwarded-For': '6.6.6.6',
         Forwarded: 'for=6.6.6.6',
@@ -82,14 +88,24 @@ describe('HTTP proxy: identity', () => {
     });
     expect(res.status).toBe(200);
     const seen = res.json.data.headers as Record<string, string>;
-    const ours = Object.keys(seen).filter((k) => /^x[-_]g2d[-_]/i.test(k)).sort();
+    const ours = Object.keys(seen)
+      .filter((k) => /^x[-_]g2d[-_]/i.test(k))
+      .sort();
     expect(ours).toEqual(['x-g2d-auth', 'x-g2d-identity']);
     expect(seen['x-g2d-auth']).toBe('public');
     expect(JSON.stringify(seen)).not.toMatch(/evil|forged|6\.6\.6\.6/);
   });
 
   it('headers named in Connection are dropped, others pass', async () => {
-    const res = await send(`${pub}/echo`, { headers: { Connection: 'keep-alive, X-Drop-Me, x-also', 'X-Drop-Me': '1', 'X-Also': '2', 'X-Keep': '3', TE: 'trailers' } });
+    const res = await send(`${pub}/echo`, {
+      headers: {
+        Connection: 'keep-alive, X-Drop-Me, x-also',
+        'X-Drop-Me': '1',
+        'X-Also': '2',
+        'X-Keep': '3',
+        TE: 'trailers',
+      },
+    });
     const seen = res.json.data.headers;
     expect(seen['x-drop-me']).toBeUndefined();
     expect(seen['x-also']).toBeUndefined();
@@ -146,7 +162,11 @@ describe('HTTP proxy: streaming both ways without buffering', () => {
     const rss0 = process.memoryUsage().rss;
     let peak = rss0;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-    const res = await send(`${pub}/stream/upload`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body: pseudoRandomStream('up-100', size) });
+    const res = await send(`${pub}/stream/upload`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body: pseudoRandomStream('up-100', size),
+    });
     clearInterval(sampler);
     expect(res.status).toBe(200);
     expect(res.json.data).toEqual({ bytes: size, sha256: expected });
@@ -156,7 +176,11 @@ describe('HTTP proxy: streaming both ways without buffering', () => {
 
   it('chunked upload (no Content-Length) arrives intact', async () => {
     const size = 8 * MB + 123;
-    const res = await send(`${pub}/stream/upload`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, body: pseudoRandomStream('up-chunked', size) });
+    const res = await send(`${pub}/stream/upload`, {
+      method: 'POST',
+      headers: { 'transfer-encoding': 'chunked' },
+      body: pseudoRandomStream('up-chunked', size),
+    });
     expect(res.json.data).toEqual({ bytes: size, sha256: await pseudoRandomDigest('up-chunked', size) });
   });
 
@@ -235,8 +259,14 @@ describe('WebSocket proxy (public route)', () => {
       ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
     });
   }
-  const next = (ws: WebSocket) => new Promise<{ data: Buffer; isBinary: boolean }>((resolve) => ws.once('message', (data: Buffer, isBinary) => resolve({ data, isBinary })));
-  const closed = (ws: WebSocket) => new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const next = (ws: WebSocket) =>
+    new Promise<{ data: Buffer; isBinary: boolean }>((resolve) =>
+      ws.once('message', (data: Buffer, isBinary) => resolve({ data, isBinary })),
+    );
+  const closed = (ws: WebSocket) =>
+    new Promise<{ code: number; reason: string }>((resolve) =>
+      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
 
   it('echoes text and binary frames with their type; ?token= is removed upstream; subprotocol negotiated', async () => {
     const ws = await connectWs('/ws/pub/room?token=secret-value&room=1&%74oken=again', ['chat.v2', 'chat.v1']);
@@ -290,7 +320,11 @@ describe('WebSocket proxy (public route)', () => {
 
   it('a malformed handshake is refused before the upstream is dialled', async () => {
     const before = env.stub.received.length;
-    const status = await rawStatus(env.base, '/ws/pub/x', 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n');
+    const status = await rawStatus(
+      env.base,
+      '/ws/pub/x',
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n',
+    );
     expect(status).toBe(400);
     expect(env.stub.received.length).toBe(before);
   });

@@ -22,7 +22,13 @@ beforeAll(async () => {
       { prefix: '/api/v1/nodes', upstream: '{STUB}', auth: 'node' },
       { prefix: '/api/v1/edge', upstream: '{STUB}', auth: 'node' },
       { prefix: '/api/v1', upstream: '{STUB}', auth: 'user' },
-      { prefix: '/ws/supervisor', upstream: '{STUB}', auth: 'user', websocket: true, roles: ['supervisor', 'admin', 'platform_admin'] },
+      {
+        prefix: '/ws/supervisor',
+        upstream: '{STUB}',
+        auth: 'user',
+        websocket: true,
+        roles: ['supervisor', 'admin', 'platform_admin'],
+      },
       { prefix: '/ws/agent', upstream: '{STUB}', auth: 'user', websocket: true },
     ],
     {},
@@ -39,7 +45,10 @@ afterAll(async () => {
 async function loginAs(role: 'agent' | 'supervisor' | 'platform_admin' = 'agent') {
   const tenant = role === 'platform_admin' ? await platformTenant(db) : await makeTenant(db);
   const user = await makeUser(db, tenant, { role });
-  const res = await call(`${env.base}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+  const res = await call(`${env.base}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+  });
   expect(res.status).toBe(200);
   return { tenant, user, token: res.body.data.token as string };
 }
@@ -52,28 +61,52 @@ function connectWs(path: string, headers: Record<string, string> = {}): Promise<
     ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
   });
 }
-const next = (ws: WebSocket) => new Promise<string>((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
-const closed = (ws: WebSocket) => new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+const next = (ws: WebSocket) =>
+  new Promise<string>((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
+const closed = (ws: WebSocket) =>
+  new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
 
 describe('user routes', () => {
   it('the stub sees the verified user; the bearer token never goes upstream', async () => {
     const { tenant, user, token } = await loginAs('supervisor');
-    const res = await send(`${env.base}/api/v1/calls?limit=5`, { headers: { authorization: `Bearer ${token}`, 'x-g2d-tenant-id': 'evil' } });
+    const res = await send(`${env.base}/api/v1/calls?limit=5`, {
+      headers: { authorization: `Bearer ${token}`, 'x-g2d-tenant-id': 'evil' },
+    });
     expect(res.status).toBe(200);
-    expect(res.json.data.identity).toMatchObject({ kind: 'user', tenantId: tenant.id, userId: user.id, email: user.email, role: 'supervisor' });
+    expect(res.json.data.identity).toMatchObject({
+      kind: 'user',
+      tenantId: tenant.id,
+      userId: user.id,
+      email: user.email,
+      role: 'supervisor',
+    });
     const seen = res.json.data.headers;
     expect(seen.authorization).toBeUndefined();
     expect(JSON.stringify(seen)).not.toContain(token);
-    expect(seen).toMatchObject({ 'x-g2d-auth': 'user', 'x-g2d-tenant-id': tenant.id, 'x-g2d-user-id': user.id, 'x-g2d-role': 'supervisor' });
+    expect(seen).toMatchObject({
+      'x-g2d-auth': 'user',
+      'x-g2d-tenant-id': tenant.id,
+      'x-g2d-user-id': user.id,
+      'x-g2d-role': 'supervisor',
+    });
     expect(seen['x-g2d-acting-tenant-id']).toBeUndefined();
   });
 
   it('a platform admin acting in another tenant: tenant is the target, home tenant in X-G2D-Acting-Tenant-Id', async () => {
     const { tenant: home, token } = await loginAs('platform_admin');
     const target = await makeTenant(db);
-    const res = await send(`${env.base}/api/v1/calls?tenant_id=${target.id}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await send(`${env.base}/api/v1/calls?tenant_id=${target.id}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.status).toBe(200);
-    expect(res.json.data.identity).toMatchObject({ kind: 'user', tenantId: target.id, actingTenantId: home.id, role: 'platform_admin' });
+    expect(res.json.data.identity).toMatchObject({
+      kind: 'user',
+      tenantId: target.id,
+      actingTenantId: home.id,
+      role: 'platform_admin',
+    });
     expect(res.json.data.headers['x-g2d-acting-tenant-id']).toBe(home.id);
   });
 
@@ -91,7 +124,9 @@ describe('node routes', () => {
     const tenant = await makeTenant(db);
     const key = generateNodeKey();
     const node = await createNodeStore(db).create({ tenantId: tenant.id, name: uniq('edge'), apiKeyHash: key.hash });
-    const res = await send(`${env.base}/api/v1/edge/desired-state`, { headers: { authorization: `Bearer ${key.rawKey}`, 'x-g2d-user-id': 'evil' } });
+    const res = await send(`${env.base}/api/v1/edge/desired-state`, {
+      headers: { authorization: `Bearer ${key.rawKey}`, 'x-g2d-user-id': 'evil' },
+    });
     expect(res.status).toBe(200);
     expect(res.json.data.identity).toMatchObject({ kind: 'node', tenantId: tenant.id, nodeId: node.id });
     expect(res.json.data.headers['x-g2d-node-id']).toBe(node.id);
@@ -118,7 +153,9 @@ describe('user WebSockets', () => {
     const plain = await send(`${env.base}/ws/agent/history?token=${token}`);
     expect(plain.status).toBe(400);
     expect(plain.json).toEqual({ status: 'error', message: 'token is accepted only on websocket upgrades' });
-    const both = await send(`${env.base}/ws/agent/history?token=${token}`, { headers: { authorization: `Bearer ${token}` } });
+    const both = await send(`${env.base}/ws/agent/history?token=${token}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(both.status).toBe(400);
     expect(env.stub.received.length).toBe(before);
     const header = await send(`${env.base}/ws/agent/history`, { headers: { authorization: `Bearer ${token}` } });

@@ -29,7 +29,15 @@ function rawUpgrade(target: Buffer): Promise<number> {
   const { port } = new URL(env.base);
   return new Promise((resolve) => {
     const s = connect(Number(port), '127.0.0.1', () => {
-      s.write(Buffer.concat([Buffer.from('GET '), target, Buffer.from(' HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')]));
+      s.write(
+        Buffer.concat([
+          Buffer.from('GET '),
+          target,
+          Buffer.from(
+            ' HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+          ),
+        ]),
+      );
     });
     let data = '';
     s.on('data', (d: Buffer) => {

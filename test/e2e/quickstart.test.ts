@@ -88,7 +88,10 @@ async function login(base: string, email: string, password: string) {
 
 /** Runs the banner's shell lines as printed, in one bash session, and splits the output by marker. */
 async function runBannerLines(lines: Record<string, string>): Promise<Record<string, string>> {
-  const script = ['set -euo pipefail', ...Object.entries(lines).flatMap(([name, cmd]) => [`echo "@@${name}"`, cmd, 'echo'])].join('\n');
+  const script = [
+    'set -euo pipefail',
+    ...Object.entries(lines).flatMap(([name, cmd]) => [`echo "@@${name}"`, cmd, 'echo']),
+  ].join('\n');
   const { stdout } = await run('bash', ['-c', script], { timeout: 60_000 });
   const sections: Record<string, string> = {};
   for (const part of stdout.split('@@').slice(1)) {
@@ -98,7 +101,14 @@ async function runBannerLines(lines: Record<string, string>): Promise<Record<str
   return sections;
 }
 
-const hasTools = await Promise.all(['curl', 'jq'].map((t) => run('bash', ['-c', `command -v ${t}`]).then(() => true, () => false))).then((r) => r.every(Boolean));
+const hasTools = await Promise.all(
+  ['curl', 'jq'].map((t) =>
+    run('bash', ['-c', `command -v ${t}`]).then(
+      () => true,
+      () => false,
+    ),
+  ),
+).then((r) => r.every(Boolean));
 
 describe('npm start: the quickstart (README.md)', () => {
   let dir: string;
@@ -128,17 +138,28 @@ describe('npm start: the quickstart (README.md)', () => {
     expect(nodeKey).toMatch(/^g2dn_[A-Za-z0-9_-]{43}$/);
     expect(out).toContain(nodeKey);
     // One warning, and it is the clear one: the in-process store is single-instance (pretty logs).
-    // eslint-disable-next-line no-control-regex -- pino-pretty colours the level
-    const warnings = out.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => /\bWARN\b/.test(l));
+    const warnings = out
+      // eslint-disable-next-line no-control-regex -- pino-pretty colours the level
+      .replace(/\x1b\[[0-9;]*m/g, '')
+      .split('\n')
+      .filter((l) => /\bWARN\b/.test(l));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/no REDIS_URL.*single instance only/);
     // Every copy-paste command is printed exactly as the test runs it.
-    const commands = bannerCommands({ gatewayUrl: base, users: DEMO_USERS, node: { name: 'demo-edge-node', apiKey: nodeKey } });
+    const commands = bannerCommands({
+      gatewayUrl: base,
+      users: DEMO_USERS,
+      node: { name: 'demo-edge-node', apiKey: nodeKey },
+    });
     for (const cmd of Object.values(commands)) expect(out).toContain(cmd.split('\n').join('\n    '));
     // It said what it was doing before the slow part, and left its database URL for the admin CLI.
     expect(out).toContain('starting embedded Postgres');
-    expect(readFileSync(join(dir, '.data', 'database-url'), 'utf8')).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\n$/);
-    expect(out).toContain(`Admin CLI  GATEWAY_DATA_DIR=${join(dir, '.data')} npm run -s cli -- node list --tenant demo.get2dial.local`);
+    expect(readFileSync(join(dir, '.data', 'database-url'), 'utf8')).toMatch(
+      /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\n$/,
+    );
+    expect(out).toContain(
+      `Admin CLI  GATEWAY_DATA_DIR=${join(dir, '.data')} npm run -s cli -- node list --tenant demo.get2dial.local`,
+    );
   }, 120_000); // a cold start (checks, embedded Postgres, seeding) on a busy 2-core machine takes 20–60 s
 
   it('prints an admin CLI line that runs as pasted, and says a restart clears in-process lockouts', async () => {
@@ -146,7 +167,10 @@ describe('npm start: the quickstart (README.md)', () => {
     const env = baseEnv({});
     const list = await run('bash', ['-c', line], { cwd: ROOT, env, timeout: 60_000 });
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: 'demo-edge-node', status: 'active' })]);
-    const unlock = line.replace('node list --tenant demo.get2dial.local', 'user unlock --tenant demo.get2dial.local --email agent@demo.get2dial.local');
+    const unlock = line.replace(
+      'node list --tenant demo.get2dial.local',
+      'user unlock --tenant demo.get2dial.local --email agent@demo.get2dial.local',
+    );
     const err = await run('bash', ['-c', unlock], { cwd: ROOT, env, timeout: 60_000 }).then(
       () => '',
       (e: { stderr: string }) => e.stderr,
@@ -157,7 +181,11 @@ describe('npm start: the quickstart (README.md)', () => {
   it('npm run ws: sends stdin lines, prints the frames it receives, closes with 1000', async () => {
     const agent = DEMO_USERS.find((u) => u.role === 'agent')!;
     const { body } = await login(base, agent.email, agent.password);
-    const ws = await run('bash', ['-c', `printf 'hello\nwhoami\n' | node bin/ws.cjs /ws/agent "$T"`], { cwd: ROOT, env: { ...baseEnv({ PORT: String(new URL(base).port) }), T: body.data.token }, timeout: 30_000 });
+    const ws = await run('bash', ['-c', `printf 'hello\nwhoami\n' | node bin/ws.cjs /ws/agent "$T"`], {
+      cwd: ROOT,
+      env: { ...baseEnv({ PORT: String(new URL(base).port) }), T: body.data.token },
+      timeout: 30_000,
+    });
     const [echo, who] = ws.stdout.trim().split('\n');
     expect(echo).toBe('hello');
     expect(JSON.parse(who ?? '').identity).toMatchObject({ kind: 'user', email: agent.email });
@@ -168,7 +196,12 @@ describe('npm start: the quickstart (README.md)', () => {
     for (const u of DEMO_USERS) {
       const r = await login(base, u.email, u.password);
       expect(r.status, u.email).toBe(200);
-      expect(r.body.data.user).toMatchObject({ email: u.email, role: u.role, status: 'active', must_change_password: false });
+      expect(r.body.data.user).toMatchObject({
+        email: u.email,
+        role: u.role,
+        status: 'active',
+        must_change_password: false,
+      });
     }
     const { body } = await login(base, admin.email, admin.password);
     const me = await api(`${base}/api/v1/auth/me`, { token: body.data.token });
@@ -182,7 +215,13 @@ describe('npm start: the quickstart (README.md)', () => {
     const r = await api(`${base}/api/v1/whoami?x=1`, { token: body.data.token });
     expect(r.status).toBe(200);
     expect(r.body.data).toMatchObject({ method: 'GET', path: '/api/v1/whoami', query: 'x=1' });
-    expect(r.body.data.identity).toMatchObject({ kind: 'user', tenantId: me.tenant_id, userId: me.id, email: admin.email, role: 'admin' });
+    expect(r.body.data.identity).toMatchObject({
+      kind: 'user',
+      tenantId: me.tenant_id,
+      userId: me.id,
+      email: admin.email,
+      role: 'admin',
+    });
     // The demo edge node's key, printed in the banner, authenticates a node call.
     const node = await api(`${base}/api/v1/nodes/heartbeat`, { method: 'POST', token: nodeKey });
     expect(node.status).toBe(200);
@@ -222,36 +261,51 @@ describe('npm start: the quickstart (README.md)', () => {
     }
   });
 
-  it.runIf(hasTools)('runs the banner’s curl lines as printed (login | jq, me, proxied call, node call, password change)', async () => {
-    const c = bannerCommands({ gatewayUrl: base, users: DEMO_USERS, node: { name: 'demo-edge-node', apiKey: nodeKey } });
-    const out = await runBannerLines({
-      login: `${c.login}\necho "$TOKEN"`,
-      refresh: `${c.refresh}\necho "$TOKEN"`,
-      me: c.me,
-      proxied: c.proxied,
-      node: c.node,
-      changePassword: `${c.changePassword}\necho "$TOKEN"`,
-      meAfter: c.me,
-    });
-    expect(out.login).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
-    expect(out.refresh).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
-    expect(out.refresh).not.toBe(out.login);
-    expect(JSON.parse(out.me ?? '')).toMatchObject({ status: 'success', data: { email: admin.email } });
-    const me = JSON.parse(out.me ?? '').data;
-    expect(JSON.parse(out.proxied ?? '')).toMatchObject({ kind: 'user', userId: me.id, tenantId: me.tenant_id, role: 'admin' });
-    expect(JSON.parse(out.node ?? '')).toMatchObject({ kind: 'node', tenantId: me.tenant_id });
-    expect(out.changePassword).toMatch(/^eyJ/);
-    expect(out.changePassword).not.toBe(out.login);
-    // The new token from the password change works; the old one is refused.
-    expect(JSON.parse(out.meAfter ?? '')).toMatchObject({ status: 'success' });
-    expect((await api(`${base}/api/v1/auth/me`, { token: out.login })).status).toBe(401);
-    expect((await api(`${base}/api/v1/auth/me`, { token: out.refresh })).status).toBe(401);
-  });
+  it.runIf(hasTools)(
+    'runs the banner’s curl lines as printed (login | jq, me, proxied call, node call, password change)',
+    async () => {
+      const c = bannerCommands({
+        gatewayUrl: base,
+        users: DEMO_USERS,
+        node: { name: 'demo-edge-node', apiKey: nodeKey },
+      });
+      const out = await runBannerLines({
+        login: `${c.login}\necho "$TOKEN"`,
+        refresh: `${c.refresh}\necho "$TOKEN"`,
+        me: c.me,
+        proxied: c.proxied,
+        node: c.node,
+        changePassword: `${c.changePassword}\necho "$TOKEN"`,
+        meAfter: c.me,
+      });
+      expect(out.login).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(out.refresh).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+      expect(out.refresh).not.toBe(out.login);
+      expect(JSON.parse(out.me ?? '')).toMatchObject({ status: 'success', data: { email: admin.email } });
+      const me = JSON.parse(out.me ?? '').data;
+      expect(JSON.parse(out.proxied ?? '')).toMatchObject({
+        kind: 'user',
+        userId: me.id,
+        tenantId: me.tenant_id,
+        role: 'admin',
+      });
+      expect(JSON.parse(out.node ?? '')).toMatchObject({ kind: 'node', tenantId: me.tenant_id });
+      expect(out.changePassword).toMatch(/^eyJ/);
+      expect(out.changePassword).not.toBe(out.login);
+      // The new token from the password change works; the old one is refused.
+      expect(JSON.parse(out.meAfter ?? '')).toMatchObject({ status: 'success' });
+      expect((await api(`${base}/api/v1/auth/me`, { token: out.login })).status).toBe(401);
+      expect((await api(`${base}/api/v1/auth/me`, { token: out.refresh })).status).toBe(401);
+    },
+  );
 
   it('changes a password over the API when the banner lines could not run', async () => {
     if (hasTools) return; // done by the banner's own command above
     const { body } = await login(base, admin.email, admin.password);
-    const r = await api(`${base}/api/v1/auth/me/password`, { token: body.data.token, body: { current_password: admin.password, new_password: EXAMPLE_NEW_PASSWORD } });
+    const r = await api(`${base}/api/v1/auth/me/password`, {
+      token: body.data.token,
+      body: { current_password: admin.password, new_password: EXAMPLE_NEW_PASSWORD },
+    });
     expect(r.status).toBe(200);
   });
 

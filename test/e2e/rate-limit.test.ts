@@ -52,7 +52,11 @@ beforeAll(async () => {
     RATE_LIMIT_SYNC_MS: '100',
     SHUTDOWN_GRACE_SECONDS: '2',
   };
-  [a, b, lonely] = await Promise.all([startGateway(env), startGateway(env), startGateway({ ...env, REDIS_URL: relay.via(inject('redisUrl')) })]);
+  [a, b, lonely] = await Promise.all([
+    startGateway(env),
+    startGateway(env),
+    startGateway({ ...env, REDIS_URL: relay.via(inject('redisUrl')) }),
+  ]);
 });
 
 afterAll(async () => {
@@ -64,7 +68,10 @@ afterAll(async () => {
 async function tokenFor(gw: GatewayProcess): Promise<string> {
   const tenant = await makeTenant(db);
   const user = await makeUser(db, tenant);
-  const res = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+  const res = await call(`${gw.url}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+  });
   expect(res.status).toBe(200);
   return res.body.data.token as string;
 }
@@ -96,17 +103,21 @@ describe('request limits across two instances', () => {
     expect(upstream.received.length).toBe(reached);
 
     // The WebSocket upgrade of the same user is limited too, before anything goes upstream.
-    const ws = new WebSocket(`${b.url.replace('http', 'ws')}/ws/agent`, { headers: { authorization: `Bearer ${token}` } });
-    const refused = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-      ws.once('open', () => reject(new Error('the upgrade was accepted')));
-      ws.once('error', reject);
-      ws.once('unexpected-response', (_req, res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
+    const ws = new WebSocket(`${b.url.replace('http', 'ws')}/ws/agent`, {
+      headers: { authorization: `Bearer ${token}` },
     });
+    const refused = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+      (resolve, reject) => {
+        ws.once('open', () => reject(new Error('the upgrade was accepted')));
+        ws.once('error', reject);
+        ws.once('unexpected-response', (_req, res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+      },
+    );
     expect(refused.status).toBe(429);
     expect(JSON.parse(refused.body)).toEqual({ status: 'error', message: 'too many requests' });
     expect(refused.headers['ratelimit-policy']).toBe('"user";q=5;w=60');

@@ -71,7 +71,11 @@ describe('SIGHUP reload', () => {
 
     writeFileSync(routesFile, JSON.stringify([{ prefix: '/beta', auth: 'public', upstream: upstream.url }]));
     const ok = await hangUp();
-    expect(ok).toMatchObject({ level: 'info', msg: 'reloaded routes and rotation keys', routes: { added: 1, removed: 1 } });
+    expect(ok).toMatchObject({
+      level: 'info',
+      msg: 'reloaded routes and rotation keys',
+      routes: { added: 1, removed: 1 },
+    });
     expect(await status('/beta/x')).toBe(200);
     expect(await status('/alpha/x')).toBe(404);
 
@@ -107,13 +111,19 @@ describe('SIGHUP reload', () => {
     expect(await status('/api/v1/auth/me', token)).toBe(401);
 
     writeFileSync(secretsFile, `${OLD_SECRET},${NEW_PREVIOUS}\n`);
-    expect(await hangUp()).toMatchObject({ msg: 'reloaded routes and rotation keys', previousSecrets: { total: 2, added: 1, removed: 0 } });
+    expect(await hangUp()).toMatchObject({
+      msg: 'reloaded routes and rotation keys',
+      previousSecrets: { total: 2, added: 1, removed: 0 },
+    });
     expect(await status('/api/v1/auth/me', token)).toBe(200);
 
     // Invalid (a key under 16 bytes): the old list stays, the token still works.
     writeFileSync(secretsFile, `${NEW_PREVIOUS},short\n`);
     const failed = await hangUp();
-    expect(failed).toMatchObject({ level: 'error', problems: ['AUTH_JWT_PREVIOUS_SECRETS: every key must be at least 16 bytes'] });
+    expect(failed).toMatchObject({
+      level: 'error',
+      problems: ['AUTH_JWT_PREVIOUS_SECRETS: every key must be at least 16 bytes'],
+    });
     expect(await status('/api/v1/auth/me', token)).toBe(200);
 
     // Removed: refused from the next request on, although it was verified (and cached) before.
@@ -126,11 +136,18 @@ describe('SIGHUP reload', () => {
   });
 
   it('publishes a newly added previous identity public key in the JWKS, and keeps the set when a key is bad', async () => {
-    const kids = async () => ((await (await fetch(`${gw.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const kids = async () =>
+      ((await (await fetch(`${gw.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map(
+        (k) => k.kid,
+      );
     const [current] = await kids();
     const older = await generateSigningKey();
     writeFileSync(publicKeysFile, older.publicPem);
-    expect(await hangUp()).toMatchObject({ msg: 'reloaded routes and rotation keys', previousPublicKeys: { total: 1, added: 1 }, jwksKeys: { after: 2 } });
+    expect(await hangUp()).toMatchObject({
+      msg: 'reloaded routes and rotation keys',
+      previousPublicKeys: { total: 1, added: 1 },
+      jwksKeys: { after: 2 },
+    });
     expect(await kids()).toEqual([current, older.kid]);
 
     writeFileSync(publicKeysFile, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');

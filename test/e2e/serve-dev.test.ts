@@ -23,7 +23,10 @@ describe('npm run serve outside production with nothing configured', () => {
       try {
         const ready = await call(`${gw.url}/readyz`);
         expect(ready.status).toBe(200);
-        const login = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: 'nobody@example.test', password: 'not-a-real-password' } });
+        const login = await call(`${gw.url}/api/v1/auth/login`, {
+          method: 'POST',
+          json: { email: 'nobody@example.test', password: 'not-a-real-password' },
+        });
         expect(login.status).toBe(401);
         expect(login.body).toEqual({ status: 'error', message: 'invalid credentials' });
         const jwks = await call(`${gw.url}/.well-known/jwks.json`);

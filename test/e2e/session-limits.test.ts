@@ -29,7 +29,10 @@ beforeAll(async () => {
     UPSTREAM_URL: upstream.url,
     SHUTDOWN_GRACE_SECONDS: '1',
   });
-  await waitFor(() => gw.output().includes('revocation push: subscribed') && gw.output().includes('"channel":"g2d_user_revoked"'), { what: 'push channels' });
+  await waitFor(
+    () => gw.output().includes('revocation push: subscribed') && gw.output().includes('"channel":"g2d_user_revoked"'),
+    { what: 'push channels' },
+  );
 });
 
 afterAll(async () => {
@@ -40,11 +43,15 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const login = async (user: { email: string; password: string }) => {
-  const res = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password } });
+  const res = await call(`${gw.url}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: user.email, password: user.password },
+  });
   expect(res.status).toBe(200);
   return res.body.data as { token: string; refresh_token: string; refresh_expires_at: string };
 };
-const refresh = (token: string) => call(`${gw.url}/api/v1/auth/refresh`, { method: 'POST', json: { refresh_token: token } });
+const refresh = (token: string) =>
+  call(`${gw.url}/api/v1/auth/refresh`, { method: 'POST', json: { refresh_token: token } });
 const proxied = (token: string) => call(`${gw.url}/api/v1/calls`, { token });
 
 describe('lifetimes', () => {
@@ -92,7 +99,11 @@ describe('admin CLI and Postgres-held state', () => {
     expect(revoked.code).toBe(0);
     expect(revoked.json.revoked).toEqual([listed.json[0].id]);
     const t0 = Date.now();
-    await waitFor(async () => (await proxied(s.token)).status === 401, { intervalMs: 10, timeoutMs: 5_000, what: '401 after revoke-sessions' });
+    await waitFor(async () => (await proxied(s.token)).status === 401, {
+      intervalMs: 10,
+      timeoutMs: 5_000,
+      what: '401 after revoke-sessions',
+    });
     expect(Date.now() - t0).toBeLessThan(1_000);
     expect((await refresh(s.refresh_token)).status).toBe(401);
     expect((await runCli(['user', 'sessions', '--tenant', tenant.domain, '--email', user.email])).json).toEqual([]);
@@ -105,7 +116,11 @@ describe('admin CLI and Postgres-held state', () => {
     expect((await proxied(s.token)).status).toBe(200);
     expect((await runCli(['user', 'disable', '--tenant', tenant.domain, '--email', user.email])).code).toBe(0);
     const t0 = Date.now();
-    await waitFor(async () => (await proxied(s.token)).status === 401, { intervalMs: 10, timeoutMs: 5_000, what: '401 after disable' });
+    await waitFor(async () => (await proxied(s.token)).status === 401, {
+      intervalMs: 10,
+      timeoutMs: 5_000,
+      what: '401 after disable',
+    });
     expect(Date.now() - t0).toBeLessThan(1_000);
   });
 

@@ -35,7 +35,9 @@ beforeAll(async () => {
   };
   [a, b] = await Promise.all([startGateway(env), startGateway(env)]);
   // Both instances hear pushes before the timing tests start.
-  await Promise.all([a, b].map((gw) => waitFor(() => gw.output().includes('revocation push: subscribed'), { what: 'subscription' })));
+  await Promise.all(
+    [a, b].map((gw) => waitFor(() => gw.output().includes('revocation push: subscribed'), { what: 'subscription' })),
+  );
 });
 
 afterAll(async () => {
@@ -45,14 +47,20 @@ afterAll(async () => {
 });
 
 const login = async (gw: GatewayProcess, user: { email: string; password: string }, ua = 'vitest') => {
-  const res = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password }, headers: { 'user-agent': ua } });
+  const res = await call(`${gw.url}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: user.email, password: user.password },
+    headers: { 'user-agent': ua },
+  });
   expect(res.status).toBe(200);
   return res.body.data as { token: string; refresh_token: string; refresh_expires_at: string; expires_at: string };
 };
-const refresh = (gw: GatewayProcess, refreshToken: unknown) => call(`${gw.url}/api/v1/auth/refresh`, { method: 'POST', json: { refresh_token: refreshToken } });
+const refresh = (gw: GatewayProcess, refreshToken: unknown) =>
+  call(`${gw.url}/api/v1/auth/refresh`, { method: 'POST', json: { refresh_token: refreshToken } });
 const me = (gw: GatewayProcess, token: string) => call(`${gw.url}/api/v1/auth/me`, { token });
 const proxied = (gw: GatewayProcess, token: string) => call(`${gw.url}/api/v1/calls`, { token });
-const sidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).sid as string;
+const sidOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).sid as string;
 
 async function freshUser() {
   const tenant = await makeTenant(db);
@@ -84,7 +92,13 @@ describe('refresh tokens', () => {
     const res = await refresh(b, first.refresh_token);
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(Object.keys(res.body.data).sort()).toEqual(['expires_at', 'refresh_expires_at', 'refresh_token', 'token', 'user']);
+    expect(Object.keys(res.body.data).sort()).toEqual([
+      'expires_at',
+      'refresh_expires_at',
+      'refresh_token',
+      'token',
+      'user',
+    ]);
     expect(res.body.data.user.id).toBe(user.id);
     expect(res.body.data.refresh_token).not.toBe(first.refresh_token);
     expect(sidOf(res.body.data.token)).toBe(sid);
@@ -107,7 +121,12 @@ describe('refresh tokens', () => {
       expect((await proxied(gw, first.token)).status).toBe(401);
     }
     expect((await refresh(a, rotated.refresh_token)).status).toBe(401);
-    await waitFor(async () => (await db.query("SELECT 1 FROM auth_events WHERE event = 'refresh_reuse' AND user_id = $1", [user.id])).rowCount === 1, { what: 'audit row' });
+    await waitFor(
+      async () =>
+        (await db.query("SELECT 1 FROM auth_events WHERE event = 'refresh_reuse' AND user_id = $1", [user.id]))
+          .rowCount === 1,
+      { what: 'audit row' },
+    );
   });
 
   it('two refreshes of one token racing on two instances: exactly one succeeds', async () => {
@@ -123,27 +142,30 @@ describe('refresh tokens', () => {
     // The attacker (holding a copy of some earlier token) chooses the order: presenting the current
     // token rotates it; presenting any spent one ends the session for good; nothing else succeeds.
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.record({ pick: fc.nat(), onB: fc.boolean() }), { minLength: 1, maxLength: 6 }), async (ops) => {
-        const user = await freshUser();
-        const first = await login(a, user);
-        const issued = [first.refresh_token];
-        let access = first.token;
-        let alive = true;
-        for (const op of ops) {
-          const j = op.pick % issued.length;
-          const res = await refresh(op.onB ? b : a, issued[j]);
-          if (alive && j === issued.length - 1) {
-            if (res.status !== 200) return false;
-            issued.push(res.body.data.refresh_token);
-            access = res.body.data.token;
-          } else {
-            if (res.status !== 401) return false;
-            alive = false;
+      fc.asyncProperty(
+        fc.array(fc.record({ pick: fc.nat(), onB: fc.boolean() }), { minLength: 1, maxLength: 6 }),
+        async (ops) => {
+          const user = await freshUser();
+          const first = await login(a, user);
+          const issued = [first.refresh_token];
+          let access = first.token;
+          let alive = true;
+          for (const op of ops) {
+            const j = op.pick % issued.length;
+            const res = await refresh(op.onB ? b : a, issued[j]);
+            if (alive && j === issued.length - 1) {
+              if (res.status !== 200) return false;
+              issued.push(res.body.data.refresh_token);
+              access = res.body.data.token;
+            } else {
+              if (res.status !== 401) return false;
+              alive = false;
+            }
           }
-        }
-        const statuses = await Promise.all([proxied(a, access), proxied(b, access)]);
-        return statuses.every((r) => r.status === (alive ? 200 : 401));
-      }),
+          const statuses = await Promise.all([proxied(a, access), proxied(b, access)]);
+          return statuses.every((r) => r.status === (alive ? 200 : 401));
+        },
+      ),
       { numRuns: 8 },
     );
   });
@@ -156,13 +178,19 @@ describe('refresh tokens', () => {
 
     const revoked = await freshUser();
     const s2 = await login(a, revoked);
-    expect((await call(`${a.url}/api/v1/auth/sessions/${sidOf(s2.token)}`, { method: 'DELETE', token: s2.token })).status).toBe(200);
+    expect(
+      (await call(`${a.url}/api/v1/auth/sessions/${sidOf(s2.token)}`, { method: 'DELETE', token: s2.token })).status,
+    ).toBe(200);
     expect((await refresh(b, s2.refresh_token)).status).toBe(401);
 
     const changer = await freshUser();
     const s3 = await login(a, changer);
     const other = await login(b, changer);
-    const changed = await call(`${a.url}/api/v1/auth/me/password`, { method: 'POST', token: s3.token, json: { current_password: changer.password, new_password: 'a-brand-new-passphrase-42' } });
+    const changed = await call(`${a.url}/api/v1/auth/me/password`, {
+      method: 'POST',
+      token: s3.token,
+      json: { current_password: changer.password, new_password: 'a-brand-new-passphrase-42' },
+    });
     expect(changed.status).toBe(200);
     expect(changed.body.data.refresh_token).toMatch(/^g2dr_/);
     expect((await refresh(b, s3.refresh_token)).status).toBe(401);
@@ -188,7 +216,15 @@ describe('refresh tokens', () => {
       expect(res.status, JSON.stringify(json).slice(0, 60)).toBe(status);
       expect(res.body.status).toBe('error');
     }
-    expect((await call(`${a.url}/api/v1/auth/refresh`, { method: 'POST', body: 'not json', headers: { 'content-type': 'application/json' } })).status).toBe(400);
+    expect(
+      (
+        await call(`${a.url}/api/v1/auth/refresh`, {
+          method: 'POST',
+          body: 'not json',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(400);
     expect((await call(`${a.url}/api/v1/auth/refresh`, { method: 'POST', body: '{}' })).status).toBe(415);
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 80 }), async (s) => {
@@ -201,7 +237,7 @@ describe('refresh tokens', () => {
 });
 
 describe('session management', () => {
-  it('lists open sessions newest first with the current one marked; DELETE revokes; another user\'s id is 404', async () => {
+  it("lists open sessions newest first with the current one marked; DELETE revokes; another user's id is 404", async () => {
     const user = await freshUser();
     const older = await login(a, user, 'agent-older');
     await new Promise((r) => setTimeout(r, 20));
@@ -210,7 +246,14 @@ describe('session management', () => {
     expect(list.status).toBe(200);
     expect(list.body.data.map((s: { id: string }) => s.id)).toEqual([sidOf(newer.token), sidOf(older.token)]);
     expect(list.body.data[0]).toMatchObject({ current: true, user_agent: 'agent-newer', ip: '127.0.0.1' });
-    expect(Object.keys(list.body.data[1]).sort()).toEqual(['created_at', 'current', 'id', 'ip', 'last_seen_at', 'user_agent']);
+    expect(Object.keys(list.body.data[1]).sort()).toEqual([
+      'created_at',
+      'current',
+      'id',
+      'ip',
+      'last_seen_at',
+      'user_agent',
+    ]);
 
     const stranger = await freshUser();
     const theirs = await login(a, stranger);
@@ -221,12 +264,20 @@ describe('session management', () => {
     }
     expect((await proxied(a, theirs.token)).status).toBe(200);
 
-    const del = await call(`${b.url}/api/v1/auth/sessions/${sidOf(older.token)}`, { method: 'DELETE', token: newer.token });
+    const del = await call(`${b.url}/api/v1/auth/sessions/${sidOf(older.token)}`, {
+      method: 'DELETE',
+      token: newer.token,
+    });
     expect(del.status).toBe(200);
     expect((await proxied(a, older.token)).status).toBe(401);
     expect((await proxied(a, newer.token)).status).toBe(200);
     expect((await call(`${a.url}/api/v1/auth/sessions`, { token: newer.token })).body.data).toHaveLength(1);
-    await waitFor(async () => (await db.query("SELECT 1 FROM auth_events WHERE event = 'session_revoked' AND user_id = $1", [user.id])).rowCount === 1, { what: 'audit row' });
+    await waitFor(
+      async () =>
+        (await db.query("SELECT 1 FROM auth_events WHERE event = 'session_revoked' AND user_id = $1", [user.id]))
+          .rowCount === 1,
+      { what: 'audit row' },
+    );
   });
 
   it('logout with {"all": true} ends every session of the caller on every instance; plain logout ends the current one', async () => {
@@ -245,8 +296,21 @@ describe('session management', () => {
       for (const gw of [a, b]) expect((await proxied(gw, s.token)).status).toBe(401);
       expect((await refresh(b, s.refresh_token)).status).toBe(401);
     }
-    expect((await call(`${a.url}/api/v1/auth/logout`, { method: 'POST', token: (await login(a, user)).token, json: { all: 'yes' } })).status).toBe(400);
-    await waitFor(async () => (await db.query("SELECT 1 FROM auth_events WHERE event = 'logout_all' AND user_id = $1", [user.id])).rowCount === 1, { what: 'audit row' });
+    expect(
+      (
+        await call(`${a.url}/api/v1/auth/logout`, {
+          method: 'POST',
+          token: (await login(a, user)).token,
+          json: { all: 'yes' },
+        })
+      ).status,
+    ).toBe(400);
+    await waitFor(
+      async () =>
+        (await db.query("SELECT 1 FROM auth_events WHERE event = 'logout_all' AND user_id = $1", [user.id]))
+          .rowCount === 1,
+      { what: 'audit row' },
+    );
   });
 });
 
@@ -292,7 +356,10 @@ describe('revocation push', () => {
       expect((await call(`${a.url}/api/v1/auth/logout`, { method: 'POST', token: s.token })).status).toBe(200);
       expect(await msUntil(async () => (await proxied(b, s.token)).status === 401, 5_500)).toBeLessThan(5_500);
       await waitFor(() => b.output().includes('revocation push: channel down'), { what: 'down logged' });
-      await waitFor(() => (b.output().match(/revocation push: subscribed/g) ?? []).length > before, { timeoutMs: 10_000, what: 'resubscribed' });
+      await waitFor(() => (b.output().match(/revocation push: subscribed/g) ?? []).length > before, {
+        timeoutMs: 10_000,
+        what: 'resubscribed',
+      });
       // Pushed again: the next logout is seen at once.
       const t = await freshUser();
       const s2 = await login(a, t);

@@ -143,7 +143,9 @@ describe('SIGTERM', () => {
   it('cuts a request that outlives SHUTDOWN_GRACE_SECONDS and still exits 0', async () => {
     const gw = await gateway({ SHUTDOWN_GRACE_SECONDS: '1' });
     const stuck = await rawClient(gw.port);
-    stuck.socket.write('POST /api/v1/auth/login HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"em');
+    stuck.socket.write(
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"em',
+    );
     await sleep(300);
     const exit = exited(gw);
     gw.child.kill('SIGTERM');
@@ -157,7 +159,9 @@ describe('SIGTERM', () => {
   it('exits 1 at once on a second signal', async () => {
     const gw = await gateway({ SHUTDOWN_GRACE_SECONDS: '30' });
     const stuck = await rawClient(gw.port);
-    stuck.socket.write('POST /api/v1/auth/login HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"em');
+    stuck.socket.write(
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"em',
+    );
     await sleep(300);
     const exit = exited(gw);
     gw.child.kill('SIGTERM');

@@ -18,7 +18,11 @@ let env: ProxyEnv;
 let user: { id: string; tenantId: string; email: string; password: string; domain: string };
 
 beforeAll(async () => {
-  env = await startProxyEnv([{ prefix: '/api/v1', upstream: '{STUB}', auth: 'user' }], { AUTH_JWT_TTL_SECONDS: String(TTL) }, 'token-limits');
+  env = await startProxyEnv(
+    [{ prefix: '/api/v1', upstream: '{STUB}', auth: 'user' }],
+    { AUTH_JWT_TTL_SECONDS: String(TTL) },
+    'token-limits',
+  );
   const tenant = await makeTenant(db);
   const made = await makeUser(db, tenant);
   // Tokens without iat count as issued up to TTL + 30 s before their exp: no password change since.
@@ -35,7 +39,15 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 function sign(claims: Record<string, unknown>): string {
-  const payload = { tid: user.tenantId, sub: user.id, email: user.email, role: 'agent', iss: 'get2dial', aud: 'get2dial-control', ...claims };
+  const payload = {
+    tid: user.tenantId,
+    sub: user.id,
+    email: user.email,
+    role: 'agent',
+    iss: 'get2dial',
+    aud: 'get2dial-control',
+    ...claims,
+  };
   for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k as keyof typeof payload];
   const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`;
   return `${input}.${createHmac('sha256', JWT_SECRET).update(input).digest('base64url')}`;
@@ -78,7 +90,10 @@ describe('token lifetime', () => {
 
 describe('one spelling per token', () => {
   it("a login token's signature re-encoded with other pad bits is refused (401)", async () => {
-    const login = await call(`${env.base}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: user.domain } });
+    const login = await call(`${env.base}/api/v1/auth/login`, {
+      method: 'POST',
+      json: { email: user.email, password: user.password, tenant_domain: user.domain },
+    });
     expect(login.status).toBe(200);
     const token = login.body.data.token as string;
     expect((await proxied(token)).status).toBe(200);
@@ -105,7 +120,10 @@ describe('logout', () => {
           withIat: fc.boolean(),
           withJti: fc.boolean(),
           iatOffset: fc.integer({ min: -TTL, max: 60 }),
-          lifetime: fc.oneof(fc.integer({ min: -60, max: TTL + 60 }), fc.constantFrom(2 ** 31, 2 ** 53, 1e20, Number.MAX_VALUE)),
+          lifetime: fc.oneof(
+            fc.integer({ min: -60, max: TTL + 60 }),
+            fc.constantFrom(2 ** 31, 2 ** 53, 1e20, Number.MAX_VALUE),
+          ),
         }),
         async (t) => {
           const now = nowSec();

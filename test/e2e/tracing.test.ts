@@ -92,7 +92,8 @@ function wsOpen(url: string, headers: Record<string, string>): Promise<WebSocket
 }
 
 const serverSpan = (spans: ReceivedSpan[], traceId: string) => spans.find((s) => s.traceId === traceId && s.kind === 2);
-const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) => spans.filter((s) => s.parentSpanId === parent.spanId);
+const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) =>
+  spans.filter((s) => s.parentSpanId === parent.spanId);
 
 describe.each([
   // protobuf: exported every 100 ms while running; json: a batch delay far beyond the test, so
@@ -133,25 +134,56 @@ describe.each([
     // call), a node request (key check), a refused token, a WebSocket handshake, and a request
     // without traceparent (a new trace, whose id is the one in the access log).
     const login = traceparent();
-    const res = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', headers: { traceparent: login.header }, json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+    const res = await call(`${gw.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { traceparent: login.header },
+      json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+    });
     expect(res.status).toBe(200);
     const token = res.body.data.token as string;
     const failed = traceparent();
-    expect((await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', headers: { traceparent: failed.header }, json: { email: user.email, password: wrongPassword, tenant_domain: tenant.domain } })).status).toBe(401);
+    expect(
+      (
+        await call(`${gw.url}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { traceparent: failed.header },
+          json: { email: user.email, password: wrongPassword, tenant_domain: tenant.domain },
+        })
+      ).status,
+    ).toBe(401);
     const proxied = traceparent();
     const before = upstream.received.length;
-    const ok = await call(`${gw.url}/api/v1/calls/42?limit=5`, { token, headers: { traceparent: proxied.header, tracestate: 'vendor=abc' } });
+    const ok = await call(`${gw.url}/api/v1/calls/42?limit=5`, {
+      token,
+      headers: { traceparent: proxied.header, tracestate: 'vendor=abc' },
+    });
     expect(ok.status).toBe(200);
-    const upstreamTraceparent = upstream.received.slice(before).find((r) => r.path === '/api/v1/calls/42')?.headers.traceparent;
+    const upstreamTraceparent = upstream.received.slice(before).find((r) => r.path === '/api/v1/calls/42')
+      ?.headers.traceparent;
     const node = traceparent();
-    expect((await call(`${gw.url}/api/v1/edge/desired-state`, { token: key.rawKey, headers: { traceparent: node.header } })).status).toBe(200);
+    expect(
+      (await call(`${gw.url}/api/v1/edge/desired-state`, { token: key.rawKey, headers: { traceparent: node.header } }))
+        .status,
+    ).toBe(200);
     const refused = traceparent();
-    expect((await call(`${gw.url}/api/v1/calls`, { token: `${token.slice(0, -4)}AAAA`, headers: { traceparent: refused.header } })).status).toBe(401);
+    expect(
+      (
+        await call(`${gw.url}/api/v1/calls`, {
+          token: `${token.slice(0, -4)}AAAA`,
+          headers: { traceparent: refused.header },
+        })
+      ).status,
+    ).toBe(401);
     const ws = traceparent();
-    const socket = await wsOpen(`${gw.url.replace('http', 'ws')}/ws/agent?room=1`, { authorization: `Bearer ${token}`, traceparent: ws.header });
+    const socket = await wsOpen(`${gw.url.replace('http', 'ws')}/ws/agent?room=1`, {
+      authorization: `Bearer ${token}`,
+      traceparent: ws.header,
+    });
     socket.close();
     const stalled = traceparent();
-    expect((await call(`${gw.url}/api/v1/calls/stall`, { token, headers: { traceparent: stalled.header } })).status).toBe(504);
+    expect(
+      (await call(`${gw.url}/api/v1/calls/stall`, { token, headers: { traceparent: stalled.header } })).status,
+    ).toBe(504);
     const fresh = await call(`${gw.url}/healthz`);
     expect(fresh.status).toBe(200);
 
@@ -159,7 +191,10 @@ describe.each([
     const spans = await waitFor(
       () => {
         const all = receiver.spans();
-        return [login, failed, proxied, node, refused, ws, stalled].every((t) => serverSpan(all, t.traceId)) && all.some((s) => s.name === 'GET /healthz') ? all : null;
+        return [login, failed, proxied, node, refused, ws, stalled].every((t) => serverSpan(all, t.traceId)) &&
+          all.some((s) => s.name === 'GET /healthz')
+          ? all
+          : null;
       },
       { what: 'the exported spans', timeoutMs: 15_000 },
     );
@@ -169,7 +204,14 @@ describe.each([
     // Login: a child of the client's span, with the password verify under it.
     const loginSpan = serverSpan(spans, login.traceId)!;
     expect(loginSpan).toMatchObject({ name: 'POST /api/v1/auth', parentSpanId: login.parentId, status: { code: 0 } });
-    expect(loginSpan.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/api/v1/auth', 'http.response.status_code': 200, 'url.scheme': 'http', 'server.address': '127.0.0.1', 'client.address': '127.0.0.1' });
+    expect(loginSpan.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.route': '/api/v1/auth',
+      'http.response.status_code': 200,
+      'url.scheme': 'http',
+      'server.address': '127.0.0.1',
+      'client.address': '127.0.0.1',
+    });
     expect(loginSpan.resource).toMatchObject({ 'service.name': 'get2dial-gateway', 'deployment.environment': 'test' });
     expect(childrenOf(spans, loginSpan).map((s) => [s.name, s.kind])).toEqual([['auth.password_verify', 1]]);
     expect(serverSpan(spans, failed.traceId)!.attributes['http.response.status_code']).toBe(401);
@@ -177,19 +219,37 @@ describe.each([
     // Proxied user request: token check and upstream call under the server span; the upstream
     // received a traceparent naming the upstream span; tracestate continued.
     const proxiedSpan = serverSpan(spans, proxied.traceId)!;
-    expect(proxiedSpan).toMatchObject({ name: 'GET /api/v1', parentSpanId: proxied.parentId, traceState: 'vendor=abc' });
-    expect(proxiedSpan.attributes).toMatchObject({ 'http.route': '/api/v1', 'http.response.status_code': 200, 'g2d.tenant_id': tenant.id, 'g2d.auth.kind': 'user' });
+    expect(proxiedSpan).toMatchObject({
+      name: 'GET /api/v1',
+      parentSpanId: proxied.parentId,
+      traceState: 'vendor=abc',
+    });
+    expect(proxiedSpan.attributes).toMatchObject({
+      'http.route': '/api/v1',
+      'http.response.status_code': 200,
+      'g2d.tenant_id': tenant.id,
+      'g2d.auth.kind': 'user',
+    });
     const children = childrenOf(spans, proxiedSpan);
     expect(children.map((s) => s.name).sort()).toEqual(['auth.verify_token', 'proxy.upstream']);
     const upstreamSpan = children.find((s) => s.name === 'proxy.upstream')!;
     expect(upstreamSpan.kind).toBe(3);
-    expect(upstreamSpan.attributes).toMatchObject({ 'server.address': '127.0.0.1', 'server.port': upstream.port, 'http.response.status_code': 200, 'http.request.method': 'GET' });
+    expect(upstreamSpan.attributes).toMatchObject({
+      'server.address': '127.0.0.1',
+      'server.port': upstream.port,
+      'http.response.status_code': 200,
+      'http.request.method': 'GET',
+    });
     expect(upstreamTraceparent).toBe(`00-${proxied.traceId}-${upstreamSpan.spanId}-01`);
 
     // Node request and a refused token: the check's span, failed with the error code.
     const nodeSpan = serverSpan(spans, node.traceId)!;
     expect(nodeSpan.attributes).toMatchObject({ 'g2d.auth.kind': 'node', 'g2d.tenant_id': tenant.id });
-    expect(childrenOf(spans, nodeSpan).map((s) => s.name).sort()).toEqual(['auth.verify_node_key', 'proxy.upstream']);
+    expect(
+      childrenOf(spans, nodeSpan)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['auth.verify_node_key', 'proxy.upstream']);
     const refusedSpan = serverSpan(spans, refused.traceId)!;
     expect(refusedSpan.attributes['http.response.status_code']).toBe(401);
     expect(refusedSpan.status.code).toBe(0);
@@ -202,7 +262,9 @@ describe.each([
     const wsSpan = serverSpan(spans, ws.traceId)!;
     expect(wsSpan).toMatchObject({ name: 'GET /ws/agent', parentSpanId: ws.parentId });
     expect(wsSpan.attributes['http.response.status_code']).toBe(101);
-    expect(childrenOf(spans, wsSpan).find((s) => s.name === 'proxy.upstream')?.attributes['http.response.status_code']).toBe(101);
+    expect(
+      childrenOf(spans, wsSpan).find((s) => s.name === 'proxy.upstream')?.attributes['http.response.status_code'],
+    ).toBe(101);
 
     // An upstream that never answers: 504, both the server span and the upstream span failed.
     const stalledSpan = serverSpan(spans, stalled.traceId)!;
@@ -216,14 +278,30 @@ describe.each([
     const healthSpan = spans.find((s) => s.name === 'GET /healthz')!;
     expect(healthSpan.parentSpanId).toBe('');
     // (The log is written asynchronously: wait for the line rather than race the exporter.)
-    const accessLine = await waitFor(() => jsonLines(gw.output()).find((l) => l.msg === 'request' && l.route === '/healthz'), { what: 'the /healthz access line' });
+    const accessLine = await waitFor(
+      () => jsonLines(gw.output()).find((l) => l.msg === 'request' && l.route === '/healthz'),
+      { what: 'the /healthz access line' },
+    );
     expect(accessLine.trace).toBe(healthSpan.traceId);
 
     // No credential, identity detail or query anywhere in what was exported.
     const exported = Buffer.concat(receiver.bodies).toString('latin1');
     expect(exported).toContain(tenant.id); // the search below reads the right bytes
     const signature = token.split('.')[2]!;
-    for (const secret of [token, signature, user.password, wrongPassword, user.email, key.rawKey, key.rawKey.slice(5), JWT_SECRET, COLLECTOR_KEY, 'limit=5', 'room=1', '/calls/42']) {
+    for (const secret of [
+      token,
+      signature,
+      user.password,
+      wrongPassword,
+      user.email,
+      key.rawKey,
+      key.rawKey.slice(5),
+      JWT_SECRET,
+      COLLECTOR_KEY,
+      'limit=5',
+      'room=1',
+      '/calls/42',
+    ]) {
       expect(exported.includes(secret), `exported spans contain ${secret.slice(0, 12)}…`).toBe(false);
     }
 
@@ -237,23 +315,42 @@ describe.each([
 describe('tracing off', () => {
   it('with no OTLP endpoint, no OpenTelemetry SDK or exporter module is loaded and requests behave as before', async () => {
     const spyFile = join(spyDir, 'off.txt');
-    const gw = await startGateway(gatewayEnv('off', { OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', NODE_OPTIONS: moduleSpy(spyFile) }));
+    const gw = await startGateway(
+      gatewayEnv('off', {
+        OTEL_EXPORTER_OTLP_ENDPOINT: '',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+        NODE_OPTIONS: moduleSpy(spyFile),
+      }),
+    );
     try {
       const tenant = await makeTenant(db);
       const user = await makeUser(db, tenant);
-      const res = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+      const res = await call(`${gw.url}/api/v1/auth/login`, {
+        method: 'POST',
+        json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+      });
       expect(res.status).toBe(200);
       const client = traceparent();
       const before = upstream.received.length;
-      expect((await call(`${gw.url}/api/v1/calls`, { token: res.body.data.token as string, headers: { traceparent: client.header } })).status).toBe(200);
+      expect(
+        (
+          await call(`${gw.url}/api/v1/calls`, {
+            token: res.body.data.token as string,
+            headers: { traceparent: client.header },
+          })
+        ).status,
+      ).toBe(200);
       // Today's behaviour: the caller's trace continued with the gateway's own span id.
-      const sent = upstream.received.slice(before).find((r) => r.path === '/api/v1/calls')?.headers.traceparent as string;
+      const sent = upstream.received.slice(before).find((r) => r.path === '/api/v1/calls')?.headers
+        .traceparent as string;
       expect(sent).toMatch(new RegExp(`^00-${client.traceId}-[0-9a-f]{16}-01$`));
       expect(sent).not.toContain(client.parentId);
     } finally {
       expect(await gw.stop()).toBe(0);
     }
-    const loaded = readFileSync(spyFile, 'utf8').split('\n').filter((l) => l !== '');
+    const loaded = readFileSync(spyFile, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     // The gateway's own modules never import OpenTelemetry (no ESM resolve at all)...
     expect(loaded.filter((l) => l.startsWith('resolve '))).toEqual([]);
     // ...and nothing of the SDK or the exporters is in the process. prom-client requires the

@@ -45,7 +45,10 @@ afterAll(async () => {
 async function login(gw: GatewayProcess): Promise<string> {
   const tenant = await makeTenant(db);
   const user = await makeUser(db, tenant);
-  const res = await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+  const res = await call(`${gw.url}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+  });
   expect(res.status).toBe(200);
   return res.body.data.token as string;
 }
@@ -70,14 +73,18 @@ describe('WebSocket tickets on two instances', () => {
   it('of any number of racing upgrades with one ticket, on either instance, exactly one opens', async () => {
     const token = await login(a);
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.boolean(), { minLength: 2, maxLength: 6 }), fc.boolean(), async (targets, issueOnA) => {
-        const res = await call(`${(issueOnA ? a : b).url}/api/v1/auth/ws-ticket`, { method: 'POST', token });
-        expect(res.status).toBe(200);
-        const ticket = res.body.data.ticket as string;
-        const statuses = await Promise.all(targets.map((onA) => upgrade(onA ? a : b, `/ws/agent?ticket=${ticket}`)));
-        expect(statuses.filter((s) => s === 101)).toHaveLength(1);
-        expect(statuses.filter((s) => s !== 101).every((s) => s === 401)).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.boolean(), { minLength: 2, maxLength: 6 }),
+        fc.boolean(),
+        async (targets, issueOnA) => {
+          const res = await call(`${(issueOnA ? a : b).url}/api/v1/auth/ws-ticket`, { method: 'POST', token });
+          expect(res.status).toBe(200);
+          const ticket = res.body.data.ticket as string;
+          const statuses = await Promise.all(targets.map((onA) => upgrade(onA ? a : b, `/ws/agent?ticket=${ticket}`)));
+          expect(statuses.filter((s) => s === 101)).toHaveLength(1);
+          expect(statuses.filter((s) => s !== 101).every((s) => s === 401)).toBe(true);
+        },
+      ),
       { numRuns: 8 },
     );
   });
@@ -100,8 +107,10 @@ describe('WebSocket tickets on two instances', () => {
 });
 
 describe('node key rotation with overlap on two instances', () => {
-  const heartbeat = (gw: GatewayProcess, key: string) => call(`${gw.url}/api/v1/edge/heartbeat`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
-  const rotate = (gw: GatewayProcess, key: string) => call(`${gw.url}/api/v1/nodes/rotate-key`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+  const heartbeat = (gw: GatewayProcess, key: string) =>
+    call(`${gw.url}/api/v1/edge/heartbeat`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+  const rotate = (gw: GatewayProcess, key: string) =>
+    call(`${gw.url}/api/v1/nodes/rotate-key`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
 
   async function node() {
     const tenant = await makeTenant(db);
@@ -132,11 +141,23 @@ describe('node key rotation with overlap on two instances', () => {
     // First use of the new key, on B: the old key is dead on B at once and on A through NOTIFY.
     expect((await heartbeat(b, fresh)).status).toBe(200);
     expect((await heartbeat(b, n.key)).status).toBe(401);
-    await waitFor(async () => (await heartbeat(a, n.key)).status === 401, { timeoutMs: 2_000, what: 'old key refused on A' });
+    await waitFor(async () => (await heartbeat(a, n.key)).status === 401, {
+      timeoutMs: 2_000,
+      what: 'old key refused on A',
+    });
     expect((await rotate(a, n.key)).status).toBe(401);
     expect((await heartbeat(a, fresh)).status).toBe(200);
     await expect
-      .poll(async () => (await db.query<{ detail: { retry: boolean } }>("SELECT detail FROM auth_events WHERE node_id = $1 AND event = 'node_key_rotated'", [n.id])).rows.map((r) => r.detail.retry).sort())
+      .poll(async () =>
+        (
+          await db.query<{ detail: { retry: boolean } }>(
+            "SELECT detail FROM auth_events WHERE node_id = $1 AND event = 'node_key_rotated'",
+            [n.id],
+          )
+        ).rows
+          .map((r) => r.detail.retry)
+          .sort(),
+      )
       .toEqual([false, true, true]);
   });
 

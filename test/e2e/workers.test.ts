@@ -26,15 +26,21 @@ afterAll(async () => {
 });
 
 /** Worker pids that said "gateway listening", in order. */
-const listening = () => jsonLines(gw.output()).filter((l) => l.msg === 'gateway listening').map((l) => l.pid as number);
+const listening = () =>
+  jsonLines(gw.output())
+    .filter((l) => l.msg === 'gateway listening')
+    .map((l) => l.pid as number);
 
 /** One request on its own connection (so the cluster may hand it to any worker). */
 function fresh(path: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: gw.port, path, agent: false, timeout: 5000, headers: { connection: 'close' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port: gw.port, path, agent: false, timeout: 5000, headers: { connection: 'close' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error(`${path}: no answer within 5 s`)));
     req.end();
@@ -43,19 +49,32 @@ function fresh(path: string): Promise<number> {
 
 describe('GATEWAY_WORKERS=2', () => {
   it('runs two workers on one port that behave as one gateway', async () => {
-    const pids = await waitFor(() => (new Set(listening()).size >= 2 ? listening() : null), { what: 'two workers listening' });
+    const pids = await waitFor(() => (new Set(listening()).size >= 2 ? listening() : null), {
+      what: 'two workers listening',
+    });
     expect(new Set(pids).size).toBe(2);
     expect(pids).not.toContain(gw.child.pid);
     const tenant = await makeTenant(db);
     const user = await makeUser(db, tenant);
-    const token: string = (await call(`${gw.url}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } })).body.data.token;
-    const statuses = await Promise.all(Array.from({ length: 10 }, () => call(`${gw.url}/api/v1/auth/me`, { token, headers: { 'x-probe': '1' } }).then((r) => r.status)));
+    const token: string = (
+      await call(`${gw.url}/api/v1/auth/login`, {
+        method: 'POST',
+        json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+      })
+    ).body.data.token;
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        call(`${gw.url}/api/v1/auth/me`, { token, headers: { 'x-probe': '1' } }).then((r) => r.status),
+      ),
+    );
     expect(statuses.every((s) => s === 200)).toBe(true);
   });
 
   it('aggregates /metrics over every worker', async () => {
     const text0 = await (await fetch(`${gw.url}/metrics`)).text();
-    const before = Number(/g2d_gateway_http_requests_total\{route="\/readyz",method="GET",status="200"\} (\d+)/.exec(text0)?.[1] ?? 0);
+    const before = Number(
+      /g2d_gateway_http_requests_total\{route="\/readyz",method="GET",status="200"\} (\d+)/.exec(text0)?.[1] ?? 0,
+    );
     for (let i = 0; i < 20; i++) expect(await fresh('/readyz')).toBe(200);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).toContain(`g2d_gateway_http_requests_total{route="/readyz",method="GET",status="200"} ${before + 20}`);

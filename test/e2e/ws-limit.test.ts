@@ -36,7 +36,10 @@ afterAll(async () => {
 });
 
 async function login(user: { email: string; password: string }, domain: string): Promise<string> {
-  const res = await call(`${env.base}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: domain } });
+  const res = await call(`${env.base}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: user.email, password: user.password, tenant_domain: domain },
+  });
   expect(res.status).toBe(200);
   return res.body.data.token as string;
 }
@@ -61,7 +64,8 @@ function upgrade(path: string, token: string): Promise<Outcome> {
 }
 
 const isOpen = (o: Outcome): o is { open: WebSocket } => 'open' in o;
-const closed = (ws: WebSocket) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve())));
+const closed = (ws: WebSocket) =>
+  new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve())));
 
 describe('WebSockets per identity', () => {
   it(`a user holds at most ${LIMIT}, across tokens; the next gets 429 before the upstream, and closing one frees a slot`, async () => {
@@ -101,7 +105,10 @@ describe('WebSockets per identity', () => {
     const key = generateNodeKey();
     await createNodeStore(db).create({ tenantId: tenant.id, name: uniq('edge'), apiKeyHash: key.hash });
     for (let i = 0; i < LIMIT; i += 1) expect(isOpen(await upgrade('/api/v1/edge/stream', key.rawKey))).toBe(true);
-    expect(await upgrade('/api/v1/edge/stream', key.rawKey)).toMatchObject({ status: 429, body: { status: 'error', message: 'too many requests' } });
+    expect(await upgrade('/api/v1/edge/stream', key.rawKey)).toMatchObject({
+      status: 429,
+      body: { status: 'error', message: 'too many requests' },
+    });
   });
 
   it('a refused upgrade counts in g2d_gateway_websocket_limited_total', async () => {

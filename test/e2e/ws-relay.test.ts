@@ -50,7 +50,9 @@ function startRaw(): Promise<number> {
   raw = createServer();
   raw.on('upgrade', (req, socket: Socket) => {
     socket.on('error', () => {});
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(req.headers['sec-websocket-key'] as string)}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(req.headers['sec-websocket-key'] as string)}\r\n\r\n`,
+    );
     const scanner = new FrameScanner(
       {
         forward: () => {},
@@ -85,14 +87,23 @@ beforeAll(async () => {
   await new Promise((r) => recorder.once('listening', r));
   recorder.on('connection', (ws) => {
     ws.on('error', () => {});
-    ws.on('message', (data, isBinary) => ((data as Buffer).toString() === 'huge' ? ws.send(Buffer.alloc(16 * MiB + 1)) : ws.send(data, { binary: isBinary })));
+    ws.on('message', (data, isBinary) =>
+      (data as Buffer).toString() === 'huge'
+        ? ws.send(Buffer.alloc(16 * MiB + 1))
+        : ws.send(data, { binary: isBinary }),
+    );
     ws.on('close', (code) => recorderCloses.push(code));
   });
   const rawPort = await startRaw();
   env = await startProxyEnv(
     [
       { prefix: '/ws/agent', upstream: '{STUB}', auth: 'user', websocket: true },
-      { prefix: '/ws/rec', upstream: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`, auth: 'user', websocket: true },
+      {
+        prefix: '/ws/rec',
+        upstream: `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`,
+        auth: 'user',
+        websocket: true,
+      },
       { prefix: '/ws/raw', upstream: `http://127.0.0.1:${rawPort}`, auth: 'user', websocket: true },
       { prefix: '/api/v1', upstream: '{STUB}', auth: 'user' },
     ],
@@ -113,7 +124,10 @@ afterAll(async () => {
 async function login(): Promise<string> {
   const tenant = await makeTenant(db);
   const user = await makeUser(db, tenant, { role: 'agent' });
-  const res = await call(`${env.base}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+  const res = await call(`${env.base}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+  });
   expect(res.status).toBe(200);
   return res.body.data.token as string;
 }
@@ -129,7 +143,9 @@ async function open(path: string): Promise<Watched> {
   const ws = new WebSocket(`${wsBase}${path}${path.includes('?') ? '&' : '?'}token=${token}`);
   const errors: string[] = [];
   ws.on('error', (e) => errors.push(e.message));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
@@ -138,7 +154,10 @@ async function open(path: string): Promise<Watched> {
   return { ws, errors, closed };
 }
 
-const nextMessage = (ws: WebSocket) => new Promise<{ data: Buffer; isBinary: boolean }>((resolve) => ws.once('message', (data: Buffer, isBinary) => resolve({ data, isBinary })));
+const nextMessage = (ws: WebSocket) =>
+  new Promise<{ data: Buffer; isBinary: boolean }>((resolve) =>
+    ws.once('message', (data: Buffer, isBinary) => resolve({ data, isBinary })),
+  );
 const until = async (cond: () => boolean, what: string) => {
   for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
   if (!cond()) throw new Error(`timed out waiting for ${what}`);

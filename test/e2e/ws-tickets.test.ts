@@ -18,7 +18,13 @@ import { JWT_SECRET, send, startProxyEnv, type ProxyEnv } from '../helpers/proxy
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 const ROUTES = [
   { prefix: '/api/v1', upstream: '{STUB}', auth: 'user' },
-  { prefix: '/ws/supervisor', upstream: '{STUB}', auth: 'user', websocket: true, roles: ['supervisor', 'admin', 'platform_admin'] },
+  {
+    prefix: '/ws/supervisor',
+    upstream: '{STUB}',
+    auth: 'user',
+    websocket: true,
+    roles: ['supervisor', 'admin', 'platform_admin'],
+  },
   { prefix: '/ws/agent', upstream: '{STUB}', auth: 'user', websocket: true },
 ];
 let env: ProxyEnv;
@@ -37,15 +43,23 @@ afterAll(async () => {
   await db.close();
 });
 
-async function loginAs(role: 'agent' | 'supervisor' | 'platform_admin' = 'agent', on = env, mustChangePassword = false) {
+async function loginAs(
+  role: 'agent' | 'supervisor' | 'platform_admin' = 'agent',
+  on = env,
+  mustChangePassword = false,
+) {
   const tenant = role === 'platform_admin' ? await platformTenant(db) : await makeTenant(db);
   const user = await makeUser(db, tenant, { role, mustChangePassword });
-  const res = await call(`${on.base}/api/v1/auth/login`, { method: 'POST', json: { email: user.email, password: user.password, tenant_domain: tenant.domain } });
+  const res = await call(`${on.base}/api/v1/auth/login`, {
+    method: 'POST',
+    json: { email: user.email, password: user.password, tenant_domain: tenant.domain },
+  });
   expect(res.status).toBe(200);
   return { tenant, user, token: res.body.data.token as string };
 }
 
-const ticketFor = (token: string, query = '', on = env) => call(`${on.base}/api/v1/auth/ws-ticket${query}`, { method: 'POST', token });
+const ticketFor = (token: string, query = '', on = env) =>
+  call(`${on.base}/api/v1/auth/ws-ticket${query}`, { method: 'POST', token });
 async function ticket(token: string, query = '', on = env): Promise<string> {
   const res = await ticketFor(token, query, on);
   expect(res.status).toBe(200);
@@ -76,8 +90,12 @@ async function upgradeStatus(path: string, on = env, headers: Record<string, str
     return Number(m[1]);
   }
 }
-const next = (ws: WebSocket) => new Promise<string>((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
-const closed = (ws: WebSocket) => new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+const next = (ws: WebSocket) =>
+  new Promise<string>((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
+const closed = (ws: WebSocket) =>
+  new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
 
 describe('POST /api/v1/auth/ws-ticket', () => {
   it('issues an opaque ticket valid for at most 30 s, no-store, stored in Redis only as a digest', async () => {
@@ -86,7 +104,10 @@ describe('POST /api/v1/auth/ws-ticket', () => {
     const res = await ticketFor(token);
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.body.data).toEqual({ ticket: expect.stringMatching(/^g2dt_[A-Za-z0-9_-]{43}$/), expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    expect(res.body.data).toEqual({
+      ticket: expect.stringMatching(/^g2dt_[A-Za-z0-9_-]{43}$/),
+      expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
     const expiresAt = Date.parse(res.body.data.expires_at);
     expect(expiresAt).toBeGreaterThan(before);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 30_000);
@@ -130,14 +151,28 @@ describe('POST /api/v1/auth/ws-ticket', () => {
     const ws = await connectWs(`/ws/supervisor/live?ticket=${await ticket(admin.token, `?tenant_id=${target.id}`)}`);
     ws.send('whoami');
     const who = JSON.parse(await next(ws));
-    expect(who.identity).toMatchObject({ kind: 'user', tenantId: target.id, actingTenantId: admin.tenant.id, userId: admin.user.id, role: 'platform_admin' });
+    expect(who.identity).toMatchObject({
+      kind: 'user',
+      tenantId: target.id,
+      actingTenantId: admin.tenant.id,
+      userId: admin.user.id,
+      role: 'platform_admin',
+    });
     expect(who.headers['x-g2d-acting-tenant-id']).toBe(admin.tenant.id);
     ws.close();
     // An upgrade naming another tenant than the ticket's, under any spelling, is refused.
     const other = await makeTenant(db);
-    expect(await upgradeStatus(`/ws/supervisor?ticket=${await ticket(admin.token, `?tenant_id=${target.id}`)}&tenant_id=${other.id}`)).toBe(403);
+    expect(
+      await upgradeStatus(
+        `/ws/supervisor?ticket=${await ticket(admin.token, `?tenant_id=${target.id}`)}&tenant_id=${other.id}`,
+      ),
+    ).toBe(403);
     expect(await upgradeStatus(`/ws/supervisor?ticket=${await ticket(admin.token)}&TENANT_ID=${target.id}`)).toBe(403);
-    expect(await upgradeStatus(`/ws/supervisor?ticket=${await ticket(admin.token, `?tenant_id=${target.id}`)}&tenant_id=${target.id}`)).toBe(101);
+    expect(
+      await upgradeStatus(
+        `/ws/supervisor?ticket=${await ticket(admin.token, `?tenant_id=${target.id}`)}&tenant_id=${target.id}`,
+      ),
+    ).toBe(101);
   });
 });
 
@@ -180,7 +215,9 @@ describe('/ws/*?ticket=', () => {
     const { token } = await loginAs();
     const t = await ticket(token);
     const before = env.stub.received.length;
-    const res = await send(`${env.base}/ws/agent/history?ticket=${t}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await send(`${env.base}/ws/agent/history?ticket=${t}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.status).toBe(400);
     expect(res.json).toEqual({ status: 'error', message: 'ticket is accepted only on websocket upgrades' });
     expect(env.stub.received.length).toBe(before);
@@ -196,7 +233,15 @@ describe('/ws/*?ticket=', () => {
       fc.asyncProperty(
         fc.oneof(
           fc.string({ maxLength: 80 }),
-          fc.constantFrom('', 'g2dt_', `g2dt_${'A'.repeat(43)}`, `g2dt_${'A'.repeat(44)}`, `g2dt_${'!'.repeat(43)}`, 'x'.repeat(6000), 'eyJhbGciOiJIUzI1NiJ9.e30.x'),
+          fc.constantFrom(
+            '',
+            'g2dt_',
+            `g2dt_${'A'.repeat(43)}`,
+            `g2dt_${'A'.repeat(44)}`,
+            `g2dt_${'!'.repeat(43)}`,
+            'x'.repeat(6000),
+            'eyJhbGciOiJIUzI1NiJ9.e30.x',
+          ),
         ),
         async (junk) => {
           const status = await upgradeStatus(`/ws/agent?ticket=${encodeURIComponent(junk)}`);

@@ -94,7 +94,8 @@ export async function freshDatabase(): Promise<{ url: string; drop(): Promise<vo
  * per-IP login limit, memory state store on the injected clock, a fresh database.
  */
 export async function startApp(options: StartAppOptions = {}): Promise<TestApp> {
-  const database = options.database === 'shared' ? { url: inject('databaseUrl'), drop: async () => {} } : await freshDatabase();
+  const database =
+    options.database === 'shared' ? { url: inject('databaseUrl'), drop: async () => {} } : await freshDatabase();
   const clock = testClock();
   const routesDir = options.routes ? mkdtempSync(join(tmpdir(), 'g2d-unit-routes-')) : null;
   if (routesDir) writeFileSync(join(routesDir, 'routes.json'), JSON.stringify(options.routes));
@@ -135,7 +136,9 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
  * A bare node:http server on port 0 whose handler exercises one module against real requests
  * (client-ip, host, cors, body…): what the module sees is what a socket delivered.
  */
-export async function startProbe(handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export async function startProbe(
+  handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>,
+): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     Promise.resolve(handler(req, res)).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(599, { 'content-type': 'text/plain' });
@@ -175,11 +178,19 @@ export function statusOf(raw: string): number {
 }
 
 /** Logs `user` in through the app's own login route and returns the access token. */
-export async function tokenFor(t: Pick<TestApp, 'url'>, user: { email: string; password: string }, tenantDomain?: string): Promise<string> {
+export async function tokenFor(
+  t: Pick<TestApp, 'url'>,
+  user: { email: string; password: string },
+  tenantDomain?: string,
+): Promise<string> {
   const res = await fetch(`${t.url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: user.email, password: user.password, ...(tenantDomain ? { tenant_domain: tenantDomain } : {}) }),
+    body: JSON.stringify({
+      email: user.email,
+      password: user.password,
+      ...(tenantDomain ? { tenant_domain: tenantDomain } : {}),
+    }),
   });
   const body = (await res.json()) as { data?: { token?: string } };
   if (res.status !== 200 || !body.data?.token) throw new Error(`login failed for ${user.email}: ${res.status}`);
@@ -192,7 +203,11 @@ const fastHasher = createPasswordHasher(loadConfig(FAST_ARGON2).passwords);
  * fixtures.makeUser with a hash of FAST_ARGON2 cost: every later verify of it is cheap too (argon2
  * reads its parameters from the hash), and an app started by startApp does not rehash it.
  */
-export async function fastUser(db: Db, tenant: Tenant, options: Omit<Parameters<typeof makeUser>[2] & object, 'passwordHash'> = {}): Promise<Awaited<ReturnType<typeof makeUser>>> {
+export async function fastUser(
+  db: Db,
+  tenant: Tenant,
+  options: Omit<Parameters<typeof makeUser>[2] & object, 'passwordHash'> = {},
+): Promise<Awaited<ReturnType<typeof makeUser>>> {
   const password = options.password ?? `pw-${randomBytes(8).toString('hex')}`;
   return makeUser(db, tenant, { ...options, password, passwordHash: await fastHasher.hash(password) });
 }

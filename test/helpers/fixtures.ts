@@ -23,7 +23,13 @@ export async function platformTenant(db: Db): Promise<Tenant> {
   const existing = await tenants.findPlatform();
   if (existing) return existing;
   try {
-    return (await tenants.create({ domain: `platform-${randomBytes(4).toString('hex')}.test`, name: 'Platform', isPlatform: true })).tenant;
+    return (
+      await tenants.create({
+        domain: `platform-${randomBytes(4).toString('hex')}.test`,
+        name: 'Platform',
+        isPlatform: true,
+      })
+    ).tenant;
   } catch {
     const raced = await tenants.findPlatform();
     if (!raced) throw new Error('no platform tenant');
@@ -54,11 +60,18 @@ export interface JsonResponse {
 }
 
 /** fetch + JSON body (or text when not JSON). */
-export async function call(url: string, init: RequestInit & { json?: unknown; token?: string } = {}): Promise<JsonResponse> {
+export async function call(
+  url: string,
+  init: RequestInit & { json?: unknown; token?: string } = {},
+): Promise<JsonResponse> {
   const headers = new Headers(init.headers);
   if (init.json !== undefined) headers.set('content-type', 'application/json');
   if (init.token) headers.set('authorization', `Bearer ${init.token}`);
-  const res = await fetch(url, { ...init, headers, body: init.json !== undefined ? JSON.stringify(init.json) : init.body });
+  const res = await fetch(url, {
+    ...init,
+    headers,
+    body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+  });
   const text = await res.text();
   let body: unknown = text;
   try {

@@ -25,7 +25,9 @@ function redactUrl(url: string): string {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const services = await startServices();
   // One line, so a reader knows which services this run talks to (docs/testing.md explains the order).
-  console.log(`test services (${services.source}): Postgres ${redactUrl(services.postgresAdminUrl)}, Redis ${redactUrl(services.redisUrl)}`);
+  console.log(
+    `test services (${services.source}): Postgres ${redactUrl(services.postgresAdminUrl)}, Redis ${redactUrl(services.redisUrl)}`,
+  );
   const databaseUrl = await createDatabase(services.postgresAdminUrl);
   const db = createPg({ url: databaseUrl, poolSize: 2 });
   await migrate(db);

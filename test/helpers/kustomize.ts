@@ -25,7 +25,14 @@ interface Kustomization {
 }
 
 const SUPPORTED = new Set(['apiVersion', 'kind', 'resources', 'namespace', 'images', 'patches']);
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PriorityClass', 'StorageClass']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'PriorityClass',
+  'StorageClass',
+]);
 
 /**
  * The list keys strategic merge matches items by (from the Kubernetes API's patchMergeKey);
@@ -41,16 +48,20 @@ const MERGE_KEYS: Record<string, string> = {
 };
 
 function loadYaml(path: string): Json[] {
-  return parseAllDocuments(readFileSync(path, 'utf8'), { merge: false }).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors[0]?.message}`);
-    return doc.toJS() as Json;
-  }).filter((d) => d !== null);
+  return parseAllDocuments(readFileSync(path, 'utf8'), { merge: false })
+    .map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors[0]?.message}`);
+      return doc.toJS() as Json;
+    })
+    .filter((d) => d !== null);
 }
 
 /** Renders the kustomization in `dir` to its list of objects, as `kubectl kustomize dir` would. */
 export function render(dir: string): K8sObject[] {
   const [k] = loadYaml(join(dir, 'kustomization.yaml')) as [Kustomization & Record<string, unknown>];
-  for (const field of Object.keys(k)) if (!SUPPORTED.has(field)) throw new Error(`${dir}: kustomization field ${field} is not supported by this renderer`);
+  for (const field of Object.keys(k))
+    if (!SUPPORTED.has(field))
+      throw new Error(`${dir}: kustomization field ${field} is not supported by this renderer`);
   let objects: K8sObject[] = [];
   for (const resource of k.resources ?? []) {
     const path = join(dir, resource);
@@ -62,10 +73,16 @@ export function render(dir: string): K8sObject[] {
     if (patch.target) {
       const t = patch.target;
       const hits = objects.filter(
-        (o) => (t.kind === undefined || o.kind === t.kind) && (t.name === undefined || o.metadata.name === t.name) && (t.version === undefined || o.apiVersion.endsWith(`/${t.version}`) || o.apiVersion === t.version) && (t.group === undefined || o.apiVersion.startsWith(`${t.group}/`)),
+        (o) =>
+          (t.kind === undefined || o.kind === t.kind) &&
+          (t.name === undefined || o.metadata.name === t.name) &&
+          (t.version === undefined || o.apiVersion.endsWith(`/${t.version}`) || o.apiVersion === t.version) &&
+          (t.group === undefined || o.apiVersion.startsWith(`${t.group}/`)),
       );
       if (hits.length === 0) throw new Error(`${path}: the target matches no object`);
-      objects = objects.map((o) => (hits.includes(o) ? (applyJson6902(o as unknown as JsonObject, doc as Json[]) as unknown as K8sObject) : o));
+      objects = objects.map((o) =>
+        hits.includes(o) ? (applyJson6902(o as unknown as JsonObject, doc as Json[]) as unknown as K8sObject) : o,
+      );
     } else {
       const p = doc as unknown as K8sObject;
       const i = objects.findIndex((o) => o.kind === p.kind && o.metadata.name === p.metadata.name);
@@ -76,7 +93,9 @@ export function render(dir: string): K8sObject[] {
   for (const image of k.images ?? []) objects = objects.map((o) => setImage(o, image));
   if (k.namespace !== undefined) {
     const ns = k.namespace;
-    objects = objects.map((o) => (CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace: ns } }));
+    objects = objects.map((o) =>
+      CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace: ns } },
+    );
   }
   return objects;
 }
@@ -114,7 +133,10 @@ export function applyJson6902(doc: object, ops: readonly unknown[]): JsonObject 
   const out = structuredClone(doc) as JsonObject;
   for (const raw of ops) {
     const op = raw as { op: string; path: string; value?: Json };
-    const tokens = op.path.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const tokens = op.path
+      .split('/')
+      .slice(1)
+      .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = tokens.pop();
     if (last === undefined) throw new Error(`json6902: cannot ${op.op} the whole document`);
     let parent: Json = out;
@@ -124,7 +146,8 @@ export function applyJson6902(doc: object, ops: readonly unknown[]): JsonObject 
     }
     if (Array.isArray(parent)) {
       const index = last === '-' ? parent.length : Number(last);
-      if (!Number.isInteger(index) || index < 0 || index > parent.length || (op.op !== 'add' && index >= parent.length)) throw new Error(`json6902: ${op.path} is out of range`);
+      if (!Number.isInteger(index) || index < 0 || index > parent.length || (op.op !== 'add' && index >= parent.length))
+        throw new Error(`json6902: ${op.path} is out of range`);
       if (op.op === 'add') parent.splice(index, 0, op.value as Json);
       else if (op.op === 'replace') parent[index] = op.value as Json;
       else if (op.op === 'remove') parent.splice(index, 1);
@@ -141,7 +164,10 @@ export function applyJson6902(doc: object, ops: readonly unknown[]): JsonObject 
 
 /** kustomize `images`: rewrites the name and tag of every container image called `name`. */
 function setImage(o: K8sObject, image: { name: string; newName?: string; newTag?: string }): K8sObject {
-  const spec = (o.spec as { template?: { spec?: { containers?: { image?: string }[]; initContainers?: { image?: string }[] } } } | undefined)?.template?.spec;
+  const spec = (
+    o.spec as
+      { template?: { spec?: { containers?: { image?: string }[]; initContainers?: { image?: string }[] } } } | undefined
+  )?.template?.spec;
   if (!spec) return o;
   const copy = structuredClone(o);
   const podSpec = (copy.spec as { template: { spec: typeof spec } }).template.spec;

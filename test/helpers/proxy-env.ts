@@ -4,7 +4,12 @@
  * helpers: fetch cannot send hop-by-hop headers or ambiguous paths, and buffers nothing we stream.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import {
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,13 +46,20 @@ export async function deadPort(): Promise<number> {
  * Starts the stub, then the gateway with a route table (`{STUB}` and `{DEAD}` in upstream URLs are
  * replaced), then points the stub at the gateway's JWKS.
  */
-export async function startProxyEnv(routes: unknown[], env: Record<string, string> = {}, label = 'proxy'): Promise<ProxyEnv> {
+export async function startProxyEnv(
+  routes: unknown[],
+  env: Record<string, string> = {},
+  label = 'proxy',
+): Promise<ProxyEnv> {
   let base = '';
   const stub = await createStub({ audience: AUDIENCE, jwksUrl: () => `${base}/.well-known/jwks.json` });
   const dead = await deadPort();
   const dir = mkdtempSync(join(tmpdir(), 'g2d-routes-'));
   const file = join(dir, 'routes.json');
-  writeFileSync(file, JSON.stringify(routes).replaceAll('{STUB}', stub.url).replaceAll('{DEAD}', `http://127.0.0.1:${dead}`));
+  writeFileSync(
+    file,
+    JSON.stringify(routes).replaceAll('{STUB}', stub.url).replaceAll('{DEAD}', `http://127.0.0.1:${dead}`),
+  );
   const config = loadConfig({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
@@ -88,7 +100,10 @@ export interface RawResponse {
 }
 
 /** node:http request (no agent: one connection per call), optional streamed body; buffers the (small) answer. */
-export function send(url: string, options: { method?: string; headers?: OutgoingHttpHeaders; body?: Readable | string } = {}): Promise<RawResponse> {
+export function send(
+  url: string,
+  options: { method?: string; headers?: OutgoingHttpHeaders; body?: Readable | string } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -113,7 +128,10 @@ export function send(url: string, options: { method?: string; headers?: Outgoing
 }
 
 /** Opens a response without reading it (the caller streams the body). */
-export function open(url: string, options: { method?: string; headers?: OutgoingHttpHeaders } = {}): Promise<IncomingMessage> {
+export function open(
+  url: string,
+  options: { method?: string; headers?: OutgoingHttpHeaders } = {},
+): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, resolve);
     req.on('error', reject);

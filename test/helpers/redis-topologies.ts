@@ -31,7 +31,16 @@ export async function startRedisCluster(masters = 3): Promise<RedisDeployment> {
     for (let i = 0; i < masters; i++) {
       servers.push(
         await startRedisServer({
-          args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--cluster-node-timeout', '2000', '--dir', dir],
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${i}.conf`),
+            '--cluster-node-timeout',
+            '2000',
+            '--dir',
+            dir,
+          ],
         }),
       );
     }
@@ -57,7 +66,10 @@ export async function startRedisCluster(masters = 3): Promise<RedisDeployment> {
  * One master and one sentinel watching it as `name`, the sentinel protected by `sentinelPassword`
  * when given; resolves once the sentinel knows the master.
  */
-export async function startRedisSentinel(name: string, sentinelPassword?: string): Promise<RedisDeployment & { readonly masterPort: number }> {
+export async function startRedisSentinel(
+  name: string,
+  sentinelPassword?: string,
+): Promise<RedisDeployment & { readonly masterPort: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'g2d-sentinel-'));
   const servers: RedisServerProcess[] = [];
   const stop = async () => {
@@ -70,12 +82,22 @@ export async function startRedisSentinel(name: string, sentinelPassword?: string
     // Sentinel rewrites its config file, so it gets a private, writable one.
     const configFile = join(dir, 'sentinel.conf');
     const auth = sentinelPassword ? `requirepass ${sentinelPassword}\n` : '';
-    writeFileSync(configFile, `${auth}sentinel monitor ${name} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${name} 5000\n`);
+    writeFileSync(
+      configFile,
+      `${auth}sentinel monitor ${name} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${name} 5000\n`,
+    );
     const sentinel = await startRedisServer({ configFile, args: ['--sentinel', '--dir', dir] });
     servers.push(sentinel);
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const { stdout } = await run('redis-cli', ['-p', String(sentinel.port), ...(sentinelPassword ? ['--no-auth-warning', '-a', sentinelPassword] : []), 'sentinel', 'get-master-addr-by-name', name]);
+      const { stdout } = await run('redis-cli', [
+        '-p',
+        String(sentinel.port),
+        ...(sentinelPassword ? ['--no-auth-warning', '-a', sentinelPassword] : []),
+        'sentinel',
+        'get-master-addr-by-name',
+        name,
+      ]);
       if (stdout.includes(String(master.port))) break;
       if (Date.now() > deadline) throw new Error(`sentinel does not know ${name}:\n${stdout}`);
       await sleep(100);

@@ -60,7 +60,10 @@ export function withDatabase(url: string, database: string): string {
 }
 
 /** Creates a fresh, empty database and returns its URL. */
-export async function createDatabase(adminUrl: string, name = `g2d_test_${randomBytes(6).toString('hex')}`): Promise<string> {
+export async function createDatabase(
+  adminUrl: string,
+  name = `g2d_test_${randomBytes(6).toString('hex')}`,
+): Promise<string> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {

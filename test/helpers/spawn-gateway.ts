@@ -63,20 +63,35 @@ process.once('exit', () => rmSync(DATA_DIR, { recursive: true, force: true }));
 export function baseEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) {
-    if (/^(DATABASE_URL|DB_|REDIS_|AUTH_|IDENTITY_|GATEWAY_|UPSTREAM_|HTTP_ALLOWED|TRUSTED_PROXIES|NODE_ENV|PORT|HOST|STUB_)/.test(key)) delete env[key];
+    if (
+      /^(DATABASE_URL|DB_|REDIS_|AUTH_|IDENTITY_|GATEWAY_|UPSTREAM_|HTTP_ALLOWED|TRUSTED_PROXIES|NODE_ENV|PORT|HOST|STUB_)/.test(
+        key,
+      )
+    )
+      delete env[key];
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;
 }
 
-export async function startGateway(env: Record<string, string | undefined>, options: SpawnOptions = {}): Promise<GatewayProcess> {
+export async function startGateway(
+  env: Record<string, string | undefined>,
+  options: SpawnOptions = {},
+): Promise<GatewayProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   let out = '';
   const child = spawn(process.execPath, [options.entry ?? join(ROOT, 'bin', 'gateway.cjs')], {
     cwd: ROOT,
     // AUTH_MFA_REQUIRED_ROLES defaults to none here: tests of other features sign platform admins
     // in with a password alone. test/e2e/mfa.test.ts passes `undefined` to get the real default.
-    env: baseEnv({ HOST: '127.0.0.1', LOG_LEVEL: 'info', GATEWAY_DATA_DIR: DATA_DIR, AUTH_MFA_REQUIRED_ROLES: '', ...env, PORT: String(port) }),
+    env: baseEnv({
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      GATEWAY_DATA_DIR: DATA_DIR,
+      AUTH_MFA_REQUIRED_ROLES: '',
+      ...env,
+      PORT: String(port),
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -114,7 +129,10 @@ export interface SpawnOptions {
  * JWT secret derived from the label. `overrides` win; an `undefined` value removes a variable
  * (e.g. `REDIS_URL: undefined` for the in-process state store).
  */
-export function gatewayEnv(label: string, overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+export function gatewayEnv(
+  label: string,
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
   return {
     DATABASE_URL: inject('databaseUrl'),
     REDIS_URL: inject('redisUrl'),
@@ -128,7 +146,11 @@ export function gatewayEnv(label: string, overrides: Record<string, string | und
  * Spawns the real gateway process for an end-to-end test file: `gatewayEnv(label, overrides)`
  * through `startGateway`. The one call each e2e file makes instead of repeating the setup.
  */
-export function spawnGateway(label: string, overrides: Record<string, string | undefined> = {}, options: SpawnOptions = {}): Promise<GatewayProcess> {
+export function spawnGateway(
+  label: string,
+  overrides: Record<string, string | undefined> = {},
+  options: SpawnOptions = {},
+): Promise<GatewayProcess> {
   return startGateway(gatewayEnv(label, overrides), options);
 }
 
@@ -150,7 +172,8 @@ export async function waitFor<T>(
     } catch (err) {
       last = err;
     }
-    if (Date.now() >= deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'} (last: ${String(last)})`);
+    if (Date.now() >= deadline)
+      throw new Error(`timed out waiting for ${options.what ?? 'condition'} (last: ${String(last)})`);
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   }
 }

@@ -34,7 +34,11 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       await h.close();
     });
 
-    const policy = (max: number, windowSeconds = 60, leaseSeconds = 30): LockPolicy => ({ max, windowSeconds, leaseSeconds });
+    const policy = (max: number, windowSeconds = 60, leaseSeconds = 30): LockPolicy => ({
+      max,
+      windowSeconds,
+      leaseSeconds,
+    });
     let leases = 0;
     const lease = () => `lease-${++leases}`;
     /** One wrong password: begin, then settle as failed. */
@@ -54,7 +58,8 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
     it('counts settled failures, locks at max, and refuses without counting while locked', async () => {
       const k = key('lock');
       const p = policy(3);
-      for (let i = 1; i <= 3; i++) expect(await fail(k, 'A', p)).toMatchObject({ outcome: 'granted', count: i, settled: true, locked: i === 3 });
+      for (let i = 1; i <= 3; i++)
+        expect(await fail(k, 'A', p)).toMatchObject({ outcome: 'granted', count: i, settled: true, locked: i === 3 });
       const refused = await probe(k, 'A', p);
       expect(refused).toMatchObject({ outcome: 'locked', count: 3 });
       for (let i = 0; i < 5; i++) await fail(k, 'A', p);
@@ -117,7 +122,9 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       // Named: clears B's count only.
       const named = lease();
       expect((await store.beginAttempt(k, 'B', named, p)).outcome).toBe('granted');
-      expect(await store.settleAttempt(k, named, { kind: 'authenticated', workspace: 'B' }, p)).toMatchObject({ settled: true });
+      expect(await store.settleAttempt(k, named, { kind: 'authenticated', workspace: 'B' }, p)).toMatchObject({
+        settled: true,
+      });
       expect(await probe(k, 'B', p)).toMatchObject({ count: 0 });
       expect(await probe(k, 'A', p)).toMatchObject({ count: 7 });
       expect(await probe(k, 'other', p)).toMatchObject({ count: 2 });
@@ -126,7 +133,9 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       // email-wide (a wrong password for everybody else); only B's own count starts again.
       const any = lease();
       expect((await store.beginAttempt(k, null, any, p)).outcome).toBe('granted');
-      expect(await store.settleAttempt(k, any, { kind: 'authenticated', workspace: 'B' }, p)).toMatchObject({ settled: true });
+      expect(await store.settleAttempt(k, any, { kind: 'authenticated', workspace: 'B' }, p)).toMatchObject({
+        settled: true,
+      });
       expect(await probe(k, 'B', p)).toMatchObject({ count: 0 });
       expect(await probe(k, 'A', p)).toMatchObject({ count: 8 });
       expect(await probe(k, 'other', p)).toMatchObject({ count: 3 });
@@ -146,7 +155,13 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       const login = async (ws: string | null, outcome: 'ok' | 'wrong', as = 'A') => {
         const id = lease();
         const b = await store.beginAttempt(k, ws, id, p);
-        if (b.outcome === 'granted') await store.settleAttempt(k, id, outcome === 'ok' ? { kind: 'authenticated', workspace: as } : { kind: 'failed' }, p);
+        if (b.outcome === 'granted')
+          await store.settleAttempt(
+            k,
+            id,
+            outcome === 'ok' ? { kind: 'authenticated', workspace: as } : { kind: 'failed' },
+            p,
+          );
         return b;
       };
       await login(null, 'wrong');
@@ -188,7 +203,10 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       expect(await probe(k, 'A', p)).toEqual({ outcome: 'busy', retryAfter: 0, count: 0 });
       expect((await probe(k, null, p)).outcome).toBe('busy'); // could be checked against A
       expect((await probe(k, 'B', p)).outcome).toBe('granted');
-      for (const id of ids) expect(await store.settleAttempt(k, id, { kind: 'authenticated', workspace: 'A' }, p)).toMatchObject({ settled: true });
+      for (const id of ids)
+        expect(await store.settleAttempt(k, id, { kind: 'authenticated', workspace: 'A' }, p)).toMatchObject({
+          settled: true,
+        });
       expect(await probe(k, 'A', p)).toEqual({ outcome: 'granted', retryAfter: 0, count: 0 });
       // No-domain leases hold a slot of every workspace.
       const all = [lease(), lease()];
@@ -208,7 +226,11 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
       expect((await store.beginAttempt(k, 'A', y, p)).outcome).toBe('granted');
       expect((await probe(k, 'A', p)).outcome).toBe('busy');
       await h.advance(1.3);
-      expect(await store.settleAttempt(k, x, { kind: 'failed' }, p)).toEqual({ settled: false, count: 0, locked: false });
+      expect(await store.settleAttempt(k, x, { kind: 'failed' }, p)).toEqual({
+        settled: false,
+        count: 0,
+        locked: false,
+      });
       expect(await probe(k, 'A', p)).toEqual({ outcome: 'granted', retryAfter: 0, count: 0 });
     });
 
@@ -321,4 +343,3 @@ export function contract(label: string, setup: () => Promise<Harness>): void {
     });
   });
 }
-

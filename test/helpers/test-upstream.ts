@@ -59,7 +59,11 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       });
       const ws = new WebSocketServer({ server: srv });
       ws.on('connection', (socket, req) => {
-        upgrades.push({ path: new URL(req.url ?? '/', 'http://upstream').pathname, url: req.url ?? '', headers: req.headers });
+        upgrades.push({
+          path: new URL(req.url ?? '/', 'http://upstream').pathname,
+          url: req.url ?? '',
+          headers: req.headers,
+        });
         socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
         socket.on('close', (code) => wsCloses.push(code));
       });

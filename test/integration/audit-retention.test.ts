@@ -42,8 +42,17 @@ function runner(options: { retentionDays?: number; initialDelayMs?: number; batc
   });
   const db = pool();
   const job: AuditRetention = createAuditRetention(
-    { db, log: createLogger({ level: 'debug', format: 'json', destination }), onRun: (result, deleted) => runs.push([result, deleted]) },
-    { retentionDays: options.retentionDays ?? 1, initialDelayMs: options.initialDelayMs ?? 60_000, intervalMs: DAY, batchSize: options.batchSize ?? 200 },
+    {
+      db,
+      log: createLogger({ level: 'debug', format: 'json', destination }),
+      onRun: (result, deleted) => runs.push([result, deleted]),
+    },
+    {
+      retentionDays: options.retentionDays ?? 1,
+      initialDelayMs: options.initialDelayMs ?? 60_000,
+      intervalMs: DAY,
+      batchSize: options.batchSize ?? 200,
+    },
   );
   return { db, job, lines, runs };
 }
@@ -56,7 +65,9 @@ async function insert(tenantId: string, count: number, ageMs: number): Promise<v
 }
 
 async function countFor(tenantId: string): Promise<number> {
-  const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM auth_events WHERE tenant_id = $1', [tenantId]);
+  const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM auth_events WHERE tenant_id = $1', [
+    tenantId,
+  ]);
   return Number(rows[0]?.n);
 }
 
@@ -77,7 +88,11 @@ describe('audit retention', () => {
     expect(await countFor(t)).toBe(5);
     expect([...a.runs, ...b.runs].map(([r]) => r).sort()).toEqual(['pruned', 'skipped']);
     const winner = a.runs[0]?.[0] === 'pruned' ? a : b;
-    expect(winner.lines.find((l) => l.msg === 'audit retention: pruned old audit events')).toMatchObject({ level: 'info', deleted: pruned?.deleted, retentionDays: 1 });
+    expect(winner.lines.find((l) => l.msg === 'audit retention: pruned old audit events')).toMatchObject({
+      level: 'info',
+      deleted: pruned?.deleted,
+      retentionDays: 1,
+    });
     // The lock is released after the run: the next round is free to prune (nothing left to delete).
     expect(await b.job.runOnce()).toEqual({ result: 'pruned', deleted: 0 });
   });

@@ -43,7 +43,9 @@ describe('embedded Postgres (PGlite)', () => {
     expect(result.applied).toEqual(readMigrations().map((m) => m.name));
     expect(result.applied).toContain('003_sessions');
     expect((await migrate(db)).applied).toEqual([]);
-    const { rows } = await db.query<{ id: string }>("INSERT INTO tenants (name, domain) VALUES ('T', 't.example') RETURNING id");
+    const { rows } = await db.query<{ id: string }>(
+      "INSERT INTO tenants (name, domain) VALUES ('T', 't.example') RETURNING id",
+    );
     expect(rows[0]?.id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -63,7 +65,10 @@ describe('embedded Postgres (PGlite)', () => {
             return true;
           }
           // Distinct statement text per query, so a hijacked unnamed statement shows.
-          const r = await wide.query<Record<string, unknown>>(`SELECT $1::text AS v${i % 5}, $2::int AS i`, [`x${i}`, i]);
+          const r = await wide.query<Record<string, unknown>>(`SELECT $1::text AS v${i % 5}, $2::int AS i`, [
+            `x${i}`,
+            i,
+          ]);
           return r.rows[0]?.[`v${i % 5}`] === `x${i}` && r.rows[0]?.i === i;
         }),
       );
@@ -88,10 +93,12 @@ describe('embedded Postgres (PGlite)', () => {
     try {
       expect(listener.connected).toBe(true);
       // The listener holds one of the two pooled connections; queries still flow on the other.
-      await db.transaction(async (tx) => {
-        await tx.query('SELECT pg_notify($1, $2)', ['g2d_test_channel', 'rolled-back']);
-        throw new Error('abort');
-      }).catch(() => {});
+      await db
+        .transaction(async (tx) => {
+          await tx.query('SELECT pg_notify($1, $2)', ['g2d_test_channel', 'rolled-back']);
+          throw new Error('abort');
+        })
+        .catch(() => {});
       await db.transaction(async (tx) => {
         await tx.query('SELECT pg_notify($1, $2)', ['g2d_test_channel', 'node-1']);
       });

@@ -34,7 +34,11 @@ describe('TOTP replay guard (property)', () => {
     const tenant = await makeTenant(db);
     const store = createMfaStore(db);
     const box = createSecretBox('p'.repeat(40));
-    const action = fc.record({ advanceSeconds: fc.integer({ min: 0, max: 45 }), offset: fc.integer({ min: -2, max: 2 }), twice: fc.boolean() });
+    const action = fc.record({
+      advanceSeconds: fc.integer({ min: 0, max: 45 }),
+      offset: fc.integer({ min: -2, max: 2 }),
+      twice: fc.boolean(),
+    });
     await fc.assert(
       fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 8 }), async (actions) => {
         const user = await makeUser(db, tenant, { passwordHash: 'not-a-real-hash' });
@@ -51,7 +55,9 @@ describe('TOTP replay guard (property)', () => {
           const step = now + a.offset;
           const code = hotp(secret, step);
           // Two instances racing with the same code: at most one acceptance.
-          const tries = a.twice ? await Promise.all([mfa.check(user.id, code), mfa.check(user.id, code)]) : [await mfa.check(user.id, code)];
+          const tries = a.twice
+            ? await Promise.all([mfa.check(user.id, code), mfa.check(user.id, code)])
+            : [await mfa.check(user.id, code)];
           const accepted = tries.filter((t) => t === 'totp').length;
           const expected = Math.abs(a.offset) <= 1 && step > last ? 1 : 0;
           expect(accepted).toBe(expected);

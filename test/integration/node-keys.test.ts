@@ -8,7 +8,15 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { manualClock } from '../../gateway/clock.js';
-import { ENROLLMENT_TOKEN_RE, NODE_KEY_RE, createNodeKeyAuthenticator, generateEnrollmentToken, generateNodeKey, hashKey, type NodeKeyOptions } from '../../gateway/auth/node-keys.js';
+import {
+  ENROLLMENT_TOKEN_RE,
+  NODE_KEY_RE,
+  createNodeKeyAuthenticator,
+  generateEnrollmentToken,
+  generateNodeKey,
+  hashKey,
+  type NodeKeyOptions,
+} from '../../gateway/auth/node-keys.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { createLogger } from '../../gateway/ops/logger.js';
 import { createNodeStore, type Node, type NodeStore } from '../../gateway/store/nodes.js';
@@ -49,11 +57,24 @@ function counted(inner: NodeStore) {
 }
 
 /** An authenticator with its own LISTEN pool (named, so a test can find and kill its backend). */
-async function authenticator(options: NodeKeyOptions & { clock?: ReturnType<typeof manualClock>; listenUrl?: string | null; storeDb?: Db } = {}) {
+async function authenticator(
+  options: NodeKeyOptions & { clock?: ReturnType<typeof manualClock>; listenUrl?: string | null; storeDb?: Db } = {},
+) {
   const appName = uniq('nk-listen');
-  const listenDb = options.listenUrl === null ? null : createPg({ url: options.listenUrl ?? url, poolSize: 1, applicationName: appName, connectionTimeoutMillis: 1000 });
+  const listenDb =
+    options.listenUrl === null
+      ? null
+      : createPg({
+          url: options.listenUrl ?? url,
+          poolSize: 1,
+          applicationName: appName,
+          connectionTimeoutMillis: 1000,
+        });
   const { nodes, calls } = counted(options.storeDb ? createNodeStore(options.storeDb) : store);
-  const auth = createNodeKeyAuthenticator({ nodes, feed: listenDb ? createNotificationFeed({ db: listenDb, log }) : null, log, clock: options.clock }, { listener: { minBackoffMs: 50, maxBackoffMs: 500, healthCheckMs: 500, healthTimeoutMs: 1000 }, ...options });
+  const auth = createNodeKeyAuthenticator(
+    { nodes, feed: listenDb ? createNotificationFeed({ db: listenDb, log }) : null, log, clock: options.clock },
+    { listener: { minBackoffMs: 50, maxBackoffMs: 500, healthCheckMs: 500, healthTimeoutMs: 1000 }, ...options },
+  );
   await auth.start();
   opened.push({ close: async () => (await auth.close(), await listenDb?.close()) });
   return { auth, calls, appName };
@@ -104,7 +125,20 @@ describe('node keys: format and digest', () => {
   it('refuses anything that is not a well-formed key without a query', async () => {
     const { auth, calls } = await authenticator({ listenUrl: null });
     const good = generateNodeKey().rawKey;
-    for (const bad of ['', 'g2dn_', 'g2dn_short', `${good}A`, good.slice(0, -1), `Bearer ${good}`, ` ${good}`, `${good}=`, good.replace('g2dn_', 'g2de_'), good.replace('g2dn_', 'G2DN_'), `g2dn_${'+'.repeat(43)}`, `g2dn_${'a'.repeat(42)}\n`]) {
+    for (const bad of [
+      '',
+      'g2dn_',
+      'g2dn_short',
+      `${good}A`,
+      good.slice(0, -1),
+      `Bearer ${good}`,
+      ` ${good}`,
+      `${good}=`,
+      good.replace('g2dn_', 'g2de_'),
+      good.replace('g2dn_', 'G2DN_'),
+      `g2dn_${'+'.repeat(43)}`,
+      `g2dn_${'a'.repeat(42)}\n`,
+    ]) {
       expect(await auth.authenticate(bad)).toBeNull();
     }
     expect(await auth.authenticate(42 as unknown as string)).toBeNull();
@@ -118,7 +152,12 @@ describe('node keys: cache', () => {
     const { auth, calls } = await authenticator({ clock });
     await expect.poll(() => auth.listening()).toBe(true);
     const { node, key } = await makeNode('edge-cache');
-    expect(await auth.authenticate(key)).toEqual({ kind: 'node', tenantId: tenant.id, nodeId: node.id, nodeName: 'edge-cache' });
+    expect(await auth.authenticate(key)).toEqual({
+      kind: 'node',
+      tenantId: tenant.id,
+      nodeId: node.id,
+      nodeName: 'edge-cache',
+    });
     clock.advance(59_000);
     expect(await auth.authenticate(key)).toMatchObject({ nodeId: node.id });
     expect(calls.lookups).toBe(1);
@@ -191,7 +230,11 @@ describe('node keys: revocation and rotation across instances', () => {
     await expect.poll(() => auth.listening()).toBe(true);
     const { node, key } = await makeNode();
     expect(await auth.authenticate(key)).not.toBeNull();
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'gateway/cli/main.ts', 'node', 'revoke', '--id', node.id], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url } });
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'gateway/cli/main.ts', 'node', 'revoke', '--id', node.id],
+      { cwd: ROOT, env: { ...process.env, DATABASE_URL: url } },
+    );
     expect(JSON.parse(stdout)).toMatchObject({ id: node.id, status: 'revoked', already_revoked: false });
     expect(await msUntilRefused(() => auth.authenticate(key))).toBeLessThan(5_000);
   });
@@ -205,7 +248,10 @@ describe('node keys: revocation and rotation across instances', () => {
     expect(await b.auth.authenticate(key)).not.toBeNull();
     const next = generateNodeKey();
     expect(await otherStore.rotateKey(node.id, next.hash, hashKey(key))).not.toBeNull();
-    const [ma, mb] = await Promise.all([msUntilRefused(() => a.auth.authenticate(key)), msUntilRefused(() => b.auth.authenticate(key))]);
+    const [ma, mb] = await Promise.all([
+      msUntilRefused(() => a.auth.authenticate(key)),
+      msUntilRefused(() => b.auth.authenticate(key)),
+    ]);
     expect(Math.max(ma, mb)).toBeLessThan(5_000);
     expect(await a.auth.authenticate(next.rawKey)).toMatchObject({ nodeId: node.id });
     expect(await b.auth.authenticate(next.rawKey)).toMatchObject({ nodeId: node.id });
@@ -228,12 +274,19 @@ describe('node keys: listener failures', () => {
     const { node, key } = await makeNode();
     await auth.authenticate(key);
     expect(calls.lookups).toBe(1);
-    const backends = async () => (await other.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName])).rows.map((r) => r.pid);
+    const backends = async () =>
+      (
+        await other.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName])
+      ).rows.map((r) => r.pid);
     const before = await backends();
     expect(before).toHaveLength(1);
     await other.query('SELECT pg_terminate_backend($1)', [before[0]]);
     // Listening again, on a new backend (the drop itself may be too brief to observe by polling).
-    await expect.poll(async () => auth.listening() && (await backends()).some((pid) => !before.includes(pid)), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(async () => auth.listening() && (await backends()).some((pid) => !before.includes(pid)), {
+        timeout: 10_000,
+      })
+      .toBe(true);
     // Whatever was cached before the drop is verified again (a revocation may have been missed).
     await auth.authenticate(key);
     expect(calls.lookups).toBe(2);
@@ -289,7 +342,9 @@ describe('node keys: Postgres unreachable (docs/operations.md)', () => {
     }
 
     await relay.restore();
-    await expect.poll(() => auth.authenticate(uncached.key).catch(() => 'down'), { timeout: 10_000 }).toMatchObject({ nodeId: uncached.node.id });
+    await expect
+      .poll(() => auth.authenticate(uncached.key).catch(() => 'down'), { timeout: 10_000 })
+      .toMatchObject({ nodeId: uncached.node.id });
     await expect.poll(() => auth.listening(), { timeout: 10_000 }).toBe(true);
   });
 });

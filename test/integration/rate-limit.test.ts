@@ -46,7 +46,17 @@ function instance(config: RateLimitConfig, url = inject('redisUrl')): RateLimite
   return limiter;
 }
 
-const user = (userId: string): Identity => ({ kind: 'user', tenantId: 't', homeTenantId: 't', userId, email: 'a@b.test', role: 'agent', jti: 'j', iat: 0, exp: 1 });
+const user = (userId: string): Identity => ({
+  kind: 'user',
+  tenantId: 't',
+  homeTenantId: 't',
+  userId,
+  email: 'a@b.test',
+  role: 'agent',
+  jti: 'j',
+  iat: 0,
+  exp: 1,
+});
 
 function admitted(limiter: RateLimiter, identity: Identity): boolean {
   try {
@@ -72,7 +82,12 @@ function mostWithin(times: number[], ms: number): number {
 describe('request limits shared through Redis', () => {
   it('two instances hammering one key admit at most limit + burst + one sync interval of the other', async () => {
     const syncMs = 100;
-    const config: RateLimitConfig = { user: { limit: 40, windowSeconds: 4, burst: 40 }, node: null, tenant: null, syncMs };
+    const config: RateLimitConfig = {
+      user: { limit: 40, windowSeconds: 4, burst: 40 },
+      node: null,
+      tenant: null,
+      syncMs,
+    };
     const a = instance(config);
     const b = instance(config);
     const who = user(`shared-${randomBytes(4).toString('hex')}`);
@@ -99,7 +114,12 @@ describe('request limits shared through Redis', () => {
   });
 
   it('with Redis unreachable, enforces the limit per instance and never fails closed', async () => {
-    const config: RateLimitConfig = { user: { limit: 5, windowSeconds: 60, burst: 5 }, node: null, tenant: null, syncMs: 50 };
+    const config: RateLimitConfig = {
+      user: { limit: 5, windowSeconds: 60, burst: 5 },
+      node: null,
+      tenant: null,
+      syncMs: 50,
+    };
     const lonely = instance(config, `redis://127.0.0.1:${await deadPort()}`);
     const who = user('offline');
     const outcomes: boolean[] = [];

@@ -66,7 +66,9 @@ describe('Redis Cluster', () => {
       const tenant = await makeTenant(db);
       const user = await makeUser(db, tenant);
       // No tenant_domain: the attempt is counted under every tenant the email could mean.
-      const wrong = await Promise.all(Array.from({ length: 14 }, (_, i) => login(i % 2 ? a : b, { email: user.email, password: `wrong-${i}` })));
+      const wrong = await Promise.all(
+        Array.from({ length: 14 }, (_, i) => login(i % 2 ? a : b, { email: user.email, password: `wrong-${i}` })),
+      );
       const statuses = wrong.map((r) => r.status).sort();
       expect(statuses.filter((s) => s === 401)).toHaveLength(10);
       expect(statuses.filter((s) => s === 403)).toHaveLength(4);
@@ -86,7 +88,11 @@ describe('Redis Cluster', () => {
       expect((await call(`${a.url}/api/v1/auth/logout`, { method: 'POST', token })).status).toBe(200);
       expect((await call(`${a.url}/api/v1/auth/me`, { token })).status).toBe(401);
       // The other instance re-reads revocation markers at most every 2 s (README "Revocation").
-      await waitFor(async () => (await call(`${b.url}/api/v1/auth/me`, { token })).status === 401, { timeoutMs: 5_000, intervalMs: 100, what: 'logout seen by b' });
+      await waitFor(async () => (await call(`${b.url}/api/v1/auth/me`, { token })).status === 401, {
+        timeoutMs: 5_000,
+        intervalMs: 100,
+        what: 'logout seen by b',
+      });
 
       const second = await login(b, { email: user.email, password: user.password, tenant_domain: tenant.domain });
       const changed = await call(`${b.url}/api/v1/auth/me/password`, {
@@ -96,11 +102,14 @@ describe('Redis Cluster', () => {
       });
       expect(changed.status).toBe(200);
       expect((await call(`${b.url}/api/v1/auth/me`, { token: second.body.data.token })).status).toBe(401);
-      await waitFor(async () => (await call(`${a.url}/api/v1/auth/me`, { token: second.body.data.token })).status === 401, {
-        timeoutMs: 5_000,
-        intervalMs: 100,
-        what: 'password change seen by a',
-      });
+      await waitFor(
+        async () => (await call(`${a.url}/api/v1/auth/me`, { token: second.body.data.token })).status === 401,
+        {
+          timeoutMs: 5_000,
+          intervalMs: 100,
+          what: 'password change seen by a',
+        },
+      );
       expect((await call(`${a.url}/api/v1/auth/me`, { token: changed.body.data.token })).status).toBe(200);
     });
   });
@@ -119,7 +128,12 @@ describe('Redis behind Sentinel', () => {
 
   contract('redis via sentinel (REDIS_SENTINEL_PASSWORD)', async () => {
     const prefix = `g2d:topo:${randomBytes(4).toString('hex')}:`;
-    const config = loadConfig({ REDIS_SENTINELS: sentinel.nodes, REDIS_SENTINEL_NAME: 'g2dmaster', REDIS_SENTINEL_PASSWORD: 'sentinel-secret-1', REDIS_KEY_PREFIX: prefix });
+    const config = loadConfig({
+      REDIS_SENTINELS: sentinel.nodes,
+      REDIS_SENTINEL_NAME: 'g2dmaster',
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret-1',
+      REDIS_KEY_PREFIX: prefix,
+    });
     client = createRedisClient(config.redis);
     const store = createRedisStateStore(client, prefix);
     return { store, advance: (s) => sleep(s * 1000), close: async () => {} };

@@ -42,7 +42,8 @@ describe('Redis', () => {
     const k = key('ttl');
     const p = { max: 3, windowSeconds: 600, leaseSeconds: 600 };
     for (let i = 0; i < 4; i++) {
-      if ((await store.beginAttempt(`${k}:lock-a`, 'A', `l${i}`, p)).outcome === 'granted') await store.settleAttempt(`${k}:lock-a`, `l${i}`, { kind: 'failed' }, p);
+      if ((await store.beginAttempt(`${k}:lock-a`, 'A', `l${i}`, p)).outcome === 'granted')
+        await store.settleAttempt(`${k}:lock-a`, `l${i}`, { kind: 'failed' }, p);
     }
     await store.beginAttempt(`${k}:lock-c`, null, 'in-flight', p); // a lease only: the key lives as long as it
     await store.beginAttempt(`${k}:lock-b`, null, 'x', p);
@@ -58,7 +59,15 @@ describe('Redis', () => {
       cursor = next;
       keys.push(...batch);
     } while (cursor !== '0');
-    expect(keys).toEqual(expect.arrayContaining([`${prefix}${k}:lock-a`, `${prefix}${k}:lock-c`, `${prefix}${k}:ip`, `${prefix}${k}:jti`, `${prefix}${k}:rl`]));
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        `${prefix}${k}:lock-a`,
+        `${prefix}${k}:lock-c`,
+        `${prefix}${k}:ip`,
+        `${prefix}${k}:jti`,
+        `${prefix}${k}:rl`,
+      ]),
+    );
     expect(keys).not.toContain(`${prefix}${k}:lock-b`);
     const ttls = await Promise.all(keys.map((k) => inspector.ttl(k)));
     const immortal = keys.filter((_, i) => (ttls[i] ?? -1) < 0);

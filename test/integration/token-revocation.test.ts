@@ -19,7 +19,14 @@ const SECRET = 'revocation-property-secret-0123456789';
 const OLD = 'revocation-property-old-secret-98765';
 const TTL = 3600;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const jwtConfig = { secret: SECRET, previousSecrets: [OLD], issuer: 'get2dial', audience: 'get2dial-control', ttlSeconds: TTL, clockToleranceSeconds: 30 };
+const jwtConfig = {
+  secret: SECRET,
+  previousSecrets: [OLD],
+  issuer: 'get2dial',
+  audience: 'get2dial-control',
+  ttlSeconds: TTL,
+  clockToleranceSeconds: 30,
+};
 
 const db = createPg({ url: inject('databaseUrl'), poolSize: 2 });
 let redis: RedisClient;
@@ -33,7 +40,9 @@ beforeAll(async () => {
   redis = createRedisClient({ url: inject('redisUrl'), keyPrefix: prefix });
   const state = createRedisStateStore(redis, prefix);
   const tenant = await makeTenant(db);
-  const made = await makeUser(db, tenant, { passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
+  const made = await makeUser(db, tenant, {
+    passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+  });
   // Tokens without iat count as issued up to TTL + leeway before their exp: no password change since.
   await db.query(`UPDATE users SET password_changed_at = '2000-01-01T00:00:00Z' WHERE id = $1`, [made.id]);
   user = { id: made.id, tenantId: tenant.id, email: made.email };
@@ -106,7 +115,11 @@ describe('revocation covers every accepted spelling of a token', () => {
           nonce: randomBytes(4).toString('hex'),
           ...(t.pad === '' ? {} : { x: t.pad }),
         };
-        const token = sign(t.withTyp ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256' }, payload, t.previousSecret ? OLD : SECRET);
+        const token = sign(
+          t.withTyp ? { alg: 'HS256', typ: 'JWT' } : { alg: 'HS256' },
+          payload,
+          t.previousSecret ? OLD : SECRET,
+        );
         const original = await tokens.verify(token);
         expect(original.ok).toBe(true);
         if (!original.ok) return;
@@ -124,7 +137,15 @@ describe('revocation covers every accepted spelling of a token', () => {
   });
 
   it('revoke() clamps the marker TTL to the longest lifetime, whatever exp says (Redis refuses an expiry past its range)', async () => {
-    const claims = { tid: user.tenantId, sub: user.id, email: user.email, role: 'agent' as const, jti: `huge-${randomBytes(6).toString('hex')}`, iat: 0, exp: 1e20 };
+    const claims = {
+      tid: user.tenantId,
+      sub: user.id,
+      email: user.email,
+      role: 'agent' as const,
+      jti: `huge-${randomBytes(6).toString('hex')}`,
+      iat: 0,
+      exp: 1e20,
+    };
     await sessions.revoke(claims);
     expect((await sessions.check(claims)).verdict).toBe('revoked');
     const ttl = await redis.ttl(`${prefix}revoked:${claims.jti}`);

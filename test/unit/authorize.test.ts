@@ -98,8 +98,16 @@ describe('public and node routes', () => {
 
   it('a registered node key reaches the upstream; unknown keys → 401, then 429 past AUTH_LOGIN_IP_LIMIT', async () => {
     const enrollment = generateEnrollmentToken();
-    await createNodeStore(t.db).createEnrollment({ tenantId: tenant.id, name: 'edge-a', tokenHash: enrollment.hash, expiresAt: new Date(Date.now() + 3_600_000) });
-    const reg = await call(`${t.url}/api/v1/nodes/register`, { method: 'POST', json: { enrollment_token: enrollment.rawToken } });
+    await createNodeStore(t.db).createEnrollment({
+      tenantId: tenant.id,
+      name: 'edge-a',
+      tokenHash: enrollment.hash,
+      expiresAt: new Date(Date.now() + 3_600_000),
+    });
+    const reg = await call(`${t.url}/api/v1/nodes/register`, {
+      method: 'POST',
+      json: { enrollment_token: enrollment.rawToken },
+    });
     expect(reg.status).toBe(201);
     const key = reg.body.data.api_key as string;
     expect((await call(`${t.url}/api/v1/edge/calls`, { token: key })).status).toBe(200);

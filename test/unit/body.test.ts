@@ -18,7 +18,9 @@ beforeAll(async () => {
       const body = await readJsonBody(req, SPEC, 1000);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     } catch (err) {
-      res.writeHead(isGatewayError(err) ? err.status : 500, { 'x-code': isGatewayError(err) ? err.code : 'none' }).end();
+      res
+        .writeHead(isGatewayError(err) ? err.status : 500, { 'x-code': isGatewayError(err) ? err.code : 'none' })
+        .end();
     }
   });
 });
@@ -34,7 +36,9 @@ describe('readJsonBody', () => {
   });
 
   it('accepts +json types and parameters; drops a null optional field', async () => {
-    const r = await post('{"email":"a","password":"p","remember":null}', { 'content-type': 'application/merge-patch+json; charset=utf-8' });
+    const r = await post('{"email":"a","password":"p","remember":null}', {
+      'content-type': 'application/merge-patch+json; charset=utf-8',
+    });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ email: 'a', password: 'p' });
   });
@@ -50,20 +54,34 @@ describe('readJsonBody', () => {
   });
 
   it('identity coding is no coding', async () => {
-    expect((await post('{"email":"a","password":"p"}', { 'content-type': 'application/json', 'content-encoding': 'Identity' })).status).toBe(200);
+    expect(
+      (
+        await post('{"email":"a","password":"p"}', {
+          'content-type': 'application/json',
+          'content-encoding': 'Identity',
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('a declared length over the cap → 413 before reading', async () => {
-    const raw = await rawExchange(probe.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nConnection: close');
+    const raw = await rawExchange(
+      probe.port,
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nConnection: close',
+    );
     expect(statusOf(raw)).toBe(413);
   });
 
   it('a chunked body growing past the cap → 413', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(probe.url, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        probe.url,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write('{"email":"');
       req.end('x'.repeat(2000) + '","password":"p"}');
@@ -88,7 +106,9 @@ describe('readJsonBody', () => {
   });
 
   it('invalid UTF-8 → 400 (never decoded lossily)', async () => {
-    const r = await post(Buffer.concat([Buffer.from('{"email":"'), Buffer.from([0xc3, 0x28]), Buffer.from('","password":"p"}')]));
+    const r = await post(
+      Buffer.concat([Buffer.from('{"email":"'), Buffer.from([0xc3, 0x28]), Buffer.from('","password":"p"}')]),
+    );
     expect(r.status).toBe(400);
   });
 

@@ -21,12 +21,20 @@ describe('bootstrap', () => {
     const weak = await bootstrap({ email: 'root@example.test', password: 'short' });
     expect(weak.status).toBe(400);
     expect(weak.body.message).toContain('new password');
-    expect((await bootstrap({ email: 'root@example.test', password: 'a-good-long-passphrase-1', extra: 1 })).status).toBe(400);
-    expect((await call(t.url + BOOTSTRAP, { method: 'POST', body: '{}', headers: { 'x-bootstrap-token': TOKEN } })).status).toBe(415);
+    expect(
+      (await bootstrap({ email: 'root@example.test', password: 'a-good-long-passphrase-1', extra: 1 })).status,
+    ).toBe(400);
+    expect(
+      (await call(t.url + BOOTSTRAP, { method: 'POST', body: '{}', headers: { 'x-bootstrap-token': TOKEN } })).status,
+    ).toBe(415);
   });
 
   it('creates the Platform tenant and the first platform_admin, who can log in', async () => {
-    const r = await bootstrap({ email: ' Root@Example.test ', password: 'a-good-long-passphrase-1', tenant_domain: 'platform.example.test' });
+    const r = await bootstrap({
+      email: ' Root@Example.test ',
+      password: 'a-good-long-passphrase-1',
+      tenant_domain: 'platform.example.test',
+    });
     expect(r.status).toBe(201);
     expect(r.body.data.tenant).toMatchObject({ domain: 'platform.example.test', name: 'Platform' });
     expect(r.body.data.user).toMatchObject({ email: 'root@example.test', role: 'platform_admin' });
@@ -55,7 +63,11 @@ describe('bootstrap without AUTH_BOOTSTRAP_TOKEN', () => {
   it('does not exist: 404', async () => {
     const other = await startApp({ database: 'shared' });
     try {
-      const r = await call(other.url + BOOTSTRAP, { method: 'POST', json: {}, headers: { 'x-bootstrap-token': TOKEN } });
+      const r = await call(other.url + BOOTSTRAP, {
+        method: 'POST',
+        json: {},
+        headers: { 'x-bootstrap-token': TOKEN },
+      });
       expect(r.status).toBe(404);
       expect(r.body).toEqual({ status: 'error', message: 'not found' });
     } finally {

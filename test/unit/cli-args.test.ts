@@ -10,7 +10,10 @@ describe('parseArgs', () => {
 
   it('reads declared options, --name=value included', () => {
     const a = parseArgs(['--tenant', 'a.test', '--platform'], { options });
-    expect([...a.flags]).toEqual([['tenant', 'a.test'], ['platform', true]]);
+    expect([...a.flags]).toEqual([
+      ['tenant', 'a.test'],
+      ['platform', true],
+    ]);
     expect(parseArgs(['--tenant=-odd'], { options }).flags.get('tenant')).toBe('-odd');
   });
 

@@ -45,7 +45,9 @@ describe('createClientIpResolver', () => {
   });
 
   it('IPv4-mapped IPv6 hops count as IPv4', async () => {
-    expect((await resolveWith(['127.0.0.1', '10.0.0.0/8'], '::ffff:203.0.113.7, ::ffff:10.0.0.1')).ip).toBe('203.0.113.7');
+    expect((await resolveWith(['127.0.0.1', '10.0.0.0/8'], '::ffff:203.0.113.7, ::ffff:10.0.0.1')).ip).toBe(
+      '203.0.113.7',
+    );
   });
 
   it('IPv6 subnets', async () => {

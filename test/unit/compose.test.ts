@@ -33,10 +33,16 @@ interface Service {
   deploy?: { replicas?: number };
 }
 
-const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service>; secrets?: Record<string, { file: string }> };
+const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+  services: Record<string, Service>;
+  secrets?: Record<string, { file: string }>;
+};
 const services = compose.services;
 const text = (v: string[] | string | undefined) => (Array.isArray(v) ? v.join(' ') : (v ?? ''));
-const isGateway = (s: Service) => !text(s.command).includes('migrate') && !text(s.command).includes('upstream-stub') && s.image?.startsWith('get2dial-gateway') === true;
+const isGateway = (s: Service) =>
+  !text(s.command).includes('migrate') &&
+  !text(s.command).includes('upstream-stub') &&
+  s.image?.startsWith('get2dial-gateway') === true;
 const gateways = Object.entries(services).filter(([, s]) => isGateway(s));
 
 /** KEY=value lines of an env file (comments and blanks skipped). */
@@ -106,7 +112,8 @@ describe('docker-compose.yml', () => {
   it('writes no secret into the compose file itself', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const [key, value] of Object.entries(s.environment ?? {})) {
-        if (/PASSWORD|SECRET|TOKEN|SIGNING_KEY$/.test(key)) expect.fail(`${name}.environment.${key} holds a secret; put it in config/compose.env`);
+        if (/PASSWORD|SECRET|TOKEN|SIGNING_KEY$/.test(key))
+          expect.fail(`${name}.environment.${key} holds a secret; put it in config/compose.env`);
         expect(String(value), `${name}.${key}`).not.toMatch(/:\/\/[^/@\s]+:[^/@\s]+@/); // no user:password@ URLs
       }
     }
@@ -129,17 +136,23 @@ describe('docker-compose.yml', () => {
 describe('config/compose.env.example', () => {
   it('together with the compose environment, passes the gateway config loader in production', () => {
     const env = envFile('config/compose.env.example');
-    for (const key of ['AUTH_JWT_SECRET', 'POSTGRES_PASSWORD', 'DB_PASSWORD', 'REDIS_PASSWORD']) expect(env[key], key).toBeTruthy();
+    for (const key of ['AUTH_JWT_SECRET', 'POSTGRES_PASSWORD', 'DB_PASSWORD', 'REDIS_PASSWORD'])
+      expect(env[key], key).toBeTruthy();
     expect(env.DB_PASSWORD).toBe(env.POSTGRES_PASSWORD);
     expect(env.DB_USER).toBe(env.POSTGRES_USER);
     expect(env.DB_NAME).toBe(env.POSTGRES_DB);
     const dir = mkdtempSync(join(tmpdir(), 'g2d-compose-'));
     try {
       const keyFile = join(dir, 'identity_signing_key.pem');
-      writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+      writeFileSync(
+        keyFile,
+        generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      );
       const gw = gateways[0]?.[1] as Service;
       // As shipped, the placeholders are refused: a forgotten one never runs in production.
-      expect(() => loadConfig({ ...env, ...gw.environment, IDENTITY_SIGNING_KEY_FILE: keyFile })).toThrow(/AUTH_JWT_SECRET: still the example placeholder/);
+      expect(() => loadConfig({ ...env, ...gw.environment, IDENTITY_SIGNING_KEY_FILE: keyFile })).toThrow(
+        /AUTH_JWT_SECRET: still the example placeholder/,
+      );
       // Filled in as the example file's header says (openssl rand -hex 32), it loads.
       const filled = { ...env, AUTH_JWT_SECRET: randomBytes(32).toString('hex') };
       const config = loadConfig({ ...filled, ...gw.environment, IDENTITY_SIGNING_KEY_FILE: keyFile });
@@ -186,7 +199,9 @@ describe.skipIf(!composeAvailable)('docker compose config', () => {
       copyFileSync(join(ROOT, 'config', 'compose.env.example'), join(dir, 'config', 'compose.env'));
       copyFileSync(join(ROOT, 'config', 'nginx', 'gateway.conf'), join(dir, 'config', 'nginx', 'gateway.conf'));
       writeFileSync(join(dir, 'config', 'secrets', 'identity_signing_key.pem'), 'placeholder');
-      const r = spawnSync('docker', ['compose', '-f', join(dir, 'docker-compose.yml'), 'config', '--quiet'], { encoding: 'utf8' });
+      const r = spawnSync('docker', ['compose', '-f', join(dir, 'docker-compose.yml'), 'config', '--quiet'], {
+        encoding: 'utf8',
+      });
       expect(r.status, r.stderr).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });

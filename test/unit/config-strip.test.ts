@@ -14,10 +14,21 @@ function problemsOf(env: Record<string, string>): readonly string[] {
 
 describe('STRIP_CLIENT_HEADERS', () => {
   it('defaults to the identity headers of other systems', () => {
-    expect(loadConfig({}).stripClientHeaders).toEqual(['x-tenant-id', 'x-user-id', 'x-user-role', 'x-node-id', 'remote-user', 'x-forwarded-user', 'x-auth-request-*']);
+    expect(loadConfig({}).stripClientHeaders).toEqual([
+      'x-tenant-id',
+      'x-user-id',
+      'x-user-role',
+      'x-node-id',
+      'remote-user',
+      'x-forwarded-user',
+      'x-auth-request-*',
+    ]);
   });
   it('a value replaces the defaults (lower-cased, `_` read as `-`); `none` strips nothing extra', () => {
-    expect(loadConfig({ STRIP_CLIENT_HEADERS: ' X-Team_Id , X-Internal-* ,' }).stripClientHeaders).toEqual(['x-team-id', 'x-internal-*']);
+    expect(loadConfig({ STRIP_CLIENT_HEADERS: ' X-Team_Id , X-Internal-* ,' }).stripClientHeaders).toEqual([
+      'x-team-id',
+      'x-internal-*',
+    ]);
     expect(loadConfig({ STRIP_CLIENT_HEADERS: 'none' }).stripClientHeaders).toEqual([]);
   });
   it('refuses what is not a header name, `*` alone and framing headers, all in one error', () => {

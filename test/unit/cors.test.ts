@@ -18,7 +18,10 @@ beforeAll(async () => {
 afterAll(() => probe?.close());
 
 const preflight = (origin: string | null, headers: Record<string, string> = {}) =>
-  call(probe.url, { method: 'OPTIONS', headers: { ...(origin ? { origin } : {}), 'access-control-request-method': 'POST', ...headers } });
+  call(probe.url, {
+    method: 'OPTIONS',
+    headers: { ...(origin ? { origin } : {}), 'access-control-request-method': 'POST', ...headers },
+  });
 
 describe('createCors', () => {
   it('decorates a listed origin and exposes the documented headers', async () => {
@@ -29,11 +32,14 @@ describe('createCors', () => {
     expect(r.headers.get('vary')).toBe('Origin');
   });
 
-  it.each(['https://app.example.evil', 'https://APP.example', 'https://app.example:443', 'null'])('never echoes %s', async (origin) => {
-    const r = await call(probe.url, { headers: { origin } });
-    expect(r.body).toEqual({ allowed: false });
-    expect(r.headers.get('access-control-allow-origin')).toBeNull();
-  });
+  it.each(['https://app.example.evil', 'https://APP.example', 'https://app.example:443', 'null'])(
+    'never echoes %s',
+    async (origin) => {
+      const r = await call(probe.url, { headers: { origin } });
+      expect(r.body).toEqual({ allowed: false });
+      expect(r.headers.get('access-control-allow-origin')).toBeNull();
+    },
+  );
 
   it('a request without Origin is allowed (not a browser cross-origin call)', async () => {
     expect((await call(probe.url)).body).toEqual({ allowed: true });

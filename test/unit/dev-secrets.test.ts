@@ -21,7 +21,9 @@ describe('resolveDevSecrets (docs/configuration.md: generated in dev, kept under
     expect(Buffer.byteLength(first.config.mfa.encryptionKey ?? '')).toBeGreaterThanOrEqual(32);
     expect(Buffer.byteLength(first.config.jwt.secret ?? '')).toBeGreaterThanOrEqual(32);
     expect(first.config.identity.signingKey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-    expect(Object.isFrozen(first.config) && Object.isFrozen(first.config.jwt) && Object.isFrozen(first.config.identity)).toBe(true);
+    expect(
+      Object.isFrozen(first.config) && Object.isFrozen(first.config.jwt) && Object.isFrozen(first.config.identity),
+    ).toBe(true);
     expect(statSync(first.file).mode & 0o777).toBe(0o600);
 
     const second = await resolveDevSecrets(loadConfig({ GATEWAY_DATA_DIR: dir }), opts);
@@ -42,7 +44,12 @@ describe('resolveDevSecrets (docs/configuration.md: generated in dev, kept under
 
   it('returns the config untouched when every secret is configured (no file written)', async () => {
     const { privatePem } = await generateSigningKey();
-    const config = loadConfig({ GATEWAY_DATA_DIR: dir, AUTH_JWT_SECRET: 'x'.repeat(40), IDENTITY_SIGNING_KEY: privatePem, AUTH_MFA_ENCRYPTION_KEY: 'm'.repeat(40) });
+    const config = loadConfig({
+      GATEWAY_DATA_DIR: dir,
+      AUTH_JWT_SECRET: 'x'.repeat(40),
+      IDENTITY_SIGNING_KEY: privatePem,
+      AUTH_MFA_ENCRYPTION_KEY: 'm'.repeat(40),
+    });
     const r = await resolveDevSecrets(config, opts);
     expect(r.config).toBe(config);
     expect(() => statSync(r.file)).toThrow();

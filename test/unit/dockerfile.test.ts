@@ -78,8 +78,17 @@ describe('Dockerfile', () => {
     expect(args(runtime, 'RUN')).toEqual([]);
     const copies = args(runtime, 'COPY');
     for (const c of copies) expect(c, c).toMatch(/--from=\S+ --chown=node:node /);
-    for (const path of ['/app/dist', '/app/node_modules', '/app/packages/verifier/dist', '/app/packages/verifier/package.json', '/app/bin']) {
-      expect(copies.some((c) => c.includes(` ${path} `)), path).toBe(true);
+    for (const path of [
+      '/app/dist',
+      '/app/node_modules',
+      '/app/packages/verifier/dist',
+      '/app/packages/verifier/package.json',
+      '/app/bin',
+    ]) {
+      expect(
+        copies.some((c) => c.includes(` ${path} `)),
+        path,
+      ).toBe(true);
     }
     expect(args(runtime, 'ENV').join(' ')).toMatch(/\bNODE_ENV=production\b/);
     const user = runtime.steps.findIndex((i) => i.op === 'USER');
@@ -97,11 +106,14 @@ describe('Dockerfile', () => {
 
   it('keeps build output and local secrets out of the build context', () => {
     const ignore = read('.dockerignore').split('\n');
-    for (const entry of ['node_modules', 'dist', 'packages/*/dist', 'config/compose.env', 'config/secrets']) expect(ignore).toContain(entry);
+    for (const entry of ['node_modules', 'dist', 'packages/*/dist', 'config/compose.env', 'config/secrets'])
+      expect(ignore).toContain(entry);
   });
 
   it('holds every entry point docker-compose.yml starts', () => {
-    const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { command?: string[]; image?: string }> };
+    const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+      services: Record<string, { command?: string[]; image?: string }>;
+    };
     for (const [name, service] of Object.entries(compose.services)) {
       if (!service.image?.startsWith('get2dial-gateway')) continue;
       const script = service.command?.[1] ?? 'bin/gateway.cjs';

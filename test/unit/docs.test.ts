@@ -33,7 +33,9 @@ function relativeLinks(text: string): string[] {
  * References to documents that live outside the repository. Spelled in pieces so that this file
  * does not itself contain what it forbids.
  */
-const OUTSIDE_REFERENCES = new RegExp([String.raw`\.\./${'shared'}`, `${'SPEC'} §`, `${'STYLE'} habit`, `${'issue'} [0-9]+`].join('|'));
+const OUTSIDE_REFERENCES = new RegExp(
+  [String.raw`\.\./${'shared'}`, `${'SPEC'} §`, `${'STYLE'} habit`, `${'issue'} [0-9]+`].join('|'),
+);
 
 describe('documentation', () => {
   it('README.md is a front page: at most 25 KB', () => {
@@ -41,14 +43,28 @@ describe('documentation', () => {
   });
 
   it('has the pages the README maps', () => {
-    for (const page of ['configuration', 'api', 'upstream-integration', 'edge-nodes', 'security-model', 'operations', 'deployment', 'scale-out', 'benchmark', 'testing', 'dependencies']) {
+    for (const page of [
+      'configuration',
+      'api',
+      'upstream-integration',
+      'edge-nodes',
+      'security-model',
+      'operations',
+      'deployment',
+      'scale-out',
+      'benchmark',
+      'testing',
+      'dependencies',
+    ]) {
       expect(existsSync(join(ROOT, 'docs', `${page}.md`)), page).toBe(true);
     }
     expect(markdownFiles(join(ROOT, 'docs', 'decisions')).length).toBeGreaterThanOrEqual(6);
   });
 
   it.each(pages.map((p) => [relative(ROOT, p), p]))('every relative link in %s resolves to a file', (_name, page) => {
-    const broken = relativeLinks(readFileSync(page, 'utf8')).filter((target) => !existsSync(join(dirname(page), decodeURIComponent(target))));
+    const broken = relativeLinks(readFileSync(page, 'utf8')).filter(
+      (target) => !existsSync(join(dirname(page), decodeURIComponent(target))),
+    );
     expect(broken).toEqual([]);
   });
 

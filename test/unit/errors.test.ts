@@ -37,8 +37,12 @@ describe('error catalogue', () => {
   });
 
   it('keeps details out of the public message unless the code allows it', () => {
-    expect(new GatewayError('INVALID_CREDENTIALS', { publicMessage: 'no such user', detail: 'x' }).publicMessage).toBe('invalid credentials');
-    expect(new GatewayError('PASSWORD_POLICY', { publicMessage: 'new password is too common' }).publicMessage).toBe('new password is too common');
+    expect(new GatewayError('INVALID_CREDENTIALS', { publicMessage: 'no such user', detail: 'x' }).publicMessage).toBe(
+      'invalid credentials',
+    );
+    expect(new GatewayError('PASSWORD_POLICY', { publicMessage: 'new password is too common' }).publicMessage).toBe(
+      'new password is too common',
+    );
   });
 
   it('maps dependency failures to 503 and unknown throws to 500', () => {

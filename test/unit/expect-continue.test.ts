@@ -31,7 +31,9 @@ afterAll(async () => {
  */
 function exchange(head: string, body: string): Promise<{ first: string; all: string }> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(`${head}\r\nExpect: 100-continue\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`));
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(`${head}\r\nExpect: 100-continue\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`),
+    );
     let all = '';
     let first = '';
     socket.setEncoding('latin1');
@@ -50,26 +52,38 @@ function exchange(head: string, body: string): Promise<{ first: string; all: str
 
 describe('expect-continue', () => {
   it('a gateway route asks for the body when it reads it', async () => {
-    const { first, all } = await exchange('POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json', '{"email":"x@y.z","password":"p"}');
+    const { first, all } = await exchange(
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json',
+      '{"email":"x@y.z","password":"p"}',
+    );
     expect(first).toMatch(/^HTTP\/1\.1 100 Continue/);
     expect(all).toMatch(/HTTP\/1\.1 401 /);
   });
 
   it('a gateway route refusing on headers answers at once, without 100, and closes', async () => {
-    const { first } = await exchange('POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain', 'x'.repeat(100));
+    const { first } = await exchange(
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain',
+      'x'.repeat(100),
+    );
     expect(statusOf(first)).toBe(415);
     expect(first.toLowerCase()).toContain('connection: close');
   });
 
   it('an unauthenticated proxied request: 401 without 100, the body never read', async () => {
     const before = upstream.received.length;
-    const { first } = await exchange('POST /api/v1/upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream', 'x'.repeat(10_000));
+    const { first } = await exchange(
+      'POST /api/v1/upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream',
+      'x'.repeat(10_000),
+    );
     expect(statusOf(first)).toBe(401);
     expect(upstream.received.length).toBe(before);
   });
 
   it('an authenticated proxied request gets 100 and reaches the upstream', async () => {
-    const { first, all } = await exchange(`POST /api/v1/upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream`, 'payload');
+    const { first, all } = await exchange(
+      `POST /api/v1/upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream`,
+      'payload',
+    );
     expect(first).toMatch(/^HTTP\/1\.1 100 Continue/);
     expect(all).toMatch(/HTTP\/1\.1 200 /);
     expect(upstream.received.at(-1)?.headers).not.toHaveProperty('expect');

@@ -6,10 +6,30 @@ import { sanitizeCloseCode, stripTokenParam, validClientHandshake } from '../../
 
 const T1 = '11111111-1111-4111-8111-111111111111';
 const T2 = '22222222-2222-4222-8222-222222222222';
-const user: UserIdentity = { kind: 'user', tenantId: T1, homeTenantId: T1, userId: 'u-1', email: 'ana@example.com', role: 'agent', jti: 'j', iat: 0, exp: 0 };
+const user: UserIdentity = {
+  kind: 'user',
+  tenantId: T1,
+  homeTenantId: T1,
+  userId: 'u-1',
+  email: 'ana@example.com',
+  role: 'agent',
+  jti: 'j',
+  iat: 0,
+  exp: 0,
+};
 const TRACE = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01', parentId: null };
 
-function build(headers: IncomingHttpHeaders, opts: { identity?: Identity; trusted?: boolean; peer?: string; websocket?: boolean; encrypted?: boolean; parentId?: string | null } = {}) {
+function build(
+  headers: IncomingHttpHeaders,
+  opts: {
+    identity?: Identity;
+    trusted?: boolean;
+    peer?: string;
+    websocket?: boolean;
+    encrypted?: boolean;
+    parentId?: string | null;
+  } = {},
+) {
   return buildUpstreamHeaders({
     req: { headers, socket: { remoteAddress: opts.peer ?? '203.0.113.7', encrypted: opts.encrypted ?? false } },
     requestId: 'gw-request-id-1',
@@ -50,7 +70,19 @@ describe('strip: spoofed identity headers never reach the upstream (docs/upstrea
 });
 
 describe('strip: hop-by-hop (RFC 9110 §7.6.1) and Connection-nominated headers', () => {
-  const hop = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host', 'expect'];
+  const hop = [
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'te',
+    'trailer',
+    'transfer-encoding',
+    'upgrade',
+    'proxy-authorization',
+    'proxy-authenticate',
+    'host',
+    'expect',
+  ];
   it.each(hop)('%s is dropped', (name) => {
     const out = build({ [name]: name === 'connection' ? 'keep-alive' : 'x' });
     expect(out[name]).toBeUndefined();
@@ -64,35 +96,66 @@ describe('strip: hop-by-hop (RFC 9110 §7.6.1) and Connection-nominated headers'
   });
 
   it('a Connection header cannot remove the gateway headers (they are injected after the strip)', () => {
-    const out = build({ connection: 'x-forwarded-for, x-request-id, x-g2d-identity, x-g2d-auth, traceparent', 'x-forwarded-for': '1.2.3.4' });
-    expect(out).toMatchObject({ 'x-forwarded-for': '203.0.113.7', 'x-request-id': 'gw-request-id-1', 'x-g2d-identity': 'signed.jws.value', 'x-g2d-auth': 'user', traceparent: TRACE.traceparent });
+    const out = build({
+      connection: 'x-forwarded-for, x-request-id, x-g2d-identity, x-g2d-auth, traceparent',
+      'x-forwarded-for': '1.2.3.4',
+    });
+    expect(out).toMatchObject({
+      'x-forwarded-for': '203.0.113.7',
+      'x-request-id': 'gw-request-id-1',
+      'x-g2d-identity': 'signed.jws.value',
+      'x-g2d-auth': 'user',
+      traceparent: TRACE.traceparent,
+    });
   });
 });
 
 describe('strip: credentials', () => {
   it('authorization is removed on user and node requests', () => {
     expect(build({ authorization: 'Bearer abc' }).authorization).toBeUndefined();
-    expect(build({ authorization: 'Bearer g2dn_x' }, { identity: { kind: 'node', tenantId: T1, nodeId: 'n', nodeName: 'n' } }).authorization).toBeUndefined();
+    expect(
+      build(
+        { authorization: 'Bearer g2dn_x' },
+        { identity: { kind: 'node', tenantId: T1, nodeId: 'n', nodeName: 'n' } },
+      ).authorization,
+    ).toBeUndefined();
   });
   it('kept on public routes (not the gateway’s credential)', () => {
     expect(build({ authorization: 'Basic Zm9v' }, { identity: { kind: 'public' } }).authorization).toBe('Basic Zm9v');
-    expect(build({ authorization: 'Bearer opaque-partner-token' }, { identity: { kind: 'public' } }).authorization).toBe('Bearer opaque-partner-token');
+    expect(
+      build({ authorization: 'Bearer opaque-partner-token' }, { identity: { kind: 'public' } }).authorization,
+    ).toBe('Bearer opaque-partner-token');
   });
   it('removed on public routes when it is the gateway’s credential: a node key, a refresh token or a JWT (an edge node sends its key to edge/health too)', () => {
     const nodeKey = `g2dn_${'A'.repeat(43)}`;
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
     const refreshToken = `g2dr_${'B'.repeat(43)}`;
-    for (const value of [`Bearer ${nodeKey}`, `bearer ${nodeKey}`, `Bearer ${jwt}`, `BEARER  ${jwt}`, `Bearer ${refreshToken}`]) {
+    for (const value of [
+      `Bearer ${nodeKey}`,
+      `bearer ${nodeKey}`,
+      `Bearer ${jwt}`,
+      `BEARER  ${jwt}`,
+      `Bearer ${refreshToken}`,
+    ]) {
       expect(build({ authorization: value }, { identity: { kind: 'public' } }).authorization, value).toBeUndefined();
     }
   });
   it('cookies and ordinary headers pass', () => {
-    expect(build({ cookie: 'a=b', 'content-type': 'application/json', 'content-length': '12', accept: '*/*' })).toMatchObject({ cookie: 'a=b', 'content-type': 'application/json', 'content-length': '12', accept: '*/*' });
+    expect(
+      build({ cookie: 'a=b', 'content-type': 'application/json', 'content-length': '12', accept: '*/*' }),
+    ).toMatchObject({ cookie: 'a=b', 'content-type': 'application/json', 'content-length': '12', accept: '*/*' });
   });
 });
 
 describe('forwarding headers', () => {
-  const fwd = { 'x-forwarded-for': '198.51.100.1, 10.0.0.2', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', forwarded: 'for=198.51.100.1', 'x-real-ip': '1.1.1.1', host: 'gw.internal:8080' };
+  const fwd = {
+    'x-forwarded-for': '198.51.100.1, 10.0.0.2',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-host': 'app.example.com',
+    forwarded: 'for=198.51.100.1',
+    'x-real-ip': '1.1.1.1',
+    host: 'gw.internal:8080',
+  };
 
   it('untrusted peer: its X-Forwarded-*/Forwarded are replaced by what the gateway saw', () => {
     const out = build(fwd, { trusted: false, peer: '::ffff:203.0.113.7' });
@@ -119,7 +182,11 @@ describe('forwarding headers', () => {
 
 describe('inject', () => {
   it('user identity headers, request id and trace context win over client copies', () => {
-    const out = build({ 'x-request-id': 'client-id-123456', traceparent: '00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01', tracestate: 'vendor=1' });
+    const out = build({
+      'x-request-id': 'client-id-123456',
+      traceparent: '00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01',
+      tracestate: 'vendor=1',
+    });
     expect(out).toMatchObject({
       'x-g2d-auth': 'user',
       'x-g2d-tenant-id': T1,
@@ -149,7 +216,16 @@ describe('inject', () => {
   });
 
   it('websocket: the client handshake headers are not copied (the ws client writes its own)', () => {
-    const out = build({ 'sec-websocket-key': 'k', 'sec-websocket-version': '13', 'sec-websocket-protocol': 'p', 'sec-websocket-extensions': 'permessage-deflate', origin: 'https://app.example.com' }, { websocket: true });
+    const out = build(
+      {
+        'sec-websocket-key': 'k',
+        'sec-websocket-version': '13',
+        'sec-websocket-protocol': 'p',
+        'sec-websocket-extensions': 'permessage-deflate',
+        origin: 'https://app.example.com',
+      },
+      { websocket: true },
+    );
     expect(Object.keys(out).filter((k) => k.startsWith('sec-websocket'))).toEqual([]);
     expect(out.origin).toBe('https://app.example.com');
   });
@@ -158,7 +234,15 @@ describe('inject', () => {
 describe('response headers', () => {
   it('drops hop-by-hop and Connection-nominated names, sets our request id', () => {
     const out = filterResponseHeaders(
-      { connection: 'close, x-internal', 'x-internal': 'secret', 'transfer-encoding': 'chunked', 'keep-alive': 'timeout=5', 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], 'x-request-id': 'upstream-id' },
+      {
+        connection: 'close, x-internal',
+        'x-internal': 'secret',
+        'transfer-encoding': 'chunked',
+        'keep-alive': 'timeout=5',
+        'content-type': 'text/plain',
+        'set-cookie': ['a=1', 'b=2'],
+        'x-request-id': 'upstream-id',
+      },
       'gw-id',
     );
     expect(out).toEqual({ 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], 'x-request-id': 'gw-id' });
@@ -199,13 +283,18 @@ describe('websocket helpers', () => {
   });
 
   it('validates the client handshake before dialling the upstream', () => {
-    const ok = { method: 'GET', headers: { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } };
+    const ok = {
+      method: 'GET',
+      headers: { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+    };
     expect(validClientHandshake(ok)).toBeNull();
     expect(validClientHandshake({ ...ok, method: 'POST' })).not.toBeNull();
     expect(validClientHandshake({ ...ok, headers: { ...ok.headers, 'sec-websocket-key': 'short' } })).not.toBeNull();
     expect(validClientHandshake({ ...ok, headers: { ...ok.headers, 'sec-websocket-version': '12' } })).not.toBeNull();
     expect(validClientHandshake({ ...ok, headers: { ...ok.headers, 'sec-websocket-protocol': 'a, b' } })).toBeNull();
-    expect(validClientHandshake({ ...ok, headers: { ...ok.headers, 'sec-websocket-protocol': 'a, a' } })).not.toBeNull();
+    expect(
+      validClientHandshake({ ...ok, headers: { ...ok.headers, 'sec-websocket-protocol': 'a, a' } }),
+    ).not.toBeNull();
     expect(validClientHandshake({ ...ok, headers: { ...ok.headers, 'sec-websocket-protocol': 'a b' } })).not.toBeNull();
   });
 });

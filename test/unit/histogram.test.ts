@@ -11,7 +11,13 @@ describe('FastHistogram', () => {
     const theirs = new Registry();
     const ours = new Registry();
     for (const r of [theirs, ours]) r.setDefaultLabels({ instance: 'a' });
-    const h = new Histogram({ name: 'h_seconds', help: 'help', labelNames: ['route', 'method'] as const, buckets: BUCKETS, registers: [theirs] });
+    const h = new Histogram({
+      name: 'h_seconds',
+      help: 'help',
+      labelNames: ['route', 'method'] as const,
+      buckets: BUCKETS,
+      registers: [theirs],
+    });
     const f = new FastHistogram('h_seconds', 'help', BUCKETS);
     ours.registerMetric(f as unknown as Histogram);
     for (const v of VALUES) {
@@ -22,7 +28,8 @@ describe('FastHistogram', () => {
     f.seriesFor({ route: '/x', method: 'POST' }).observe(0.2);
     expect(await ours.metrics()).toBe(await theirs.metrics());
     // The JSON the cluster aggregates: the same, bar prom-client's empty exemplar slots.
-    const plain = (m: unknown) => JSON.parse(JSON.stringify(m, (k, v: unknown) => (k === 'exemplar' ? undefined : v))) as unknown;
+    const plain = (m: unknown) =>
+      JSON.parse(JSON.stringify(m, (k, v: unknown) => (k === 'exemplar' ? undefined : v))) as unknown;
     expect(plain(await ours.getMetricsAsJSON())).toEqual(plain(await theirs.getMetricsAsJSON()));
   });
 

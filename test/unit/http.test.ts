@@ -38,7 +38,10 @@ const last = () => upstream.received.at(-1)!;
 
 describe('createHttpProxy', () => {
   it('forwards path and query as sent, with a signed identity and the request id', async () => {
-    const r = await call(`${t.url}/api/v1/items/7?b=2&a=%20`, { token, headers: { 'x-request-id': 'client-req-0001' } });
+    const r = await call(`${t.url}/api/v1/items/7?b=2&a=%20`, {
+      token,
+      headers: { 'x-request-id': 'client-req-0001' },
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('x-request-id')).toBe('client-req-0001');
     const h = last().headers;
@@ -51,7 +54,12 @@ describe('createHttpProxy', () => {
 
   it('strips identity headers a client tries to send, in every spelling', async () => {
     await send(`${t.url}/api/v1/spoof`, {
-      headers: { authorization: `Bearer ${token}`, 'X-G2D-Role': 'platform_admin', 'x_g2d_tenant_id': 'evil', 'X-g2d_User-Id': 'someone' },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'X-G2D-Role': 'platform_admin',
+        x_g2d_tenant_id: 'evil',
+        'X-g2d_User-Id': 'someone',
+      },
     });
     const h = last().headers;
     expect(h['x-g2d-role']).toBe('agent');
@@ -61,7 +69,15 @@ describe('createHttpProxy', () => {
   });
 
   it('drops hop-by-hop headers and those Connection nominates', async () => {
-    await send(`${t.url}/pub/hop`, { headers: { connection: 'close, x-secret-hop', 'x-secret-hop': '1', te: 'trailers', 'proxy-authorization': 'Basic x', 'x-kept': 'yes' } });
+    await send(`${t.url}/pub/hop`, {
+      headers: {
+        connection: 'close, x-secret-hop',
+        'x-secret-hop': '1',
+        te: 'trailers',
+        'proxy-authorization': 'Basic x',
+        'x-kept': 'yes',
+      },
+    });
     const h = last().headers;
     expect(h['x-kept']).toBe('yes');
     expect(h).not.toHaveProperty('x-secret-hop');
@@ -75,7 +91,11 @@ describe('createHttpProxy', () => {
   });
 
   it('streams a request body upstream', async () => {
-    const r = await send(`${t.url}/pub/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'x'.repeat(200_000) });
+    const r = await send(`${t.url}/pub/upload`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: 'x'.repeat(200_000),
+    });
     expect(r.status).toBe(200);
   });
 

@@ -8,7 +8,17 @@ import { buildUpstreamHeaders } from '../../gateway/proxy/headers.js';
 const AUD = 'get2dial-upstream';
 const T1 = '11111111-1111-4111-8111-111111111111';
 const U1 = '33333333-3333-4333-8333-333333333333';
-const base: UserIdentity = { kind: 'user', tenantId: T1, homeTenantId: T1, userId: U1, email: 'ana@example.com', role: 'admin', jti: 'j1', iat: 0, exp: 0 };
+const base: UserIdentity = {
+  kind: 'user',
+  tenantId: T1,
+  homeTenantId: T1,
+  userId: U1,
+  email: 'ana@example.com',
+  role: 'admin',
+  jti: 'j1',
+  iat: 0,
+  exp: 0,
+};
 
 async function setup() {
   const key = await generateSigningKey();
@@ -46,7 +56,9 @@ describe('amr (RFC 8176) for upstreams', () => {
   it('rejects a header that disagrees with the assertion, or a missing one', async () => {
     const { verifier, headersFor } = await setup();
     const h = await headersFor({ ...base, amr: ['pwd'] });
-    await expect(verifier.verify({ ...h, 'x-g2d-auth-methods': 'pwd,otp' })).rejects.toMatchObject({ code: 'mismatch' });
+    await expect(verifier.verify({ ...h, 'x-g2d-auth-methods': 'pwd,otp' })).rejects.toMatchObject({
+      code: 'mismatch',
+    });
     const { 'x-g2d-auth-methods': _dropped, ...without } = h;
     await expect(verifier.verify(without)).rejects.toMatchObject({ code: 'mismatch' });
   });
@@ -61,7 +73,14 @@ describe('amr (RFC 8176) for upstreams', () => {
       .setIssuedAt(now)
       .setExpirationTime(now + 60)
       .sign(await importPKCS8(key.privatePem, 'EdDSA'));
-    const h = { 'x-g2d-identity': jws, 'x-g2d-auth': 'user', 'x-g2d-tenant-id': T1, 'x-g2d-user-id': U1, 'x-g2d-user-email': 'ana@example.com', 'x-g2d-role': 'admin' };
+    const h = {
+      'x-g2d-identity': jws,
+      'x-g2d-auth': 'user',
+      'x-g2d-tenant-id': T1,
+      'x-g2d-user-id': U1,
+      'x-g2d-user-email': 'ana@example.com',
+      'x-g2d-role': 'admin',
+    };
     expect(await verifier.verify(h)).toMatchObject({ amr: ['pwd'] });
     await expect(verifier.verify({ ...h, 'x-g2d-auth-methods': 'pwd' })).rejects.toMatchObject({ code: 'mismatch' });
   });

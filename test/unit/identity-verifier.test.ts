@@ -5,7 +5,11 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityVerifier, IdentityVerificationError, type IdentityVerificationCode } from '@get2dial/identity-verifier';
+import {
+  createIdentityVerifier,
+  IdentityVerificationError,
+  type IdentityVerificationCode,
+} from '@get2dial/identity-verifier';
 import { startApp, tokenFor, type TestApp, fastUser } from '../helpers/app.js';
 import { call, makeTenant } from '../helpers/fixtures.js';
 import { startTestUpstream, type TestUpstream } from '../helpers/test-upstream.js';
@@ -29,7 +33,12 @@ afterAll(async () => {
   await upstream?.stop();
 });
 
-const verifier = (now?: () => number) => createIdentityVerifier({ jwksUrl: `${t.url}/.well-known/jwks.json`, audience: 'get2dial-upstream', ...(now ? { now } : {}) });
+const verifier = (now?: () => number) =>
+  createIdentityVerifier({
+    jwksUrl: `${t.url}/.well-known/jwks.json`,
+    audience: 'get2dial-upstream',
+    ...(now ? { now } : {}),
+  });
 
 async function codeOf(p: Promise<unknown>): Promise<IdentityVerificationCode | 'ok' | 'other'> {
   try {
@@ -53,8 +62,12 @@ describe('createIdentityVerifier', () => {
   it('no assertion → missing; two → malformed; garbage → malformed or signature', async () => {
     const { ['x-g2d-identity']: assertion, ...rest } = received;
     expect(await codeOf(verifier().verify(rest))).toBe('missing');
-    expect(await codeOf(verifier().verify({ ...rest, 'x-g2d-identity': [String(assertion), String(assertion)] }))).toBe('malformed');
-    expect(['malformed', 'signature']).toContain(await codeOf(verifier().verify({ ...rest, 'x-g2d-identity': 'a.b.c' })));
+    expect(await codeOf(verifier().verify({ ...rest, 'x-g2d-identity': [String(assertion), String(assertion)] }))).toBe(
+      'malformed',
+    );
+    expect(['malformed', 'signature']).toContain(
+      await codeOf(verifier().verify({ ...rest, 'x-g2d-identity': 'a.b.c' })),
+    );
   });
 
   it('a flipped signature → signature', async () => {

@@ -13,7 +13,17 @@ const T2 = '22222222-2222-4222-8222-222222222222';
 const U1 = '33333333-3333-4333-8333-333333333333';
 const N1 = '44444444-4444-4444-8444-444444444444';
 
-const user: UserIdentity = { kind: 'user', tenantId: T1, homeTenantId: T1, userId: U1, email: 'ana@example.com', role: 'agent', jti: 'j1', iat: 0, exp: 0 };
+const user: UserIdentity = {
+  kind: 'user',
+  tenantId: T1,
+  homeTenantId: T1,
+  userId: U1,
+  email: 'ana@example.com',
+  role: 'agent',
+  jti: 'j1',
+  iat: 0,
+  exp: 0,
+};
 const acting: UserIdentity = { ...user, role: 'platform_admin', tenantId: T2, homeTenantId: T1 };
 const node: NodeIdentity = { kind: 'node', tenantId: T1, nodeId: N1, nodeName: 'edge-1' };
 
@@ -58,7 +68,15 @@ describe('identity assertion round trip (signed identity headers)', () => {
     const jws = h['x-g2d-identity'] as string;
     expect(decodeProtectedHeader(jws)).toEqual({ alg: 'EdDSA', kid: key.kid, typ: 'JWT' });
     const claims = decodeJwt(jws);
-    expect(claims).toMatchObject({ iss: 'get2dial-gateway', aud: AUD, kind: 'user', tid: T1, sub: U1, role: 'agent', email: 'ana@example.com' });
+    expect(claims).toMatchObject({
+      iss: 'get2dial-gateway',
+      aud: AUD,
+      kind: 'user',
+      tid: T1,
+      sub: U1,
+      role: 'agent',
+      email: 'ana@example.com',
+    });
     expect((claims.exp as number) - (claims.iat as number)).toBeLessThanOrEqual(60);
   });
 
@@ -77,13 +95,22 @@ describe('identity assertion round trip (signed identity headers)', () => {
     expect(h['x-g2d-tenant-id']).toBe(T2);
     expect(h['x-g2d-acting-tenant-id']).toBe(T1);
     expect(decodeJwt(h['x-g2d-identity'] as string)).toMatchObject({ tid: T2, act_tid: T1 });
-    expect(await verifier.verify(h)).toMatchObject({ kind: 'user', tenantId: T2, actingTenantId: T1, role: 'platform_admin' });
+    expect(await verifier.verify(h)).toMatchObject({
+      kind: 'user',
+      tenantId: T2,
+      actingTenantId: T1,
+      role: 'platform_admin',
+    });
   });
 
   it('public: only X-G2D-Auth and the assertion', async () => {
     const { signer, verifier } = await setup();
     const h = await headersFor(signer, { kind: 'public' });
-    expect(Object.keys(h).filter((k) => k.startsWith('x-g2d-')).sort()).toEqual(['x-g2d-auth', 'x-g2d-identity']);
+    expect(
+      Object.keys(h)
+        .filter((k) => k.startsWith('x-g2d-'))
+        .sort(),
+    ).toEqual(['x-g2d-auth', 'x-g2d-identity']);
     expect(await verifier.verify(h)).toMatchObject({ kind: 'public' });
   });
 
@@ -97,9 +124,14 @@ describe('identity assertion round trip (signed identity headers)', () => {
   });
 
   it('refuses keys that are not Ed25519 private keys, naming the variable', async () => {
-    await expect(createIdentitySigner({ signingKey: 'not a key', audience: AUD })).rejects.toThrow(/IDENTITY_SIGNING_KEY/);
+    await expect(createIdentitySigner({ signingKey: 'not a key', audience: AUD })).rejects.toThrow(
+      /IDENTITY_SIGNING_KEY/,
+    );
     const { generateKeyPairSync } = await import('node:crypto');
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
     await expect(createIdentitySigner({ signingKey: ec, audience: AUD })).rejects.toThrow(/Ed25519/);
   });
 });
@@ -162,7 +194,9 @@ describe('the verifier rejects', () => {
     const h = await headersFor(signer, user);
     const jws = h['x-g2d-identity'] as string;
     const last = jws.at(-2) === 'A' ? 'B' : 'A';
-    expect((await rejection(verifier.verify({ ...h, 'x-g2d-identity': jws.slice(0, -2) + last + jws.at(-1) }))).code).toBe('signature');
+    expect(
+      (await rejection(verifier.verify({ ...h, 'x-g2d-identity': jws.slice(0, -2) + last + jws.at(-1) }))).code,
+    ).toBe('signature');
     const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${jws.split('.')[1]}.`;
     expect((await rejection(verifier.verify({ ...h, 'x-g2d-identity': none }))).code).not.toBe('mismatch');
   });
@@ -174,7 +208,11 @@ describe('JWKS and rotation', () => {
     const old2 = await generateSigningKey();
     const old2Jwk = { ...createPublicKey(old2.publicPem).export({ format: 'jwk' }), kid: 'legacy-kid' };
     const current = await generateSigningKey();
-    const signer = await createIdentitySigner({ signingKey: current.privatePem, previousPublicKeys: [old1.publicPem, JSON.stringify(old2Jwk), current.publicPem], audience: AUD });
+    const signer = await createIdentitySigner({
+      signingKey: current.privatePem,
+      previousPublicKeys: [old1.publicPem, JSON.stringify(old2Jwk), current.publicPem],
+      audience: AUD,
+    });
     const { keys } = signer.jwks();
     expect(keys.map((k) => k.kid)).toEqual([current.kid, old1.kid, 'legacy-kid']);
     for (const k of keys) {
@@ -204,7 +242,12 @@ describe('assertion cache', () => {
   it('keys the cache by everything the assertion says', async () => {
     const { signer } = await setup();
     const base = await signer.sign(user);
-    for (const variant of [{ ...user, role: 'admin' as const }, { ...user, email: 'x@example.com' }, { ...user, tenantId: T2 }, acting]) {
+    for (const variant of [
+      { ...user, role: 'admin' as const },
+      { ...user, email: 'x@example.com' },
+      { ...user, tenantId: T2 },
+      acting,
+    ]) {
       expect(await signer.sign(variant)).not.toBe(base);
     }
     const [x, y] = await Promise.all([signer.sign(node), signer.sign(node)]);

@@ -51,14 +51,26 @@ describe.each(Object.entries(rendered))('deploy/kubernetes (%s)', (_name, object
   const selects = (selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => podLabels[k] === v);
 
   it('validates every object against the Kubernetes API schemas', async () => {
-    expect(objects.map((o) => o.kind).sort()).toEqual(expect.arrayContaining(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount']));
+    expect(objects.map((o) => o.kind).sort()).toEqual(
+      expect.arrayContaining([
+        'ConfigMap',
+        'Deployment',
+        'HorizontalPodAutoscaler',
+        'NetworkPolicy',
+        'PodDisruptionBudget',
+        'Service',
+        'ServiceAccount',
+      ]),
+    );
     for (const o of objects) {
       const Model = await modelFor(o);
       expect(() => new Model(o).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
     }
     // The validation has teeth: a wrong type is refused.
     const Deployment = await modelFor(deployment);
-    expect(() => new Deployment({ ...deployment, spec: { ...deployment.spec, replicas: 'two' } }).validate()).toThrow(/replicas/);
+    expect(() => new Deployment({ ...deployment, spec: { ...deployment.spec, replicas: 'two' } }).validate()).toThrow(
+      /replicas/,
+    );
   });
 
   it('runs at least two replicas, and the HPA, PDB, Service and NetworkPolicy select its pods', () => {
@@ -96,7 +108,11 @@ describe.each(Object.entries(rendered))('deploy/kubernetes (%s)', (_name, object
   it('runs as non-root with a read-only root filesystem, no privilege escalation, no capabilities, seccomp', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
-    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(pod.automountServiceAccountToken).toBe(false);
     // Every mount has a volume; /tmp (the only writable path, GATEWAY_DATA_DIR's parent) is an emptyDir.
     const volumes = new Map<string, any>(pod.volumes.map((v: any) => [v.name, v]));
@@ -115,7 +131,9 @@ describe.each(Object.entries(rendered))('deploy/kubernetes (%s)', (_name, object
     expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(policy.spec.ingress).toHaveLength(1);
     const [rule] = policy.spec.ingress;
-    expect(rule.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]);
+    expect(rule.from).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+    ]);
     expect(rule.ports).toEqual([{ protocol: 'TCP', port: 8080 }]);
     const ports = new Set<number>();
     for (const r of policy.spec.egress) {
@@ -130,8 +148,12 @@ describe.each(Object.entries(rendered))('deploy/kubernetes (%s)', (_name, object
   it('passes secrets as *_FILE paths into the Secret volume, which the gateway config loads in production', () => {
     const mount = container.volumeMounts.find((m: any) => pod.volumes.find((v: any) => v.name === m.name)?.secret);
     expect(mount.readOnly).toBe(true);
-    const files = (container.env as { name: string; value?: string; valueFrom?: unknown }[]).filter((e) => e.name.endsWith('_FILE'));
-    expect(files.map((f) => f.name)).toEqual(expect.arrayContaining(['AUTH_JWT_SECRET_FILE', 'IDENTITY_SIGNING_KEY_FILE', 'DATABASE_URL_FILE']));
+    const files = (container.env as { name: string; value?: string; valueFrom?: unknown }[]).filter((e) =>
+      e.name.endsWith('_FILE'),
+    );
+    expect(files.map((f) => f.name)).toEqual(
+      expect.arrayContaining(['AUTH_JWT_SECRET_FILE', 'IDENTITY_SIGNING_KEY_FILE', 'DATABASE_URL_FILE']),
+    );
     for (const f of files) expect(f.value?.startsWith(`${mount.mountPath}/`), f.name).toBe(true);
     // No secret as a plain value, in the env or the ConfigMap.
     const secretName = /SECRET|PASSWORD|TOKEN|SIGNING_KEY|DATABASE_URL/;
@@ -144,7 +166,9 @@ describe.each(Object.entries(rendered))('deploy/kubernetes (%s)', (_name, object
     try {
       const contents: Record<string, string> = {
         AUTH_JWT_SECRET_FILE: randomBytes(32).toString('hex'),
-        IDENTITY_SIGNING_KEY_FILE: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        IDENTITY_SIGNING_KEY_FILE: generateKeyPairSync('ed25519')
+          .privateKey.export({ type: 'pkcs8', format: 'pem' })
+          .toString(),
         DATABASE_URL_FILE: 'postgres://gateway:pw@postgres.get2dial-data.svc.cluster.local:5432/get2dial',
         REDIS_PASSWORD_FILE: 'redis-pw',
         REDIS_SENTINEL_PASSWORD_FILE: 'sentinel-pw',
@@ -183,7 +207,13 @@ describe('the production overlay', () => {
     expect(one(objects, 'HorizontalPodAutoscaler').spec.minReplicas).toBe(3);
     expect(container.resources.limits.memory).toBe('768Mi');
     // Merged by name: the base's env and probes are still there.
-    expect(container.env.map((e: any) => e.name)).toEqual(['AUTH_JWT_SECRET_FILE', 'IDENTITY_SIGNING_KEY_FILE', 'DATABASE_URL_FILE', 'REDIS_PASSWORD_FILE', 'REDIS_SENTINEL_PASSWORD_FILE']);
+    expect(container.env.map((e: any) => e.name)).toEqual([
+      'AUTH_JWT_SECRET_FILE',
+      'IDENTITY_SIGNING_KEY_FILE',
+      'DATABASE_URL_FILE',
+      'REDIS_PASSWORD_FILE',
+      'REDIS_SENTINEL_PASSWORD_FILE',
+    ]);
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
   });
 
@@ -191,25 +221,59 @@ describe('the production overlay', () => {
     expect(config).not.toHaveProperty('REDIS_URL');
     expect(config.REDIS_SENTINELS?.split(',')).toHaveLength(3);
     expect(config.REDIS_SENTINEL_NAME).toBe('mymaster');
-    const loaded = loadConfig({ ...config, AUTH_JWT_SECRET: randomBytes(32).toString('hex'), IDENTITY_SIGNING_KEY: 'k', DATABASE_URL: 'postgres://x@db/x' }, { purpose: 'cli' });
+    const loaded = loadConfig(
+      {
+        ...config,
+        AUTH_JWT_SECRET: randomBytes(32).toString('hex'),
+        IDENTITY_SIGNING_KEY: 'k',
+        DATABASE_URL: 'postgres://x@db/x',
+      },
+      { purpose: 'cli' },
+    );
     expect(loaded.redis.sentinels).toHaveLength(3);
     const policy = one(objects, 'NetworkPolicy');
-    expect(policy.spec.egress[1]).toEqual({ to: [{ ipBlock: { cidr: '10.20.0.0/24' } }], ports: [{ protocol: 'TCP', port: 5432 }] });
+    expect(policy.spec.egress[1]).toEqual({
+      to: [{ ipBlock: { cidr: '10.20.0.0/24' } }],
+      ports: [{ protocol: 'TCP', port: 5432 }],
+    });
   });
 });
 
 describe('the kustomize test renderer', () => {
   it('merges lists by their merge key, deletes on null, replaces other lists', () => {
-    const base = { spec: { containers: [{ name: 'a', env: [{ name: 'X', value: '1' }], args: ['p'] }], keep: 1, drop: 2 } };
-    const patch = { spec: { containers: [{ name: 'a', env: [{ name: 'Y', value: '2' }], args: ['q'] }, { name: 'b' }], drop: null } };
+    const base = {
+      spec: { containers: [{ name: 'a', env: [{ name: 'X', value: '1' }], args: ['p'] }], keep: 1, drop: 2 },
+    };
+    const patch = {
+      spec: { containers: [{ name: 'a', env: [{ name: 'Y', value: '2' }], args: ['q'] }, { name: 'b' }], drop: null },
+    };
     expect(strategicMerge(base, patch)).toEqual({
-      spec: { containers: [{ name: 'a', env: [{ name: 'X', value: '1' }, { name: 'Y', value: '2' }], args: ['q'] }, { name: 'b' }], keep: 1 },
+      spec: {
+        containers: [
+          {
+            name: 'a',
+            env: [
+              { name: 'X', value: '1' },
+              { name: 'Y', value: '2' },
+            ],
+            args: ['q'],
+          },
+          { name: 'b' },
+        ],
+        keep: 1,
+      },
     });
   });
 
   it('applies RFC 6902 add, replace and remove, and refuses a path that is not there', () => {
     const doc = { a: [1, 2], b: { 'c/d': 3 } };
-    expect(applyJson6902(doc, [{ op: 'add', path: '/a/-', value: 9 }, { op: 'replace', path: '/b/c~1d', value: 4 }, { op: 'remove', path: '/a/0' }])).toEqual({ a: [2, 9], b: { 'c/d': 4 } });
+    expect(
+      applyJson6902(doc, [
+        { op: 'add', path: '/a/-', value: 9 },
+        { op: 'replace', path: '/b/c~1d', value: 4 },
+        { op: 'remove', path: '/a/0' },
+      ]),
+    ).toEqual({ a: [2, 9], b: { 'c/d': 4 } });
     expect(doc.a).toEqual([1, 2]);
     expect(() => applyJson6902(doc, [{ op: 'replace', path: '/nope/0', value: 1 }])).toThrow(/does not exist/);
     expect(() => applyJson6902(doc, [{ op: 'replace', path: '/a/5', value: 1 }])).toThrow(/out of range/);

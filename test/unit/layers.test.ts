@@ -99,7 +99,9 @@ describe('gateway layering', () => {
       "const g = await import('./g.js');",
       "import { createServer } from 'node:http';",
     ].join('\n');
-    expect(specifiersOf(src)).toEqual(expect.arrayContaining(['./a.js', '../b.js', './d.js', './e.js', './f.js', './g.js', 'node:http']));
+    expect(specifiersOf(src)).toEqual(
+      expect.arrayContaining(['./a.js', '../b.js', './d.js', './e.js', './f.js', './g.js', 'node:http']),
+    );
   });
 
   it('no module imports from a higher layer, a sibling layer or outside gateway/', () => {
@@ -115,7 +117,8 @@ describe('gateway layering', () => {
           continue;
         }
         const to = layerOf(targetRel);
-        if (!allowed(from, to)) leaks.push(`${rel} (${from.group} ${from.rank}) → ${targetRel} (${to.group} ${to.rank})`);
+        if (!allowed(from, to))
+          leaks.push(`${rel} (${from.group} ${from.rank}) → ${targetRel} (${to.group} ${to.rank})`);
       }
     }
     expect(leaks).toEqual([]);

@@ -21,7 +21,11 @@ type Step =
   | { readonly kind: 'crash-time'; readonly seconds: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ kind: fc.constant('begin' as const), ws: fc.constantFrom('T' as const, 'A' as const, 'X' as const, null), own: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('begin' as const),
+    ws: fc.constantFrom('T' as const, 'A' as const, 'X' as const, null),
+    own: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant('settle' as const), pick: fc.nat(20) }),
   fc.record({ kind: fc.constant('crash-time' as const), seconds: fc.constantFrom(1, 6) }),
 );
@@ -61,7 +65,13 @@ function world(victimExists: boolean) {
       // Accounts the password is checked against, oldest first; only the attacker's own password matches (A).
       const checked = accounts.filter((a) => (p.ws === null ? (p.only ? p.only.includes(a) : true) : a === p.ws));
       const match = p.own ? checked.find((a) => a === 'A') : undefined;
-      const r = settleAttempt(fields, now, p.id, match ? { kind: 'authenticated', workspace: match } : { kind: 'failed' }, policy);
+      const r = settleAttempt(
+        fields,
+        now,
+        p.id,
+        match ? { kind: 'authenticated', workspace: match } : { kind: 'failed' },
+        policy,
+      );
       if (!r.settled) return 'expired (503, outcome not told)';
       // A success for A after checking T (older) tells that the password was wrong for T.
       if (checked.includes('T')) told += 1;

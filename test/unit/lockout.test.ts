@@ -11,7 +11,12 @@ import { testClock } from '../helpers/app.js';
 function setup(max = 3, seconds = 60, ipLimit = 3) {
   const clock = testClock();
   clock.freeze(1_800_000_000_000);
-  const lockout = createLockout({ state: createMemoryStateStore(clock), clock }, { maxAttempts: max, seconds }, { limit: ipLimit, windowSeconds: 30 }, { waitMs: 0 });
+  const lockout = createLockout(
+    { state: createMemoryStateStore(clock), clock },
+    { maxAttempts: max, seconds },
+    { limit: ipLimit, windowSeconds: 30 },
+    { waitMs: 0 },
+  );
   return { clock, lockout };
 }
 
@@ -114,6 +119,13 @@ describe('createLockout', () => {
 
   it('refuses a nonsensical timing', () => {
     const clock = testClock();
-    expect(() => createLockout({ state: createMemoryStateStore(clock), clock }, { maxAttempts: 1, seconds: 1 }, { limit: 1, windowSeconds: 1 }, { leaseSeconds: 0 })).toThrow(RangeError);
+    expect(() =>
+      createLockout(
+        { state: createMemoryStateStore(clock), clock },
+        { maxAttempts: 1, seconds: 1 },
+        { limit: 1, windowSeconds: 1 },
+        { leaseSeconds: 0 },
+      ),
+    ).toThrow(RangeError);
   });
 });

@@ -61,7 +61,8 @@ describe('login', () => {
 
   it('locks after the configured failures and opens again when the clock passes the window', async () => {
     const u = await fastUser(t.db, tenant);
-    for (let i = 0; i < 3; i++) expect((await login({ email: u.email, password: 'nope', tenant_domain: tenant.domain })).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await login({ email: u.email, password: 'nope', tenant_domain: tenant.domain })).status).toBe(401);
     const locked = await login({ email: u.email, password: u.password, tenant_domain: tenant.domain });
     expect(locked.status).toBe(403);
     expect(locked.body).toEqual({ status: 'error', message: 'account temporarily locked' });
@@ -75,10 +76,28 @@ describe('login bad input', () => {
   const cases: [string, RequestInit, number, string][] = [
     ['no content type', { body: '{"email":"a@b.c","password":"x"}' }, 415, 'unsupported media type'],
     ['text/plain', { body: '{}', headers: { 'content-type': 'text/plain' } }, 415, 'unsupported media type'],
-    ['gzip-coded JSON', { body: '{}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }, 415, 'unsupported media type'],
-    ['malformed JSON', { body: '{"email":', headers: { 'content-type': 'application/json' } }, 400, 'invalid request body'],
+    [
+      'gzip-coded JSON',
+      { body: '{}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } },
+      415,
+      'unsupported media type',
+    ],
+    [
+      'malformed JSON',
+      { body: '{"email":', headers: { 'content-type': 'application/json' } },
+      400,
+      'invalid request body',
+    ],
     ['an array', { body: '[]', headers: { 'content-type': 'application/json' } }, 400, 'invalid request body'],
-    ['invalid UTF-8', { body: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), headers: { 'content-type': 'application/json' } }, 400, 'invalid request body'],
+    [
+      'invalid UTF-8',
+      {
+        body: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]),
+        headers: { 'content-type': 'application/json' },
+      },
+      400,
+      'invalid request body',
+    ],
   ];
   for (const [name, init, status, message] of cases) {
     it(`${name} → ${status}`, async () => {
@@ -124,11 +143,22 @@ describe('login under arbitrary input', () => {
   it('any body, any content type: a documented 4xx in the envelope, never a 5xx', async () => {
     const body = fc.oneof(
       fc.jsonValue().map((v) => JSON.stringify(v)),
-      fc.record({ email: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), password: fc.oneof(fc.string(), fc.boolean()) }).map((v) => JSON.stringify(v)),
+      fc
+        .record({
+          email: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+          password: fc.oneof(fc.string(), fc.boolean()),
+        })
+        .map((v) => JSON.stringify(v)),
       fc.string({ maxLength: 200 }),
       fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a).toString('latin1')),
     );
-    const type = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', '');
+    const type = fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      '',
+    );
     await fc.assert(
       fc.asyncProperty(body, type, async (b, ct) => {
         const r = await call(t.url + LOGIN, { method: 'POST', body: b, headers: ct ? { 'content-type': ct } : {} });

@@ -27,7 +27,12 @@ describe('GET me', () => {
     const { user, token } = await signedIn();
     const r = await call(t.url + ME, { token });
     expect(r.status).toBe(200);
-    expect(r.body.data).toMatchObject({ id: user.id, email: user.email, tenant_id: tenant.id, must_change_password: false });
+    expect(r.body.data).toMatchObject({
+      id: user.id,
+      email: user.email,
+      tenant_id: tenant.id,
+      must_change_password: false,
+    });
     expect(r.body.data).not.toHaveProperty('password_hash');
     expect(r.headers.get('cache-control')).toBe('no-store');
   });
@@ -50,7 +55,11 @@ describe('POST me/password', () => {
   it('changes the password: a new token works, every earlier one stops', async () => {
     const { user, token } = await signedIn();
     const next = 'a-much-better-passphrase-2026';
-    const r = await call(t.url + PASSWORD, { method: 'POST', token, json: { current_password: user.password, new_password: next } });
+    const r = await call(t.url + PASSWORD, {
+      method: 'POST',
+      token,
+      json: { current_password: user.password, new_password: next },
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('cache-control')).toBe('no-store');
     expect((await call(t.url + ME, { token })).status).toBe(401);
@@ -60,7 +69,11 @@ describe('POST me/password', () => {
 
   it('clears must_change_password', async () => {
     const { user, token } = await signedIn({ mustChangePassword: true });
-    const r = await call(t.url + PASSWORD, { method: 'POST', token, json: { current_password: user.password, new_password: 'another-good-passphrase-9' } });
+    const r = await call(t.url + PASSWORD, {
+      method: 'POST',
+      token,
+      json: { current_password: user.password, new_password: 'another-good-passphrase-9' },
+    });
     expect(r.status).toBe(200);
     expect(r.body.data.user.must_change_password).toBe(false);
   });
@@ -70,7 +83,11 @@ describe('POST me/password', () => {
     ['too common', 'password1234', 'new password is too common'],
   ])('policy: %s → 400 naming the rule', async (_name, next, message) => {
     const { user, token } = await signedIn();
-    const r = await call(t.url + PASSWORD, { method: 'POST', token, json: { current_password: user.password, new_password: next } });
+    const r = await call(t.url + PASSWORD, {
+      method: 'POST',
+      token,
+      json: { current_password: user.password, new_password: next },
+    });
     expect(r.status).toBe(400);
     expect(r.body.status).toBe('error');
     expect(r.body.message).toContain(message);
@@ -78,7 +95,11 @@ describe('POST me/password', () => {
 
   it('the same password again → 400', async () => {
     const { user, token } = await signedIn();
-    const r = await call(t.url + PASSWORD, { method: 'POST', token, json: { current_password: user.password, new_password: user.password } });
+    const r = await call(t.url + PASSWORD, {
+      method: 'POST',
+      token,
+      json: { current_password: user.password, new_password: user.password },
+    });
     expect(r.status).toBe(400);
   });
 
@@ -86,8 +107,15 @@ describe('POST me/password', () => {
     const { user, token } = await signedIn();
     const wrong = { current_password: 'not-it', new_password: 'a-fine-new-passphrase-1' };
     expect((await call(t.url + PASSWORD, { method: 'POST', token, json: wrong })).status).toBe(401);
-    expect((await call(t.url + PASSWORD, { method: 'POST', token, json: { ...wrong, current_password: 'x'.repeat(5000) } })).status).toBe(401);
-    const locked = await call(t.url + PASSWORD, { method: 'POST', token, json: { ...wrong, current_password: user.password } });
+    expect(
+      (await call(t.url + PASSWORD, { method: 'POST', token, json: { ...wrong, current_password: 'x'.repeat(5000) } }))
+        .status,
+    ).toBe(401);
+    const locked = await call(t.url + PASSWORD, {
+      method: 'POST',
+      token,
+      json: { ...wrong, current_password: user.password },
+    });
     expect(locked.status).toBe(403);
     expect(locked.body).toEqual({ status: 'error', message: 'account temporarily locked' });
   });
@@ -105,7 +133,10 @@ describe('POST me/password', () => {
 
   it('wrong content type → 415, no token → 401', async () => {
     const { token } = await signedIn();
-    expect((await call(t.url + PASSWORD, { method: 'POST', token, body: 'x', headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+    expect(
+      (await call(t.url + PASSWORD, { method: 'POST', token, body: 'x', headers: { 'content-type': 'text/plain' } }))
+        .status,
+    ).toBe(415);
     expect((await call(t.url + PASSWORD, { method: 'POST', json: {} })).status).toBe(401);
   });
 });

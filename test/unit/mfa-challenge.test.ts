@@ -10,7 +10,12 @@ const noStore = {} as MfaStore;
 function service(start = 1_700_000_000_000) {
   let now = start;
   const clock = { now: () => now };
-  const svc = createMfaService({ store: noStore, box: createSecretBox('k'.repeat(40)), state: createMemoryStateStore(clock), clock });
+  const svc = createMfaService({
+    store: noStore,
+    box: createSecretBox('k'.repeat(40)),
+    state: createMemoryStateStore(clock),
+    clock,
+  });
   return { svc, advance: (ms: number) => (now += ms) };
 }
 
@@ -48,6 +53,7 @@ describe('mfa_token (the login challenge)', () => {
 
   it('refuses anything not shaped like a token without touching the store', async () => {
     const { svc } = service();
-    for (const junk of ['', 'g2dm_', 'x'.repeat(10_000), `g2dm_${'A'.repeat(42)}`, `g2dt_${'A'.repeat(43)}`]) expect(await svc.takeChallenge(junk, '127.0.0.1')).toBeNull();
+    for (const junk of ['', 'g2dm_', 'x'.repeat(10_000), `g2dm_${'A'.repeat(42)}`, `g2dt_${'A'.repeat(43)}`])
+      expect(await svc.takeChallenge(junk, '127.0.0.1')).toBeNull();
   });
 });

@@ -5,7 +5,14 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENROLLMENT_TOKEN_RE, createNodeKeyAuthenticator, generateEnrollmentToken, generateNodeKey, hashKey, NODE_KEY_RE } from '../../gateway/auth/node-keys.js';
+import {
+  ENROLLMENT_TOKEN_RE,
+  createNodeKeyAuthenticator,
+  generateEnrollmentToken,
+  generateNodeKey,
+  hashKey,
+  NODE_KEY_RE,
+} from '../../gateway/auth/node-keys.js';
 import { createNodeStore, type NodeStore } from '../../gateway/store/nodes.js';
 import { createPg, type Db } from '../../gateway/store/pg.js';
 import type { Tenant } from '../../gateway/store/tenants.js';
@@ -76,7 +83,10 @@ describe('createNodeKeyAuthenticator', () => {
   });
 
   it('evictNode forgets a node at once (rotation or revocation on this instance)', async () => {
-    const auth = createNodeKeyAuthenticator({ nodes, feed: null, log, clock }, { listenerDownTtlMs: 60_000, cacheTtlMs: 60_000 });
+    const auth = createNodeKeyAuthenticator(
+      { nodes, feed: null, log, clock },
+      { listenerDownTtlMs: 60_000, cacheTtlMs: 60_000 },
+    );
     const { key, node: n } = await node();
     expect(await auth.authenticate(key)).not.toBeNull();
     await nodes.revoke(n.id);
@@ -94,7 +104,9 @@ describe('createNodeKeyAuthenticator', () => {
   });
 
   it('refuses nonsensical options', () => {
-    expect(() => createNodeKeyAuthenticator({ nodes, feed: null, log, clock }, { cacheTtlMs: 0 })).toThrow(/cacheTtlMs/);
+    expect(() => createNodeKeyAuthenticator({ nodes, feed: null, log, clock }, { cacheTtlMs: 0 })).toThrow(
+      /cacheTtlMs/,
+    );
     expect(() => createNodeKeyAuthenticator({ nodes, feed: null, log, clock }, { max: Number.NaN })).toThrow(/max/);
   });
 });

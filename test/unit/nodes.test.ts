@@ -25,7 +25,12 @@ afterAll(async () => {
 
 async function enrollment(name = `edge-${Math.random().toString(36).slice(2, 8)}`, expiresInMs = 3_600_000) {
   const e = generateEnrollmentToken();
-  await createNodeStore(t.db).createEnrollment({ tenantId: tenant.id, name, tokenHash: e.hash, expiresAt: new Date(Date.now() + expiresInMs) });
+  await createNodeStore(t.db).createEnrollment({
+    tenantId: tenant.id,
+    name,
+    tokenHash: e.hash,
+    expiresAt: new Date(Date.now() + expiresInMs),
+  });
   return { token: e.rawToken, name };
 }
 
@@ -67,7 +72,9 @@ describe('register', () => {
   });
 
   it('wrong content type → 415', async () => {
-    expect((await call(t.url + REGISTER, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+    expect(
+      (await call(t.url + REGISTER, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })).status,
+    ).toBe(415);
   });
 });
 

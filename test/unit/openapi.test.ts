@@ -29,10 +29,13 @@ function schemas(): [string, object][] {
       const where = `${method.toUpperCase()} ${path}`;
       const body = op.requestBody as { content: Record<string, { schema: object }> } | undefined;
       if (body) for (const c of Object.values(body.content)) out.push([`${where} body`, c.schema]);
-      for (const [status, r] of Object.entries(op.responses as Record<string, { content: Record<string, { schema: object }> }>)) {
+      for (const [status, r] of Object.entries(
+        op.responses as Record<string, { content: Record<string, { schema: object }> }>,
+      )) {
         for (const c of Object.values(r.content)) out.push([`${where} ${status}`, c.schema]);
       }
-      for (const p of (op.parameters ?? []) as { name: string; schema: object }[]) out.push([`${where} ?${p.name}`, p.schema]);
+      for (const p of (op.parameters ?? []) as { name: string; schema: object }[])
+        out.push([`${where} ?${p.name}`, p.schema]);
     }
   }
   return out;
@@ -40,13 +43,20 @@ function schemas(): [string, object][] {
 
 /** `METHOD /path` of every handler-map key in the gateway's route files (literal or `${SESSIONS}`). */
 function declaredRoutes(): string[] {
-  const files = [...readdirSync(join(ROOT, 'gateway/routes')).map((f) => `gateway/routes/${f}`), 'gateway/ops/health.ts'];
+  const files = [
+    ...readdirSync(join(ROOT, 'gateway/routes')).map((f) => `gateway/routes/${f}`),
+    'gateway/ops/health.ts',
+  ];
   const found: string[] = [];
   for (const file of files) {
     const text = readFileSync(join(ROOT, file), 'utf8');
-    const constants = new Map([...text.matchAll(/const ([A-Z_]+) = '(\/[^']*)';/g)].map((m) => [m[1] as string, m[2] as string]));
+    const constants = new Map(
+      [...text.matchAll(/const ([A-Z_]+) = '(\/[^']*)';/g)].map((m) => [m[1] as string, m[2] as string]),
+    );
     for (const m of text.matchAll(/^\s+\[?['`](GET|POST|PUT|PATCH|DELETE) ([^'`]+)['`]\]?: async/gm)) {
-      found.push(`${m[1]} ${(m[2] as string).replace(/\$\{([A-Z_]+)\}/g, (_, name: string) => constants.get(name) ?? name)}`);
+      found.push(
+        `${m[1]} ${(m[2] as string).replace(/\$\{([A-Z_]+)\}/g, (_, name: string) => constants.get(name) ?? name)}`,
+      );
     }
   }
   return found.sort();
@@ -74,7 +84,9 @@ describe('OpenAPI document', () => {
   });
 
   it('documents every gateway-owned handler except /metrics, and nothing else', () => {
-    const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     const declared = declaredRoutes().filter((r) => r !== 'GET /metrics');
     expect(declared.length).toBeGreaterThan(10);
     expect(documented.sort()).toEqual(declared);
@@ -132,7 +144,12 @@ describe('body schemas', () => {
 
 describe('MFA area', () => {
   it('lists the second-factor endpoints', () => {
-    for (const path of ['/api/v1/auth/mfa/totp/setup', '/api/v1/auth/mfa/totp/confirm', '/api/v1/auth/mfa/totp', '/api/v1/auth/mfa/verify']) expect(doc.paths[path]).toBeDefined();
+    for (const path of [
+      '/api/v1/auth/mfa/totp/setup',
+      '/api/v1/auth/mfa/totp/confirm',
+      '/api/v1/auth/mfa/totp',
+      '/api/v1/auth/mfa/verify',
+    ])
+      expect(doc.paths[path]).toBeDefined();
   });
 });
-

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../gateway/config/index.js';
 import { createMetrics } from '../../gateway/ops/metrics.js';
 
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 function problems(env: Record<string, string>): readonly string[] {
   try {
@@ -24,7 +26,9 @@ describe('AUDIT_RETENTION_DAYS', () => {
   });
 
   it.each(['-1', '1.5', '7d', '36501'])('refuses %s', (value) => {
-    expect(problems({ AUDIT_RETENTION_DAYS: value })).toEqual([expect.stringMatching(/^AUDIT_RETENTION_DAYS: must be a whole number from 0 to 36500/)]);
+    expect(problems({ AUDIT_RETENTION_DAYS: value })).toEqual([
+      expect.stringMatching(/^AUDIT_RETENTION_DAYS: must be a whole number from 0 to 36500/),
+    ]);
   });
 });
 
@@ -32,7 +36,9 @@ describe('build info', () => {
   it('reads the version from package.json and the commit from GATEWAY_BUILD_COMMIT', () => {
     expect(loadConfig({}).build).toEqual({ version, commit: null });
     expect(loadConfig({ GATEWAY_BUILD_COMMIT: 'ABCDEF1' }).build.commit).toBe('abcdef1');
-    expect(problems({ GATEWAY_BUILD_COMMIT: 'main; rm -rf' })).toEqual([expect.stringMatching(/^GATEWAY_BUILD_COMMIT: must be a git commit hash/)]);
+    expect(problems({ GATEWAY_BUILD_COMMIT: 'main; rm -rf' })).toEqual([
+      expect.stringMatching(/^GATEWAY_BUILD_COMMIT: must be a git commit hash/),
+    ]);
   });
 
   it('exposes g2d_gateway_build_info = 1 with version, node and commit labels, one series', async () => {

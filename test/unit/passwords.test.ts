@@ -65,9 +65,24 @@ describe('createPasswordHasher', () => {
   });
 
   it('asks for a rehash of argon2 hashes made with other parameters or another variant', async () => {
-    const weaker = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1, parallelism: 1 });
-    const argon2i = await argon2.hash(PASSWORD, { type: argon2.argon2i, memoryCost: 19456, timeCost: 2, parallelism: 1 });
-    const argon2d = await argon2.hash(PASSWORD, { type: argon2.argon2d, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    const weaker = await argon2.hash(PASSWORD, {
+      type: argon2.argon2id,
+      memoryCost: 1024,
+      timeCost: 1,
+      parallelism: 1,
+    });
+    const argon2i = await argon2.hash(PASSWORD, {
+      type: argon2.argon2i,
+      memoryCost: 19456,
+      timeCost: 2,
+      parallelism: 1,
+    });
+    const argon2d = await argon2.hash(PASSWORD, {
+      type: argon2.argon2d,
+      memoryCost: 19456,
+      timeCost: 2,
+      parallelism: 1,
+    });
     for (const hash of [weaker, argon2i, argon2d]) {
       expect(await hasher.verify(hash, PASSWORD)).toEqual({ ok: true, needsRehash: true });
       expect(await hasher.verify(hash, 'wrong password')).toEqual({ ok: false, needsRehash: false });
@@ -120,7 +135,10 @@ describe('createPasswordHasher', () => {
     await expect(hasher.verifyDummy(huge)).resolves.toBe(false);
     const refused = await hasher.hash(huge).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(GatewayError);
-    expect(refused).toMatchObject({ code: 'PASSWORD_POLICY', publicMessage: 'new password must be at most 256 characters' });
+    expect(refused).toMatchObject({
+      code: 'PASSWORD_POLICY',
+      publicMessage: 'new password must be at most 256 characters',
+    });
   });
 
   it('verifyDummy is always false, whatever the input', async () => {
@@ -180,7 +198,9 @@ describe('createPasswordHasher', () => {
         wrong.push(await elapsed(() => hasher.verify(hash, `guess ${i}`)));
         garbled.push(await elapsed(() => hasher.verify('!', `guess ${i}`)));
       }
-      labels.push(`dummy ${median(dummy).toFixed(1)} ms, wrong ${median(wrong).toFixed(1)} ms, garbled ${median(garbled).toFixed(1)} ms`);
+      labels.push(
+        `dummy ${median(dummy).toFixed(1)} ms, wrong ${median(wrong).toFixed(1)} ms, garbled ${median(garbled).toFixed(1)} ms`,
+      );
       const ratios = [median(dummy) / median(wrong), median(garbled) / median(wrong)];
       if (ratios.every((r) => r > 0.5 && r < 2)) return;
     }

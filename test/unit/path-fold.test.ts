@@ -31,7 +31,14 @@ function lenient(target: string): RouteDef | null {
     .split('?')[0]!
     .slice(1)
     .split('/')
-    .map((s) => decodeURIComponent(s).normalize('NFKC').toLowerCase().replace(/[\u00ad\u200b-\u200f\u2060\ufeff]/g, '').trim().replace(/[.\s]+$/, ''))
+    .map((s) =>
+      decodeURIComponent(s)
+        .normalize('NFKC')
+        .toLowerCase()
+        .replace(/[\u00ad\u200b-\u200f\u2060\ufeff]/g, '')
+        .trim()
+        .replace(/[.\s]+$/, ''),
+    )
     .filter((s) => s !== '');
   const path = `/${segs.join('/')}`;
   for (const r of ROUTES) {
@@ -69,22 +76,32 @@ describe('route confusion by case and trailing junk → 400', () => {
     expect((routed(target) as RouteDef).prefix).toBe(prefix);
   });
 
-  it.each(['/API/v1/calls', '/HEALTHZ', '/Ws/agent'])('%s matches no route: 404 from the gateway, nothing served', (target) => {
-    expect(routed(target)).toBeNull();
-  });
+  it.each(['/API/v1/calls', '/HEALTHZ', '/Ws/agent'])(
+    '%s matches no route: 404 from the gateway, nothing served',
+    (target) => {
+      expect(routed(target)).toBeNull();
+    },
+  );
 
   it('property: a path built from route prefixes with case changes and junk goes where its folded form goes, or is refused (or matches nothing)', () => {
     const junk = fc.constantFrom('', '', '.', '..', '%20', '%E2%80%8B', '%C2%AD', '%EF%BB%BF', '%20.', '%09');
-    const seg = fc.tuple(fc.stringMatching(/^[a-z0-9-]{1,8}$/), fc.array(fc.boolean(), { maxLength: 8 }), junk).map(([s, up, j]) => [...s].map((c, i) => (up[i] ? c.toUpperCase() : c)).join('') + j);
+    const seg = fc
+      .tuple(fc.stringMatching(/^[a-z0-9-]{1,8}$/), fc.array(fc.boolean(), { maxLength: 8 }), junk)
+      .map(([s, up, j]) => [...s].map((c, i) => (up[i] ? c.toUpperCase() : c)).join('') + j);
     const prefix = fc.constantFrom(...ROUTES.map((r) => r.prefix)).chain((p) =>
-      fc.tuple(fc.array(fc.boolean(), { minLength: p.length, maxLength: p.length }), fc.array(junk, { minLength: 4, maxLength: 4 })).map(([up, js]) => {
-        let i = 0;
-        const cased = [...p].map((c) => (up[i++] ? c.toUpperCase() : c)).join('');
-        return cased
-          .split('/')
-          .map((s, k) => (k > 0 && k <= 4 ? s + (js[k - 1] ?? '') : s))
-          .join('/');
-      }),
+      fc
+        .tuple(
+          fc.array(fc.boolean(), { minLength: p.length, maxLength: p.length }),
+          fc.array(junk, { minLength: 4, maxLength: 4 }),
+        )
+        .map(([up, js]) => {
+          let i = 0;
+          const cased = [...p].map((c) => (up[i++] ? c.toUpperCase() : c)).join('');
+          return cased
+            .split('/')
+            .map((s, k) => (k > 0 && k <= 4 ? s + (js[k - 1] ?? '') : s))
+            .join('/');
+        }),
     );
     fc.assert(
       fc.property(prefix, fc.array(seg, { maxLength: 3 }), (p, rest) => {

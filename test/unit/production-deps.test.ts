@@ -53,11 +53,13 @@ describe('production install', () => {
   it('keeps PGlite and pino-pretty optional and tsx a development tool', () => {
     expect(Object.keys(pkg.optionalDependencies ?? {}).sort()).toEqual(['@electric-sql/pglite', 'pino-pretty']);
     expect(pkg.devDependencies).toHaveProperty(['tsx']);
-    for (const name of ['@electric-sql/pglite', 'pino-pretty', 'tsx', 'typescript']) expect(pkg.dependencies).not.toHaveProperty([name]);
+    for (const name of ['@electric-sql/pglite', 'pino-pretty', 'tsx', 'typescript'])
+      expect(pkg.dependencies).not.toHaveProperty([name]);
   });
 
   it('sees through multi-line imports and skips type-only ones (the walker itself)', () => {
-    const sample = "import type { A } from 'type-only';\nimport {\n  b,\n  type C,\n} from 'multi';\nexport { d } from 'reexport';\nimport 'side-effect';\nconst e = await import('dynamic');\n";
+    const sample =
+      "import type { A } from 'type-only';\nimport {\n  b,\n  type C,\n} from 'multi';\nexport { d } from 'reexport';\nimport 'side-effect';\nconst e = await import('dynamic');\n";
     expect([...sample.matchAll(STATIC)].map((m) => m[1] ?? m[2])).toEqual(['multi', 'reexport', 'side-effect']);
   });
 });

@@ -23,7 +23,13 @@ describe('loadQuickstartConfig (README.md quickstart defaults)', () => {
       LOG_FORMAT: 'json',
       DATABASE_URL: 'postgres://db/x',
     });
-    expect([config.host, config.port, stubPort, upstreamIsStub, config.log.format]).toEqual(['0.0.0.0', 9000, 0, false, 'json']);
+    expect([config.host, config.port, stubPort, upstreamIsStub, config.log.format]).toEqual([
+      '0.0.0.0',
+      9000,
+      0,
+      false,
+      'json',
+    ]);
     expect(config.upstreamUrl).toBe('http://10.0.0.5:7000');
     expect(config.database.url).toBe('postgres://db/x');
   });
@@ -43,7 +49,10 @@ describe('loadQuickstartConfig (README.md quickstart defaults)', () => {
 
   it('withOverrides returns a frozen copy and leaves the original alone', () => {
     const { config } = loadQuickstartConfig({});
-    const next = withOverrides(config, { upstreamUrl: 'http://127.0.0.1:1234', database: { ...config.database, url: 'postgres://x/y', poolSize: 2 } });
+    const next = withOverrides(config, {
+      upstreamUrl: 'http://127.0.0.1:1234',
+      database: { ...config.database, url: 'postgres://x/y', poolSize: 2 },
+    });
     expect(next.upstreamUrl).toBe('http://127.0.0.1:1234');
     expect(next.database.poolSize).toBe(2);
     expect(Object.isFrozen(next) && Object.isFrozen(next.database)).toBe(true);

@@ -39,9 +39,19 @@ let current = manualClock(0);
 /** A context with a response that records the headers set on it (null response = an upgrade). */
 function ctxFor(route: RouteDef, upgrade = false): RequestContext & { headers: Map<string, string> } {
   const headers = new Map<string, string>();
-  const res = upgrade ? null : ({ setHeader: (n: string, v: string) => headers.set(n.toLowerCase(), v) } as unknown as ServerResponse);
+  const res = upgrade
+    ? null
+    : ({ setHeader: (n: string, v: string) => headers.set(n.toLowerCase(), v) } as unknown as ServerResponse);
   // Each check is a request arriving now (the tests reuse a context across requests).
-  const ctx = { kind: upgrade ? 'upgrade' : 'http', route, res, headers, get startedAt() { return current.now(); } };
+  const ctx = {
+    kind: upgrade ? 'upgrade' : 'http',
+    route,
+    res,
+    headers,
+    get startedAt() {
+      return current.now();
+    },
+  };
   return ctx as unknown as RequestContext & { headers: Map<string, string> };
 }
 
@@ -71,9 +81,16 @@ function problemsOf(env: Record<string, string>): readonly string[] {
 }
 
 describe('token bucket arithmetic', () => {
-  const policy = fc.record({ limit: fc.integer({ min: 1, max: 40 }), windowSeconds: fc.integer({ min: 1, max: 5 }), burst: fc.integer({ min: 1, max: 40 }) });
+  const policy = fc.record({
+    limit: fc.integer({ min: 1, max: 40 }),
+    windowSeconds: fc.integer({ min: 1, max: 5 }),
+    burst: fc.integer({ min: 1, max: 40 }),
+  });
   // Gaps between requests in ms: bursts (0), near the emission interval, and long pauses.
-  const gaps = fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 6000 })), { minLength: 1, maxLength: 400 });
+  const gaps = fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 6000 })), {
+    minLength: 1,
+    maxLength: 400,
+  });
 
   it('over any request timing, admits at most limit + burst in any window', () => {
     fc.assert(
@@ -130,7 +147,11 @@ describe('createRateLimiter (one instance)', () => {
   it('refuses past the limit with 429, Retry-After and the draft RateLimit fields; refills with time', async () => {
     const clock = (current = manualClock(1_000_000));
     const state = createMemoryStateStore(clock);
-    const limiter = createRateLimiter({ state, log, clock }, limits({ user: { limit: 3, windowSeconds: 60, burst: 3 } }), { autoSync: false });
+    const limiter = createRateLimiter(
+      { state, log, clock },
+      limits({ user: { limit: 3, windowSeconds: 60, burst: 3 } }),
+      { autoSync: false },
+    );
     const ctx = ctxFor(userRoute);
     for (let i = 0; i < 3; i += 1) expect(attempt(limiter, ctx, user('u1'))).toBe('ok');
     expect(ctx.headers.get('ratelimit-policy')).toBe('"user";q=3;w=60');
@@ -153,7 +174,11 @@ describe('createRateLimiter (one instance)', () => {
     const clock = (current = manualClock(5_000));
     const limiter = createRateLimiter(
       { state: createMemoryStateStore(clock), log, clock },
-      limits({ user: { limit: 2, windowSeconds: 10, burst: 2 }, node: { limit: 100, windowSeconds: 10, burst: 100 }, tenant: { limit: 4, windowSeconds: 10, burst: 4 } }),
+      limits({
+        user: { limit: 2, windowSeconds: 10, burst: 2 },
+        node: { limit: 100, windowSeconds: 10, burst: 100 },
+        tenant: { limit: 4, windowSeconds: 10, burst: 4 },
+      }),
       { autoSync: false },
     );
     const ctx = ctxFor(userRoute);
@@ -165,7 +190,10 @@ describe('createRateLimiter (one instance)', () => {
     expect(ctx.headers.get('ratelimit-policy')).toBe('"user";q=2;w=10, "tenant";q=4;w=10');
     expect(attempt(limiter, ctxFor(nodeRoute), node('n1'))).toBe('ok');
     const refused = attempt(limiter, ctxFor(nodeRoute), node('n2')) as GatewayError;
-    expect(refused.headers).toMatchObject({ 'RateLimit-Policy': '"node";q=100;w=10, "tenant";q=4;w=10', RateLimit: '"tenant";r=0;t=3' });
+    expect(refused.headers).toMatchObject({
+      'RateLimit-Policy': '"node";q=100;w=10, "tenant";q=4;w=10',
+      RateLimit: '"tenant";r=0;t=3',
+    });
     // Another tenant is untouched; public routes and upgrades without a response are handled.
     expect(attempt(limiter, ctxFor(nodeRoute), node('n1', 't2'))).toBe('ok');
     expect(attempt(limiter, ctxFor({ prefix: '/p', auth: 'public' }), { kind: 'public' })).toBe('ok');
@@ -183,7 +211,11 @@ describe('createRateLimiter (one instance)', () => {
       'test',
       [],
     ) as [RouteDef, RouteDef];
-    const limiter = createRateLimiter({ state: createMemoryStateStore(clock), log, clock }, limits({ user: { limit: 2, windowSeconds: 60, burst: 2 } }), { autoSync: false });
+    const limiter = createRateLimiter(
+      { state: createMemoryStateStore(clock), log, clock },
+      limits({ user: { limit: 2, windowSeconds: 60, burst: 2 } }),
+      { autoSync: false },
+    );
     expect(attempt(limiter, ctxFor(special), user('u'))).toBe('ok');
     expect(attempt(limiter, ctxFor(special), user('u'))).toBeInstanceOf(GatewayError);
     expect(attempt(limiter, ctxFor(userRoute), user('u'))).toBe('ok');
@@ -195,10 +227,14 @@ describe('createRateLimiter (one instance)', () => {
 
   it('keeps memory bounded: least recently used keys go past the cap, idle full buckets at the next sync', async () => {
     const clock = (current = manualClock(0));
-    const limiter = createRateLimiter({ state: createMemoryStateStore(clock), log, clock }, limits({ user: { limit: 10, windowSeconds: 1, burst: 10 } }), {
-      autoSync: false,
-      maxKeysPerPolicy: 100,
-    });
+    const limiter = createRateLimiter(
+      { state: createMemoryStateStore(clock), log, clock },
+      limits({ user: { limit: 10, windowSeconds: 1, burst: 10 } }),
+      {
+        autoSync: false,
+        maxKeysPerPolicy: 100,
+      },
+    );
     for (let i = 0; i < 1000; i += 1) limiter.check(ctxFor(userRoute), user(`u${i}`));
     expect(limiter.size()).toBe(100);
     await limiter.sync();
@@ -223,7 +259,10 @@ describe('two limiters sharing one store (two instances)', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 5, max: 50 }),
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 8 })), { minLength: 10, maxLength: 120 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 8 })), {
+          minLength: 10,
+          maxLength: 120,
+        }),
         async (limit, ticks) => {
           const clock = (current = manualClock(1_000_000));
           const state: AuthStateStore = createMemoryStateStore(clock);
@@ -268,13 +307,25 @@ describe('two limiters sharing one store (two instances)', () => {
 describe('settings', () => {
   it('RATE_LIMIT_* take <n>/<seconds>[:<burst>], default off, and every problem is listed at once', () => {
     expect(loadConfig({}).rateLimits).toEqual({ user: null, node: null, tenant: null, syncMs: 200 });
-    expect(loadConfig({ RATE_LIMIT_USER: '600/60', RATE_LIMIT_NODE: '100/1:20', RATE_LIMIT_TENANT: 'off', RATE_LIMIT_SYNC_MS: '150' }).rateLimits).toEqual({
+    expect(
+      loadConfig({
+        RATE_LIMIT_USER: '600/60',
+        RATE_LIMIT_NODE: '100/1:20',
+        RATE_LIMIT_TENANT: 'off',
+        RATE_LIMIT_SYNC_MS: '150',
+      }).rateLimits,
+    ).toEqual({
       user: { limit: 600, windowSeconds: 60, burst: 600 },
       node: { limit: 100, windowSeconds: 1, burst: 20 },
       tenant: null,
       syncMs: 150,
     });
-    const problems = problemsOf({ RATE_LIMIT_USER: '600 per minute', RATE_LIMIT_NODE: '0/60', RATE_LIMIT_TENANT: '10/0:0', RATE_LIMIT_SYNC_MS: '1' });
+    const problems = problemsOf({
+      RATE_LIMIT_USER: '600 per minute',
+      RATE_LIMIT_NODE: '0/60',
+      RATE_LIMIT_TENANT: '10/0:0',
+      RATE_LIMIT_SYNC_MS: '1',
+    });
     expect(problems).toHaveLength(5);
     expect(problems.join('\n')).toMatch(/RATE_LIMIT_USER: must be "<requests>\/<seconds>"/);
     expect(problems.join('\n')).toMatch(/RATE_LIMIT_NODE: the request count/);
@@ -305,7 +356,9 @@ describe('settings', () => {
       'GATEWAY_ROUTES_FILE',
       problems,
     );
-    expect(routes).toEqual([{ prefix: '/a', auth: 'user', rateLimit: { user: { limit: 10, windowSeconds: 1, burst: 10 }, tenant: 'off' } }]);
+    expect(routes).toEqual([
+      { prefix: '/a', auth: 'user', rateLimit: { user: { limit: 10, windowSeconds: 1, burst: 10 }, tenant: 'off' } },
+    ]);
     expect(problems).toEqual([
       'GATEWAY_ROUTES_FILE[1].rateLimit.node: only node routes have node limits',
       'GATEWAY_ROUTES_FILE[2].rateLimit.tenant: public routes have no identity to limit',

@@ -51,7 +51,11 @@ function setup() {
   const clock = manualClock(Date.UTC(2026, 6, 1, 12));
   let up = true;
   let statusReads = 0;
-  let sessionRow: { userId: string; revoked: boolean; expiresAt: Date } | null = { userId: USER, revoked: false, expiresAt: new Date(clock.now() + 3_600_000) };
+  let sessionRow: { userId: string; revoked: boolean; expiresAt: Date } | null = {
+    userId: USER,
+    revoked: false,
+    expiresAt: new Date(clock.now() + 3_600_000),
+  };
   const users = {
     async statusOf() {
       statusReads += 1;
@@ -59,9 +63,21 @@ function setup() {
     },
   } as unknown as UserStore;
   const sessionStore: Pick<SessionStore, 'statusOf'> = { statusOf: async () => sessionRow };
-  const sessions = createSessions({ state: createMemoryStateStore(clock), users, sessionStore, log }, { clock, pushUp: () => up, pushedCacheMs: 30_000 });
+  const sessions = createSessions(
+    { state: createMemoryStateStore(clock), users, sessionStore, log },
+    { clock, pushUp: () => up, pushedCacheMs: 30_000 },
+  );
   const iat = Math.floor(clock.now() / 1000) - 60;
-  const claims: TokenClaims = { tid: USER, sub: USER, email: 'a@b.test', role: 'agent', jti: 'jti-1', iat, exp: iat + 3600, sid: SID };
+  const claims: TokenClaims = {
+    tid: USER,
+    sub: USER,
+    email: 'a@b.test',
+    role: 'agent',
+    jti: 'jti-1',
+    iat,
+    exp: iat + 3600,
+    sid: SID,
+  };
   return {
     clock,
     sessions,
@@ -128,7 +144,8 @@ describe('dispatcher parameter segment', () => {
       'GET /x/sessions': async () => void seen.push('list'),
       'DELETE /x/sessions/{id}': async (ctx) => void seen.push(`delete ${ctx.path}`),
     });
-    const ctx = (method: string, path: string) => ({ req: { method }, res: { setHeader: () => {} }, path }) as unknown as RequestContext;
+    const ctx = (method: string, path: string) =>
+      ({ req: { method }, res: { setHeader: () => {} }, path }) as unknown as RequestContext;
     await dispatch(ctx('GET', '/x/sessions'));
     await dispatch(ctx('DELETE', '/x/sessions/abc'));
     await expect(dispatch(ctx('GET', '/x/sessions/abc'))).rejects.toMatchObject({ code: 'METHOD_NOT_ALLOWED' });
@@ -142,7 +159,10 @@ describe('session last_seen_at batching', () => {
     const { createSessionActivity } = await import('../../gateway/auth/session-activity.js');
     const clock = manualClock(Date.UTC(2026, 6, 1, 12));
     const writes: string[][] = [];
-    const activity = createSessionActivity({ store: { touch: async (ids) => void writes.push([...ids]) }, log, clock }, { intervalMs: 60_000, flushMs: 3_600_000 });
+    const activity = createSessionActivity(
+      { store: { touch: async (ids) => void writes.push([...ids]) }, log, clock },
+      { intervalMs: 60_000, flushMs: 3_600_000 },
+    );
     for (let i = 0; i < 100; i++) activity.seen(SID);
     activity.seen(OTHER);
     await activity.flush();

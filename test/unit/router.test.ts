@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import type { RouteDef } from '../../gateway/config/types.js';
 import { createRouter } from '../../gateway/http/router.js';
 
-const route = (prefix: string, extra: Partial<RouteDef> = {}): RouteDef => ({ prefix, upstream: 'http://127.0.0.1:1', auth: 'user', websocket: false, ...extra });
+const route = (prefix: string, extra: Partial<RouteDef> = {}): RouteDef => ({
+  prefix,
+  upstream: 'http://127.0.0.1:1',
+  auth: 'user',
+  websocket: false,
+  ...extra,
+});
 
 describe('createRouter', () => {
   const agent = route('/ws/agent', { websocket: true });

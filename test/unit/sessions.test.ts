@@ -40,7 +40,15 @@ function setup() {
   } as unknown as UserStore;
   const sessions = createSessions({ state, users, log }, { clock });
   const iat = Math.floor(clock.now() / 1000) - 60;
-  const claims: TokenClaims = { tid: USER, sub: USER, email: 'a@b.test', role: 'agent', jti: 'jti-1', iat, exp: iat + 3600 };
+  const claims: TokenClaims = {
+    tid: USER,
+    sub: USER,
+    email: 'a@b.test',
+    role: 'agent',
+    jti: 'jti-1',
+    iat,
+    exp: iat + 3600,
+  };
   let release = () => {};
   return {
     clock,

@@ -62,7 +62,15 @@ describe('platform admin', () => {
   it('the override is audited (once a minute per admin and tenant)', async () => {
     await get(`tenant_id=${home.id}`, adminToken);
     await get(`tenant_id=${home.id}`, adminToken);
-    const count = async () => Number((await t.db.query<{ n: string }>("SELECT count(*) AS n FROM auth_events WHERE event = 'tenant_override' AND tenant_id = $1", [home.id])).rows[0]?.n);
+    const count = async () =>
+      Number(
+        (
+          await t.db.query<{ n: string }>(
+            "SELECT count(*) AS n FROM auth_events WHERE event = 'tenant_override' AND tenant_id = $1",
+            [home.id],
+          )
+        ).rows[0]?.n,
+      );
     await waitFor(async () => (await count()) > 0, { timeoutMs: 10_000, what: 'the tenant_override audit row' });
     expect(await count()).toBe(1);
   });
@@ -75,9 +83,12 @@ describe('other roles', () => {
     expect(r.tenant).toBe(home.id);
   });
 
-  it.each(['tenant_id=OTHER', 'tenant%5Fid=OTHER', 'TENANT_ID=OTHER', 'tenant_id%5B%5D=OTHER'])('naming another tenant as %s → 403', async (query) => {
-    const r = await get(query.replace('OTHER', other.id), agentToken);
-    expect(r.status).toBe(403);
-    expect(r.body).toEqual({ status: 'error', message: 'forbidden' });
-  });
+  it.each(['tenant_id=OTHER', 'tenant%5Fid=OTHER', 'TENANT_ID=OTHER', 'tenant_id%5B%5D=OTHER'])(
+    'naming another tenant as %s → 403',
+    async (query) => {
+      const r = await get(query.replace('OTHER', other.id), agentToken);
+      expect(r.status).toBe(403);
+      expect(r.body).toEqual({ status: 'error', message: 'forbidden' });
+    },
+  );
 });

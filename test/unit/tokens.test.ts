@@ -9,7 +9,14 @@ const SECRET = 'unit-test-secret-unit-test-secret!';
 const OLD = 'previous-secret-previous-secret!!';
 const TID = '6f1c1d2e-1111-4222-8333-444455556666';
 const SUB = '7a2b3c4d-aaaa-4bbb-8ccc-ddddeeeeffff';
-const jwt = { secret: SECRET, previousSecrets: [OLD], issuer: 'get2dial', audience: 'get2dial-control', ttlSeconds: 43200, clockToleranceSeconds: 30 };
+const jwt = {
+  secret: SECRET,
+  previousSecrets: [OLD],
+  issuer: 'get2dial',
+  audience: 'get2dial-control',
+  ttlSeconds: 43200,
+  clockToleranceSeconds: 30,
+};
 const enc = new TextEncoder();
 
 function b64(obj: unknown): string {
@@ -22,7 +29,18 @@ function hmac(alg: 'sha256' | 'sha384' | 'sha512', header: unknown, payload: unk
 }
 
 function claims(nowSec: number, extra: Record<string, unknown> = {}) {
-  return { tid: TID, sub: SUB, email: 'a@b.test', role: 'agent', iss: 'get2dial', aud: 'get2dial-control', iat: nowSec, exp: nowSec + 3600, jti: 'j1', ...extra };
+  return {
+    tid: TID,
+    sub: SUB,
+    email: 'a@b.test',
+    role: 'agent',
+    iss: 'get2dial',
+    aud: 'get2dial-control',
+    iat: nowSec,
+    exp: nowSec + 3600,
+    jti: 'j1',
+    ...extra,
+  };
 }
 
 describe('token service', () => {
@@ -35,7 +53,16 @@ describe('token service', () => {
     const [h, p] = minted.token.split('.');
     expect(JSON.parse(Buffer.from(h!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' });
     const payload = JSON.parse(Buffer.from(p!, 'base64url').toString());
-    expect(payload).toMatchObject({ tid: TID, sub: SUB, email: 'a@b.test', role: 'admin', iss: 'get2dial', aud: 'get2dial-control', iat: now, exp: now + 43200 });
+    expect(payload).toMatchObject({
+      tid: TID,
+      sub: SUB,
+      email: 'a@b.test',
+      role: 'admin',
+      iss: 'get2dial',
+      aud: 'get2dial-control',
+      iat: now,
+      exp: now + 43200,
+    });
     expect(typeof payload.jti).toBe('string');
     expect(minted.expiresAt).toBe('2026-07-02T00:00:00Z');
     const verified = await svc.verify(minted.token);
@@ -58,19 +85,28 @@ describe('token service', () => {
     ['alg nOnE with a signature', () => `${b64({ alg: 'nOnE' })}.${b64(claims(now))}.c2ln`],
     ['HS384 with the right secret', () => hmac('sha384', { alg: 'HS384', typ: 'JWT' }, claims(now))],
     ['HS512 with the right secret', () => hmac('sha512', { alg: 'HS512', typ: 'JWT' }, claims(now))],
-    ['HS256 header but HS512 signature', () => {
-      const t = hmac('sha512', { alg: 'HS256' }, claims(now));
-      return t;
-    }],
+    [
+      'HS256 header but HS512 signature',
+      () => {
+        const t = hmac('sha512', { alg: 'HS256' }, claims(now));
+        return t;
+      },
+    ],
     ['wrong secret', () => hmac('sha256', { alg: 'HS256' }, claims(now), 'another-secret-another-secret-xx')],
-    ['tampered role claim', () => {
-      const [h, , s] = hmac('sha256', { alg: 'HS256' }, claims(now)).split('.');
-      return `${h}.${b64(claims(now, { role: 'platform_admin' }))}.${s}`;
-    }],
-    ['tampered tenant claim', () => {
-      const [h, , s] = hmac('sha256', { alg: 'HS256' }, claims(now)).split('.');
-      return `${h}.${b64(claims(now, { tid: '00000000-0000-4000-8000-000000000000' }))}.${s}`;
-    }],
+    [
+      'tampered role claim',
+      () => {
+        const [h, , s] = hmac('sha256', { alg: 'HS256' }, claims(now)).split('.');
+        return `${h}.${b64(claims(now, { role: 'platform_admin' }))}.${s}`;
+      },
+    ],
+    [
+      'tampered tenant claim',
+      () => {
+        const [h, , s] = hmac('sha256', { alg: 'HS256' }, claims(now)).split('.');
+        return `${h}.${b64(claims(now, { tid: '00000000-0000-4000-8000-000000000000' }))}.${s}`;
+      },
+    ],
     ['wrong issuer', () => hmac('sha256', { alg: 'HS256' }, claims(now, { iss: 'evil' }))],
     ['wrong audience', () => hmac('sha256', { alg: 'HS256' }, claims(now, { aud: 'other' }))],
     ['missing issuer', () => hmac('sha256', { alg: 'HS256' }, claims(now, { iss: undefined }))],
@@ -85,22 +121,48 @@ describe('token service', () => {
     ['nbf 60 s in the future', () => hmac('sha256', { alg: 'HS256' }, claims(now, { nbf: now + 60 }))],
     ['unknown role', () => hmac('sha256', { alg: 'HS256' }, claims(now, { role: 'root' }))],
     ['tid not a UUID', () => hmac('sha256', { alg: 'HS256' }, claims(now, { tid: 'acme' }))],
-    ['email with a newline (header injection)', () => hmac('sha256', { alg: 'HS256' }, claims(now, { email: 'a@b.test\r\nX-G2D-Role: platform_admin' }))],
+    [
+      'email with a newline (header injection)',
+      () => hmac('sha256', { alg: 'HS256' }, claims(now, { email: 'a@b.test\r\nX-G2D-Role: platform_admin' })),
+    ],
     ['crit header', () => hmac('sha256', { alg: 'HS256', crit: ['exp'] }, claims(now))],
-    ['crit header with an unknown extension', () => hmac('sha256', { alg: 'HS256', crit: ['x-evil'], 'x-evil': 1 }, claims(now))],
-    ['jwk header carrying an attacker key', async () => {
-      const attacker = enc.encode('attacker-key-attacker-key-attack');
-      return new SignJWT(claims(now)).setProtectedHeader({ alg: 'HS256', jwk: { kty: 'oct', k: Buffer.from(attacker).toString('base64url') } as never }).sign(attacker);
-    }],
-    ['kid and jku pointing elsewhere, signed with another key', () => hmac('sha256', { alg: 'HS256', kid: '../../etc/passwd', jku: 'http://evil.test/jwks' }, claims(now), 'attacker-key-attacker-key-attack')],
+    [
+      'crit header with an unknown extension',
+      () => hmac('sha256', { alg: 'HS256', crit: ['x-evil'], 'x-evil': 1 }, claims(now)),
+    ],
+    [
+      'jwk header carrying an attacker key',
+      async () => {
+        const attacker = enc.encode('attacker-key-attacker-key-attack');
+        return new SignJWT(claims(now))
+          .setProtectedHeader({
+            alg: 'HS256',
+            jwk: { kty: 'oct', k: Buffer.from(attacker).toString('base64url') } as never,
+          })
+          .sign(attacker);
+      },
+    ],
+    [
+      'kid and jku pointing elsewhere, signed with another key',
+      () =>
+        hmac(
+          'sha256',
+          { alg: 'HS256', kid: '../../etc/passwd', jku: 'http://evil.test/jwks' },
+          claims(now),
+          'attacker-key-attacker-key-attack',
+        ),
+    ],
     ['not a JWT', () => 'not-a-jwt'],
     ['JWE-shaped (5 parts)', () => 'a.b.c.d.e'],
     ['empty signature', () => hmac('sha256', { alg: 'HS256' }, claims(now)).replace(/\.[^.]+$/, '.')],
     ['oversized token', () => 'a'.repeat(9000) + '.b.c'],
-    ['payload is an array', () => {
-      const input = `${b64({ alg: 'HS256' })}.${b64([1, 2])}`;
-      return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
-    }],
+    [
+      'payload is an array',
+      () => {
+        const input = `${b64({ alg: 'HS256' })}.${b64([1, 2])}`;
+        return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+      },
+    ],
   ];
 
   it.each(cases)('refuses %s', async (_name, make) => {
@@ -111,9 +173,15 @@ describe('token service', () => {
 
   it('allows 30 s of clock skew: expired 20 s ago passes, 31 s ago fails', async () => {
     expect((await svc.verify(hmac('sha256', { alg: 'HS256' }, claims(now, { exp: now - 20 })))).ok).toBe(true);
-    expect(await svc.verify(hmac('sha256', { alg: 'HS256' }, claims(now, { exp: now - 31 })))).toEqual({ ok: false, reason: 'expired' });
+    expect(await svc.verify(hmac('sha256', { alg: 'HS256' }, claims(now, { exp: now - 31 })))).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
     expect((await svc.verify(hmac('sha256', { alg: 'HS256' }, claims(now, { nbf: now + 20 })))).ok).toBe(true);
-    expect(await svc.verify(hmac('sha256', { alg: 'HS256' }, claims(now, { nbf: now + 31 })))).toEqual({ ok: false, reason: 'not_yet_valid' });
+    expect(await svc.verify(hmac('sha256', { alg: 'HS256' }, claims(now, { nbf: now + 31 })))).toEqual({
+      ok: false,
+      reason: 'not_yet_valid',
+    });
   });
 
   it('ignores kid/typ header parameters when the signature is right', async () => {
@@ -153,23 +221,35 @@ describe('token service', () => {
 
     it('refuses exp: 1e20 (no expiry at all), with or without iat', async () => {
       expect(await svc.verify(sign(claims(now, { exp: 1e20 })))).toEqual({ ok: false, reason: 'claims' });
-      expect(await svc.verify(sign(claims(now, { exp: 1e20, iat: undefined })))).toEqual({ ok: false, reason: 'claims' });
+      expect(await svc.verify(sign(claims(now, { exp: 1e20, iat: undefined })))).toEqual({
+        ok: false,
+        reason: 'claims',
+      });
     });
 
     it('refuses a lifetime (exp - iat) over AUTH_JWT_TTL_SECONDS + 30 s, even when exp is near', async () => {
       const iat = now - ttl;
       expect((await svc.verify(sign(claims(now, { iat, exp: iat + ttl + 30 })))).ok).toBe(true);
-      expect(await svc.verify(sign(claims(now, { iat, exp: iat + ttl + 31 })))).toEqual({ ok: false, reason: 'claims' });
+      expect(await svc.verify(sign(claims(now, { iat, exp: iat + ttl + 31 })))).toEqual({
+        ok: false,
+        reason: 'claims',
+      });
     });
 
     it('refuses an exp more than AUTH_JWT_TTL_SECONDS + 30 s ahead, also without iat', async () => {
       expect((await svc.verify(sign(claims(now, { iat: undefined, exp: now + ttl + 30 })))).ok).toBe(true);
-      expect(await svc.verify(sign(claims(now, { iat: undefined, exp: now + ttl + 31 })))).toEqual({ ok: false, reason: 'claims' });
+      expect(await svc.verify(sign(claims(now, { iat: undefined, exp: now + ttl + 31 })))).toEqual({
+        ok: false,
+        reason: 'claims',
+      });
     });
 
     it('refuses an iat more than 30 s in the future; 30 s of skew passes', async () => {
       expect((await svc.verify(sign(claims(now, { iat: now + 30, exp: now + 3600 })))).ok).toBe(true);
-      expect(await svc.verify(sign(claims(now, { iat: now + 31, exp: now + 3600 })))).toEqual({ ok: false, reason: 'not_yet_valid' });
+      expect(await svc.verify(sign(claims(now, { iat: now + 31, exp: now + 3600 })))).toEqual({
+        ok: false,
+        reason: 'not_yet_valid',
+      });
     });
 
     it('a token without iat counts as issued as early as its exp allows (a password change catches it)', async () => {
@@ -183,7 +263,9 @@ describe('token service', () => {
         expect((await svc.verify(token)).ok).toBe(true);
         const variant = flipPadBits(token, 2);
         expect(variant).not.toBe(token);
-        expect(Buffer.from(variant.split('.')[2]!, 'base64url')).toEqual(Buffer.from(token.split('.')[2]!, 'base64url'));
+        expect(Buffer.from(variant.split('.')[2]!, 'base64url')).toEqual(
+          Buffer.from(token.split('.')[2]!, 'base64url'),
+        );
         expect(await svc.verify(variant)).toEqual({ ok: false, reason: 'malformed' });
       }
     });
@@ -193,7 +275,11 @@ describe('token service', () => {
       for (const i of [0, 1]) {
         let token = '';
         for (let n = 0; ; n += 1) {
-          token = hmac('sha256', { alg: 'HS256', typ: 'JWT', ...(i === 0 ? { x: 'y'.repeat(n) } : {}) }, claims(now, i === 1 ? { pad: 'z'.repeat(n) } : {}));
+          token = hmac(
+            'sha256',
+            { alg: 'HS256', typ: 'JWT', ...(i === 0 ? { x: 'y'.repeat(n) } : {}) },
+            claims(now, i === 1 ? { pad: 'z'.repeat(n) } : {}),
+          );
           if (token.split('.')[i]!.length % 4 !== 0) break;
         }
         expect(await svc.verify(flipPadBits(token, i))).toEqual({ ok: false, reason: 'malformed' });

@@ -24,14 +24,31 @@ describe('base32 (RFC 4648 §10 test vectors)', () => {
     expect(base32Decode('MZ XW')).toBeNull();
   });
   it('round-trips any bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => base32Decode(base32Encode(bytes))?.equals(Buffer.from(bytes)) === true), { numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        (bytes) => base32Decode(base32Encode(bytes))?.equals(Buffer.from(bytes)) === true,
+      ),
+      { numRuns: 200 },
+    );
   });
 });
 
 describe('HOTP (RFC 4226 Appendix D) and TOTP (RFC 6238 Appendix B, SHA1)', () => {
   const seed = Buffer.from('12345678901234567890');
   it('HOTP test values', () => {
-    const expected = ['755224', '287082', '359152', '969429', '338314', '254676', '287922', '162583', '399871', '520489'];
+    const expected = [
+      '755224',
+      '287082',
+      '359152',
+      '969429',
+      '338314',
+      '254676',
+      '287922',
+      '162583',
+      '399871',
+      '520489',
+    ];
     expect(expected.map((_, i) => hotp(seed, i))).toEqual(expected);
   });
   it.each([
@@ -58,7 +75,9 @@ describe('HOTP (RFC 4226 Appendix D) and TOTP (RFC 6238 Appendix B, SHA1)', () =
     expect(sameCode('123456', '123456')).toBe(true);
   });
   it('builds an otpauth URI with the label URI-encoded', () => {
-    expect(otpauthUri('a+b@x.test', 'ABC')).toBe('otpauth://totp/Get2Dial:a%2Bb%40x.test?secret=ABC&issuer=Get2Dial&algorithm=SHA1&digits=6&period=30');
+    expect(otpauthUri('a+b@x.test', 'ABC')).toBe(
+      'otpauth://totp/Get2Dial:a%2Bb%40x.test?secret=ABC&issuer=Get2Dial&algorithm=SHA1&digits=6&period=30',
+    );
   });
 });
 
@@ -82,7 +101,9 @@ describe('sealed MFA secrets (AES-256-GCM, HKDF-derived key)', () => {
   it('rotation: the previous key opens old values (marked stale), the current key seals', () => {
     const old = createSecretBox('old-key-old-key-old-key-old-key-old-key');
     const sealedOld = old.seal(secret, 'u');
-    const rotated = createSecretBox('new-key-new-key-new-key-new-key-new-key', ['old-key-old-key-old-key-old-key-old-key']);
+    const rotated = createSecretBox('new-key-new-key-new-key-new-key-new-key', [
+      'old-key-old-key-old-key-old-key-old-key',
+    ]);
     expect(rotated.open(sealedOld, 'u')).toEqual({ plain: secret, stale: true });
     const resealed = rotated.seal(secret, 'u');
     expect(rotated.open(resealed, 'u')).toEqual({ plain: secret, stale: false });
@@ -101,10 +122,20 @@ describe('AUTH_MFA_* configuration', () => {
     const { loadConfig } = await import('../../gateway/config/index.js');
     expect(loadConfig({}).mfa.requiredRoles).toEqual(['platform_admin']);
     expect(loadConfig({ AUTH_MFA_REQUIRED_ROLES: '' }).mfa.requiredRoles).toEqual([]);
-    expect(loadConfig({ AUTH_MFA_REQUIRED_ROLES: ' admin, platform_admin ' }).mfa.requiredRoles).toEqual(['admin', 'platform_admin']);
-    expect(() => loadConfig({ AUTH_MFA_REQUIRED_ROLES: 'root' })).toThrow(/AUTH_MFA_REQUIRED_ROLES: "root" is not a role/);
-    expect(() => loadConfig({ AUTH_MFA_ENCRYPTION_KEY: 'short' })).toThrow(/AUTH_MFA_ENCRYPTION_KEY: every key must be at least 32 bytes/);
-    const c = loadConfig({ AUTH_MFA_ENCRYPTION_KEY: 'a'.repeat(32), AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS: `${'b'.repeat(32)}, ${'c'.repeat(32)}` });
+    expect(loadConfig({ AUTH_MFA_REQUIRED_ROLES: ' admin, platform_admin ' }).mfa.requiredRoles).toEqual([
+      'admin',
+      'platform_admin',
+    ]);
+    expect(() => loadConfig({ AUTH_MFA_REQUIRED_ROLES: 'root' })).toThrow(
+      /AUTH_MFA_REQUIRED_ROLES: "root" is not a role/,
+    );
+    expect(() => loadConfig({ AUTH_MFA_ENCRYPTION_KEY: 'short' })).toThrow(
+      /AUTH_MFA_ENCRYPTION_KEY: every key must be at least 32 bytes/,
+    );
+    const c = loadConfig({
+      AUTH_MFA_ENCRYPTION_KEY: 'a'.repeat(32),
+      AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS: `${'b'.repeat(32)}, ${'c'.repeat(32)}`,
+    });
     expect(c.mfa.previousEncryptionKeys).toEqual(['b'.repeat(32), 'c'.repeat(32)]);
   });
 });

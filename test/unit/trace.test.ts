@@ -6,7 +6,11 @@ const VALID = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 describe('parseTraceparent', () => {
   it('accepts the spec example', () => {
-    expect(parseTraceparent(VALID)).toEqual({ traceId: '0af7651916cd43dd8448eb211c80319c', parentId: 'b7ad6b7169203331', flags: '01' });
+    expect(parseTraceparent(VALID)).toEqual({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      parentId: 'b7ad6b7169203331',
+      flags: '01',
+    });
   });
 
   it.each([
@@ -24,7 +28,9 @@ describe('parseTraceparent', () => {
   });
 
   it('reads the known fields of a future version and ignores the rest', () => {
-    expect(parseTraceparent(`cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what-ever`)).toMatchObject({ flags: '01' });
+    expect(parseTraceparent(`cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what-ever`)).toMatchObject({
+      flags: '01',
+    });
   });
 });
 

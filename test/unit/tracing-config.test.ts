@@ -34,15 +34,31 @@ describe('tracing config', () => {
   });
 
   it('appends v1/traces to OTEL_EXPORTER_OTLP_ENDPOINT and takes the traces endpoint as given', () => {
-    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toMatchObject({ enabled: true, endpoint: 'http://collector:4318/v1/traces' });
-    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c.example/otlp/' }).tracing.endpoint).toBe('https://c.example/otlp/v1/traces');
-    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:9999/custom' }).tracing.endpoint).toBe('http://b:9999/custom');
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toMatchObject({
+      enabled: true,
+      endpoint: 'http://collector:4318/v1/traces',
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c.example/otlp/' }).tracing.endpoint).toBe(
+      'https://c.example/otlp/v1/traces',
+    );
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:9999/custom',
+      }).tracing.endpoint,
+    ).toBe('http://b:9999/custom');
   });
 
   it('OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none keep it off', () => {
-    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'TRUE' }).tracing.enabled).toBe(false);
-    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'false' }).tracing.enabled).toBe(true);
-    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing.enabled).toBe(false);
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'TRUE' }).tracing.enabled,
+    ).toBe(false);
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'false' }).tracing.enabled,
+    ).toBe(true);
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing.enabled,
+    ).toBe(false);
   });
 
   it('reads protocol, sampler, headers (also from a file), resource attributes and batch settings', () => {
@@ -76,7 +92,9 @@ describe('tracing config', () => {
       resourceAttributes: { 'deployment.environment': 'prod eu' },
       batch: { scheduledDelayMs: 200, maxQueueSize: 100, maxExportBatchSize: 50 },
     });
-    expect(loadConfig({ OTEL_SERVICE_NAME: 'gw-eu', OTEL_RESOURCE_ATTRIBUTES: 'service.name=x' }).tracing.serviceName).toBe('gw-eu');
+    expect(
+      loadConfig({ OTEL_SERVICE_NAME: 'gw-eu', OTEL_RESOURCE_ATTRIBUTES: 'service.name=x' }).tracing.serviceName,
+    ).toBe('gw-eu');
   });
 
   it('lists every bad variable in one error, never echoing a header value', () => {
@@ -94,14 +112,20 @@ describe('tracing config', () => {
     const text = problems.join('\n');
     expect(problems).toHaveLength(8);
     expect(text).toMatch(/OTEL_EXPORTER_OTLP_CERTIFICATE: cannot read \/nonexistent\/ca.pem/);
-    expect(text).toMatch(/OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY: set both or neither/);
+    expect(text).toMatch(
+      /OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY: set both or neither/,
+    );
     expect(text).toMatch(/OTEL_EXPORTER_OTLP_ENDPOINT: must be an http\(s\) URL/);
-    expect(text).toMatch(/OTEL_EXPORTER_OTLP_PROTOCOL: must be http\/protobuf or http\/json \(got "grpc"; grpc is not supported\)/);
+    expect(text).toMatch(
+      /OTEL_EXPORTER_OTLP_PROTOCOL: must be http\/protobuf or http\/json \(got "grpc"; grpc is not supported\)/,
+    );
     expect(text).toMatch(/OTEL_TRACES_SAMPLER: must be one of .*parentbased_traceidratio/);
     expect(text).toMatch(/OTEL_EXPORTER_OTLP_HEADERS: entry 1 is not key=value/);
     expect(text).toMatch(/OTEL_BSP_MAX_EXPORT_BATCH_SIZE: must not exceed OTEL_BSP_MAX_QUEUE_SIZE/);
     expect(text).toMatch(/OTEL_TRACES_EXPORTER: must be otlp or none/);
     expect(text).not.toContain('secret123');
-    expect(problemsOf({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' })).toEqual(['OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1 (got "1.5")']);
+    expect(problemsOf({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' })).toEqual([
+      'OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1 (got "1.5")',
+    ]);
   });
 });

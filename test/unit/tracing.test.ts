@@ -33,9 +33,17 @@ describe('loadTracer', () => {
       return { createOtelTracer: () => recordingTracer() };
     };
     expect(await loadTracer(loadConfig({}).tracing, log, load)).toBeNull();
-    expect(await loadTracer(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).tracing, log, load)).toBeNull();
+    expect(
+      await loadTracer(
+        loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).tracing,
+        log,
+        load,
+      ),
+    ).toBeNull();
     expect(imported).toBe(0);
-    expect(await loadTracer(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).tracing, log, load)).not.toBeNull();
+    expect(
+      await loadTracer(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).tracing, log, load),
+    ).not.toBeNull();
     expect(imported).toBe(1);
   });
 });
@@ -47,14 +55,18 @@ describe('traceAuthorize', () => {
     const tracer = recordingTracer();
     const result = await traceAuthorize(tracer, (request, n) => n(request, USER))(ctxFor('user'), next);
     expect(result).toBe(USER);
-    expect(tracer.ended).toEqual([{ name: 'auth.verify_token', error: undefined, attributes: { 'g2d.auth.cached': true } }]);
+    expect(tracer.ended).toEqual([
+      { name: 'auth.verify_token', error: undefined, attributes: { 'g2d.auth.cached': true } },
+    ]);
   });
 
   it('an asynchronous node-key check that fails ends its span with the error', async () => {
     const tracer = recordingTracer();
     const err = new GatewayError('UNAUTHENTICATED');
     await expect(traceAuthorize(tracer, () => Promise.reject(err))(ctxFor('node'), next)).rejects.toBe(err);
-    expect(tracer.ended).toEqual([{ name: 'auth.verify_node_key', error: err, attributes: { 'g2d.auth.cached': false } }]);
+    expect(tracer.ended).toEqual([
+      { name: 'auth.verify_node_key', error: err, attributes: { 'g2d.auth.cached': false } },
+    ]);
   });
 
   it('a synchronous refusal ends the span with the error; public routes get no span', async () => {

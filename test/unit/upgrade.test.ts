@@ -26,18 +26,25 @@ afterAll(async () => {
   await upstream?.stop();
 });
 
-const WS_HEADERS = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13';
+const WS_HEADERS =
+  'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13';
 const body = (raw: string) => JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as unknown;
 
 describe('upgrades the gateway ignores', () => {
   it('h2c on a gateway route: answered as the plain request, then closed', async () => {
-    const raw = await rawExchange(port, `GET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nAuthorization: Bearer ${token}`);
+    const raw = await rawExchange(
+      port,
+      `GET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nAuthorization: Bearer ${token}`,
+    );
     expect(statusOf(raw)).toBe(200);
     expect(raw.toLowerCase()).toContain('connection: close');
   });
 
   it('a WebSocket handshake on an HTTP route reaches the route as a plain request', async () => {
-    const raw = await rawExchange(port, `GET /api/v1/plain HTTP/1.1\r\nHost: x\r\n${WS_HEADERS}\r\nAuthorization: Bearer ${token}`);
+    const raw = await rawExchange(
+      port,
+      `GET /api/v1/plain HTTP/1.1\r\nHost: x\r\n${WS_HEADERS}\r\nAuthorization: Bearer ${token}`,
+    );
     expect(statusOf(raw)).toBe(200);
     expect(upstream.received.at(-1)?.path).toBe('/api/v1/plain');
   });
@@ -49,7 +56,11 @@ describe('upgrades the gateway ignores', () => {
   });
 
   it('an ignored upgrade with a body → 400, never a hang', async () => {
-    const raw = await rawExchange(port, 'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Type: application/json\r\nContent-Length: 2', '{}');
+    const raw = await rawExchange(
+      port,
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Type: application/json\r\nContent-Length: 2',
+      '{}',
+    );
     expect(statusOf(raw)).toBe(400);
     expect(body(raw)).toEqual({ status: 'error', message: 'upgrade not supported on a request with a body' });
   });

@@ -7,7 +7,13 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessions } from '../../gateway/auth/sessions.js';
 import { createTokenService } from '../../gateway/auth/tokens.js';
-import { bearerToken, createUserAuthenticator, requireUser, toUserIdentity, upgradeToken } from '../../gateway/auth/user-auth.js';
+import {
+  bearerToken,
+  createUserAuthenticator,
+  requireUser,
+  toUserIdentity,
+  upgradeToken,
+} from '../../gateway/auth/user-auth.js';
 import { loadConfig } from '../../gateway/config/index.js';
 import { GatewayError } from '../../gateway/errors.js';
 import { createMemoryStateStore } from '../../gateway/store/memory.js';
@@ -26,7 +32,10 @@ describe('bearerToken / upgradeToken on real requests', () => {
   });
   afterAll(() => probe?.close());
   const read = async (path: string, authorization?: string) =>
-    (await fetch(probe.url + path, { headers: authorization ? { authorization } : {} })).json() as Promise<{ bearer: string | null; upgrade: string | null }>;
+    (await fetch(probe.url + path, { headers: authorization ? { authorization } : {} })).json() as Promise<{
+      bearer: string | null;
+      upgrade: string | null;
+    }>;
 
   it.each([
     ['Bearer abc.def-_~+/=', 'abc.def-_~+/='],
@@ -67,7 +76,10 @@ describe('createUserAuthenticator', () => {
     db = createPg({ url: database.url, poolSize: 2 });
     const config = loadConfig({ AUTH_JWT_SECRET: APP_JWT_SECRET });
     tokens = createTokenService({ ...config.jwt, secret: APP_JWT_SECRET }, { clock });
-    sessions = createSessions({ state: createMemoryStateStore(clock), users: createUserStore(db), log: pino({ level: 'silent' }) }, { clock, statusCacheMs: 0, revocationCacheMs: 0 });
+    sessions = createSessions(
+      { state: createMemoryStateStore(clock), users: createUserStore(db), log: pino({ level: 'silent' }) },
+      { clock, statusCacheMs: 0, revocationCacheMs: 0 },
+    );
     auth = createUserAuthenticator({ tokens, sessions, onFailure: (r) => failures.push(r) });
   });
   afterAll(async () => {
@@ -85,7 +97,12 @@ describe('createUserAuthenticator', () => {
     expect(first?.claims.sub).toBe(user.id);
     expect(first?.mustChangePassword).toBe(false);
     expect((await auth.authenticate(token, async (u) => u))?.claims.sub).toBe(user.id);
-    expect(toUserIdentity(first!.claims)).toMatchObject({ kind: 'user', userId: user.id, tenantId: user.tenantId, homeTenantId: user.tenantId });
+    expect(toUserIdentity(first!.claims)).toMatchObject({
+      kind: 'user',
+      userId: user.id,
+      tenantId: user.tenantId,
+      homeTenantId: user.tenantId,
+    });
   });
 
   it('no token, a malformed one and a forged one are null with a reason, never a throw', async () => {
@@ -94,7 +111,9 @@ describe('createUserAuthenticator', () => {
     expect(await auth.authenticate('x.y.z', async (u) => u)).toBeNull();
     const user = await fastUser(db, await makeTenant(db));
     const token = await mintFor({ ...user, role: 'agent' });
-    expect(await auth.authenticate(token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA'), async (u) => u)).toBeNull();
+    expect(
+      await auth.authenticate(token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA'), async (u) => u),
+    ).toBeNull();
     expect(failures[0]).toBe('missing');
     expect(failures.length).toBe(3);
   });
@@ -125,7 +144,9 @@ describe('createUserAuthenticator', () => {
 
   it('must_change_password is carried, not refused', async () => {
     const user = await fastUser(db, await makeTenant(db), { mustChangePassword: true });
-    expect((await auth.authenticate(await mintFor({ ...user, role: 'agent' }), async (u) => u))?.mustChangePassword).toBe(true);
+    expect(
+      (await auth.authenticate(await mintFor({ ...user, role: 'agent' }), async (u) => u))?.mustChangePassword,
+    ).toBe(true);
   });
 
   it('requireUser throws UNAUTHENTICATED for no user', async () => {

@@ -21,7 +21,10 @@ describe('stripTokenParam', () => {
   });
 
   it('no parameter that decodes to token or ticket survives, and the others keep their bytes', () => {
-    const part = fc.oneof(fc.constantFrom('token=1', 'ticket=2', '%74oken=3', 't%6Fken=4', 'a=1', 'b=%2F', 'c', '%ZZ=5'), fc.stringMatching(/^[a-z0-9%+]{0,6}$/).map((s) => `k${s}=v`));
+    const part = fc.oneof(
+      fc.constantFrom('token=1', 'ticket=2', '%74oken=3', 't%6Fken=4', 'a=1', 'b=%2F', 'c', '%ZZ=5'),
+      fc.stringMatching(/^[a-z0-9%+]{0,6}$/).map((s) => `k${s}=v`),
+    );
     fc.assert(
       fc.property(fc.array(part, { maxLength: 8 }), (parts) => {
         const out = stripTokenParam(parts.join('&'));
@@ -43,7 +46,8 @@ describe('stripTokenParam', () => {
 
 describe('sanitizeCloseCode', () => {
   it('relays registered and application codes', () => {
-    for (const code of [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4999]) expect(sanitizeCloseCode(code, 'upstream')).toEqual({ code, keepReason: true, reason: '' });
+    for (const code of [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4999])
+      expect(sanitizeCloseCode(code, 'upstream')).toEqual({ code, keepReason: true, reason: '' });
   });
   it('1005 becomes a close without a code', () => {
     expect(sanitizeCloseCode(1005, 'client')).toBeUndefined();
@@ -53,24 +57,40 @@ describe('sanitizeCloseCode', () => {
     expect(sanitizeCloseCode(1006, 'upstream')?.code).toBe(1011);
   });
   it('codes that may not be sent (1004, 1015, 2000, 5000) become 1011', () => {
-    for (const code of [1004, 1015, 2000, 5000, 0]) expect(sanitizeCloseCode(code, 'upstream')).toMatchObject({ code: 1011, keepReason: false });
+    for (const code of [1004, 1015, 2000, 5000, 0])
+      expect(sanitizeCloseCode(code, 'upstream')).toMatchObject({ code: 1011, keepReason: false });
   });
   it('every output is sendable (RFC 6455 §7.4.1)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 70_000 }), fc.constantFrom('client' as const, 'upstream' as const), (code, from) => {
-        const m = sanitizeCloseCode(code, from);
-        if (m) expect(m.code === 1000 || (m.code >= 1001 && m.code <= 1003) || (m.code >= 1007 && m.code <= 1014) || (m.code >= 3000 && m.code <= 4999)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 70_000 }),
+        fc.constantFrom('client' as const, 'upstream' as const),
+        (code, from) => {
+          const m = sanitizeCloseCode(code, from);
+          if (m)
+            expect(
+              m.code === 1000 ||
+                (m.code >= 1001 && m.code <= 1003) ||
+                (m.code >= 1007 && m.code <= 1014) ||
+                (m.code >= 3000 && m.code <= 4999),
+            ).toBe(true);
+        },
+      ),
       { numRuns: 500 },
     );
   });
 });
 
 describe('validClientHandshake', () => {
-  const ok = { method: 'GET', headers: { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } };
+  const ok = {
+    method: 'GET',
+    headers: { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+  };
   it('accepts a valid handshake', () => {
     expect(validClientHandshake(ok)).toBeNull();
-    expect(validClientHandshake({ ...ok, headers: { ...ok.headers, 'sec-websocket-protocol': 'chat, v2.json' } })).toBeNull();
+    expect(
+      validClientHandshake({ ...ok, headers: { ...ok.headers, 'sec-websocket-protocol': 'chat, v2.json' } }),
+    ).toBeNull();
   });
   it.each([
     ['POST', { ...ok, method: 'POST' }],

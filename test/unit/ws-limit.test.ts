@@ -94,6 +94,8 @@ describe('WS_MAX_PER_IDENTITY', () => {
   });
 
   it.each(['0', '-1', 'abc', '2.5', '100001'])('refuses %s with a clear problem', (value) => {
-    expect(problemsOf({ WS_MAX_PER_IDENTITY: value })).toEqual([expect.stringMatching(/^WS_MAX_PER_IDENTITY: must be a whole number from 1 to 100000/)]);
+    expect(problemsOf({ WS_MAX_PER_IDENTITY: value })).toEqual([
+      expect.stringMatching(/^WS_MAX_PER_IDENTITY: must be a whole number from 1 to 100000/),
+    ]);
   });
 });

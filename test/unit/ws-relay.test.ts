@@ -39,7 +39,16 @@ describe('relay liveness', () => {
     const c = collect(clientApp);
     const u = collect(upstreamApp);
     let ended = false;
-    const relay = startRelay({ client: gwClient, upstream: gwUpstream, clientHead: Buffer.alloc(0), upstreamHead: Buffer.alloc(0), clientMaxMessage: 1 << 20, upstreamMaxMessage: 1 << 24, closeGraceMs: 5_000, onEnd: () => (ended = true) });
+    const relay = startRelay({
+      client: gwClient,
+      upstream: gwUpstream,
+      clientHead: Buffer.alloc(0),
+      upstreamHead: Buffer.alloc(0),
+      clientMaxMessage: 1 << 20,
+      upstreamMaxMessage: 1 << 24,
+      closeGraceMs: 5_000,
+      onEnd: () => (ended = true),
+    });
 
     // The peers' own ping and pong pass unchanged.
     const ownPing = controlFrame(OP_PING, Buffer.from('mine'), true);

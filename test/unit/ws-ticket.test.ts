@@ -81,7 +81,16 @@ describe('ws-ticket', () => {
   });
 
   it('a body is discarded, GET → 405', async () => {
-    expect((await call(t.url + TICKET, { method: 'POST', token, body: 'x'.repeat(10_000), headers: { 'content-type': 'text/plain' } })).status).toBe(200);
+    expect(
+      (
+        await call(t.url + TICKET, {
+          method: 'POST',
+          token,
+          body: 'x'.repeat(10_000),
+          headers: { 'content-type': 'text/plain' },
+        })
+      ).status,
+    ).toBe(200);
     expect((await call(t.url + TICKET, { token })).status).toBe(405);
   });
 });

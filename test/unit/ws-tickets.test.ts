@@ -35,7 +35,16 @@ describe('createWsTickets', () => {
     const grant = await tickets.redeem(issued.ticket);
     expect(grant).toEqual({
       tenantId: '22222222-2222-4222-8222-222222222222',
-      claims: { tid: '11111111-1111-4111-8111-111111111111', sub: '33333333-3333-4333-8333-333333333333', email: 'a@b.test', role: 'platform_admin', jti: 'jti-1', iat: START / 1000 - 10, exp: START / 1000 + 3600, sid: 'sess-1' },
+      claims: {
+        tid: '11111111-1111-4111-8111-111111111111',
+        sub: '33333333-3333-4333-8333-333333333333',
+        email: 'a@b.test',
+        role: 'platform_admin',
+        jti: 'jti-1',
+        iat: START / 1000 - 10,
+        exp: START / 1000 + 3600,
+        sid: 'sess-1',
+      },
     });
     expect(await tickets.redeem(issued.ticket)).toBeNull();
   });
@@ -58,8 +67,18 @@ describe('createWsTickets', () => {
   it('refuses junk without touching the store, and a TTL over 30 s at construction', async () => {
     const clock = manualClock(START);
     const state = createMemoryStateStore(clock);
-    const tickets = createWsTickets({ state: { ...state, takeMarker: () => Promise.reject(new Error('store touched')) }, clock }, { ttlSeconds: 30 });
-    for (const junk of ['', 'g2dt_', `g2dt_${'a'.repeat(42)}`, `g2dt_${'a'.repeat(44)}`, 'x'.repeat(100_000), `g2dt_${'a'.repeat(42)}\n`]) {
+    const tickets = createWsTickets(
+      { state: { ...state, takeMarker: () => Promise.reject(new Error('store touched')) }, clock },
+      { ttlSeconds: 30 },
+    );
+    for (const junk of [
+      '',
+      'g2dt_',
+      `g2dt_${'a'.repeat(42)}`,
+      `g2dt_${'a'.repeat(44)}`,
+      'x'.repeat(100_000),
+      `g2dt_${'a'.repeat(42)}\n`,
+    ]) {
       expect(await tickets.redeem(junk)).toBeNull();
     }
     expect(() => createWsTickets({ state, clock }, { ttlSeconds: 31 })).toThrow(/ttlSeconds/);
@@ -87,6 +106,8 @@ describe('createNodeKeyDeriver', () => {
     const rotated = before.rotate(old);
     const after = createNodeKeyDeriver(['secret-two-secret-two-secret-two', 'secret-one-secret-one-secret-one']);
     expect(after.rederive(old, rotated.nonce, rotated.hash)).toBe(rotated.rawKey);
-    expect(createNodeKeyDeriver(['secret-two-secret-two-secret-two']).rederive(old, rotated.nonce, rotated.hash)).toBeNull();
+    expect(
+      createNodeKeyDeriver(['secret-two-secret-two-secret-two']).rederive(old, rotated.nonce, rotated.hash),
+    ).toBeNull();
   });
 });

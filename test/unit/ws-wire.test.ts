@@ -7,7 +7,17 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { closeFrame, controlFrame, FrameScanner, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, type ScanSink } from '../../gateway/proxy/ws-wire.js';
+import {
+  closeFrame,
+  controlFrame,
+  FrameScanner,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  type ScanSink,
+} from '../../gateway/proxy/ws-wire.js';
 
 /** Encodes one frame (the length in 7, 16 or 64 bits as the size asks), masked with a random key when `mask`. */
 function frame(opcode: number, payload: Buffer, opts: { fin?: boolean; mask?: boolean; rsv?: number } = {}): Buffer {
@@ -75,7 +85,11 @@ function feed(scanner: FrameScanner, bytes: Buffer, cuts: number[]): void {
 describe('FrameScanner', () => {
   it('passes a header split byte by byte, with 16- and 64-bit lengths, masked or not', () => {
     for (const masked of [true, false]) {
-      const frames = [frame(OP_TEXT, Buffer.from('hi'), { mask: masked }), frame(OP_BINARY, Buffer.alloc(300, 7), { mask: masked }), frame(OP_BINARY, Buffer.alloc(70_000, 9), { mask: masked })];
+      const frames = [
+        frame(OP_TEXT, Buffer.from('hi'), { mask: masked }),
+        frame(OP_BINARY, Buffer.alloc(300, 7), { mask: masked }),
+        frame(OP_BINARY, Buffer.alloc(70_000, 9), { mask: masked }),
+      ];
       const wire = Buffer.concat(frames);
       const r = recorder();
       const s = new FrameScanner(r.sink, { maxMessage: 1 << 20, masked });
@@ -142,7 +156,13 @@ describe('FrameScanner', () => {
     for (const mask of [true, false]) {
       const r = recorder();
       const s = new FrameScanner(r.sink, { maxMessage: 10, masked: mask });
-      s.scan(Buffer.concat([controlFrame(OP_PING, Buffer.from('g2d-1'), mask), closeFrame(1008, 'revoked', mask), closeFrame(undefined, '', mask)]));
+      s.scan(
+        Buffer.concat([
+          controlFrame(OP_PING, Buffer.from('g2d-1'), mask),
+          closeFrame(1008, 'revoked', mask),
+          closeFrame(undefined, '', mask),
+        ]),
+      );
       expect(r.seen.controls).toEqual([
         { opcode: OP_PING, payload: 'g2d-1' },
         { opcode: OP_CLOSE, payload: '\x03\xf0revoked' },
@@ -160,35 +180,46 @@ describe('FrameScanner', () => {
 
   it('forwards any sequence of valid frames byte-identical and reports the same boundaries, however it is cut', () => {
     fc.assert(
-      fc.property(fc.array(frameArb, { minLength: 1, maxLength: 8 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 30 }), (specs, masked, cuts) => {
-        const frames: Buffer[] = [];
-        for (const f of specs) {
-          if (f.opcode >= OP_CLOSE) frames.push(frame(f.opcode, randomBytes(Math.min(f.size, 125)), { mask: masked }));
-          else
-            for (let i = 0; i < f.fragments; i++) {
-              frames.push(frame(i === 0 ? f.opcode : 0, randomBytes(Math.ceil(f.size / f.fragments)), { fin: i === f.fragments - 1, mask: masked }));
-            }
-        }
-        const wire = Buffer.concat(frames);
-        const ends: number[] = [];
-        let at = 0;
-        for (const f of frames) ends.push((at += f.length));
-        const r = recorder();
-        const s = new FrameScanner(r.sink, { maxMessage: 1 << 20, masked });
-        // Asking for every boundary: the scanner reports the end of each frame (a control frame's
-        // once it is passed whole), and only once per frame.
-        const ask = r.sink.boundary.bind(r.sink);
-        r.sink.boundary = () => {
-          ask();
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (specs, masked, cuts) => {
+          const frames: Buffer[] = [];
+          for (const f of specs) {
+            if (f.opcode >= OP_CLOSE)
+              frames.push(frame(f.opcode, randomBytes(Math.min(f.size, 125)), { mask: masked }));
+            else
+              for (let i = 0; i < f.fragments; i++) {
+                frames.push(
+                  frame(i === 0 ? f.opcode : 0, randomBytes(Math.ceil(f.size / f.fragments)), {
+                    fin: i === f.fragments - 1,
+                    mask: masked,
+                  }),
+                );
+              }
+          }
+          const wire = Buffer.concat(frames);
+          const ends: number[] = [];
+          let at = 0;
+          for (const f of frames) ends.push((at += f.length));
+          const r = recorder();
+          const s = new FrameScanner(r.sink, { maxMessage: 1 << 20, masked });
+          // Asking for every boundary: the scanner reports the end of each frame (a control frame's
+          // once it is passed whole), and only once per frame.
+          const ask = r.sink.boundary.bind(r.sink);
+          r.sink.boundary = () => {
+            ask();
+            s.wantBoundary = true;
+          };
           s.wantBoundary = true;
-        };
-        s.wantBoundary = true;
-        feed(s, wire, cuts);
-        expect(r.seen.fails).toEqual([]);
-        expect(Buffer.concat(r.seen.out).equals(wire)).toBe(true);
-        expect(r.seen.boundaries).toEqual(ends);
-        expect(s.atBoundary).toBe(true);
-      }),
+          feed(s, wire, cuts);
+          expect(r.seen.fails).toEqual([]);
+          expect(Buffer.concat(r.seen.out).equals(wire)).toBe(true);
+          expect(r.seen.boundaries).toEqual(ends);
+          expect(s.atBoundary).toBe(true);
+        },
+      ),
       { numRuns: 150 },
     );
   });

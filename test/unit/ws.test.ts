@@ -75,7 +75,10 @@ describe('createWsProxy', () => {
 
   it('an invalid handshake → 400 before any upstream is dialled', async () => {
     const port = Number(new URL(t.url).port);
-    const raw = await rawExchange(port, `GET /ws/agent HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}`);
+    const raw = await rawExchange(
+      port,
+      `GET /ws/agent HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${token}`,
+    );
     expect(statusOf(raw)).toBe(400);
     expect(raw).toContain('"message":"invalid websocket handshake"');
   });
@@ -90,10 +93,13 @@ describe('createWsProxy', () => {
     const b = (await connect('/ws/agent', own)) as WebSocket;
     expect(await connect('/ws/agent', own)).toBe(429);
     a.close();
-    const c = await waitFor(async () => {
-      const r = await connect('/ws/agent', own);
-      return r instanceof WebSocket ? r : null;
-    }, { timeoutMs: 10_000, what: 'a free slot' });
+    const c = await waitFor(
+      async () => {
+        const r = await connect('/ws/agent', own);
+        return r instanceof WebSocket ? r : null;
+      },
+      { timeoutMs: 10_000, what: 'a free slot' },
+    );
     b.close();
     c.close();
   });

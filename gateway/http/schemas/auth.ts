@@ -19,12 +19,23 @@ export const PasswordChangeBody = Body(
   'The new password must have 12 to 256 characters, differ from the current one and not be a common password.',
 );
 
-export const LogoutBody = Body({ all: Optional(Type.Boolean()) }, '`{"all": true}` ends every session of the caller; no body ends this one.');
+export const LogoutBody = Body(
+  { all: Optional(Type.Boolean()) },
+  '`{"all": true}` ends every session of the caller; no body ends this one.',
+);
 
-export const RefreshBody = Body({ refresh_token: Type.String() }, 'The refresh token of the last login or refresh (single use).');
+export const RefreshBody = Body(
+  { refresh_token: Type.String() },
+  'The refresh token of the last login or refresh (single use).',
+);
 
 export const BootstrapBody = Body(
-  { email: Type.String(), password: Type.String(), tenant_domain: Optional(Type.String()), tenant_name: Optional(Type.String()) },
+  {
+    email: Type.String(),
+    password: Type.String(),
+    tenant_domain: Optional(Type.String()),
+    tenant_name: Optional(Type.String()),
+  },
   'The first platform admin; the Platform tenant defaults to `platform.get2dial.local` / `Platform`.',
 );
 
@@ -67,10 +78,16 @@ export const SessionList = Type.Array(
   { description: 'The caller’s open sessions, newest first.' },
 );
 
-export const WsTicket = Type.Object({ ticket: Type.String({ minLength: 1 }), expires_at: Timestamp }, { additionalProperties: false });
+export const WsTicket = Type.Object(
+  { ticket: Type.String({ minLength: 1 }), expires_at: Timestamp },
+  { additionalProperties: false },
+);
 
 const Bootstrapped = Type.Object(
-  { tenant: Type.Object({ id: Uuid, domain: Type.String(), name: Type.String() }, { additionalProperties: false }), user: User },
+  {
+    tenant: Type.Object({ id: Uuid, domain: Type.String(), name: Type.String() }, { additionalProperties: false }),
+    user: User,
+  },
   { additionalProperties: false },
 );
 
@@ -85,7 +102,8 @@ export const AUTH_OPERATIONS: ApiOperations = {
     body: { schema: LoginBody },
     responses: {
       200: {
-        description: 'Logged in, a new session; or, for a user with a second factor on, the challenge to complete at /api/v1/auth/mfa/verify.',
+        description:
+          'Logged in, a new session; or, for a user with a second factor on, the challenge to complete at /api/v1/auth/mfa/verify.',
         schema: Success(Type.Union([TokenResponse, MfaChallenge])),
       },
     },
@@ -113,12 +131,18 @@ export const AUTH_OPERATIONS: ApiOperations = {
     tag: 'auth',
     security: 'user',
     body: { schema: LogoutBody, optional: true },
-    responses: { 200: { description: 'Logged out.', schema: Success(Type.Object({ logged_out: Type.Literal(true) }, { additionalProperties: false })) } },
+    responses: {
+      200: {
+        description: 'Logged out.',
+        schema: Success(Type.Object({ logged_out: Type.Literal(true) }, { additionalProperties: false })),
+      },
+    },
     errors: ['UNAUTHENTICATED', 'SERVICE_UNAVAILABLE'],
   },
   'POST /api/v1/auth/refresh': {
     summary: 'Trade a refresh token for a new access token and refresh token',
-    description: 'A spent refresh token presented again ends its whole session. Failures count toward the per-IP throttle.',
+    description:
+      'A spent refresh token presented again ends its whole session. Failures count toward the per-IP throttle.',
     tag: 'sessions',
     security: 'public',
     body: { schema: RefreshBody },
@@ -137,7 +161,12 @@ export const AUTH_OPERATIONS: ApiOperations = {
     tag: 'sessions',
     security: 'user',
     pathParams: { id: { description: 'The session id (another user’s or an unknown one is 404).', schema: Uuid } },
-    responses: { 200: { description: 'Revoked.', schema: Success(Type.Object({ revoked: Type.Literal(true), id: Uuid }, { additionalProperties: false })) } },
+    responses: {
+      200: {
+        description: 'Revoked.',
+        schema: Success(Type.Object({ revoked: Type.Literal(true), id: Uuid }, { additionalProperties: false })),
+      },
+    },
     errors: ['UNAUTHENTICATED', 'PASSWORD_CHANGE_REQUIRED', 'NOT_FOUND', 'SERVICE_UNAVAILABLE'],
   },
   'POST /api/v1/auth/ws-ticket': {
@@ -147,11 +176,19 @@ export const AUTH_OPERATIONS: ApiOperations = {
     security: 'user',
     queryParams: TENANT_ID,
     responses: { 200: { description: 'Issued.', schema: Success(WsTicket) } },
-    errors: ['INVALID_QUERY', 'UNAUTHENTICATED', 'FORBIDDEN', 'PASSWORD_CHANGE_REQUIRED', 'NOT_FOUND', 'SERVICE_UNAVAILABLE'],
+    errors: [
+      'INVALID_QUERY',
+      'UNAUTHENTICATED',
+      'FORBIDDEN',
+      'PASSWORD_CHANGE_REQUIRED',
+      'NOT_FOUND',
+      'SERVICE_UNAVAILABLE',
+    ],
   },
   'POST /api/v1/auth/bootstrap': {
     summary: 'Create the Platform tenant and the first platform admin (once)',
-    description: 'Exists only while AUTH_BOOTSTRAP_TOKEN is set (else 404). Wrong tokens count toward the per-IP throttle.',
+    description:
+      'Exists only while AUTH_BOOTSTRAP_TOKEN is set (else 404). Wrong tokens count toward the per-IP throttle.',
     tag: 'auth',
     security: 'bootstrap',
     body: { schema: BootstrapBody },

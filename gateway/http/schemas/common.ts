@@ -36,7 +36,8 @@ export const User = Type.Object(
 );
 
 /** `{"status":"success","data":…}`. */
-export const Success = <T extends TSchema>(data: T) => Type.Object({ status: Type.Literal('success'), data }, { additionalProperties: false });
+export const Success = <T extends TSchema>(data: T) =>
+  Type.Object({ status: Type.Literal('success'), data }, { additionalProperties: false });
 
 /** `{"status":"error","message":…}`; `messages` lists the exact strings when they are fixed. */
 export const ErrorEnvelope = (messages?: readonly string[]) =>

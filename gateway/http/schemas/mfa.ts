@@ -11,15 +11,23 @@ const Code = Type.String({ minLength: 1, maxLength: 64 });
 
 export const MfaConfirmBody = Body({ code: Code }, 'A current TOTP code from the authenticator just set up.');
 export const MfaDisableBody = Body({ code: Code }, 'A current TOTP code or an unused recovery code.');
-export const MfaVerifyBody = Body({ mfa_token: Type.String(), code: Code }, 'The `mfa_token` of the login answer and a TOTP or recovery code.');
+export const MfaVerifyBody = Body(
+  { mfa_token: Type.String(), code: Code },
+  'The `mfa_token` of the login answer and a TOTP or recovery code.',
+);
 
 export const MfaSetup = Type.Object(
-  { secret: Type.String({ pattern: '^[A-Z2-7]{32}$', description: 'Base32, 160 bits.' }), otpauth_uri: Type.String({ pattern: '^otpauth://totp/' }) },
+  {
+    secret: Type.String({ pattern: '^[A-Z2-7]{32}$', description: 'Base32, 160 bits.' }),
+    otpauth_uri: Type.String({ pattern: '^otpauth://totp/' }),
+  },
   { additionalProperties: false },
 );
 
-export const RecoveryCodes = Type.Object({ recovery_codes: Type.Array(Type.String(), { minItems: 10, maxItems: 10, description: 'Single use; shown once.' }) }, { additionalProperties: false });
-
+export const RecoveryCodes = Type.Object(
+  { recovery_codes: Type.Array(Type.String(), { minItems: 10, maxItems: 10, description: 'Single use; shown once.' }) },
+  { additionalProperties: false },
+);
 
 export const MFA_OPERATIONS: ApiOperations = {
   'POST /api/v1/auth/mfa/totp/setup': {
@@ -43,12 +51,25 @@ export const MFA_OPERATIONS: ApiOperations = {
     tag: 'mfa',
     security: 'user',
     body: { schema: MfaDisableBody },
-    responses: { 200: { description: 'MFA is off.', schema: Success(Type.Object({ mfa_enabled: Type.Literal(false) }, { additionalProperties: false })) } },
-    errors: ['UNAUTHENTICATED', 'INVALID_CREDENTIALS', 'ACCOUNT_LOCKED', 'FORBIDDEN', 'CONFLICT', 'SERVICE_UNAVAILABLE'],
+    responses: {
+      200: {
+        description: 'MFA is off.',
+        schema: Success(Type.Object({ mfa_enabled: Type.Literal(false) }, { additionalProperties: false })),
+      },
+    },
+    errors: [
+      'UNAUTHENTICATED',
+      'INVALID_CREDENTIALS',
+      'ACCOUNT_LOCKED',
+      'FORBIDDEN',
+      'CONFLICT',
+      'SERVICE_UNAVAILABLE',
+    ],
   },
   'POST /api/v1/auth/mfa/verify': {
     summary: 'Complete a login that answered `mfa_required`',
-    description: 'The `mfa_token` is single use and valid 5 minutes; a TOTP code is accepted once per user. Wrong codes count toward the lockout.',
+    description:
+      'The `mfa_token` is single use and valid 5 minutes; a TOTP code is accepted once per user. Wrong codes count toward the lockout.',
     tag: 'mfa',
     security: 'public',
     body: { schema: MfaVerifyBody },

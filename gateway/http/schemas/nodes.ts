@@ -9,7 +9,11 @@ export const RegisterBody = Body(
 );
 
 export const NodeKey = Type.Object(
-  { node_id: Uuid, tenant_id: Uuid, api_key: Type.String({ pattern: '^g2dn_[A-Za-z0-9_-]{43}$', description: 'Shown once; never stored.' }) },
+  {
+    node_id: Uuid,
+    tenant_id: Uuid,
+    api_key: Type.String({ pattern: '^g2dn_[A-Za-z0-9_-]{43}$', description: 'Shown once; never stored.' }),
+  },
   { additionalProperties: false },
 );
 

@@ -11,7 +11,11 @@ export const NotReady = Type.Object(
     status: Type.Literal('error'),
     message: Type.Literal('service unavailable'),
     data: Type.Object(
-      { status: Type.Union([Type.Literal('draining'), Type.Literal('unavailable')]), failed: Type.Array(Type.Union([Type.Literal('postgres'), Type.Literal('redis')])), checks: Checks },
+      {
+        status: Type.Union([Type.Literal('draining'), Type.Literal('unavailable')]),
+        failed: Type.Array(Type.Union([Type.Literal('postgres'), Type.Literal('redis')])),
+        checks: Checks,
+      },
       { additionalProperties: false },
     ),
   },
@@ -23,7 +27,14 @@ export const Jwks = Type.Object(
   {
     keys: Type.Array(
       Type.Object(
-        { kty: Type.Literal('OKP'), crv: Type.Literal('Ed25519'), x: Type.String(), kid: Type.String(), alg: Type.Literal('EdDSA'), use: Type.Literal('sig') },
+        {
+          kty: Type.Literal('OKP'),
+          crv: Type.Literal('Ed25519'),
+          x: Type.String(),
+          kid: Type.String(),
+          alg: Type.Literal('EdDSA'),
+          use: Type.Literal('sig'),
+        },
         { additionalProperties: false },
       ),
       { minItems: 1 },
@@ -37,7 +48,12 @@ export const OPS_OPERATIONS: ApiOperations = {
     summary: 'Liveness: the process answers',
     tag: 'ops',
     security: 'public',
-    responses: { 200: { description: 'Alive.', schema: Success(Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })) } },
+    responses: {
+      200: {
+        description: 'Alive.',
+        schema: Success(Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })),
+      },
+    },
     errors: [],
   },
   'GET /readyz': {
@@ -45,8 +61,16 @@ export const OPS_OPERATIONS: ApiOperations = {
     tag: 'ops',
     security: 'public',
     responses: {
-      200: { description: 'Ready.', schema: Success(Type.Object({ status: Type.Literal('ready'), checks: Checks }, { additionalProperties: false })) },
-      503: { description: 'Not ready (a dependency is down, or the instance is draining); `Retry-After: 5`.', schema: NotReady },
+      200: {
+        description: 'Ready.',
+        schema: Success(
+          Type.Object({ status: Type.Literal('ready'), checks: Checks }, { additionalProperties: false }),
+        ),
+      },
+      503: {
+        description: 'Not ready (a dependency is down, or the instance is draining); `Retry-After: 5`.',
+        schema: NotReady,
+      },
     },
     errors: [],
   },

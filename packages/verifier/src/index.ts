@@ -4,7 +4,17 @@
  * EdDSA JWS (RFC 8037) from a key in the gateway's JWKS, and every plain `X-G2D-*` header must
  * agree exactly with it. Standalone on purpose: it depends on jose and nothing else (README.md).
  */
-import { calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, exportJWK, importSPKI, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  exportJWK,
+  importSPKI,
+  jwtVerify,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
 
 /** The header names the gateway sets (lower-case, as Node delivers them). */
 export const IDENTITY_HEADERS = {
@@ -54,7 +64,8 @@ export type VerifiedIdentity =
   | { readonly kind: 'public'; readonly expiresAt: number };
 
 /** Why verification failed; stable for upstream code to branch on (`jwks` means "try again later", not "forged"). */
-export type IdentityVerificationCode = 'missing' | 'malformed' | 'signature' | 'expired' | 'claims' | 'mismatch' | 'jwks';
+export type IdentityVerificationCode =
+  'missing' | 'malformed' | 'signature' | 'expired' | 'claims' | 'mismatch' | 'jwks';
 
 export class IdentityVerificationError extends Error {
   readonly code: IdentityVerificationCode;
@@ -93,7 +104,10 @@ type KeySet = ReturnType<typeof createLocalJWKSet> | ReturnType<typeof createRem
  * keys (JWK objects or SPKI PEM strings). Only EdDSA is accepted.
  * Options may be passed in the first argument (`{ jwksUrl, audience }`) or the second.
  */
-export function createIdentityVerifier(source: KeySource & Partial<VerifierOptions>, options?: VerifierOptions): IdentityVerifier {
+export function createIdentityVerifier(
+  source: KeySource & Partial<VerifierOptions>,
+  options?: VerifierOptions,
+): IdentityVerifier {
   const audience = options?.audience ?? source.audience;
   if (!audience) throw new TypeError('createIdentityVerifier: audience is required');
   const issuer = options?.issuer ?? source.issuer ?? 'get2dial-gateway';
@@ -102,7 +116,11 @@ export function createIdentityVerifier(source: KeySource & Partial<VerifierOptio
 
   let keySet: KeySet | Promise<KeySet>;
   if (source.jwksUrl !== undefined) {
-    keySet = createRemoteJWKSet(new URL(source.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
+    keySet = createRemoteJWKSet(new URL(source.jwksUrl), {
+      cooldownDuration: 30_000,
+      cacheMaxAge: 10 * 60_000,
+      timeoutDuration: 5_000,
+    });
   } else if (source.keys !== undefined) {
     keySet = localKeySet(source.keys);
   } else {
@@ -136,7 +154,8 @@ export function createIdentityVerifier(source: KeySource & Partial<VerifierOptio
       for (const name of PLAIN_HEADERS) {
         const got = plain.get(name);
         const want = expected[name];
-        if (got !== want) throw new IdentityVerificationError('mismatch', `${name} does not match the identity assertion`);
+        if (got !== want)
+          throw new IdentityVerificationError('mismatch', `${name} does not match the identity assertion`);
       }
       return identity;
     },
@@ -160,12 +179,22 @@ function collect(headers: HeaderBag): Map<string, string | null> {
 
 function classify(err: unknown): IdentityVerificationError {
   const cause = { cause: err };
-  if (err instanceof joseErrors.JWTExpired) return new IdentityVerificationError('expired', 'identity assertion expired', cause);
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return new IdentityVerificationError('claims', `identity assertion claim ${err.claim} invalid`, cause);
-  if (err instanceof joseErrors.JWKSTimeout || (err instanceof joseErrors.JOSEError && err.code === 'ERR_JOSE_GENERIC') || isFetchFailure(err)) {
+  if (err instanceof joseErrors.JWTExpired)
+    return new IdentityVerificationError('expired', 'identity assertion expired', cause);
+  if (err instanceof joseErrors.JWTClaimValidationFailed)
+    return new IdentityVerificationError('claims', `identity assertion claim ${err.claim} invalid`, cause);
+  if (
+    err instanceof joseErrors.JWKSTimeout ||
+    (err instanceof joseErrors.JOSEError && err.code === 'ERR_JOSE_GENERIC') ||
+    isFetchFailure(err)
+  ) {
     return new IdentityVerificationError('jwks', 'cannot load the gateway JWKS', cause);
   }
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JOSEAlgNotAllowed) {
+  if (
+    err instanceof joseErrors.JWSSignatureVerificationFailed ||
+    err instanceof joseErrors.JWKSNoMatchingKey ||
+    err instanceof joseErrors.JOSEAlgNotAllowed
+  ) {
     return new IdentityVerificationError('signature', 'identity assertion signature invalid', cause);
   }
   return new IdentityVerificationError('malformed', 'identity assertion malformed', cause);
@@ -178,7 +207,8 @@ function isFetchFailure(err: unknown): boolean {
 function str(payload: JWTPayload, name: string, required: boolean): string | undefined {
   const v = payload[name];
   if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v === '') throw new IdentityVerificationError('claims', `identity assertion claim ${name} missing or not a string`);
+  if (typeof v !== 'string' || v === '')
+    throw new IdentityVerificationError('claims', `identity assertion claim ${name} missing or not a string`);
   return v;
 }
 
@@ -195,7 +225,8 @@ function methods(payload: JWTPayload): readonly string[] | undefined {
 function toIdentity(payload: JWTPayload): VerifiedIdentity {
   const iat = payload.iat as number;
   const exp = payload.exp as number;
-  if (exp - iat > MAX_LIFETIME_SECONDS) throw new IdentityVerificationError('claims', 'identity assertion lives longer than 60 s');
+  if (exp - iat > MAX_LIFETIME_SECONDS)
+    throw new IdentityVerificationError('claims', 'identity assertion lives longer than 60 s');
   const kind = payload.kind;
   if (kind === 'user') {
     const actingTenantId = str(payload, 'act_tid', false);
@@ -213,7 +244,8 @@ function toIdentity(payload: JWTPayload): VerifiedIdentity {
   }
   if (kind === 'node') {
     const nodeId = str(payload, 'nid', true) as string;
-    if (str(payload, 'sub', true) !== nodeId) throw new IdentityVerificationError('claims', 'identity assertion sub and nid differ');
+    if (str(payload, 'sub', true) !== nodeId)
+      throw new IdentityVerificationError('claims', 'identity assertion sub and nid differ');
     return { kind, tenantId: str(payload, 'tid', true) as string, nodeId, expiresAt: exp };
   }
   if (kind === 'public') return { kind, expiresAt: exp };
@@ -221,7 +253,10 @@ function toIdentity(payload: JWTPayload): VerifiedIdentity {
 }
 
 /** What each plain header must be for this identity; `undefined` means "must be absent". */
-function expectedHeaders(identity: VerifiedIdentity, hasAmr: boolean): Record<(typeof PLAIN_HEADERS)[number], string | undefined> {
+function expectedHeaders(
+  identity: VerifiedIdentity,
+  hasAmr: boolean,
+): Record<(typeof PLAIN_HEADERS)[number], string | undefined> {
   const h = IDENTITY_HEADERS;
   return {
     [h.auth]: identity.kind,

@@ -49,7 +49,9 @@ describe('@get2dial/identity-verifier as a standalone package', () => {
     const installed = join(tmp, 'node_modules', '@get2dial', 'identity-verifier');
     mkdirSync(installed, { recursive: true });
     const tsc = require.resolve('typescript/lib/tsc.js');
-    execFileSync(process.execPath, [tsc, '-p', join(PKG, 'tsconfig.build.json'), '--outDir', join(installed, 'dist')], { stdio: 'pipe' });
+    execFileSync(process.execPath, [tsc, '-p', join(PKG, 'tsconfig.build.json'), '--outDir', join(installed, 'dist')], {
+      stdio: 'pipe',
+    });
     cpSync(join(PKG, 'package.json'), join(installed, 'package.json'));
     cpSync(join(PKG, 'README.md'), join(installed, 'README.md'));
     cpSync(join(PKG, 'src'), join(installed, 'src'), { recursive: true });

@@ -5,7 +5,16 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { calculateJwkThumbprint, exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createIdentityVerifier, IdentityVerificationError, type HeaderBag } from '../src/index.js';
 
@@ -22,7 +31,11 @@ interface Key {
 async function newKey(): Promise<Key> {
   const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
   const jwk = await exportJWK(publicKey);
-  return { jwk: { ...jwk, kid: await calculateJwkThumbprint(jwk, 'sha256'), alg: 'EdDSA', use: 'sig' }, spki: await exportSPKI(publicKey), privateKey };
+  return {
+    jwk: { ...jwk, kid: await calculateJwkThumbprint(jwk, 'sha256'), alg: 'EdDSA', use: 'sig' },
+    spki: await exportSPKI(publicKey),
+    privateKey,
+  };
 }
 
 /** The headers the gateway sends for a user, signed with `key`; `claims` adds to or overrides the assertion. */
@@ -44,7 +57,9 @@ async function userHeaders(key: Key, claims: JWTPayload = {}, nowMs = Date.now()
     'x-g2d-user-email': 'ana@example.com',
     'x-g2d-role': 'agent',
     // The plain header the gateway sends beside an assertion that carries amr.
-    ...(Array.isArray(claims.amr) && claims.amr.every((m) => typeof m === 'string') ? { 'x-g2d-auth-methods': claims.amr.join(',') } : {}),
+    ...(Array.isArray(claims.amr) && claims.amr.every((m) => typeof m === 'string')
+      ? { 'x-g2d-auth-methods': claims.amr.join(',') }
+      : {}),
   };
 }
 
@@ -58,7 +73,9 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 /** A JWKS endpoint on 127.0.0.1 whose key list the test changes; counts the fetches. */
-async function jwksServer(keys: JWK[]): Promise<{ url: string; keys: JWK[]; fetches: () => number; close(): Promise<void> }> {
+async function jwksServer(
+  keys: JWK[],
+): Promise<{ url: string; keys: JWK[]; fetches: () => number; close(): Promise<void> }> {
   let fetches = 0;
   const state = { keys };
   const server: Server = createServer((_req, res) => {
@@ -96,7 +113,13 @@ describe('createIdentityVerifier', () => {
     const { kid: _kid, ...bare } = key.jwk;
     for (const keys of [[key.jwk], [bare], [key.spki]]) {
       const verifier = createIdentityVerifier({ keys, audience: AUD });
-      expect(await verifier.verify(headers)).toMatchObject({ kind: 'user', tenantId: T1, userId: U1, email: 'ana@example.com', role: 'agent' });
+      expect(await verifier.verify(headers)).toMatchObject({
+        kind: 'user',
+        tenantId: T1,
+        userId: U1,
+        email: 'ana@example.com',
+        role: 'agent',
+      });
     }
   });
 
@@ -107,7 +130,8 @@ describe('createIdentityVerifier', () => {
     expect(plain.kind === 'user' && plain.amr).toEqual(['pwd']);
     const mfa = await verifier.verify(await userHeaders(key, { amr: ['pwd', 'otp'] }));
     expect(mfa).toMatchObject({ kind: 'user', amr: ['pwd', 'otp'] });
-    for (const amr of ['otp', [], [''], [1]]) expect(await codeOf(verifier.verify(await userHeaders(key, { amr })))).toBe('claims');
+    for (const amr of ['otp', [], [''], [1]])
+      expect(await codeOf(verifier.verify(await userHeaders(key, { amr })))).toBe('claims');
   });
 
   it('rejects with stable codes: missing, mismatch, claims, signature, expired', async () => {
@@ -118,10 +142,15 @@ describe('createIdentityVerifier', () => {
     expect(await codeOf(verifier.verify(unsigned))).toBe('missing');
     expect(await codeOf(verifier.verify({ ...headers, 'x-g2d-role': 'admin' }))).toBe('mismatch');
     expect(await codeOf(verifier.verify({ ...headers, 'x-g2d-node-id': 'n1' }))).toBe('mismatch');
-    const twice: HeaderBag = { ...headers, 'x-g2d-identity': [headers['x-g2d-identity'] as string, headers['x-g2d-identity'] as string] };
+    const twice: HeaderBag = {
+      ...headers,
+      'x-g2d-identity': [headers['x-g2d-identity'] as string, headers['x-g2d-identity'] as string],
+    };
     expect(await codeOf(verifier.verify(twice))).toBe('malformed');
     expect(await codeOf(createIdentityVerifier({ keys: [key.jwk], audience: 'other' }).verify(headers))).toBe('claims');
-    expect(await codeOf(createIdentityVerifier({ keys: [(await newKey()).jwk], audience: AUD }).verify(headers))).toBe('signature');
+    expect(await codeOf(createIdentityVerifier({ keys: [(await newKey()).jwk], audience: AUD }).verify(headers))).toBe(
+      'signature',
+    );
     const later = createIdentityVerifier({ keys: [key.jwk], audience: AUD, now: () => Date.now() + 66_000 });
     expect(await codeOf(later.verify(headers))).toBe('expired');
   });

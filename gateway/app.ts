@@ -13,7 +13,7 @@ import type { RequestContext, UpgradeContext } from './http/context.js';
 import { createClientIpResolver } from './http/client-ip.js';
 import { createCors } from './http/cors.js';
 import { createRouter } from './http/router.js';
-import { loadTracer, traceAuthorize, type Tracer } from './ops/tracing.js';
+import { loadTracer, type Tracer } from './ops/tracing.js';
 import { createLogger } from './ops/logger.js';
 import { createHealth } from './ops/health.js';
 import { createAuditRetention } from './ops/audit-retention.js';
@@ -21,50 +21,23 @@ import { createReloader } from './ops/reload.js';
 import { readReloadable } from './config/reload.js';
 import { createMetrics, type GatewayMetrics } from './ops/metrics.js';
 import { createDrainer, createInFlight } from './ops/shutdown.js';
-import { createDispatcher, type HandlerMap } from './routes/table.js';
+import { createDispatcher } from './routes/table.js';
 import { createGatewayServer } from './server.js';
+import { createAuthServices } from './app/auth.js';
+import { createGatewayRoutes } from './app/routes.js';
 import type { Db } from './store/pg.js';
 import { openDatabase, openNotificationFeed, openStateStore } from './store/connect.js';
-import { revocationBusOpener } from './store/redis-bus.js';
 import type { AuthStateStore } from './store/state.js';
 import { createAuditLog } from './store/audit.js';
 import { createTenantStore } from './store/tenants.js';
 import { createUserStore } from './store/users.js';
-import { createAuthorizer } from './auth/authorize.js';
-import { createLockout } from './auth/lockout.js';
-import { createPasswordHasher } from './auth/passwords.js';
-import { checkNewPassword, loadCommonPasswords } from './auth/password-policy.js';
-import { createSessions } from './auth/sessions.js';
-import { createSessionActivity } from './auth/session-activity.js';
-import { createSessionService } from './auth/session-service.js';
-import type { RevocationEvent } from './store/revocation-bus.js';
-import { createRevocationPush } from './auth/revocation-push.js';
 import { createSessionStore } from './store/sessions.js';
-import { createSessionRoutes } from './routes/sessions.js';
-import { createTokenService } from './auth/tokens.js';
-import { createStillValid, createUserAuthenticator } from './auth/user-auth.js';
-import { createTenantScope } from './auth/tenant-scope.js';
-import { createWsTickets } from './auth/ws-tickets.js';
-import type { AuthRouteDeps } from './routes/deps.js';
-import { createLoginRoute } from './routes/login.js';
-import { createMeRoutes } from './routes/me.js';
-import { createBootstrapRoute } from './routes/bootstrap.js';
-import { createWsTicketRoute } from './routes/ws-ticket.js';
-import { createNodeKeyAuthenticator, type NodeKeyAuthenticator } from './auth/node-keys.js';
-import { enforceNodeScope } from './auth/node-scope.js';
-import { createNodeKeyDeriver } from './auth/node-key-rotation.js';
+import { createStillValid } from './auth/user-auth.js';
+import type { NodeKeyAuthenticator } from './auth/node-keys.js';
 import { createNodeStore } from './store/nodes.js';
-import { createNodeRoutes } from './routes/nodes.js';
-import { createIdentitySigner, resolveSigningKey } from './auth/identity.js';
 import { createHttpProxy } from './proxy/http.js';
 import { createWsProxy } from './proxy/ws.js';
 import { socketsRevocationTarget } from './proxy/ws-revocation.js';
-import { jwksRoutes } from './routes/jwks.js';
-import { openApiRoutes } from './routes/openapi.js';
-import { packageVersion } from './config/build-info.js';
-import { createMfaRoutes } from './routes/mfa.js';
-import { createMfaService } from './auth/mfa.js';
-import { createSecretBox, resolveMfaKey } from './auth/mfa-crypto.js';
 import { createMfaStore } from './store/mfa.js';
 import { createRateLimiter, rateLimitsConfigured } from './ratelimit/limiter.js';
 
@@ -131,93 +104,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const mfaStore = createMfaStore(db);
 
   // ---- auth
-  const tokens = createTokenService({ ...config.jwt, secret: config.jwt.secret }, { clock });
-  const passwords = createPasswordHasher(config.passwords);
-  // The dummy hash is computed now, so the first unknown-email login costs what every other does.
-  await passwords.warm();
-  const commonPasswords = loadCommonPasswords();
-  const push = createRevocationPush({ openBus: revocationBusOpener(built.client, { redis: config.redis, log }), feed });
-  const sessions = createSessions(
-    { state, users, sessionStore, log },
-    {
-      clock,
-      onFailOpen: (dep) => metrics.failOpen(dep),
-      pushUp: () => push.connected(),
-      longestTokenSeconds: config.jwt.ttlSeconds + config.jwt.clockToleranceSeconds,
-      mfaRequiredRoles: config.mfa.requiredRoles,
-    },
-  );
-  push.attach(sessions);
-  const activity = createSessionActivity({ store: sessionStore, log, clock });
-  const userAuth = createUserAuthenticator({
-    tokens,
-    sessions,
-    onFailure: (reason) => metrics.tokenRejected(reason),
-    onSessionSeen: (sid) => activity.seen(sid),
-  });
-  await push.start();
-  const announce = (event: RevocationEvent) => push.announce(event);
-  const sessionService = createSessionService({
-    store: sessionStore,
-    users,
-    tokens,
-    audit,
+  const auth = await createAuthServices({
+    config,
+    jwtSecret: config.jwt.secret,
     clock,
     log,
-    config: config.sessions,
-    accessTtlSeconds: config.jwt.ttlSeconds,
-    announce,
-  });
-  const lockout = createLockout({ state }, config.lockout, config.loginIpLimit);
-  const mfaKey = await resolveMfaKey(config.mfa.encryptionKey, {
-    production: config.production,
-    log,
-    countEnabled: () => mfaStore.countEnabled(),
-  });
-  const mfa = createMfaService({
-    store: mfaStore,
-    box: createSecretBox(mfaKey, config.mfa.previousEncryptionKeys),
+    metrics,
+    tracer,
     state,
-    clock,
-  });
-  // One tenant-scope decision for proxied routes and WebSocket tickets (same rules, same caches).
-  const tenantScope = createTenantScope({ tenants, audit, clock });
-  const tickets = createWsTickets({ state, clock }, { ttlSeconds: config.websocket.ticketTtlSeconds });
-  // Node revocations arrive on the feed; without it cached node keys are re-checked every 5 s
-  // instead (node-keys.ts). A revoked node's open sockets close at once.
-  const nodeKeys = createNodeKeyAuthenticator({
-    nodes: nodeStore,
+    redisClient: built.client,
     feed,
-    log,
-    clock,
-    onNodeRevoked: (nodeId) => wsProxy.closeRevoked({ nodeId }),
-  });
-  await nodeKeys.start();
-  // New keys of a rotation are derived, never stored: from AUTH_JWT_SECRET (then the previous secrets, for retries).
-  const deriver = createNodeKeyDeriver([config.jwt.secret, ...config.jwt.previousSecrets]);
-  // Identity assertions for upstreams and the JWKS they verify them with (docs/upstream-integration.md).
-  const signer = await createIdentitySigner({
-    ...config.identity,
-    signingKey: await resolveSigningKey(config.identity.signingKey, { production: config.production, log }),
-    clock,
-  });
-  const authorizeRequest = createAuthorizer({
-    users: userAuth,
+    users,
     tenants,
     audit,
-    lockout,
-    log,
-    clock,
-    tenantScope,
-    tickets,
-    sessions,
-    queryToken: config.websocket.queryToken,
-    nodes: nodeKeys,
-    nodeScope: enforceNodeScope,
-    onNodeFailure: (reason) => metrics.nodeAuthFailure(reason),
-    onFailOpen: (dep) => metrics.failOpen(dep),
+    sessionStore,
+    nodeStore,
+    mfaStore,
+    onNodeRevoked: (nodeId) => wsProxy.closeRevoked({ nodeId }),
   });
-  const authorize = tracer ? traceAuthorize(tracer, authorizeRequest) : authorizeRequest;
+  const { tokens, passwords, push, sessions, activity, nodeKeys, signer, authorize } = auth;
   // Request limits (docs/configuration.md): built only when something is limited.
   const limiter = rateLimitsConfigured(config.rateLimits, config.routes)
     ? createRateLimiter({ state, log, clock, onLimited: (kind) => metrics.rateLimited(kind) }, config.rateLimits)
@@ -228,51 +133,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const clientIp = createClientIpResolver(config.trustedProxies);
   const trusts = (req: IncomingMessage) => clientIp.trusts(req);
   const cors = createCors(config.allowedOrigins);
-  const checkPassword = (next: string, current: string) =>
-    checkNewPassword(next, current, config.passwords, commonPasswords);
-  const authRouteDeps: AuthRouteDeps = {
+  const handlerMaps = createGatewayRoutes({
+    ...auth,
     config,
     db,
     users,
     tenants,
-    passwords,
-    checkNewPassword: checkPassword,
-    tokens,
-    sessions,
-    sessionService,
-    announce,
-    userAuth,
-    lockout,
     audit,
-    mfa,
+    nodeStore,
     clock,
     log,
     tracer,
-    onLogin: (outcome) => metrics.login(outcome),
-    onLockout: () => metrics.lockout(),
-  };
-  const handlerMaps: HandlerMap[] = [
-    createLoginRoute(authRouteDeps),
-    createMeRoutes(authRouteDeps),
-    createSessionRoutes(authRouteDeps),
-    createMfaRoutes(authRouteDeps),
-    createBootstrapRoute(authRouteDeps),
-    createWsTicketRoute({ userAuth, tickets, tenantScope }),
-    createNodeRoutes({
-      nodes: nodeStore,
-      nodeKeys,
-      lockout,
-      audit,
-      clock,
-      log,
-      deriver,
-      rotationGraceSeconds: config.nodeKeyRotationGraceSeconds,
-      onNodeFailure: (reason) => metrics.nodeAuthFailure(reason),
-    }),
-    jwksRoutes(signer),
-    // The OpenAPI document of the routes above (docs/api.md); built once, from the body schemas.
-    openApiRoutes(packageVersion()),
-  ];
+    metrics,
+  });
   const httpProxy = createHttpProxy({
     config,
     log,

@@ -1,153 +1,19 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
-import type { Config, RouteDef } from './config/types.js';
-import type { Authorize } from './auth/authorize.js';
 import type { Identity } from './auth/types.js';
 import { GatewayError, toGatewayError } from './errors.js';
-import type { ContextBase, RequestContext, UpgradeContext } from './http/context.js';
-import type { ClientIpResolver } from './http/client-ip.js';
-import type { Cors } from './http/cors.js';
-import { splitTarget } from './http/paths.js';
+import type { RequestContext, UpgradeContext } from './http/context.js';
 import { expectsContinue, sendContinue } from './http/expect-continue.js';
-import { checkHost } from './http/host.js';
 import { refuseUpgrade } from './http/raw.js';
 import { answerIgnoringUpgrade, isWebSocketUpgradeForRoute, refuseConnect } from './http/upgrade.js';
 import { sendError } from './http/reply.js';
 import { requestIdFor } from './http/request-id.js';
-import { traceFor } from './http/trace.js';
-import type { Router } from './http/router.js';
-import { redactSecrets, scrubUrl } from './util/credentials.js';
-import type { InFlight } from './ops/shutdown.js';
-import type { Tracer } from './ops/tracing.js';
+import { redactSecrets } from './util/credentials.js';
+import { CLIENT_CLOSED, describe, logFinish } from './server/access-log.js';
+import { httpContext, targetOf, upgradeContext } from './server/context.js';
+import type { ServerDeps } from './server/deps.js';
 
-/** What the server needs; every piece is built by the composition root (app.ts). */
-export interface ServerDeps {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly router: Router;
-  readonly clientIp: ClientIpResolver;
-  readonly cors: Cors;
-  /** Serves a gateway-owned route (auth endpoints, ops, JWKS, node registration). */
-  readonly gateway: (ctx: RequestContext) => Promise<void>;
-  /**
-   * Authenticates and authorizes a proxied request or upgrade, then continues with `next` and its
-   * identity; refusals (401/403/400/404) reject. A cached user continues synchronously.
-   */
-  readonly authorize: Authorize;
-  /**
-   * Request limits (ratelimit/limiter.ts): throws 429 when the identity is over a limit. Absent
-   * when no limit is configured, so an unlimited gateway pays one check per request.
-   */
-  readonly rateLimit?: (ctx: RequestContext | UpgradeContext, identity: Identity) => void;
-  /** Sends an authorized request upstream and streams the answer back. */
-  readonly proxy: (ctx: RequestContext, identity: Identity) => Promise<void>;
-  /** Completes an authorized WebSocket upgrade and pipes frames to the upstream. */
-  readonly upgrade: (ctx: UpgradeContext, socket: Duplex, head: Buffer, identity: Identity) => Promise<void>;
-  /** Called once per finished request (metrics). */
-  readonly onFinish?: (ctx: ContextBase, status: number) => void;
-  /** Requests in flight, for the drainer (ops/shutdown.ts); kept by this server's one close listener. */
-  readonly inFlight?: InFlight;
-  readonly isDraining: () => boolean;
-  readonly now?: () => number;
-  /** Span export (ops/tracing.ts); absent when tracing is off, so a request pays one check. */
-  readonly tracer?: Tracer | null;
-}
-
-/** Status logged and counted for a request whose response never completed (nginx's convention). */
-const CLIENT_CLOSED = 499;
-
-/** The request target, checked: throws 400 for an ambiguous path (docs/api.md) or Host (RFC 9112 §3.2). */
-function targetOf(deps: ServerDeps, req: IncomingMessage): { path: string; rawQuery: string; route: RouteDef | null } {
-  checkHost(req);
-  const target = splitTarget(req.url);
-  return { path: target.path, rawQuery: target.rawQuery, route: deps.router.route(target.path) };
-}
-
-/**
- * The fields every context has, with their final values. `target` null: the request was refused
- * before its target was known (logged with the route group `invalid`).
- */
-function contextFields(
-  deps: ServerDeps,
-  req: IncomingMessage,
-  requestId: string,
-  target: ReturnType<typeof targetOf> | null,
-): Omit<ContextBase, 'kind'> {
-  return {
-    req,
-    requestId,
-    trace: traceFor(req.headers),
-    ip: target ? deps.clientIp.resolve(req) : (req.socket.remoteAddress ?? ''),
-    startedAt: (deps.now ?? Date.now)(),
-    path: target?.path ?? '',
-    rawQuery: target?.rawQuery ?? '',
-    query: new URLSearchParams(target?.rawQuery),
-    route: target?.route ?? null,
-    routeGroup: target ? (target.route?.prefix ?? 'unmatched') : 'invalid',
-    identity: null,
-    log: deps.log,
-    onClientGone: null,
-    cutStatus: 0,
-  };
-}
-
-/** A plain request's context. */
-function httpContext(
-  deps: ServerDeps,
-  req: IncomingMessage,
-  res: ServerResponse,
-  requestId: string,
-  target: ReturnType<typeof targetOf> | null,
-): RequestContext {
-  return Object.assign(contextFields(deps, req, requestId, target), { kind: 'http' as const, res });
-}
-
-/** An upgrade's context: the same fields, the socket instead of a response object. */
-function upgradeContext(
-  deps: ServerDeps,
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  requestId: string,
-  target: ReturnType<typeof targetOf> | null,
-): UpgradeContext {
-  return Object.assign(contextFields(deps, req, requestId, target), { kind: 'upgrade' as const, socket, head });
-}
-
-function logFinish(deps: ServerDeps, access: Logger, ctx: ContextBase, status: number, error?: GatewayError): void {
-  // Built field by field (no spread temporaries): this runs once per request (bench/README.md profile).
-  const url = ctx.req.url ?? '';
-  const line: Record<string, unknown> = {
-    reqId: ctx.requestId,
-    trace: ctx.trace.traceId,
-    method: ctx.req.method,
-    // Any credential spelling or credential-shaped value goes (util/credentials.ts); a plain URL
-    // returns at once from the scrubber's first test.
-    url: scrubUrl(url),
-    route: ctx.routeGroup,
-    status,
-    ms: (deps.now ?? Date.now)() - ctx.startedAt,
-    ip: ctx.ip,
-  };
-  const id = ctx.identity;
-  if (id?.kind === 'user') {
-    line.tid = id.tenantId;
-    line.sub = id.userId;
-    line.role = id.role;
-  } else if (id?.kind === 'node') {
-    line.tid = id.tenantId;
-    line.nid = id.nodeId;
-  }
-  if (error && error.status >= 500) line.err = redactSecrets(error.detail ?? error.message);
-  if (error) line.code = error.code;
-  // A 503 from /readyz is an answer, not a fault (health.ts logs the failed dependency once per
-  // probe at warn): probes every few seconds during an outage must not flood the error level.
-  if (status >= 500 && ctx.routeGroup !== '/readyz') access.error(line, 'request');
-  else access.info(line, 'request');
-  deps.onFinish?.(ctx, status);
-  deps.tracer?.finish(ctx, status, error);
-}
+export type { ServerDeps } from './server/deps.js';
 
 /**
  * Creates the HTTP server: request id → CORS → path normalization → route match → gateway handler
@@ -322,11 +188,4 @@ async function handle(
   // A cached user is authorized synchronously (auth/authorize.ts): proxied() runs at once, and
   // the promise handed back is the proxy's own.
   return deps.authorize(ctx, proxied);
-}
-
-function describe(cause: unknown): string | undefined {
-  if (cause === undefined) return undefined;
-  return redactSecrets(
-    cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : 'non-error thrown',
-  );
 }

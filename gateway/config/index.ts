@@ -5,16 +5,10 @@ import { ConfigError } from './errors.js';
 import { isHttpUrl } from './routes.js';
 import { PLACEHOLDER_RE, readPreviousSecrets, readRoutes } from './reload.js';
 import { readRateLimits } from './rate-limit.js';
+import { readDatabase, readRedis } from './datastores.js';
+import { readMfa } from './mfa.js';
 import { Reader, type Env } from './reader.js';
-import {
-  DEFAULT_STRIP_CLIENT_HEADERS,
-  ROLES,
-  type Config,
-  type DatabaseConfig,
-  type MfaConfig,
-  type RedisConfig,
-  type Role,
-} from './types.js';
+import { DEFAULT_STRIP_CLIENT_HEADERS, type Config } from './types.js';
 import { readTracing } from './tracing.js';
 
 export type { Config, RouteDef, Role, AuthKind, RateLimitPolicy, RateLimitKind } from './types.js';
@@ -191,92 +185,6 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
-}
-
-function readMfa(r: Reader, env: Env, production: boolean): MfaConfig {
-  // Set but empty means "no role requires MFA"; unset means the default.
-  const raw = env.AUTH_MFA_REQUIRED_ROLES;
-  const names =
-    raw === undefined
-      ? ['platform_admin']
-      : raw
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '');
-  const requiredRoles: Role[] = [];
-  for (const name of names) {
-    if (ROLES.includes(name as Role)) requiredRoles.push(name as Role);
-    else r.problem(`AUTH_MFA_REQUIRED_ROLES: "${name}" is not a role (${ROLES.join(', ')})`);
-  }
-  const encryptionKey = r.secret('AUTH_MFA_ENCRYPTION_KEY');
-  const previous = (r.secret('AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS') ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  for (const [name, value] of [
-    ['AUTH_MFA_ENCRYPTION_KEY', encryptionKey],
-    ...previous.map((v) => ['AUTH_MFA_PREVIOUS_ENCRYPTION_KEYS', v] as const),
-  ] as const) {
-    if (value === null) continue;
-    if (Buffer.byteLength(value) < 32) r.problem(`${name}: every key must be at least 32 bytes (openssl rand -hex 32)`);
-    else if (production && PLACEHOLDER_RE.test(value))
-      r.problem(`${name}: still the example placeholder; generate one (openssl rand -hex 32)`);
-  }
-  return { requiredRoles: [...new Set(requiredRoles)], encryptionKey, previousEncryptionKeys: previous };
-}
-
-function readDatabase(r: Reader, env: Env): DatabaseConfig {
-  const poolSize = r.int('DB_POOL_SIZE', 10, 1, 1000);
-  const sslmode = r.str('DB_SSLMODE') ?? 'disable';
-  let ssl: DatabaseConfig['ssl'] = false;
-  if (sslmode === 'require' || sslmode === 'prefer') ssl = { rejectUnauthorized: false };
-  else if (sslmode === 'verify-ca' || sslmode === 'verify-full') ssl = { rejectUnauthorized: true };
-  else if (sslmode !== 'disable' && sslmode !== 'allow')
-    r.problem('DB_SSLMODE: must be disable, require, verify-ca or verify-full');
-  let url = r.secret('DATABASE_URL');
-  if (url !== null) {
-    if (!/^postgres(ql)?:\/\//.test(url)) r.problem('DATABASE_URL: must start with postgres://');
-  } else if (env.DB_HOST || env.DB_NAME) {
-    const u = new URL('postgres://localhost');
-    u.hostname = r.str('DB_HOST') ?? 'localhost';
-    u.port = String(r.int('DB_PORT', 5432, 1, 65535));
-    u.username = encodeURIComponent(r.str('DB_USER') ?? 'postgres');
-    const pw = r.secret('DB_PASSWORD');
-    if (pw !== null) u.password = encodeURIComponent(pw);
-    u.pathname = `/${encodeURIComponent(r.str('DB_NAME') ?? 'get2dial')}`;
-    url = u.toString();
-  }
-  return { url, poolSize, ssl };
-}
-
-function readRedis(r: Reader, env: Env): RedisConfig {
-  const keyPrefix = r.str('REDIS_KEY_PREFIX') ?? 'g2d:gw:';
-  const username = r.str('REDIS_USERNAME');
-  const password = r.secret('REDIS_PASSWORD') ?? undefined;
-  const db = env.REDIS_DB !== undefined && env.REDIS_DB !== '' ? r.int('REDIS_DB', 0, 0, 15) : undefined;
-  let url = r.secret('REDIS_URL');
-  if (url !== null && !/^rediss?:\/\//.test(url)) r.problem('REDIS_URL: must start with redis:// or rediss://');
-  if (url === null && r.str('REDIS_ADDR')) {
-    const addr = r.str('REDIS_ADDR') ?? '';
-    if (!/^[^\s:/]+:\d{1,5}$/.test(addr)) r.problem('REDIS_ADDR: must be host:port');
-    else url = `redis://${addr}`;
-  }
-  const sentinels = r.hostPorts('REDIS_SENTINELS');
-  const clusterNodes = r.hostPorts('REDIS_CLUSTER_NODES');
-  const sentinelName = r.str('REDIS_SENTINEL_NAME');
-  const sentinelPassword = r.secret('REDIS_SENTINEL_PASSWORD') ?? undefined;
-  if (sentinels.length > 0 && !sentinelName) r.problem('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS');
-  return {
-    url,
-    keyPrefix,
-    ...(username ? { username } : {}),
-    ...(password ? { password } : {}),
-    ...(db !== undefined ? { db } : {}),
-    ...(sentinels.length > 0 && sentinelName
-      ? { sentinels, sentinelName, ...(sentinelPassword ? { sentinelPassword } : {}) }
-      : {}),
-    ...(clusterNodes.length > 0 ? { clusterNodes } : {}),
-  };
 }
 
 // An RFC 9110 §5.1 field name (token), optionally ending in `*` for a prefix.

@@ -5,6 +5,7 @@ import type { SessionStore } from '../store/sessions.js';
 import type { AuthStateStore } from '../store/state.js';
 import type { UserStore } from '../store/users.js';
 import type { RevocationEvent } from '../store/revocation-bus.js';
+import { createFailOpenReporter } from './fail-open-warning.js';
 import { NO_SESSION, verdictOf, type RevocationEntry, type SessionEntry, type UserStatus } from './session-verdict.js';
 import type { TokenClaims } from './types.js';
 
@@ -95,23 +96,8 @@ export function createSessions(
   const sessionStates = new LRUCache<string, SessionEntry & { userId: string }>({ max: 50_000 });
   const sessionReads = new Map<string, { epoch: number; read: Promise<SessionEntry> }>();
   const { state, users, sessionStore, log } = deps;
-  // During an outage every request fails open: one warning per dependency per 10 s (with how many
-  // were folded into it) instead of one per request; the exact count is the fail_open metric.
-  const quietUntil = { redis: 0, postgres: 0 };
-  const folded = { redis: 0, postgres: 0 };
-  const warnFailOpen = (dependency: 'redis' | 'postgres', err: unknown, what: string) => {
-    const now = clock.now();
-    if (now < quietUntil[dependency]) {
-      folded[dependency] += 1;
-      return;
-    }
-    log.warn(
-      { err: err instanceof Error ? err.message : String(err), suppressed: folded[dependency] },
-      `${what} failed open`,
-    );
-    quietUntil[dependency] = now + 10_000;
-    folded[dependency] = 0;
-  };
+  // During an outage every request fails open: counted each time, logged once per dependency per 10 s.
+  const failedOpen = createFailOpenReporter(clock, log, options.onFailOpen);
 
   // Requests that miss the cache while a read for the same token (or user) is out wait for that
   // read instead of sending their own: 50 connections on one token would otherwise send 50
@@ -149,8 +135,7 @@ export function createSessions(
       if (epoch === startEpoch) revoked.set(claims.jti, entry);
       return entry;
     } catch (err) {
-      options.onFailOpen?.('redis');
-      warnFailOpen('redis', err, 'revocation check');
+      failedOpen('redis', err, 'revocation check');
       return hit ?? { revoked: false, validAfter: 0, at: now };
     }
   }
@@ -186,8 +171,7 @@ export function createSessions(
       if (epoch === startEpoch) statuses.set(userId, entry);
       return entry;
     } catch (err) {
-      options.onFailOpen?.('postgres');
-      warnFailOpen('postgres', err, 'user status check');
+      failedOpen('postgres', err, 'user status check');
       return hit ?? { disabled: false, mustChangePassword: false, mfaEnabled: true, validAfter: 0, exists: true };
     }
   }
@@ -226,8 +210,7 @@ export function createSessions(
       if (epoch === startEpoch) sessionStates.set(sid, entry);
       return entry;
     } catch (err) {
-      options.onFailOpen?.('postgres');
-      warnFailOpen('postgres', err, 'session check');
+      failedOpen('postgres', err, 'session check');
       return hit ?? { revoked: false, expiresAt: Infinity, at: now };
     }
   }

@@ -2,23 +2,20 @@
  * Prometheus metrics (docs/operations.md). Every label value comes from a fixed set — the route group (the
  * matched route prefix from config, never the raw path), a normalized method, a status code, an
  * outcome or reason from a closed union — so cardinality stays bounded whatever clients send.
- * prom-client is imported here only (one adapter file per package), and into this module's own Registry, so
- * several gateways in one test process never share counters.
- * (Its cluster half, metrics-cluster.ts, is the one other file that imports prom-client.)
+ * prom-client is imported by the ops/metrics*.ts files only (one adapter per package), into this module's
+ * own Registry, so several gateways in one test process never share counters. metrics-auth.ts holds the
+ * authentication metrics, metrics-cluster.ts the GATEWAY_WORKERS aggregation.
  */
 import { Counter, Gauge, type Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram, type HistogramSeries } from './histogram.js';
 import { clusterRender } from './metrics-cluster.js';
+import { createAuthMetrics, type AuthMetrics } from './metrics-auth.js';
 import {
   AUDIT_PRUNE_RESULTS,
   DEPENDENCIES,
-  LOGIN_OUTCOMES,
-  NODE_FAILURE_REASONS,
   RATE_LIMITS,
-  TOKEN_REJECTION_REASONS,
   type AuditPruneResult,
   type Dependency,
-  type NodeFailureReason,
 } from './metric-labels.js';
 
 export { serveClusterMetrics } from './metrics-cluster.js';
@@ -30,18 +27,13 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 // proxied calls anywhere up to the 30 s upstream timeout.
 const DURATION_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export interface GatewayMetrics {
+/** The authentication metrics (login, lockout, nodeAuthFailure, tokenRejected, failOpen): metrics-auth.ts. */
+export interface GatewayMetrics extends AuthMetrics {
   readonly registry: Registry;
   /** One finished HTTP request (the server's onFinish hook). */
   requestFinished(routeGroup: string, method: string | undefined, status: number, seconds: number): void;
   /** Time from sending upstream to the upstream's response head (the proxy). */
   upstreamObserved(routeGroup: string, seconds: number): void;
-  login(outcome: string): void;
-  lockout(): void;
-  nodeAuthFailure(reason: NodeFailureReason): void;
-  tokenRejected(reason: string): void;
-  /** A revocation or status check failed open because a dependency was down (docs/operations.md). */
-  failOpen(dependency: Dependency): void;
   websocketOpened(): void;
   websocketClosed(): void;
   /** A WebSocket upgrade refused with 429: its identity held WS_MAX_PER_IDENTITY sockets already. */
@@ -129,35 +121,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   // registerMetric takes any object with prom-client's get()/reset(); its type names the classes.
   registry.registerMetric(duration as unknown as Histogram);
   registry.registerMetric(upstream as unknown as Histogram);
-  const logins = new Counter({
-    name: 'g2d_gateway_login_total',
-    help: 'Login attempts by outcome',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  });
-  const lockouts = new Counter({
-    name: 'g2d_gateway_lockouts_total',
-    help: 'Accounts locked after too many failed logins',
-    registers: [registry],
-  });
-  const nodeFailures = new Counter({
-    name: 'g2d_gateway_node_auth_failures_total',
-    help: 'Edge-node credentials refused, by reason (malformed, key, enrollment)',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  });
-  const tokenRejections = new Counter({
-    name: 'g2d_gateway_token_rejections_total',
-    help: 'Bearer tokens refused, by reason',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  });
-  const failOpen = new Counter({
-    name: 'g2d_gateway_fail_open_total',
-    help: 'Revocation or user-status checks that failed open because a dependency was down',
-    labelNames: ['dependency'] as const,
-    registers: [registry],
-  });
+  const auth = createAuthMetrics(registry);
   const websockets = new Gauge({
     name: 'g2d_gateway_websockets_open',
     help: 'WebSocket connections currently proxied',
@@ -235,17 +199,9 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
   });
 
   // Every fixed series exists from the start (a zero is information; a missing series is not).
-  for (const o of LOGIN_OUTCOMES) logins.inc({ outcome: o }, 0);
-  for (const r of TOKEN_REJECTION_REASONS) tokenRejections.inc({ reason: r }, 0);
-  for (const r of NODE_FAILURE_REASONS) nodeFailures.inc({ reason: r }, 0);
   for (const r of AUDIT_PRUNE_RESULTS) auditPruneRuns.inc({ result: r }, 0);
   for (const l of RATE_LIMITS) rateLimited.inc({ limit: l }, 0);
-  for (const d of DEPENDENCIES) {
-    failOpen.inc({ dependency: d }, 0);
-    dependencyUp.set({ dependency: d }, 0);
-  }
-  const reasons = new Set<string>(TOKEN_REJECTION_REASONS);
-  const outcomes = new Set<string>(LOGIN_OUTCOMES);
+  for (const d of DEPENDENCIES) dependencyUp.set({ dependency: d }, 0);
 
   const upstreamChildren = new Map<string, HistogramSeries>();
   const renderCluster = options.clusterWorker ? clusterRender(registry) : null;
@@ -276,11 +232,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       }
       child.observe(seconds);
     },
-    login: (outcome) => logins.inc({ outcome: outcomes.has(outcome) ? outcome : 'bad_request' }),
-    lockout: () => lockouts.inc(),
-    nodeAuthFailure: (reason) => nodeFailures.inc({ reason }),
-    tokenRejected: (reason) => tokenRejections.inc({ reason: reasons.has(reason) ? reason : 'malformed' }),
-    failOpen: (dependency) => failOpen.inc({ dependency }),
+    ...auth,
     websocketOpened: () => websockets.inc(),
     websocketClosed: () => websockets.dec(),
     websocketLimited: () => websocketsLimited.inc(),

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createTokenService, isCanonicalSegment } from '../../gateway/auth/tokens.js';
+import { isCanonicalSegment } from '../../gateway/auth/token-claims.js';
+import { createTokenService } from '../../gateway/auth/tokens.js';
 import { manualClock } from '../../gateway/clock.js';
 
 // Adversarial cases derived from RFC 8725 (JWT BCP) and OWASP ASVS V3: every one must be refused.

@@ -68,6 +68,9 @@ function gatewayEnv(
     LOG_LEVEL: opts.gatewayLogLevel,
     // 10 000 held WebSockets are 20 000 sockets; the default cap would refuse them.
     GATEWAY_MAX_CONNECTIONS: '40000',
+    // The idle-WebSocket scenario holds them all with one user's token: past the per-identity cap
+    // (WS_MAX_PER_IDENTITY, 50 by default) they would be refused with 429.
+    WS_MAX_PER_IDENTITY: '100000',
     GATEWAY_WORKERS: String(opts.gatewayWorkers),
   };
 }

@@ -126,18 +126,31 @@ describe('admin CLI and Postgres-held state', () => {
 
   it('while pushed, a cached answer outlives the short lifetime: a revocation written behind the push is not seen for seconds', async () => {
     // Documents the trade-off: only announced revocations are immediate. Every gateway path announces.
-    const tenant = await makeTenant(db);
-    const user = await makeUser(db, tenant);
-    const s = await login(user);
-    expect((await proxied(s.token)).status).toBe(200);
-    const jti = JSON.parse(Buffer.from(s.token.split('.')[1] as string, 'base64url').toString()).jti as string;
-    const redis = new Redis(inject('redisUrl'));
-    try {
-      await redis.set(`${prefix}revoked:${jti}`, '1', 'EX', 600);
-    } finally {
-      redis.disconnect();
+    // A health probe that times out on a loaded machine marks the push down, and the gateway then
+    // rightly falls back to the short lifetimes: such a round proves nothing either way, so it is
+    // run again (at most three times); a round with the push up all along must show the long cache.
+    for (let round = 1; ; round++) {
+      const tenant = await makeTenant(db);
+      const user = await makeUser(db, tenant);
+      const s = await login(user);
+      expect((await proxied(s.token)).status).toBe(200);
+      const jti = JSON.parse(Buffer.from(s.token.split('.')[1] as string, 'base64url').toString()).jti as string;
+      const logged = gw.output().length;
+      const redis = new Redis(inject('redisUrl'));
+      try {
+        await redis.set(`${prefix}revoked:${jti}`, '1', 'EX', 600);
+      } finally {
+        redis.disconnect();
+      }
+      await sleep(3_000); // past the 2 s lifetime used without the push
+      const status = (await proxied(s.token)).status;
+      const since = gw.output().slice(logged);
+      const pushDropped =
+        since.includes('revocation push: channel down') || since.includes('pg listener: connection lost');
+      if (pushDropped && round < 3) continue;
+      expect(pushDropped, 'the push stayed up for the whole round').toBe(false);
+      expect(status).toBe(200);
+      return;
     }
-    await sleep(3_000); // past the 2 s lifetime used without the push
-    expect((await proxied(s.token)).status).toBe(200);
-  });
+  }, 30_000);
 });

@@ -9,7 +9,6 @@ import {
 } from './revocation-bus.js';
 import type { RedisConfig } from '../config/types.js';
 import { createRedisClient, type RedisClient } from './redis.js';
-import { createEchoProbe } from '../util/echo-probe.js';
 
 export interface RedisBusOptions {
   /** How often a probe proves delivery on the live subscription. */
@@ -61,7 +60,7 @@ export function createRedisRevocationBus(
   let closed = false;
   let seq = 0;
   let health: NodeJS.Timeout | undefined;
-  const echoes = createEchoProbe();
+  const echoes = new Map<string, () => void>();
 
   const down = (reason: string) => {
     if (!up) return;
@@ -70,9 +69,22 @@ export function createRedisRevocationBus(
     handlers.onDisconnected(reason);
   };
 
-  function probe(): Promise<boolean> {
+  async function probe(): Promise<boolean> {
     const payload = `${PROBE}${origin}:${++seq}`;
-    return echoes.probe(payload, () => publisher.publish(channel, payload), probeTimeout);
+    let timer: NodeJS.Timeout | undefined;
+    const echoed = new Promise<boolean>((resolve) => {
+      echoes.set(payload, () => resolve(true));
+      timer = setTimeout(() => resolve(false), probeTimeout);
+    });
+    try {
+      await publisher.publish(channel, payload);
+      return await echoed;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+      echoes.delete(payload);
+    }
   }
 
   async function confirm(): Promise<void> {
@@ -88,7 +100,7 @@ export function createRedisRevocationBus(
   function onMessage(ch: string, message: string): void {
     if (ch !== channel) return;
     if (message.startsWith(PROBE)) {
-      echoes.echoed(message);
+      echoes.get(message)?.();
       return;
     }
     const decoded = decodeEvent(message);

@@ -36,6 +36,14 @@ export interface BenchOptions {
   readonly profile: string | undefined;
   /** Where results go (default bench/, and the table in docs/benchmark.md is refreshed); smoke runs point elsewhere. */
   readonly outDir: string | undefined;
+  /**
+   * The current Node LTS, measured next to the runtime the bench runs on: a node binary's path,
+   * `auto` (the npm registry's node-<platform>-<arch>@24 package, installed once into
+   * ~/.cache/get2dial-bench) or `off`.
+   */
+  readonly ltsNode: string;
+  /** Also measure the user route on a gateway with GATEWAY_WORKERS=2 (req/s per core). */
+  readonly workers2: boolean;
   readonly postgresAdminUrl: string;
   readonly redisUrl: string;
 }
@@ -74,6 +82,8 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     revocations: int(env, 'BENCH_REVOCATIONS', quick ? 50 : 200, 1, 10_000),
     profile: env.BENCH_PROFILE || undefined,
     outDir: env.BENCH_OUT || undefined,
+    ltsNode: env.BENCH_LTS_NODE || 'auto',
+    workers2: env.BENCH_WORKERS2 !== '0' && env.BENCH_WORKERS2 !== 'false',
     postgresAdminUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   };

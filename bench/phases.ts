@@ -13,6 +13,7 @@ import { openFileLimitOf, sleep, treeMemoryOf } from './procs.js';
 import { median, type BenchResults, type HttpScenario } from './report.js';
 import { checkScenario, httpScenarios, type HttpScenarioDef } from './scenarios.js';
 import type { Service } from './setups.js';
+import { withTail, type TailReading } from './tail.js';
 import type { EchoResult } from './ws.js';
 
 export interface PhaseContext {
@@ -27,6 +28,8 @@ export interface PhaseContext {
   readonly gateway: Service;
   /** The gateway with tracing on (BENCH_TRACING=1), measured on the user route only. */
   readonly tracedGateway?: Service | null;
+  readonly ltsGateway?: { readonly service: Service; readonly version: string } | null;
+  readonly workers2Gateway?: Service | null;
   readonly passwords: PasswordConfig;
   readonly tuning: Record<string, string>;
   readonly entry: (name: string) => Entry;
@@ -102,12 +105,18 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
   log(`gateway RSS after warm-up: ${warmMiB.toFixed(0)} MiB`);
 
   // ---- throughput: every setup once per round, the order rotated each round.
+  const userTail: TailReading[] = [];
   for (let round = 0; round < opts.rounds; round++) {
     const order = live.map((_, i) => live[(i + round) % live.length] as HttpScenarioDef);
     for (const def of order) {
-      const r = await measure(loadgen, def, { connections: opts.connections, durationSec: opts.durationSec });
+      const run = () => measure(loadgen, def, { connections: opts.connections, durationSec: opts.durationSec });
+      // The user route's tail: event-loop delay and GC pauses read from the gateway around the run.
+      const { result: r, tail } = def.id === 'gw_user' ? await withTail(def.service.url, run) : { result: await run() };
       rows.get(def.id)?.push(r);
-      log(`round ${round + 1}/${opts.rounds} ${def.label}: ${fmt(r)}${r.invalid ? ` INVALID (${r.invalid})` : ''}`);
+      if (tail) userTail.push(tail);
+      log(
+        `round ${round + 1}/${opts.rounds} ${def.label}: ${fmt(r)}${r.invalid ? ` INVALID (${r.invalid})` : ''}${tail ? ` · event loop p99 ${tail.eventLoopP99Ms.toFixed(1)} ms, GC ${tail.gcMsPerSec.toFixed(0)} ms/s` : ''}`,
+      );
     }
   }
   for (const def of live) http.push({ id: def.id, label: def.label, rounds: rows.get(def.id) ?? [] });
@@ -119,6 +128,8 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
     'gw_user',
     'gw_user_limited',
     'gw_user_traced',
+    'gw_user_lts',
+    'gw_user_w2',
     'gw_user_1000',
     'gw_node',
   ];
@@ -256,6 +267,7 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
       gatewayLogLevel: opts.gatewayLogLevel,
     },
     http,
+    userTail,
     websocket: ws,
     login: loginResult,
     storm,

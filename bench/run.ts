@@ -19,7 +19,9 @@ import { log, measure } from './measure.js';
 import { readOptions, type BenchOptions } from './options.js';
 import { runPhases } from './phases.js';
 import { formatSummary, loadProfile, summarizeProfile } from './profile.js';
-import { evaluateTargets, renderTables, type BenchResults } from './report.js';
+import { appendHistory, historyEntry, readHistory, renderHistory } from './history.js';
+import { resolveLtsNode } from './lts-node.js';
+import { evaluateTargets, median, renderTables, type BenchResults } from './report.js';
 import { benchRoutes, checkScenario, httpScenarios } from './scenarios.js';
 import { measureRevocation } from './revocation.js';
 import { startGateway, startHaproxy, startNginx, startOtlpSink, startUpstream, type Service } from './setups.js';
@@ -302,6 +304,28 @@ async function main(): Promise<void> {
     const gateway = await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir));
     const tracedGateway = opts.tracing ? await startTracedGateway(opts, data, upstream, tuning, workDir) : null;
     const notes: string[] = [];
+    // The same gateway on the current Node LTS, and with two workers: rows of their own in every round.
+    const lts = resolveLtsNode(opts.ltsNode);
+    const ltsGateway =
+      'bin' in lts
+        ? {
+            version: lts.version,
+            service: await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir), {
+              label: 'gateway-lts',
+              nodeBin: lts.bin,
+            }),
+          }
+        : null;
+    if (!('bin' in lts)) notes.push(`Node LTS rows not measured: ${lts.skipped}`);
+    const workers2Gateway =
+      opts.workers2 && opts.gatewayWorkers === 1
+        ? await startGateway(
+            workDir,
+            root,
+            { ...gatewayEnv(opts, data, upstream, tuning, workDir), GATEWAY_WORKERS: '2' },
+            { label: 'gateway-w2' },
+          )
+        : null;
     if (!nginx) notes.push('nginx not installed: nginx ratios not measured (apt-get install nginx)');
     if (!haproxy) notes.push('haproxy not installed: HAProxy ratio not measured (apt-get install haproxy)');
     const results: BenchResults = await runPhases({
@@ -313,6 +337,8 @@ async function main(): Promise<void> {
       haproxy,
       gateway,
       tracedGateway,
+      ltsGateway,
+      workers2Gateway,
       passwords,
       tuning,
       entry,
@@ -328,10 +354,6 @@ async function main(): Promise<void> {
     });
     results.revocation = await measureRevocation(data, gateway, second, opts.revocations);
     await second.proc.stop();
-    const rv = results.revocation;
-    notes.push(
-      `revocation push: logout on one instance → first 401 on another, ${rv.logouts} logouts, p50 ${rv.p50Ms.toFixed(1)} ms, p99 ${rv.p99Ms.toFixed(1)} ms (target p99 ≤ ${rv.targetP99Ms} ms: ${rv.p99Ms <= rv.targetP99Ms && rv.missed === 0 ? 'met' : 'not met'})`,
-    );
     Object.assign(results, {
       generatedAt: new Date().toISOString(),
       machine: {
@@ -353,8 +375,13 @@ async function main(): Promise<void> {
     writeFileSync(join(outDir, 'results.json'), json);
     writeFileSync(join(outDir, 'results', `${results.generatedAt.replace(/[:.]/g, '-')}.json`), json);
     writeFileSync(join(outDir, 'results.svg'), renderChart(results));
-    const header = `Latest run: ${results.generatedAt} · ${results.machine.cpus} CPU (${results.machine.cpuModel}) · ${results.machine.loadgen}, ${opts.connections} connections, ${opts.durationSec} s × ${opts.rounds} alternating rounds · ${results.machine.minutes} min`;
-    const markdown = `${header}\n\n${tables}\n${notes.length ? `\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+    const directRps = median(results.http.find((x) => x.id === 'direct')?.rounds.map((x) => x.rps) ?? []);
+    const header = `Latest run: ${results.generatedAt} · ${results.machine.cpus} CPU (${results.machine.cpuModel}) · Node ${results.machine.node} · direct upstream ${directRps.toFixed(0)} req/s (how fast this machine is today) · ${results.machine.loadgen}, ${opts.connections} connections, ${opts.durationSec} s × ${opts.rounds} alternating rounds · ${results.machine.minutes} min`;
+    // Every full run adds a line to the tracked history (a smoke run with BENCH_OUT does not).
+    const historyFile = join(root, 'bench', 'history.jsonl');
+    if (!opts.outDir) appendHistory(historyFile, historyEntry(results, opts.quick));
+    const history = `\nHistory (newest first; bench/history.jsonl):\n\n${renderHistory(readHistory(historyFile))}\n`;
+    const markdown = `${header}\n\n${tables}\n${notes.length ? `\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}${history}`;
     writeFileSync(join(outDir, 'results.md'), markdown);
     // The default run refreshes the table in docs/benchmark.md; a smoke run (BENCH_OUT) leaves it alone.
     if (!opts.outDir) updateReadme(join(root, 'docs', 'benchmark.md'), markdown);

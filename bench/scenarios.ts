@@ -25,6 +25,10 @@ export interface ScenarioInputs {
   readonly gateway: Service;
   /** The same gateway exporting every span to a local OTLP sink (BENCH_TRACING=1), else absent. */
   readonly tracedGateway?: Service | null;
+  /** The same gateway on the current Node LTS (bench/lts-node.ts), else absent. */
+  readonly ltsGateway?: { readonly service: Service; readonly version: string } | null;
+  /** The same gateway with GATEWAY_WORKERS=2, else absent. */
+  readonly workers2Gateway?: Service | null;
   readonly tokens: readonly string[];
   readonly nodeKey: string;
   readonly tenantId: string;
@@ -132,6 +136,17 @@ export function httpScenarios(i: ScenarioInputs): {
       expect: { 'x-g2d-auth': 'user', 'x-g2d-tenant-id': i.tenantId, 'x-g2d-identity': true },
     });
   }
+  const userOn = (id: string, label: string, service: Service): HttpScenarioDef => ({
+    id,
+    label,
+    service,
+    spec: { url: `${service.url}/api/v1/bench`, headers: { authorization: bearer(token) } },
+    expect: { 'x-g2d-auth': 'user', 'x-g2d-tenant-id': i.tenantId, 'x-g2d-identity': true },
+  });
+  if (i.ltsGateway)
+    defs.push(userOn('gw_user_lts', `gateway user route, 1 token, Node ${i.ltsGateway.version}`, i.ltsGateway.service));
+  if (i.workers2Gateway)
+    defs.push(userOn('gw_user_w2', 'gateway user route, 1 token, GATEWAY_WORKERS=2', i.workers2Gateway));
   return { defs, missing };
 }
 

@@ -176,7 +176,7 @@ export async function startGateway(
   workDir: string,
   root: string,
   env: Record<string, string>,
-  options: { nodeArgs?: readonly string[]; label?: string } = {},
+  options: { nodeArgs?: readonly string[]; label?: string; nodeBin?: string } = {},
 ): Promise<Service> {
   const port = await freePort();
   const logFile = join(workDir, `${options.label ?? 'gateway'}.log`);
@@ -187,7 +187,7 @@ export async function startGateway(
   Object.assign(childEnv, env, { HOST: '127.0.0.1', PORT: String(port) });
   const proc = start(
     options.label ?? 'gateway',
-    process.execPath,
+    options.nodeBin ?? process.execPath,
     [...(options.nodeArgs ?? []), join(root, 'bin', 'gateway.cjs')],
     {
       env: childEnv,

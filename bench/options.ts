@@ -44,6 +44,8 @@ export interface BenchOptions {
   readonly ltsNode: string;
   /** Also measure the user route on a gateway with GATEWAY_WORKERS=2 (req/s per core). */
   readonly workers2: boolean;
+  /** Also measure the native-hop prototype (bench/native-hop.ts) when HAProxy is installed. */
+  readonly nativeHop: boolean;
   readonly postgresAdminUrl: string;
   readonly redisUrl: string;
 }
@@ -83,6 +85,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     profile: env.BENCH_PROFILE || undefined,
     outDir: env.BENCH_OUT || undefined,
     ltsNode: env.BENCH_LTS_NODE || 'auto',
+    nativeHop: env.BENCH_NATIVE_HOP !== '0' && env.BENCH_NATIVE_HOP !== 'false',
     workers2: env.BENCH_WORKERS2 !== '0' && env.BENCH_WORKERS2 !== 'false',
     postgresAdminUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',

@@ -30,6 +30,7 @@ export interface PhaseContext {
   readonly tracedGateway?: Service | null;
   readonly ltsGateway?: { readonly service: Service; readonly version: string } | null;
   readonly workers2Gateway?: Service | null;
+  readonly nativeHop?: Service | null;
   readonly passwords: PasswordConfig;
   readonly tuning: Record<string, string>;
   readonly entry: (name: string) => Entry;
@@ -130,6 +131,7 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
     'gw_user_traced',
     'gw_user_lts',
     'gw_user_w2',
+    'hop_user',
     'gw_user_1000',
     'gw_node',
   ];

@@ -260,6 +260,18 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
       ),
     );
   }
+  const hop = scenario(r, 'hop_user');
+  if (hop) {
+    out.push(info('native hop prototype / HAProxy jwt_verify req/s', paired(hop, haproxy, rpsRatio), noHaproxy));
+    out.push(info('native hop prototype / HAProxy jwt_verify CPU µs per request', pairedCpu(hop, haproxy), noHaproxy));
+    out.push(
+      info(
+        'native hop prototype p99 / HAProxy jwt_verify p99',
+        paired(hop, haproxy, (x, y) => x.p99Ms / y.p99Ms),
+        noHaproxy,
+      ),
+    );
+  }
   const w2 = scenario(r, 'gw_user_w2');
   if (w2) {
     // Per core: requests per CPU-second the gateway's processes used (1e6 / CPU µs per request).

@@ -21,6 +21,7 @@ import { runPhases } from './phases.js';
 import { formatSummary, loadProfile, summarizeProfile } from './profile.js';
 import { appendHistory, historyEntry, readHistory, renderHistory } from './history.js';
 import { resolveLtsNode } from './lts-node.js';
+import { startNativeHop } from './native-hop.js';
 import { evaluateTargets, median, renderTables, type BenchResults } from './report.js';
 import { benchRoutes, checkScenario, httpScenarios } from './scenarios.js';
 import { measureRevocation } from './revocation.js';
@@ -248,6 +249,7 @@ async function main(): Promise<void> {
     log('running from source through tsx: the gateway under test is still dist/ (run npm run build first)');
   let data: BenchData | null = null;
   let ok = false;
+  let stopRefresh = (): void => {};
   // Ctrl-C, a closed terminal or a closed pipe must not leave nginx, HAProxy or the gateway running.
   process.stdout.on('error', () => {});
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -328,6 +330,12 @@ async function main(): Promise<void> {
         : null;
     if (!nginx) notes.push('nginx not installed: nginx ratios not measured (apt-get install nginx)');
     if (!haproxy) notes.push('haproxy not installed: HAProxy ratio not measured (apt-get install haproxy)');
+    // The design that would close the gap to HAProxy, as a measured prototype (bench/native-hop.ts).
+    const nativeHop = opts.nativeHop ? await startNativeHop(workDir, upstream.port, gateway, opts.proxyWorkers) : null;
+    if (nativeHop) {
+      await nativeHop.decide(data.tokens[0] as string);
+      stopRefresh = nativeHop.refreshEvery(20_000);
+    }
     const results: BenchResults = await runPhases({
       opts,
       loadgen,
@@ -339,6 +347,7 @@ async function main(): Promise<void> {
       tracedGateway,
       ltsGateway,
       workers2Gateway,
+      nativeHop,
       passwords,
       tuning,
       entry,
@@ -393,6 +402,7 @@ async function main(): Promise<void> {
     );
     ok = true;
   } finally {
+    stopRefresh();
     await stopAll();
     await data?.cleanup();
     if (ok) rmSync(workDir, { recursive: true, force: true });

@@ -29,6 +29,8 @@ export interface ScenarioInputs {
   readonly ltsGateway?: { readonly service: Service; readonly version: string } | null;
   /** The same gateway with GATEWAY_WORKERS=2, else absent. */
   readonly workers2Gateway?: Service | null;
+  /** The native-hop prototype (bench/native-hop.ts) in front of the gateway, else absent. */
+  readonly nativeHop?: Service | null;
   readonly tokens: readonly string[];
   readonly nodeKey: string;
   readonly tenantId: string;
@@ -145,6 +147,8 @@ export function httpScenarios(i: ScenarioInputs): {
   });
   if (i.ltsGateway)
     defs.push(userOn('gw_user_lts', `gateway user route, 1 token, Node ${i.ltsGateway.version}`, i.ltsGateway.service));
+  if (i.nativeHop)
+    defs.push(userOn('hop_user', "native hop: HAProxy answering from the gateway's decisions, 1 token", i.nativeHop));
   if (i.workers2Gateway)
     defs.push(userOn('gw_user_w2', 'gateway user route, 1 token, GATEWAY_WORKERS=2', i.workers2Gateway));
   return { defs, missing };

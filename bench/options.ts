@@ -44,6 +44,11 @@ export interface BenchOptions {
   readonly ltsNode: string;
   /** Also measure the user route on a gateway with GATEWAY_WORKERS=2 (req/s per core). */
   readonly workers2: boolean;
+  /**
+   * BENCH_VARIANT_NODE_ARGS: node flags for one more gateway measured on the user route in the same
+   * rounds (e.g. `--max-semi-space-size=32`), so a runtime setting is judged side by side.
+   */
+  readonly variantNodeArgs: string[];
   /** Also measure the native-hop prototype (bench/native-hop.ts) when HAProxy is installed. */
   readonly nativeHop: boolean;
   readonly postgresAdminUrl: string;
@@ -85,6 +90,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     profile: env.BENCH_PROFILE || undefined,
     outDir: env.BENCH_OUT || undefined,
     ltsNode: env.BENCH_LTS_NODE || 'auto',
+    variantNodeArgs: (env.BENCH_VARIANT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
     nativeHop: env.BENCH_NATIVE_HOP !== '0' && env.BENCH_NATIVE_HOP !== 'false',
     workers2: env.BENCH_WORKERS2 !== '0' && env.BENCH_WORKERS2 !== 'false',
     postgresAdminUrl: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',

@@ -31,6 +31,7 @@ export interface PhaseContext {
   readonly ltsGateway?: { readonly service: Service; readonly version: string } | null;
   readonly workers2Gateway?: Service | null;
   readonly nativeHop?: Service | null;
+  readonly variantGateway?: { readonly service: Service; readonly args: string } | null;
   readonly passwords: PasswordConfig;
   readonly tuning: Record<string, string>;
   readonly entry: (name: string) => Entry;
@@ -129,6 +130,7 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
     'gw_user',
     'gw_user_limited',
     'gw_user_traced',
+    'gw_user_variant',
     'gw_user_lts',
     'gw_user_w2',
     'hop_user',
@@ -138,15 +140,23 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
   http.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
 
   // ---- WebSocket echo, direct vs gateway, alternating.
-  const ws = { direct: [] as EchoResult[], gateway: [] as EchoResult[], ...(wsSkipped ? { skipped: wsSkipped } : {}) };
+  // nginx's pass-through of the same sockets is the native reference for what any extra hop costs.
+  const ws = {
+    direct: [] as EchoResult[],
+    gateway: [] as EchoResult[],
+    nginx: [] as EchoResult[],
+    ...(wsSkipped ? { skipped: wsSkipped } : {}),
+  };
   if (!wsSkipped) {
     const wsSec = Math.min(opts.durationSec, 5);
+    const setups: (readonly ['direct' | 'gateway' | 'nginx', string])[] = [
+      ['direct', directWs],
+      ['gateway', gatewayWs],
+    ];
+    if (ctx.nginx) setups.push(['nginx', `${ctx.nginx.url.replace('http', 'ws')}/ws/agent`]);
     for (let round = 0; round < opts.rounds; round++) {
-      const pair = [
-        ['direct', directWs],
-        ['gateway', gatewayWs],
-      ] as const;
-      for (const [which, url] of round % 2 === 0 ? pair : [...pair].reverse()) {
+      const order = setups.map((_, i) => setups[(i + round) % setups.length] as (typeof setups)[number]);
+      for (const [which, url] of order) {
         const r = await runEcho(ctx.entry('ws'), {
           url,
           connections: opts.wsConnections,

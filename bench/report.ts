@@ -22,7 +22,7 @@ export interface BenchResults {
   readonly http: HttpScenario[];
   /** The user route's event-loop delay and GC pauses, one reading per round (bench/tail.ts). */
   readonly userTail?: TailReading[];
-  readonly websocket: { direct: EchoResult[]; gateway: EchoResult[]; skipped?: string };
+  readonly websocket: { direct: EchoResult[]; gateway: EchoResult[]; nginx?: EchoResult[]; skipped?: string };
   readonly login: {
     rawVerifiesPerSec: number[];
     loginsPerSec: number[];
@@ -154,6 +154,7 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
     r.websocket.gateway.map((g, i) => g.messagesPerSec / (r.websocket.direct[i]?.messagesPerSec ?? NaN)),
   );
   out.push(ratioTarget('WebSocket echo messages/s: gateway / direct', wsRatio, 0.8, r.websocket.skipped));
+  const wsNginx = r.websocket.nginx ?? [];
   const rv = r.revocation;
   out.push({
     name: 'revocation push: logout on one instance → first 401 on another, p99',
@@ -260,6 +261,34 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
       ),
     );
   }
+  const variant = scenario(r, 'gw_user_variant');
+  if (variant) {
+    out.push(
+      info(
+        `gateway user route, ${variant.label.split('node ')[1] ?? 'variant'} / default req/s`,
+        paired(variant, user, rpsRatio),
+      ),
+    );
+    out.push(
+      info(
+        `gateway user route, ${variant.label.split('node ')[1] ?? 'variant'} / default CPU µs per request`,
+        pairedCpu(variant, user),
+      ),
+    );
+  }
+  if (wsNginx.length > 0) {
+    const echo = (which: 'gateway' | 'nginx' | 'direct', i: number) => r.websocket[which]?.[i]?.messagesPerSec ?? NaN;
+    out.push(
+      info(
+        'WebSocket echo messages/s: nginx pass-through / direct',
+        median(wsNginx.map((_, i) => echo('nginx', i) / echo('direct', i))),
+      ),
+      info(
+        'WebSocket echo messages/s: gateway / nginx pass-through',
+        median(wsNginx.map((_, i) => echo('gateway', i) / echo('nginx', i))),
+      ),
+    );
+  }
   const hop = scenario(r, 'hop_user');
   if (hop) {
     out.push(info('native hop prototype / HAProxy jwt_verify req/s', paired(hop, haproxy, rpsRatio), noHaproxy));
@@ -312,6 +341,7 @@ export function renderTables(r: BenchResults): string {
     for (const [label, rows] of [
       ['WebSocket echo, direct', ws.direct],
       ['WebSocket echo, gateway', ws.gateway],
+      ...(ws.nginx && ws.nginx.length > 0 ? ([['WebSocket echo, nginx pass-through', ws.nginx]] as const) : []),
     ] as const) {
       lines.push(
         `| ${label} (${rows[0]?.connections ?? 0} conns) | ${fmt(median(rows.map((x) => x.messagesPerSec)), 0)} msg/s | ${fmt(median(rows.map((x) => x.p50Ms)))} | ${fmt(median(rows.map((x) => x.p99Ms)))} | – | ${rows.reduce((a, x) => a + x.errors, 0)} |`,

@@ -330,6 +330,16 @@ async function main(): Promise<void> {
         : null;
     if (!nginx) notes.push('nginx not installed: nginx ratios not measured (apt-get install nginx)');
     if (!haproxy) notes.push('haproxy not installed: HAProxy ratio not measured (apt-get install haproxy)');
+    const variantGateway =
+      opts.variantNodeArgs.length > 0
+        ? {
+            args: opts.variantNodeArgs.join(' '),
+            service: await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir), {
+              label: 'gateway-variant',
+              nodeArgs: opts.variantNodeArgs,
+            }),
+          }
+        : null;
     // The design that would close the gap to HAProxy, as a measured prototype (bench/native-hop.ts).
     const nativeHop = opts.nativeHop ? await startNativeHop(workDir, upstream.port, gateway, opts.proxyWorkers) : null;
     if (nativeHop) {
@@ -348,6 +358,7 @@ async function main(): Promise<void> {
       ltsGateway,
       workers2Gateway,
       nativeHop,
+      variantGateway,
       passwords,
       tuning,
       entry,

@@ -29,6 +29,8 @@ export interface ScenarioInputs {
   readonly ltsGateway?: { readonly service: Service; readonly version: string } | null;
   /** The same gateway with GATEWAY_WORKERS=2, else absent. */
   readonly workers2Gateway?: Service | null;
+  /** The same gateway started with other node flags (BENCH_VARIANT_NODE_ARGS), else absent. */
+  readonly variantGateway?: { readonly service: Service; readonly args: string } | null;
   /** The native-hop prototype (bench/native-hop.ts) in front of the gateway, else absent. */
   readonly nativeHop?: Service | null;
   readonly tokens: readonly string[];
@@ -147,6 +149,10 @@ export function httpScenarios(i: ScenarioInputs): {
   });
   if (i.ltsGateway)
     defs.push(userOn('gw_user_lts', `gateway user route, 1 token, Node ${i.ltsGateway.version}`, i.ltsGateway.service));
+  if (i.variantGateway)
+    defs.push(
+      userOn('gw_user_variant', `gateway user route, 1 token, node ${i.variantGateway.args}`, i.variantGateway.service),
+    );
   if (i.nativeHop)
     defs.push(userOn('hop_user', "native hop: HAProxy answering from the gateway's decisions, 1 token", i.nativeHop));
   if (i.workers2Gateway)

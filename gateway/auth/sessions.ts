@@ -6,6 +6,7 @@ import type { AuthStateStore } from '../store/state.js';
 import type { UserStore } from '../store/users.js';
 import type { RevocationEvent } from '../store/revocation-bus.js';
 import { createFailOpenReporter } from './fail-open-warning.js';
+import { createSharedReads } from './shared-reads.js';
 import { NO_SESSION, verdictOf, type RevocationEntry, type SessionEntry, type UserStatus } from './session-verdict.js';
 import type { TokenClaims } from './types.js';
 
@@ -91,48 +92,49 @@ export function createSessions(
   const statusLife = () => (pushUp() ? Math.max(pushedMs, shortStatusMs) : shortStatusMs);
   const longestTokenSeconds = options.longestTokenSeconds ?? MAX_TTL_SECONDS;
   const mfaRoles: ReadonlySet<string> = new Set(options.mfaRequiredRoles ?? []);
-  const revoked = new LRUCache<string, RevocationEntry>({ max: 50_000 });
+  // Each entry names its user: a change to one user evicts that user's entries, never another's.
+  const revoked = new LRUCache<string, RevocationEntry & { userId: string }>({ max: 50_000 });
   const statuses = new LRUCache<string, UserStatus & { at: number }>({ max: 50_000 });
   const sessionStates = new LRUCache<string, SessionEntry & { userId: string }>({ max: 50_000 });
-  const sessionReads = new Map<string, { epoch: number; read: Promise<SessionEntry> }>();
   const { state, users, sessionStore, log } = deps;
   // During an outage every request fails open: counted each time, logged once per dependency per 10 s.
   const failedOpen = createFailOpenReporter(clock, log, options.onFailOpen);
 
-  // Requests that miss the cache while a read for the same token (or user) is out wait for that
-  // read instead of sending their own: 50 connections on one token would otherwise send 50
-  // identical reads whenever its entry ages out (bench/README.md). `epoch` moves on every local logout,
-  // password change or status change; a read that started before one answers its own requests
-  // but is not cached, so it can never overwrite the newer state, and no later request joins it.
-  const revocationReads = new Map<string, { epoch: number; read: Promise<RevocationEntry> }>();
-  const statusReads = new Map<string, { epoch: number; read: Promise<UserStatus> }>();
-  let epoch = 0;
+  // Requests that miss the cache together share one read; a change to a user made while a read
+  // of theirs is out keeps that read from being cached or joined (auth/shared-reads.ts).
+  const revocationReads = createSharedReads<RevocationEntry>();
+  const statusReads = createSharedReads<UserStatus>();
+  const sessionReads = createSharedReads<SessionEntry>();
+  /** Every local or pushed change to `userId`: reads of theirs that are out are not cached. */
+  const changed = (userId: string) => {
+    revocationReads.invalidate(userId);
+    statusReads.invalidate(userId);
+    sessionReads.invalidate(userId);
+  };
+  const revocationHit = (claims: TokenClaims) => {
+    const hit = revoked.get(claims.jti);
+    return hit?.userId === claims.sub ? hit : undefined;
+  };
 
   function revocationOf(claims: TokenClaims): Promise<RevocationEntry> {
     const now = clock.now();
-    const hit = revoked.get(claims.jti);
+    const hit = revocationHit(claims);
     if (hit && now - hit.at < revocationLife()) return Promise.resolve(hit);
-    const key = `${claims.jti}\n${claims.sub}`;
-    const pending = revocationReads.get(key);
-    if (pending && pending.epoch === epoch) return pending.read;
-    const entry = { epoch, read: readRevocation(claims, hit, now) };
-    revocationReads.set(key, entry);
-    void entry.read.finally(() => {
-      if (revocationReads.get(key) === entry) revocationReads.delete(key);
-    });
-    return entry.read;
+    return revocationReads.join(`${claims.jti}\n${claims.sub}`, claims.sub, (fresh) =>
+      readRevocation(claims, hit, now, fresh),
+    );
   }
 
   async function readRevocation(
     claims: TokenClaims,
     hit: RevocationEntry | undefined,
     now: number,
+    fresh: () => boolean,
   ): Promise<RevocationEntry> {
-    const startEpoch = epoch;
     try {
       const [jti, va] = await state.getMarkers([`revoked:${claims.jti}`, `va:${claims.sub}`]);
-      const entry = { revoked: jti !== null, validAfter: va === null ? 0 : Number(va), at: now };
-      if (epoch === startEpoch) revoked.set(claims.jti, entry);
+      const entry = { revoked: jti !== null, validAfter: va === null ? 0 : Number(va), at: now, userId: claims.sub };
+      if (fresh()) revoked.set(claims.jti, entry);
       return entry;
     } catch (err) {
       failedOpen('redis', err, 'revocation check');
@@ -144,18 +146,15 @@ export function createSessions(
     const now = clock.now();
     const hit = statuses.get(userId);
     if (hit && now - hit.at < statusLife()) return Promise.resolve(hit);
-    const pending = statusReads.get(userId);
-    if (pending && pending.epoch === epoch) return pending.read;
-    const entry = { epoch, read: readStatus(userId, hit, now) };
-    statusReads.set(userId, entry);
-    void entry.read.finally(() => {
-      if (statusReads.get(userId) === entry) statusReads.delete(userId);
-    });
-    return entry.read;
+    return statusReads.join(userId, userId, (fresh) => readStatus(userId, hit, now, fresh));
   }
 
-  async function readStatus(userId: string, hit: UserStatus | undefined, now: number): Promise<UserStatus> {
-    const startEpoch = epoch;
+  async function readStatus(
+    userId: string,
+    hit: UserStatus | undefined,
+    now: number,
+    fresh: () => boolean,
+  ): Promise<UserStatus> {
     try {
       const row = await users.statusOf(userId);
       const entry = row
@@ -168,7 +167,7 @@ export function createSessions(
             at: now,
           }
         : { disabled: false, mustChangePassword: false, mfaEnabled: false, validAfter: 0, exists: false, at: now };
-      if (epoch === startEpoch) statuses.set(userId, entry);
+      if (fresh()) statuses.set(userId, entry);
       return entry;
     } catch (err) {
       failedOpen('postgres', err, 'user status check');
@@ -182,14 +181,7 @@ export function createSessions(
     const now = clock.now();
     const hit = sessionStates.get(sid);
     if (hit && (hit.revoked || now - hit.at < statusLife())) return Promise.resolve(hit);
-    const pending = sessionReads.get(sid);
-    if (pending && pending.epoch === epoch) return pending.read;
-    const entry = { epoch, read: readSession(sessionStore, sid, claims.sub, hit, now) };
-    sessionReads.set(sid, entry);
-    void entry.read.finally(() => {
-      if (sessionReads.get(sid) === entry) sessionReads.delete(sid);
-    });
-    return entry.read;
+    return sessionReads.join(sid, claims.sub, (fresh) => readSession(sessionStore, sid, claims.sub, hit, now, fresh));
   }
 
   async function readSession(
@@ -198,8 +190,8 @@ export function createSessions(
     userId: string,
     hit: SessionEntry | undefined,
     now: number,
+    fresh: () => boolean,
   ): Promise<SessionEntry> {
-    const startEpoch = epoch;
     try {
       const row = await store.statusOf(sid);
       // Unknown, or another user's: the sid does not stand for a session of this token's subject.
@@ -207,7 +199,7 @@ export function createSessions(
         !row || row.userId !== userId
           ? { revoked: true, expiresAt: 0, at: now, userId }
           : { revoked: row.revoked, expiresAt: row.expiresAt.getTime(), at: now, userId };
-      if (epoch === startEpoch) sessionStates.set(sid, entry);
+      if (fresh()) sessionStates.set(sid, entry);
       return entry;
     } catch (err) {
       failedOpen('postgres', err, 'session check');
@@ -221,8 +213,16 @@ export function createSessions(
     return hit && (hit.revoked || now - hit.at < statusLife()) ? hit : null;
   }
 
+  /** Drops `userId`'s revocation entries (only those with a valid-after time before `beforeMs`, when given). */
+  function forgetRevocationsOf(userId: string, beforeMs = Infinity): void {
+    for (const [jti, entry] of revoked.entries())
+      if (entry.userId === userId && entry.validAfter < beforeMs) revoked.delete(jti);
+  }
+
   function forgetAll(): void {
-    epoch += 1;
+    revocationReads.invalidateAll();
+    statusReads.invalidateAll();
+    sessionReads.invalidateAll();
     revoked.clear();
     statuses.clear();
     sessionStates.clear();
@@ -235,7 +235,7 @@ export function createSessions(
     },
     checkCached(claims) {
       const now = clock.now();
-      const rev = revoked.get(claims.jti);
+      const rev = revocationHit(claims);
       if (!rev || now - rev.at >= revocationLife()) return null;
       const status = statuses.get(claims.sub);
       if (!status || now - status.at >= statusLife()) return null;
@@ -246,25 +246,25 @@ export function createSessions(
     async revoke(claims) {
       const ttl = Math.max(1, Math.min(Math.ceil(claims.exp - clock.now() / 1000), longestTokenSeconds) + 60);
       await state.setMarker(`revoked:${claims.jti}`, '1', ttl);
-      epoch += 1;
-      revoked.set(claims.jti, { revoked: true, validAfter: 0, at: clock.now() });
+      changed(claims.sub);
+      revoked.set(claims.jti, { revoked: true, validAfter: 0, at: clock.now(), userId: claims.sub });
     },
     async invalidateBefore(userId, atMs, ttlSeconds) {
       await state.setMarker(`va:${userId}`, String(atMs), ttlSeconds + 60);
-      epoch += 1;
-      for (const [jti, entry] of revoked.entries()) if (entry.validAfter < atMs) revoked.delete(jti);
+      changed(userId);
+      forgetRevocationsOf(userId, atMs);
       statuses.delete(userId);
     },
     forgetUser(userId) {
-      epoch += 1;
+      changed(userId);
       statuses.delete(userId);
     },
     apply(event) {
       const now = clock.now();
-      epoch += 1;
+      if (event.kind !== 'node') changed(event.userId);
       switch (event.kind) {
         case 'jti':
-          revoked.set(event.jti, { revoked: true, validAfter: 0, at: now });
+          revoked.set(event.jti, { revoked: true, validAfter: 0, at: now, userId: event.userId });
           break;
         case 'session':
           // Remembered as revoked until evicted: a revoked session never comes back.
@@ -272,9 +272,12 @@ export function createSessions(
           break;
         case 'user': {
           // Password change, disable, logout of every session: the user's status and valid-after
-          // time are read again, and every revocation entry (they carry valid-after) with them.
+          // time are read again, and the user's revocation entries (they carry valid-after) with
+          // them. Other users' entries stay: with the push up they live 30 s, and every gateway
+          // hears every user event of the database (all tenants), so clearing them all would
+          // shorten every cache to the gap between two unrelated events.
           statuses.delete(event.userId);
-          revoked.clear();
+          forgetRevocationsOf(event.userId);
           for (const [sid, entry] of sessionStates.entries())
             if (entry.userId === event.userId && !entry.revoked) sessionStates.delete(sid);
           break;

@@ -1,7 +1,8 @@
 /**
  * Session checks on the hot path (docs/api.md, docs/benchmark.md): requests that miss the cache together share
  * one store read, and a logout or password change made while a read is out is never overwritten
- * by that older read, nor joined by a request that came after it.
+ * by that older read, nor joined by a request that came after it; a change to another user (every
+ * gateway hears every user's) neither evicts this user's cached answers nor spoils their reads.
  */
 import { describe, expect, it } from 'vitest';
 import { createSessions } from '../../gateway/auth/sessions.js';
@@ -13,9 +14,11 @@ import type { AuthStateStore } from '../../gateway/store/state.js';
 import type { UserStore } from '../../gateway/store/users.js';
 
 const USER = '7a2b3c4d-aaaa-4bbb-8ccc-ddddeeeeffff';
+const OTHER = '11111111-aaaa-4bbb-8ccc-ddddeeeeffff';
 const log = createLogger({ level: 'silent', format: 'json' });
 
-function setup() {
+/** `pushed`: the revocation push is up, so answers are cached 30 s (as on a gateway with Redis and Postgres). */
+function setup(pushed = false) {
   const clock = manualClock(Date.UTC(2026, 6, 1, 12));
   const memory = createMemoryStateStore(clock);
   let markerReads = 0;
@@ -38,7 +41,7 @@ function setup() {
       return { status: 'active' as const, mustChangePassword: false, passwordChangedAt: new Date(0) };
     },
   } as unknown as UserStore;
-  const sessions = createSessions({ state, users, log }, { clock });
+  const sessions = createSessions({ state, users, log }, { clock, pushUp: () => pushed, pushedCacheMs: 30_000 });
   const iat = Math.floor(clock.now() / 1000) - 60;
   const claims: TokenClaims = {
     tid: USER,
@@ -119,5 +122,39 @@ describe('sessions', () => {
     expect((await t.sessions.check(t.claims)).verdict).toBe('ok');
     await t.sessions.revoke(t.claims);
     expect(t.sessions.checkCached(t.claims)?.verdict).toBe('revoked');
+  });
+
+  it("another user's changes leave this user's cached answers alone; this user's own do not", async () => {
+    const t = setup(true);
+    await t.sessions.check(t.claims);
+    const otherClaims = { ...t.claims, sub: OTHER, jti: 'jti-other' };
+    await t.sessions.check(otherClaims);
+    const reads = t.reads();
+    t.sessions.apply({ kind: 'user', userId: OTHER });
+    t.sessions.apply({ kind: 'jti', jti: 'jti-9', userId: OTHER });
+    await t.sessions.invalidateBefore(OTHER, t.clock.now(), 3600);
+    t.sessions.forgetUser(OTHER);
+    expect(t.sessions.checkCached(t.claims)?.verdict).toBe('ok');
+    expect(t.reads()).toEqual(reads);
+    expect(t.sessions.checkCached(otherClaims)).toBeNull();
+    t.sessions.apply({ kind: 'user', userId: USER });
+    expect(t.sessions.checkCached(t.claims)).toBeNull();
+  });
+
+  it('a read out while another user changes is still cached; one out while this user changes is not', async () => {
+    const t = setup(true);
+    t.hold();
+    const before = t.sessions.check(t.claims);
+    t.sessions.apply({ kind: 'user', userId: OTHER });
+    t.release();
+    await before;
+    expect(t.sessions.checkCached(t.claims)?.verdict).toBe('ok');
+    t.clock.advance(31_000); // the cached answers age out even while pushed
+    t.hold();
+    const again = t.sessions.check(t.claims);
+    t.sessions.apply({ kind: 'session', sid: '22222222-aaaa-4bbb-8ccc-ddddeeeeffff', userId: USER });
+    t.release();
+    expect((await again).verdict).toBe('ok');
+    expect(t.sessions.checkCached(t.claims)).toBeNull();
   });
 });

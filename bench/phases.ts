@@ -30,6 +30,7 @@ export interface PhaseContext {
   readonly tracedGateway?: Service | null;
   readonly ltsGateway?: { readonly service: Service; readonly version: string } | null;
   readonly workers2Gateway?: Service | null;
+  readonly twinGateway?: Service | null;
   readonly nativeHop?: Service | null;
   readonly variantGateway?: { readonly service: Service; readonly args: string } | null;
   readonly passwords: PasswordConfig;
@@ -130,6 +131,7 @@ export async function runPhases(ctx: PhaseContext): Promise<BenchResults> {
     'gw_user',
     'gw_user_limited',
     'gw_user_traced',
+    'gw_user_twin',
     'gw_user_variant',
     'gw_user_lts',
     'gw_user_w2',

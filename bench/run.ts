@@ -319,6 +319,12 @@ async function main(): Promise<void> {
           }
         : null;
     if (!('bin' in lts)) notes.push(`Node LTS rows not measured: ${lts.skipped}`);
+    const twinGateway =
+      ltsGateway || (opts.workers2 && opts.gatewayWorkers === 1)
+        ? await startGateway(workDir, root, gatewayEnv(opts, data, upstream, tuning, workDir), {
+            label: 'gateway-twin',
+          })
+        : null;
     const workers2Gateway =
       opts.workers2 && opts.gatewayWorkers === 1
         ? await startGateway(
@@ -357,6 +363,7 @@ async function main(): Promise<void> {
       tracedGateway,
       ltsGateway,
       workers2Gateway,
+      twinGateway,
       nativeHop,
       variantGateway,
       passwords,

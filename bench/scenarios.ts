@@ -27,6 +27,12 @@ export interface ScenarioInputs {
   readonly tracedGateway?: Service | null;
   /** The same gateway on the current Node LTS (bench/lts-node.ts), else absent. */
   readonly ltsGateway?: { readonly service: Service; readonly version: string } | null;
+  /**
+   * A second instance of the default gateway, started like the LTS and two-worker ones: the fair
+   * yardstick for them (an A/A run showed a later-started instance measured 0.83–0.85× req/s of the
+   * first in these rounds), else absent.
+   */
+  readonly twinGateway?: Service | null;
   /** The same gateway with GATEWAY_WORKERS=2, else absent. */
   readonly workers2Gateway?: Service | null;
   /** The same gateway started with other node flags (BENCH_VARIANT_NODE_ARGS), else absent. */
@@ -147,6 +153,7 @@ export function httpScenarios(i: ScenarioInputs): {
     spec: { url: `${service.url}/api/v1/bench`, headers: { authorization: bearer(token) } },
     expect: { 'x-g2d-auth': 'user', 'x-g2d-tenant-id': i.tenantId, 'x-g2d-identity': true },
   });
+  if (i.twinGateway) defs.push(userOn('gw_user_twin', 'gateway user route, 1 token, second instance', i.twinGateway));
   if (i.ltsGateway)
     defs.push(userOn('gw_user_lts', `gateway user route, 1 token, Node ${i.ltsGateway.version}`, i.ltsGateway.service));
   if (i.variantGateway)

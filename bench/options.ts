@@ -23,7 +23,7 @@ export interface BenchOptions {
   readonly proxyWorkers: number;
   readonly gatewayLogLevel: string;
   /**
-   * BENCH_TRACING=1: also measure the user route on a second gateway that exports every span
+   * BENCH_TRACING (on unless 0): also measure the user route on a second gateway that exports every span
    * (OTEL_TRACES_SAMPLER=always_on) to a local OTLP sink, to report what tracing costs.
    */
   readonly tracing: boolean;
@@ -83,7 +83,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     gatewayWorkers: int(env, 'BENCH_GATEWAY_WORKERS', 1, 1, 64),
     proxyWorkers: int(env, 'BENCH_PROXY_WORKERS', int(env, 'BENCH_GATEWAY_WORKERS', 1, 1, 64), 1, 64),
     gatewayLogLevel: env.BENCH_GATEWAY_LOG_LEVEL ?? 'info',
-    tracing: env.BENCH_TRACING === '1' || env.BENCH_TRACING === 'true',
+    tracing: env.BENCH_TRACING !== '0' && env.BENCH_TRACING !== 'false',
     loadgen: env.BENCH_LOADGEN,
     only: env.BENCH_ONLY || undefined,
     revocations: int(env, 'BENCH_REVOCATIONS', quick ? 50 : 200, 1, 10_000),

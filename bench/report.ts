@@ -224,24 +224,28 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
       target: '(reported)',
       met: null,
     });
-  const traced = scenario(r, 'gw_user_traced');
-  if (traced) {
-    out.push(info('gateway user route, tracing 100 % sampled / tracing off req/s', paired(traced, user, rpsRatio)));
-    out.push(
-      info(
-        'gateway user route p99: tracing 100 % − tracing off',
-        paired(traced, user, (x, y) => x.p99Ms - y.p99Ms),
-        undefined,
-        ' ms',
-      ),
-    );
-  }
-  // The LTS and two-worker gateways are compared with the twin: started the same way, measured alike.
+  // The LTS, two-worker and tracing gateways are compared with the twin when there is one: started
+  // the same way as they are, so the harness's bias against a later-started instance cancels out.
   const twin = scenario(r, 'gw_user_twin');
   if (twin)
     out.push(
       info('gateway user route: second instance / first req/s (A/A, the harness bias)', paired(twin, user, rpsRatio)),
     );
+  const traced = scenario(r, 'gw_user_traced');
+  if (traced) {
+    const off = twin ?? user;
+    const offName = twin ? 'tracing off (second instance)' : 'tracing off';
+    out.push(info(`gateway user route, tracing 100 % sampled / ${offName} req/s`, paired(traced, off, rpsRatio)));
+    out.push(info(`gateway user route, tracing 100 % sampled / ${offName} CPU µs per request`, pairedCpu(traced, off)));
+    out.push(
+      info(
+        `gateway user route p99: tracing 100 % − ${offName}`,
+        paired(traced, off, (x, y) => x.p99Ms - y.p99Ms),
+        undefined,
+        ' ms',
+      ),
+    );
+  }
   const lts = scenario(r, 'gw_user_lts');
   const ltsSkipped = r.http.find((x) => x.id === 'gw_user_lts')?.skipped;
   if (lts || ltsSkipped) {

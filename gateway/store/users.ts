@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import type { Role } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Db } from './pg.js';
@@ -84,6 +85,7 @@ export interface UserStore {
 
 /** Users (docs/security-model.md). The Platform flag is copied from the tenant so the CHECK can hold declaratively. */
 export function createUserStore(db: Pick<Db, 'query'>): UserStore {
+  const statuses = createStatusLoader(db);
   const one = async (sql: string, params: unknown[]) => {
     const { rows } = await db.query<UserRow>(sql, params);
     return rows[0] ? toUser(rows[0]) : null;
@@ -152,27 +154,49 @@ export function createUserStore(db: Pick<Db, 'query'>): UserStore {
     },
     setStatus: (id, status) =>
       one(`UPDATE users AS u SET status = $2, updated_at = now() WHERE u.id = $1 RETURNING ${COLUMNS}`, [id, status]),
-    async statusOf(id) {
-      if (!UUID_RE.test(id)) return null;
+    statusOf(id) {
+      if (!UUID_RE.test(id)) return Promise.resolve(null);
+      return statuses.load(id.toLowerCase());
+    },
+  };
+}
+
+type UserStatusRow = Awaited<ReturnType<UserStore['statusOf']>>;
+
+/**
+ * The hot path's status reads, batched: every `statusOf` asked in the same tick is answered by one
+ * `ANY($1)` query (at most 500 ids each). When many cached answers age out together (1 000 tokens
+ * whose entries were filled in the same second), one query replaces hundreds of round trips on a
+ * pool of ten connections. Nothing is cached here (sessions.ts owns the lifetimes); a failed query
+ * fails every read it carried, as the single reads did. Ids arrive lower-cased (Postgres prints uuids so).
+ */
+function createStatusLoader(db: Pick<Db, 'query'>): DataLoader<string, UserStatusRow> {
+  return new DataLoader<string, UserStatusRow>(
+    async (ids) => {
       const { rows } = await db.query<{
+        id: string;
         status: 'active' | 'disabled';
         must_change_password: boolean;
         password_changed_at: Date;
         mfa_enabled: boolean;
       }>(
-        `SELECT u.status, u.must_change_password, u.password_changed_at, (m.enabled_at IS NOT NULL) AS mfa_enabled
-           FROM users u LEFT JOIN user_mfa m ON m.user_id = u.id WHERE u.id = $1`,
-        [id],
+        `SELECT u.id, u.status, u.must_change_password, u.password_changed_at, (m.enabled_at IS NOT NULL) AS mfa_enabled
+           FROM users u LEFT JOIN user_mfa m ON m.user_id = u.id WHERE u.id = ANY($1::uuid[])`,
+        [ids],
       );
-      const r = rows[0];
-      return r
-        ? {
+      const byId = new Map(
+        rows.map((r) => [
+          r.id,
+          {
             status: r.status,
             mustChangePassword: r.must_change_password,
             passwordChangedAt: r.password_changed_at,
             mfaEnabled: r.mfa_enabled,
-          }
-        : null;
+          },
+        ]),
+      );
+      return ids.map((id) => byId.get(id) ?? null);
     },
-  };
+    { cache: false, maxBatchSize: 500 },
+  );
 }

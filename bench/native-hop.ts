@@ -1,7 +1,7 @@
 /**
  * A measured prototype of the design that would close the gap to HAProxy's native JWT check
  * (docs/benchmark.md, "What would close it"): a native proxy hop in front of the gateway that
- * answers from the gateway's own cached decisions. HAProxy holds a map, token → decision (expiry,
+ * answers from the gateway's own cached decisions. HAProxy holds a map, SHA-256 of the token → decision (expiry,
  * tenant, user, email, role, methods, the signed identity assertion), filled and emptied by the
  * gateway over HAProxy's runtime API. A hit is checked for expiry natively, stripped of client
  * identity headers and the credential, given the identity headers and sent straight to the
@@ -13,6 +13,7 @@
  * again every 20 s so the assertion (60 s lifetime, reissued past 30 s) stays as fresh as the
  * gateway's own. What the design still needs is in docs/benchmark.md.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -79,7 +80,7 @@ frontend native_hop
   acl gateway_only path_beg /api/v1/auth/ /api/v1/nodes/
   acl has_query query -m found
   http-request set-var(txn.bearer) http_auth_bearer if candidate !gateway_only !has_query
-  http-request set-var(txn.dec) var(txn.bearer),map(${map}) if { var(txn.bearer) -m found }
+  http-request set-var(txn.dec) var(txn.bearer),sha2(256),hex,map(${map}) if { var(txn.bearer) -m found }
   acl hit var(txn.dec) -m found
   http-request set-var(txn.now) date if hit
   http-request set-var(txn.left) var(txn.dec),field(1,|),sub(txn.now) if hit
@@ -130,7 +131,9 @@ backend gateway
     if (fields.some((f) => f === undefined || String(f).includes('|') || /\s/.test(String(f))))
       throw new Error('native hop: a decision field is missing or holds a separator');
     const verb = decided.has(token) ? 'set' : 'add';
-    const answer = await runtime(admin, `${verb} map ${map} ${token} ${fields.join('|')}`);
+    // Keyed by the token's SHA-256: no bearer token is held by the hop or crosses its admin socket.
+    const key = createHash('sha256').update(token).digest('hex').toUpperCase();
+    const answer = await runtime(admin, `${verb} map ${map} ${key} ${fields.join('|')}`);
     if (answer !== '') throw new Error(`native hop: ${verb} map answered ${answer}`);
     decided.add(token);
   };

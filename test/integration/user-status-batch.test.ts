@@ -14,10 +14,10 @@ const db = createPg({ url: inject('databaseUrl'), poolSize: 4 });
 let queries = 0;
 /** The same pool, counting the queries it is given (the store runs on real Postgres either way). */
 const counted: Pick<Db, 'query'> = {
-  query: ((...args: Parameters<Db['query']>) => {
+  query: (...args: Parameters<Db['query']>) => {
     queries++;
     return db.query(...args);
-  }) as Db['query'],
+  },
 };
 const users = createUserStore(counted);
 let active: User[] = [];
@@ -60,7 +60,7 @@ describe('user status reads', () => {
   });
 
   it('a failed query fails the reads it carried, and later reads work again', async () => {
-    const broken = createUserStore({ query: (() => Promise.reject(new Error('connection lost'))) as Db['query'] });
+    const broken = createUserStore({ query: () => Promise.reject(new Error('connection lost')) });
     await expect(Promise.all([broken.statusOf(active[0]!.id), broken.statusOf(disabled.id)])).rejects.toThrow(
       'connection lost',
     );

@@ -78,6 +78,9 @@ const MAX_TTL_SECONDS = 30 * 86400 + 30;
  * cache bound elsewhere. A dependency outage fails open (docs/operations.md: token traffic keeps flowing
  * when Redis is down) and is reported through onFailOpen.
  */
+/** The share of a cached answer's lifetime after which a use re-reads it in the background. */
+const AHEAD = 0.8;
+
 export function createSessions(
   deps: { state: AuthStateStore; users: UserStore; sessionStore?: Pick<SessionStore, 'statusOf'>; log: Logger },
   options: SessionsOptions = {},
@@ -116,10 +119,10 @@ export function createSessions(
     return hit?.userId === claims.sub ? hit : undefined;
   };
 
-  function revocationOf(claims: TokenClaims): Promise<RevocationEntry> {
+  function revocationOf(claims: TokenClaims, ahead = false): Promise<RevocationEntry> {
     const now = clock.now();
     const hit = revocationHit(claims);
-    if (hit && now - hit.at < revocationLife()) return Promise.resolve(hit);
+    if (hit && !ahead && now - hit.at < revocationLife()) return Promise.resolve(hit);
     return revocationReads.join(`${claims.jti}\n${claims.sub}`, claims.sub, (fresh) =>
       readRevocation(claims, hit, now, fresh),
     );
@@ -142,10 +145,10 @@ export function createSessions(
     }
   }
 
-  function statusOf(userId: string): Promise<UserStatus> {
+  function statusOf(userId: string, ahead = false): Promise<UserStatus> {
     const now = clock.now();
     const hit = statuses.get(userId);
-    if (hit && now - hit.at < statusLife()) return Promise.resolve(hit);
+    if (hit && !ahead && now - hit.at < statusLife()) return Promise.resolve(hit);
     return statusReads.join(userId, userId, (fresh) => readStatus(userId, hit, now, fresh));
   }
 
@@ -175,12 +178,12 @@ export function createSessions(
     }
   }
 
-  function sessionOf(claims: TokenClaims): Promise<SessionEntry> {
+  function sessionOf(claims: TokenClaims, ahead = false): Promise<SessionEntry> {
     const sid = claims.sid;
     if (sid === undefined || !sessionStore) return Promise.resolve(NO_SESSION);
     const now = clock.now();
     const hit = sessionStates.get(sid);
-    if (hit && (hit.revoked || now - hit.at < statusLife())) return Promise.resolve(hit);
+    if (hit && (hit.revoked || (!ahead && now - hit.at < statusLife()))) return Promise.resolve(hit);
     return sessionReads.join(sid, claims.sub, (fresh) => readSession(sessionStore, sid, claims.sub, hit, now, fresh));
   }
 
@@ -241,6 +244,12 @@ export function createSessions(
       if (!status || now - status.at >= statusLife()) return null;
       const session = sessionCached(claims, now);
       if (session === null) return null;
+      // Refresh-ahead: an answer in the last fifth of its lifetime still answers, and is re-read in
+      // the background (one read per key, shared-reads.ts), so a token in steady use never waits.
+      if (now - rev.at > AHEAD * revocationLife()) void revocationOf(claims, true);
+      if (now - status.at > AHEAD * statusLife()) void statusOf(claims.sub, true);
+      if (session !== NO_SESSION && !session.revoked && now - session.at > AHEAD * statusLife())
+        void sessionOf(claims, true);
       return verdictOf(claims, rev, status, session, now, mfaRoles);
     },
     async revoke(claims) {

@@ -55,6 +55,7 @@ function setup(pushed = false) {
   let release = () => {};
   return {
     clock,
+    memory,
     sessions,
     claims,
     reads: () => ({ markerReads, statusReads }),
@@ -121,6 +122,23 @@ describe('sessions', () => {
     expect(t.sessions.checkCached(t.claims)).toBeNull();
     expect((await t.sessions.check(t.claims)).verdict).toBe('ok');
     await t.sessions.revoke(t.claims);
+    expect(t.sessions.checkCached(t.claims)?.verdict).toBe('revoked');
+  });
+
+  it('refresh-ahead: a use in the last fifth of the lifetime answers from cache and re-reads once in the background', async () => {
+    const t = setup(true);
+    await t.sessions.check(t.claims);
+    const reads = t.reads();
+    t.clock.advance(20_000); // two thirds of the 30 s: nothing read
+    expect(t.sessions.checkCached(t.claims)?.verdict).toBe('ok');
+    expect(t.reads()).toEqual(reads);
+    // A revocation written behind the gateway's back (no push): seen within the lifetime, not after it.
+    await t.memory.setMarker(`revoked:${t.claims.jti}`, '1', 600);
+    t.clock.advance(5_000); // 25 s of 30
+    expect(t.sessions.checkCached(t.claims)?.verdict).toBe('ok');
+    expect(t.sessions.checkCached(t.claims)?.verdict).toBe('ok');
+    await new Promise((r) => setImmediate(r));
+    expect(t.reads()).toEqual({ markerReads: reads.markerReads + 1, statusReads: reads.statusReads + 1 });
     expect(t.sessions.checkCached(t.claims)?.verdict).toBe('revoked');
   });
 

@@ -210,10 +210,10 @@ export function createSessions(
     }
   }
 
-  function sessionCached(claims: TokenClaims, now: number): SessionEntry | null {
+  function sessionCached(claims: TokenClaims, now: number, life: number): SessionEntry | null {
     if (claims.sid === undefined || !sessionStore) return NO_SESSION;
     const hit = sessionStates.get(claims.sid);
-    return hit && (hit.revoked || now - hit.at < statusLife()) ? hit : null;
+    return hit && (hit.revoked || now - hit.at < life) ? hit : null;
   }
 
   /** Drops `userId`'s revocation entries (only those with a valid-after time before `beforeMs`, when given). */
@@ -238,18 +238,18 @@ export function createSessions(
     },
     checkCached(claims) {
       const now = clock.now();
+      const revLife = revocationLife(),
+        life = statusLife(); // once per request: each asks pushUp()
       const rev = revocationHit(claims);
-      if (!rev || now - rev.at >= revocationLife()) return null;
+      if (!rev || now - rev.at >= revLife) return null;
       const status = statuses.get(claims.sub);
-      if (!status || now - status.at >= statusLife()) return null;
-      const session = sessionCached(claims, now);
+      if (!status || now - status.at >= life) return null;
+      const session = sessionCached(claims, now, life);
       if (session === null) return null;
-      // Refresh-ahead: an answer in the last fifth of its lifetime still answers, and is re-read in
-      // the background (one read per key, shared-reads.ts), so a token in steady use never waits.
-      if (now - rev.at > AHEAD * revocationLife()) void revocationOf(claims, true);
-      if (now - status.at > AHEAD * statusLife()) void statusOf(claims.sub, true);
-      if (session !== NO_SESSION && !session.revoked && now - session.at > AHEAD * statusLife())
-        void sessionOf(claims, true);
+      // Refresh-ahead: in its last fifth an answer still answers and is re-read once in the background.
+      if (now - rev.at > AHEAD * revLife) void revocationOf(claims, true);
+      if (now - status.at > AHEAD * life) void statusOf(claims.sub, true);
+      if (session !== NO_SESSION && !session.revoked && now - session.at > AHEAD * life) void sessionOf(claims, true);
       return verdictOf(claims, rev, status, session, now, mfaRoles);
     },
     async revoke(claims) {

@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort, runToEnd, start, waitForPort, which } from './procs.js';
-import type { Service } from './setups.js';
+import { haproxyPreamble, type Service } from './setups.js';
 
 export interface NativeHop extends Service {
   /** Asks the gateway for `token`'s decision and writes it into the hop's map (add or replace). */
@@ -58,22 +58,7 @@ export async function startNativeHop(
   const hit = 'if hit fresh';
   writeFileSync(
     conf,
-    `global
-  maxconn 9000
-  nbthread ${threads}
-  pidfile ${dir}/haproxy.pid
-  stats socket ${admin} mode 600 level admin
-
-defaults
-  mode http
-  option http-keep-alive
-  option forwardfor
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout http-keep-alive 65s
-  timeout tunnel 300s
-
+    `${haproxyPreamble(dir, threads, `  stats socket ${admin} mode 600 level admin\n`)}
 frontend native_hop
   bind 127.0.0.1:${port}
   acl candidate path_beg /api/v1/

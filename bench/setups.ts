@@ -88,6 +88,25 @@ http {
   return { name: 'nginx', url: `http://127.0.0.1:${port}`, port, proc, logFile };
 }
 
+/** The `global` and `defaults` sections every bench HAProxy shares (`globalExtra`: more `global` lines). */
+export function haproxyPreamble(dir: string, threads: number, globalExtra = ''): string {
+  return `global
+  maxconn 9000
+  nbthread ${threads}
+  pidfile ${dir}/haproxy.pid
+${globalExtra}
+defaults
+  mode http
+  option http-keep-alive
+  option forwardfor
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 65s
+  timeout tunnel 300s
+`;
+}
+
 export interface JwtCheck {
   readonly secret: string;
   readonly issuer: string;
@@ -116,21 +135,7 @@ export async function startHaproxy(
   const deny = `return status 401 content-type application/json string '{"status":"error","message":"missing or invalid authorization header"}' hdr WWW-Authenticate 'Bearer realm="get2dial"'`;
   writeFileSync(
     conf,
-    `global
-  maxconn 9000
-  nbthread ${threads}
-  pidfile ${dir}/haproxy.pid
-
-defaults
-  mode http
-  option http-keep-alive
-  option forwardfor
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout http-keep-alive 65s
-  timeout tunnel 300s
-
+    `${haproxyPreamble(dir, threads)}
 frontend bench_jwt
   bind 127.0.0.1:${port}
   http-request set-var(txn.bearer) http_auth_bearer

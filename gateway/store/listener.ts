@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from './pg.js';
+import { createEchoProbe } from '../util/echo-probe.js';
 
 export interface PgListenerDeps {
   /** Where the dedicated connection comes from (best a pool of its own: it is held for good). */
@@ -72,7 +73,7 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
   let retryTimer: NodeJS.Timeout | undefined;
   // Tear-down of the live connection; set while one exists.
   let dropCurrent: ((reason: string) => void) | null = null;
-  const echoes = new Map<string, () => void>();
+  const echoes = createEchoProbe();
 
   function scheduleReconnect(): void {
     if (closed || retryTimer) return;
@@ -94,22 +95,9 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
   }
 
   /** NOTIFYs itself on `client` and resolves true when the echo arrives within the timeout. */
-  async function probe(client: pg.PoolClient): Promise<boolean> {
+  function probe(client: pg.PoolClient): Promise<boolean> {
     const payload = `${PROBE_PREFIX}${instance}:${++probeSeq}`;
-    let timer: NodeJS.Timeout | undefined;
-    const echoed = new Promise<boolean>((resolve) => {
-      echoes.set(payload, () => resolve(true));
-      timer = setTimeout(() => resolve(false), healthTimeout);
-    });
-    try {
-      await client.query('SELECT pg_notify($1, $2)', [channel, payload]);
-      return await echoed;
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-      echoes.delete(payload);
-    }
+    return echoes.probe(payload, () => client.query('SELECT pg_notify($1, $2)', [channel, payload]), healthTimeout);
   }
 
   async function connect(): Promise<void> {
@@ -159,7 +147,7 @@ export function createPgListener(deps: PgListenerDeps, options: PgListenerOption
     client.on('notification', (msg: pg.Notification) => {
       if (msg.channel !== channel) return;
       const payload = msg.payload ?? '';
-      if (payload.startsWith(PROBE_PREFIX)) echoes.get(payload)?.();
+      if (payload.startsWith(PROBE_PREFIX)) echoes.echoed(payload);
       else deps.onNotification(payload);
     });
     try {

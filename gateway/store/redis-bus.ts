@@ -9,6 +9,7 @@ import {
 } from './revocation-bus.js';
 import type { RedisConfig } from '../config/types.js';
 import { createRedisClient, type RedisClient } from './redis.js';
+import { createEchoProbe } from '../util/echo-probe.js';
 
 export interface RedisBusOptions {
   /** How often a probe proves delivery on the live subscription. */
@@ -60,7 +61,7 @@ export function createRedisRevocationBus(
   let closed = false;
   let seq = 0;
   let health: NodeJS.Timeout | undefined;
-  const echoes = new Map<string, () => void>();
+  const echoes = createEchoProbe();
 
   const down = (reason: string) => {
     if (!up) return;
@@ -69,22 +70,9 @@ export function createRedisRevocationBus(
     handlers.onDisconnected(reason);
   };
 
-  async function probe(): Promise<boolean> {
+  function probe(): Promise<boolean> {
     const payload = `${PROBE}${origin}:${++seq}`;
-    let timer: NodeJS.Timeout | undefined;
-    const echoed = new Promise<boolean>((resolve) => {
-      echoes.set(payload, () => resolve(true));
-      timer = setTimeout(() => resolve(false), probeTimeout);
-    });
-    try {
-      await publisher.publish(channel, payload);
-      return await echoed;
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-      echoes.delete(payload);
-    }
+    return echoes.probe(payload, () => publisher.publish(channel, payload), probeTimeout);
   }
 
   async function confirm(): Promise<void> {
@@ -100,7 +88,7 @@ export function createRedisRevocationBus(
   function onMessage(ch: string, message: string): void {
     if (ch !== channel) return;
     if (message.startsWith(PROBE)) {
-      echoes.get(message)?.();
+      echoes.echoed(message);
       return;
     }
     const decoded = decodeEvent(message);
